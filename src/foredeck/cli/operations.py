@@ -1,0 +1,10 @@
+"""CLI commands of the operations domain."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this domain's commands to the foredeck command."""
+    return None

@@ -1,0 +1,121 @@
+"""Process configuration: environment variables with the FOREDECK_ prefix, embedded defaults."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "foredeck", "placeholder", ""}
+
+
+class Environment(StrEnum):
+    development = "development"
+    staging = "staging"
+    production = "production"
+
+
+class Config(BaseSettings):
+    """Everything a process needs to start; operator settings live in the database instead."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREDECK_", env_file=None, extra="ignore")
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: list[str] = Field(default_factory=list)
+    log_format: Literal["console", "json"] | None = None
+    log_level: str = "INFO"
+
+    default_page_size: int = Field(default=20, ge=1)
+    max_page_size: int = Field(default=200, ge=1)
+
+    rate_limit_enabled: bool = True
+    rate_limit_default: str = "600/minute"
+    # Per-endpoint overrides: "METHOD /path" -> limit string.
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: {"POST /api/v1/auth/token": "20/minute"}
+    )
+
+    token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
+
+    trusted_header_auth: bool = False
+    trusted_header_name: str = "X-Telegram-ID"
+
+    # Embedded worker pool size (jobs claimed from the database inside `foredeck serve`).
+    workers: int = Field(default=4, ge=0)
+    # Apply migrations at start-up (replicas serialise on a lock, so this is safe to leave on).
+    auto_migrate: bool = True
+    embedding_model: str | None = None
+    config_file: Path | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Config:
+        if self.environment != Environment.development:
+            if self.secret_key is None or self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "FOREDECK_SECRET_KEY must be set to a real secret outside development"
+                )
+            if len(self.secret_key) < 32:
+                raise ValueError("FOREDECK_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: one process, in-process workers."""
+        return not self.redis_url
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'foredeck.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def effective_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "console" if self.environment == Environment.development else "json"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The signing key; in development one is made once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+    def path(self, *parts: str) -> Path:
+        """A folder under the data dir, created on first use."""
+        target = self.data_dir.joinpath(*parts)
+        target.mkdir(parents=True, exist_ok=True)
+        return target

@@ -1,0 +1,1 @@
+"""Shared building blocks: envelopes, pagination, request context, cache, rate limits."""

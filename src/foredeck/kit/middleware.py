@@ -1,0 +1,115 @@
+"""Pure ASGI middleware: request id, timing, body-size limit and rate limiting."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from foredeck.config import Config
+from foredeck.kit.envelope import error_response
+from foredeck.kit.ratelimit import RateLimiter
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, config: Config, limiter: RateLimiter | None) -> None:
+        self.app = app
+        self.config = config
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        start = time.perf_counter()
+        extra_headers: dict[str, str] = {}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                out["X-Request-ID"] = request_id
+                out["X-Process-Time"] = f"{time.perf_counter() - start:.6f}"
+                for key, value in extra_headers.items():
+                    out[key] = value
+            await send(message)
+
+        if self.limiter is not None:
+            verdict = await self.limiter.check(scope, headers)
+            if verdict is not None:
+                extra_headers.update(verdict.headers)
+                if not verdict.allowed:
+                    response = error_response(
+                        _FakeRequest(request_id),
+                        429,
+                        "RATE_LIMITED",
+                        f"Too many requests; retry in {verdict.retry_after} s",
+                        headers={**verdict.headers, "Retry-After": str(verdict.retry_after)},
+                    )
+                    await response(scope, receive, send_wrapper)
+                    return
+
+        limit = self._body_limit(headers)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(request_id, limit, scope, receive, send_wrapper)
+            return
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except _BodyTooLarge:
+            await self._too_large(request_id, limit, scope, receive, send_wrapper)
+
+    def _body_limit(self, headers: Headers) -> int:
+        if headers.get("content-type", "").startswith("multipart/form-data"):
+            return self.config.max_upload_bytes
+        return self.config.max_body_bytes
+
+    @staticmethod
+    async def _too_large(
+        request_id: str, limit: int, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        response = error_response(
+            _FakeRequest(request_id),
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"The request body is larger than the limit of {limit} bytes",
+        )
+        await response(scope, receive, send)
+
+
+class _FakeRequest:
+    """Enough of a Request for error_response before routing has made one."""
+
+    def __init__(self, request_id: str) -> None:
+        self.state = type("S", (), {"request_id": request_id})()
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)

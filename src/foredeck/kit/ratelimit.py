@@ -1,0 +1,80 @@
+"""Global and per-endpoint rate limits per API key, user token or client address."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+from foredeck.config import Config
+
+EXEMPT_PREFIXES = ("/health", "/metrics", "/static", "/docs", "/redoc", "/openapi.json")
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    retry_after: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class RateLimiter:
+    def __init__(self, config: Config, storage: Storage | None = None) -> None:
+        if storage is None:
+            if config.redis_url:
+                url = config.redis_url.replace("redis://", "async+redis://", 1)
+                storage = RedisStorage(url, key_prefix="foredeck:ratelimit")
+            else:
+                storage = MemoryStorage()
+        self.storage = storage
+        self.strategy = MovingWindowRateLimiter(storage)
+        self.default = parse(config.rate_limit_default)
+        self.rules: list[tuple[str, str, RateLimitItem]] = []
+        for key, value in config.rate_limits.items():
+            method, _, path = key.partition(" ")
+            self.rules.append((method.upper(), path, parse(value)))
+
+    def _identity(self, scope: Scope, headers: Headers) -> str:
+        auth = headers.get("authorization")
+        if auth:
+            return "k:" + hashlib.sha256(auth.encode()).hexdigest()[:24]
+        client = scope.get("client")
+        return "ip:" + (client[0] if client else "unknown")
+
+    async def check(self, scope: Scope, headers: Headers) -> Verdict | None:
+        path: str = scope.get("path", "")
+        if path.startswith(EXEMPT_PREFIXES) or path.startswith("/ui/sse"):
+            return None
+        identity = self._identity(scope, headers)
+        method = scope.get("method", "GET")
+        limits: list[tuple[str, RateLimitItem]] = [("global", self.default)]
+        for rule_method, pattern, item in self.rules:
+            if rule_method in (method, "*") and fnmatch.fnmatchcase(path, pattern):
+                limits.append((f"{rule_method}:{pattern}", item))
+        tightest: Verdict | None = None
+        for scope_key, item in limits:
+            allowed = await self.strategy.hit(item, scope_key, identity)
+            stats = await self.strategy.get_window_stats(item, scope_key, identity)
+            reset_in = max(0, math.ceil(stats.reset_time - time.time()))
+            verdict = Verdict(
+                allowed=allowed,
+                retry_after=max(1, reset_in),
+                headers={
+                    "X-RateLimit-Limit": str(item.amount),
+                    "X-RateLimit-Remaining": str(max(0, stats.remaining)),
+                    "X-RateLimit-Reset": str(reset_in),
+                },
+            )
+            if not allowed:
+                return verdict
+            if tightest is None or stats.remaining < int(tightest.headers["X-RateLimit-Remaining"]):
+                tightest = verdict
+        return tightest

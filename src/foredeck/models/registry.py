@@ -1,0 +1,3 @@
+"""Tables of the registry domain (filled in by that domain's work)."""
+
+from __future__ import annotations

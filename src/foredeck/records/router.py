@@ -1,0 +1,107 @@
+"""`/api/v1/memories`: records CRUD with filters, sort and pagination."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from foredeck.auth.deps import Operator, Viewer
+from foredeck.kit.deps import SessionDep
+from foredeck.kit.envelope import Envelope, Paged, ok, paged
+from foredeck.kit.pagination import Pagination
+from foredeck.records import service as records_service
+from foredeck.records.schemas import (
+    COLLECTION_PATTERN,
+    EmbeddingState,
+    MemoryCreate,
+    MemoryOut,
+    MemorySort,
+    MemoryType,
+    MemoryUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/memories", tags=["memories"])
+
+
+@router.get("", response_model=Paged[MemoryOut])
+async def list_memories(
+    _: Viewer,
+    session: SessionDep,
+    page: Pagination,
+    memory_type: MemoryType | None = None,
+    collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
+    owner_id: int | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    embedding_state: EmbeddingState | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
+    sort: MemorySort = MemorySort.created_at_desc,
+) -> Any:
+    """Records, newest first by default, with filters."""
+    rows, total = await records_service.list_memories(
+        session,
+        offset=page.offset,
+        limit=page.per_page,
+        sort=sort,
+        memory_type=memory_type.value if memory_type else None,
+        collection=collection,
+        owner_id=owner_id,
+        created_after=created_after,
+        created_before=created_before,
+        embedding_state=embedding_state.value if embedding_state else None,
+        q=q,
+    )
+    return paged(
+        [MemoryOut.model_validate(m) for m in rows],
+        page=page.page,
+        per_page=page.per_page,
+        total=total,
+    )
+
+
+@router.post("", response_model=Envelope[MemoryOut], status_code=201)
+async def create_memory(body: MemoryCreate, principal: Operator, session: SessionDep) -> Any:
+    """Create a record; it is embedded and indexed in the background."""
+    memory = await records_service.create_memory(
+        session,
+        content=body.content,
+        memory_type=body.memory_type.value,
+        collection=body.collection,
+        metadata=body.metadata,
+        external_id=body.external_id,
+        owner_id=principal.user_id,
+    )
+    return ok(MemoryOut.model_validate(memory))
+
+
+@router.get("/{memory_id}", response_model=Envelope[MemoryOut])
+async def get_memory(memory_id: int, _: Viewer, session: SessionDep) -> Any:
+    """One record."""
+    return ok(MemoryOut.model_validate(await records_service.get_memory(session, memory_id)))
+
+
+@router.patch("/{memory_id}", response_model=Envelope[MemoryOut])
+async def update_memory(
+    memory_id: int, body: MemoryUpdate, _: Operator, session: SessionDep
+) -> Any:
+    """Change a record; a changed text is embedded again."""
+    memory = await records_service.get_memory(session, memory_id)
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("content", "memory_type", "collection", "metadata"):
+        if key in changes and changes[key] is None:
+            changes.pop(key)
+    if "memory_type" in changes:
+        changes["memory_type"] = MemoryType(changes["memory_type"]).value
+    memory = await records_service.update_memory(session, memory, changes)
+    return ok(MemoryOut.model_validate(memory))
+
+
+@router.delete("/{memory_id}", status_code=204, response_class=Response)
+async def delete_memory(memory_id: int, _: Operator, session: SessionDep) -> Response:
+    """Delete a record and its vector."""
+    await records_service.delete_memory(
+        session, await records_service.get_memory(session, memory_id)
+    )
+    return Response(status_code=204)

@@ -1,0 +1,115 @@
+"""Health probes (at the root) and `/api/v1/info`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from foredeck import __version__
+from foredeck.kit.envelope import Envelope, ok
+
+router = APIRouter(tags=["health"])
+API_VERSION = "1.0.0"
+INFO_TTL = 30.0
+
+
+class Health(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    services: dict[str, str]
+    version: str
+    uptime: int
+    mode: Literal["embedded", "scale-out"]
+
+
+class Info(BaseModel):
+    api_version: str
+    version: str
+    features_enabled: list[str]
+    environment: str
+    mode: Literal["embedded", "scale-out"]
+
+
+async def check_database(request: Request) -> str:
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return "connected"
+    except Exception:
+        return "disconnected"
+
+
+async def check_redis(request: Request) -> str:
+    redis = request.app.state.redis
+    if redis is None:
+        return "not_configured"
+    try:
+        await redis.ping()
+        return "connected"
+    except Exception:
+        return "disconnected"
+
+
+@router.get("/health", response_model=Health)
+async def health(request: Request) -> Any:
+    """Status of the database, Redis and the task queue."""
+    services = {"database": await check_database(request), "redis": await check_redis(request)}
+    for name, check in request.app.state.health_checks.items():
+        try:
+            services[name] = await check(request.app)
+        except Exception:
+            services[name] = "disconnected"
+    services.setdefault("task_queue", "not_configured")
+    if services["database"] != "connected":
+        status = "unhealthy"
+    elif any(v in ("disconnected", "stale") for v in services.values()):
+        status = "degraded"
+    else:
+        status = "healthy"
+    body = Health(
+        status=status,
+        services=services,
+        version=__version__,
+        uptime=int(time.monotonic() - request.app.state.started_at),
+        mode="embedded" if request.app.state.config.embedded else "scale-out",
+    )
+    return JSONResponse(body.model_dump(), status_code=503 if status == "unhealthy" else 200)
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> JSONResponse:
+    """Ready for traffic: started up and the database answers."""
+    database = await check_database(request)
+    is_ready = request.app.state.ready and database == "connected"
+    return JSONResponse(
+        {"status": "ready" if is_ready else "not_ready", "database": database},
+        status_code=200 if is_ready else 503,
+    )
+
+
+@router.get("/api/v1/info", response_model=Envelope[Info], tags=["info"])
+async def info(request: Request) -> Any:
+    """API version, enabled features and environment."""
+    cache = request.app.state.cache
+    hit = await cache.get("info")
+    if hit is None:
+        config = request.app.state.config
+        hit = Info(
+            api_version=API_VERSION,
+            version=__version__,
+            features_enabled=sorted(request.app.state.features),
+            environment=config.environment.value,
+            mode="embedded" if config.embedded else "scale-out",
+        ).model_dump()
+        await cache.set("info", hit, INFO_TTL)
+    return ok(hit)

@@ -1,0 +1,136 @@
+"""One app and one migrated database per test session (SQLite, or PostgreSQL when
+FOREDECK_TEST_DATABASE_URL names one). Tests isolate themselves by the data they create
+(unique names), so the shared database never needs emptying."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from foredeck.app import create_app
+from foredeck.auth import service as auth_service
+from foredeck.auth.schemas import Role
+from foredeck.config import Config
+from foredeck.db import transaction
+
+TEST_DB_URL = os.environ.get("FOREDECK_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("FOREDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PASSWORD = "test-password-123"
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+async def _recreate_postgres(url: str) -> None:
+    """Drop and create the test database so every run starts from the migrations."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin_dsn = url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0] + "/postgres"
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("foredeck-data")
+
+
+@pytest.fixture(scope="session")
+async def config(data_dir: Path) -> Config:
+    url = TEST_DB_URL or f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
+    if url.startswith("postgresql"):
+        await _recreate_postgres(url)
+    return Config(
+        data_dir=data_dir,
+        database_url=url,
+        rate_limit_default="100000/minute",
+        rate_limits={},
+        secret_key=None,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(config: Config) -> AsyncIterator[FastAPI]:
+    application = create_app(config)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+UserFactory = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture(scope="session")
+def make_user(app: FastAPI, client: httpx.AsyncClient) -> UserFactory:
+    """Create a user with a role and return bearer headers for it."""
+
+    async def _make(role: str = "admin", username: str | None = None) -> dict[str, str]:
+        name = username or unique(role)
+        async with transaction(app.state.sessionmaker) as session:
+            await auth_service.create_user(
+                session, username=name, password=PASSWORD, role=Role(role)
+            )
+        resp = await client.post(
+            "/api/v1/auth/token", json={"username": name, "password": PASSWORD}
+        )
+        assert resp.status_code == 200, resp.text
+        return {"Authorization": f"Bearer {resp.json()['data']['access_token']}"}
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+async def admin(make_user: UserFactory) -> dict[str, str]:
+    return await make_user("admin")
+
+
+@pytest.fixture(scope="session")
+async def operator(make_user: UserFactory) -> dict[str, str]:
+    return await make_user("operator")
+
+
+@pytest.fixture(scope="session")
+async def viewer(make_user: UserFactory) -> dict[str, str]:
+    return await make_user("viewer")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis is required (as in CI): an unreachable server fails the test, never skips it."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> dict:
+    """The standard error envelope with this status (and code)."""
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["success"] is False
+    assert body["error"]["request_id"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
