@@ -94,7 +94,7 @@ async def delete_memory(session: AsyncSession, memory: Memory) -> None:
         await hook(session, [memory_id])
 
 
-def filtered_query(  # noqa: PLR0913
+def filtered_query(
     *,
     memory_type: str | None = None,
     collection: str | None = None,
