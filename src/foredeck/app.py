@@ -91,6 +91,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         login = await auth_service.bootstrap_admin(session)
     if login is not None:
         _announce_login(login, config)
+    from foredeck.records.reads import make_reader
+
+    app.state.record_reader = make_reader(config)
     modules = [importlib.import_module(name) for name in LIFECYCLE_MODULES]
     started = []
     try:
@@ -109,6 +112,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 log.exception("shutdown_failed", module=module.__name__)
         if app.state.redis is not None:
             await app.state.redis.aclose()
+        if app.state.record_reader is not None:
+            app.state.record_reader.close()
         await engine.dispose()
         log.info("foredeck_stopped")
 

@@ -97,3 +97,27 @@ async def test_filters_sort_and_pagination(client: httpx.AsyncClient, operator: 
     assert newest.json()["data"][0]["content"].startswith("item 4")
     assert_error(await client.get("/api/v1/memories?per_page=1000", headers=operator), 422)
     assert_error(await client.get("/api/v1/memories?sort=nope", headers=operator), 422)
+
+
+async def test_point_read_matches_the_contract(
+    client: httpx.AsyncClient, operator: dict, app
+) -> None:
+    """The SQLite fast read path returns exactly what the validated listing returns."""
+    coll = unique("fast")
+    created = await client.post(
+        "/api/v1/memories",
+        json={
+            "content": "fast path ✓",
+            "collection": coll,
+            "metadata": {"k": [1, "two"]},
+            "external_id": "e1",
+        },
+        headers=operator,
+    )
+    mem_id = created.json()["data"]["id"]
+    one = (await client.get(f"/api/v1/memories/{mem_id}", headers=operator)).json()
+    listed = (await client.get(f"/api/v1/memories?collection={coll}", headers=operator)).json()
+    assert one == {"success": True, "data": listed["data"][0], "meta": None}
+    assert one["data"] == created.json()["data"]
+    if app.state.config.is_sqlite:
+        assert app.state.record_reader is not None

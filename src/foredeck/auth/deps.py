@@ -13,7 +13,7 @@ from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import ROLE_RANK, Role
 from foredeck.auth.service import Principal
 from foredeck.errors import Forbidden, Unauthorized
-from foredeck.kit.deps import get_session
+from foredeck.kit.deps import LazySession
 
 bearer = HTTPBearer(auto_error=False, description="A token from /api/v1/auth/token or an API key")
 API_KEY_CACHE_TTL = 30.0
@@ -66,10 +66,11 @@ async def resolve_principal(
 
 async def current_principal(
     request: Request,
-    session: Annotated[AsyncSession, Depends(get_session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    principal = await resolve_principal(request, session, credentials)
+    # Its own short unit of work: a cached API key then costs no database session at all.
+    async with LazySession(request.app.state.sessionmaker) as session:
+        principal = await resolve_principal(request, session, credentials)
     request.state.principal = principal
     return principal
 

@@ -1,0 +1,105 @@
+"""GET /api/v1/memories/{id} under uvicorn against a bare FastAPI endpoint returning the same JSON.
+
+Both servers run as one uvicorn process with one worker on this machine; the load generator
+keeps 32 keep-alive connections busy. Target: foredeck >= 0.5x the bare endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from bench._http import PYTHON, free_port, load, run_server
+
+
+async def _prepare(data_dir: Path) -> tuple[str, int]:
+    from foredeck import migrate
+    from foredeck.auth import service as auth_service
+    from foredeck.auth.schemas import Role
+    from foredeck.config import Config
+    from foredeck.db import make_engine, make_sessionmaker, transaction
+    from foredeck.records import service as records_service
+
+    config = Config(data_dir=data_dir)
+    await asyncio.to_thread(migrate.upgrade, config)
+    engine = make_engine(config)
+    async with transaction(make_sessionmaker(engine)) as session:
+        user = await auth_service.create_user(
+            session, username="bench", password="bench-password", role=Role.viewer
+        )
+        _, secret = await auth_service.create_api_key(session, user_id=user.id, name="bench")
+        memory = await records_service.create_memory(
+            session, content="A record to read back " * 8, metadata={"source": "bench"}
+        )
+    await engine.dispose()
+    return secret, memory.id
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv or [])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        secret, memory_id = asyncio.run(_prepare(data_dir))
+        headers = {"Authorization": f"Bearer {secret}"}
+        path = f"/api/v1/memories/{memory_id}"
+        fd_port, bare_port = free_port(), free_port()
+        env = {
+            "FOREDECK_DATA_DIR": str(data_dir),
+            "FOREDECK_RATE_LIMIT_DEFAULT": "100000000/minute",
+            "FOREDECK_LOG_LEVEL": "WARNING",
+            "FOREDECK_WORKERS": "0",
+            **json.loads(__import__("os").environ.get("BENCH_API_ENV", "{}")),
+        }
+        fd_cmd = [PYTHON, "-m", "foredeck.cli", "serve", "--port", str(fd_port)]
+        with run_server(fd_cmd, fd_port, env):
+            body = httpx.get(f"http://127.0.0.1:{fd_port}{path}", headers=headers).json()
+            assert body["data"]["id"] == memory_id, body
+            bare_cmd = [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "bench._bare_app:app",
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
+            with run_server(bare_cmd, bare_port, {"BENCH_BODY": json.dumps(body)}):
+                load(bare_port, path, {}, 1.0, 4)  # warm up both
+                load(fd_port, path, headers, 1.0, 4)
+                ratios, fd_runs, bare_runs = [], [], []
+                for _ in range(args.rounds):
+                    bare = load(bare_port, path, {}, args.seconds, args.connections)
+                    fd = load(fd_port, path, headers, args.seconds, args.connections)
+                    assert fd.errors == 0 and bare.errors == 0, (fd.errors, bare.errors)
+                    bare_runs.append(bare)
+                    fd_runs.append(fd)
+                    ratios.append(fd.rps / bare.rps)
+    fd_rps = statistics.median(r.rps for r in fd_runs)
+    bare_rps = statistics.median(r.rps for r in bare_runs)
+    print(
+        f"bare FastAPI:   {bare_rps:8.0f} req/s  p50 {statistics.median(r.p50_ms for r in bare_runs):.1f} ms"
+    )
+    print(
+        f"foredeck GET:   {fd_rps:8.0f} req/s  p50 {statistics.median(r.p50_ms for r in fd_runs):.1f} ms"
+        f"  p99 {statistics.median(r.p99_ms for r in fd_runs):.1f} ms"
+    )
+    print(f"ratio foredeck/bare: {statistics.median(ratios):.2f}x (target >= 0.5x)")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
