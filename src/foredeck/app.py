@@ -25,10 +25,11 @@ from foredeck.logging import configure_logging, get_logger
 log = get_logger(__name__)
 
 # Domains with routes, in the order their routes are matched.
+# Records first: FastAPI matches routes in order and record reads are the hottest path.
 ROUTER_MODULES = [
+    "foredeck.records.router",
     "foredeck.system.router",
     "foredeck.auth.router",
-    "foredeck.records.router",
     "foredeck.jobs.router",
     "foredeck.workers.router",
     "foredeck.telemetry.router",

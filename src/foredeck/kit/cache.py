@@ -22,10 +22,14 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """Per-process TTL cache. Values are stored as JSON so both backends behave alike."""
+    """Per-process TTL cache of JSON-able values.
+
+    Values are kept as objects, not re-encoded, because this sits on the hot auth path;
+    callers treat what they get back as read-only.
+    """
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._data: dict[str, tuple[float, str]] = {}
+        self._data: dict[str, tuple[float, Any]] = {}
         self._max = max_entries
 
     async def get(self, key: str) -> Any | None:
@@ -36,7 +40,7 @@ class MemoryCache:
         if expires < time.monotonic():
             self._data.pop(key, None)
             return None
-        return json.loads(raw)
+        return raw
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
         if len(self._data) >= self._max:
@@ -45,7 +49,7 @@ class MemoryCache:
                 del self._data[k]
             if len(self._data) >= self._max:
                 self._data.pop(next(iter(self._data)))
-        self._data[key] = (time.monotonic() + ttl, json.dumps(value, default=str))
+        self._data[key] = (time.monotonic() + ttl, value)
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
