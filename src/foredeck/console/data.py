@@ -1,0 +1,149 @@
+"""Read-side helpers shared by several console pages, built on the domains' services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.console.backends import service
+from foredeck.models.base import utcnow
+
+OPERATION_KINDS = ("import", "export", "index_rebuild")
+LOCK_FOR_KIND = {"import": "import", "export": "export", "index_rebuild": "index"}
+
+
+def heartbeat_seconds(request: Request) -> float:
+    settings = getattr(request.app.state, "job_settings", None)
+    return float(getattr(settings, "worker_heartbeat_seconds", 5.0))
+
+
+async def worker_rows(request: Request, session: AsyncSession) -> list[dict[str, Any]] | None:
+    """Workers with their effective status (stale when the heartbeat stopped)."""
+    workers = service("workers")
+    if workers is None or not hasattr(workers, "list_workers"):
+        return None
+    beat = heartbeat_seconds(request)
+    rows = []
+    for w in await workers.list_workers(session):
+        status = workers.effective_status(w, beat)
+        rows.append(
+            {
+                "id": w.id,
+                "role": w.role,
+                "host": w.host,
+                "pid": w.pid,
+                "queues": w.queues or [],
+                "status": status,
+                "paused": w.paused,
+                "stale": status == "stale",
+                "processed": w.processed,
+                "failed": w.failed,
+                "running_jobs": w.running_jobs,
+                "concurrency": w.concurrency,
+                "current_job_id": w.current_job_id,
+                "heartbeat_at": w.heartbeat_at,
+                "started_at": w.started_at,
+            }
+        )
+    return rows
+
+
+async def worker_summary(request: Request, session: AsyncSession) -> dict[str, Any] | None:
+    rows = await worker_rows(request, session)
+    if rows is None:
+        return None
+    counts = {s: 0 for s in ("running", "paused", "draining", "stale", "stopped")}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    workers = service("workers")
+    draining = bool(workers and await workers.is_draining(session))
+    return {"counts": counts, "draining": draining, "total": len(rows)}
+
+
+async def queue_summary(request: Request, session: AsyncSession) -> dict[str, Any] | None:
+    jobs = service("jobs")
+    if jobs is None or not hasattr(jobs, "status_counts"):
+        return None
+    from foredeck.models.jobs import Job
+
+    counts = await jobs.status_counts(session)
+    pending = running = 0
+    for kinds in counts.values():
+        for statuses in kinds.values():
+            pending += statuses.get("queued", 0)
+            running += statuses.get("running", 0)
+    since = utcnow() - timedelta(hours=1)
+    failed_hour = await session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.status == "failed", Job.finished_at >= since)
+    )
+    return {"pending": pending, "running": running, "failed_hour": int(failed_hour or 0)}
+
+
+async def last_job(session: AsyncSession, kind: str) -> dict[str, Any] | None:
+    """The latest job of a kind: when, how long, how it ended, and who started it."""
+    jobs = service("jobs")
+    if jobs is None:
+        return None
+    from foredeck.models.auth import User
+    from foredeck.models.jobs import Job
+
+    row = (
+        await session.execute(
+            select(Job, User.username)
+            .outerjoin(User, User.id == Job.created_by)
+            .where(Job.kind == kind)
+            .order_by(Job.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    job, username = row
+    duration = None
+    if job.started_at and job.finished_at:
+        duration = (job.finished_at - job.started_at).total_seconds()
+    return {"job": job, "by": username or "system", "duration": duration}
+
+
+async def lock_holder(session: AsyncSession, name: str) -> dict[str, Any] | None:
+    """Who holds an operation's lock right now (job id or process), or None."""
+    locks = service("jobs", "locks")
+    if locks is None:
+        return None
+    from foredeck.models.jobs import Lock
+
+    lock = await session.get(Lock, name)
+    if lock is None or not locks.is_held(lock):
+        return None
+    if lock.holder_job_id:
+        from foredeck.models.jobs import ACTIVE_STATUSES, Job
+
+        job = await session.get(Job, lock.holder_job_id)
+        if job is None or job.status not in ACTIVE_STATUSES:
+            return None
+    return {"name": name, "job_id": lock.holder_job_id, "holder": lock.holder}
+
+
+async def index_stats(request: Request, session: AsyncSession) -> dict[str, Any] | None:
+    """The index's figures from the index domain."""
+    index = service("index")
+    if index is None:
+        return None
+    for name in ("stats", "index_stats", "get_stats"):
+        fn = getattr(index, name, None)
+        if fn is not None:
+            try:
+                result = await fn(request.app.state, session)
+            except TypeError:
+                result = await fn(session)
+            if hasattr(result, "model_dump"):
+                dumped: dict[str, Any] = result.model_dump()
+                return dumped
+            return dict(result)
+    return None

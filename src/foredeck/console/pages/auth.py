@@ -1,0 +1,119 @@
+"""Sign-in and sign-out of the console."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from foredeck.auth import service as auth_service
+from foredeck.console import session as console_session
+from foredeck.console.web import PUBLIC, ConsoleRoute, base_context, render, safe_next
+from foredeck.db import transaction
+from foredeck.errors import Unauthorized
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _login_page(
+    request: Request,
+    *,
+    next_url: str,
+    username: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    secret = request.app.state.config.resolved_secret_key
+    cookie, token = console_session.new_login_token(secret)
+    context = base_context(request, "login")
+    context.update(next_url=next_url, username=username, error=error, login_token=token)
+    response = render(request, "login.html", context, status=status)
+    response.set_cookie(
+        console_session.LOGIN_COOKIE,
+        cookie,
+        max_age=3600,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/ui/login",
+    )
+    return response
+
+
+@router.get("/ui/login", openapi_extra=PUBLIC)
+async def login_form(request: Request, next: str | None = None) -> Response:
+    """The sign-in page."""
+    return _login_page(request, next_url=safe_next(next))
+
+
+@router.post("/ui/login", openapi_extra=PUBLIC)
+async def login(request: Request) -> Response:
+    """Check the password and start a console session."""
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    next_url = safe_next(str(form.get("next") or ""))
+    config = request.app.state.config
+    if not console_session.check_login_token(
+        config.resolved_secret_key,
+        request.cookies.get(console_session.LOGIN_COOKIE),
+        str(form.get(console_session.CSRF_FIELD) or ""),
+    ):
+        return _login_page(
+            request,
+            next_url=next_url,
+            username=username,
+            error="The sign-in form expired; please try again.",
+            status=403,
+        )
+    if not username or not password:
+        return _login_page(
+            request,
+            next_url=next_url,
+            username=username,
+            error="Enter your username and password.",
+            status=422,
+        )
+    try:
+        async with transaction(request.app.state.sessionmaker) as db:
+            user = await auth_service.authenticate(db, username=username, password=password)
+            user_id = user.id
+    except Unauthorized as exc:
+        return _login_page(
+            request, next_url=next_url, username=username, error=exc.message, status=401
+        )
+    value, _ = console_session.new_session(config.resolved_secret_key, user_id)
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(
+        console_session.COOKIE,
+        value,
+        max_age=config.token_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
+    response.delete_cookie(console_session.LOGIN_COOKIE, path="/ui/login")
+    return response
+
+
+@router.post("/ui/logout")
+async def logout(request: Request) -> Response:
+    """End the console session here and on every replica."""
+    session = getattr(request.state, "console_session", None)
+    config = request.app.state.config
+    if session is not None:
+        left = max(1.0, session.issued_at + config.token_ttl_seconds - time.time())
+        await request.app.state.cache.set(console_session.revoked_key(session.sid), 1, left)
+    response: Response
+    if request.headers.get("hx-request") == "true":
+        response = Response(status_code=200, headers={"HX-Redirect": "/ui/login"})
+    else:
+        response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(console_session.COOKIE, path="/")
+    return response

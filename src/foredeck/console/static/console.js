@@ -1,0 +1,157 @@
+// foredeck console: the little glue htmx does not do by itself.
+// Live state in the status bar, resume ids, pause while hidden, polling fallback,
+// toasts, <dialog> confirmations and client-side checks on file inputs.
+(function () {
+  "use strict";
+  var state = "connecting";
+  var lastId = null;
+  var topics = [];
+
+  function setState(next) {
+    state = next;
+    var el = document.getElementById("live-state");
+    if (el) {
+      el.textContent = { open: "live", connecting: "connecting…", error: "disconnected — retrying",
+        paused: "paused (tab hidden)", polling: "polling" }[next] || next;
+      el.dataset.state = next;
+    }
+  }
+
+  function touch() {
+    var el = document.getElementById("last-update");
+    if (el) {
+      var now = new Date();
+      el.textContent = now.toLocaleTimeString();
+      el.setAttribute("datetime", now.toISOString());
+    }
+  }
+
+  // hx-trigger filters call these: live blocks refresh on SSE only while visible,
+  // and poll only while the stream is not open.
+  window.fdLive = function () { return !document.hidden; };
+  window.fdPolling = function () { return !document.hidden && state !== "open"; };
+  window.fdLastEventId = function () { return lastId; };
+
+  function resync() { htmx.trigger(document.body, "fd:resync"); touch(); }
+
+  var live = document.getElementById("live");
+  topics = live ? (live.dataset.topics || "").split(",").filter(Boolean) : [];
+  if (!window.EventSource || !live) {
+    document.addEventListener("DOMContentLoaded", function () { setState("polling"); });
+  } else {
+    // The SSE extension makes a new EventSource after a hard failure; carry the last id
+    // in the URL then, since only the browser's own reconnects send Last-Event-ID.
+    htmx.createEventSource = function (url) {
+      if (lastId) {
+        url += (url.indexOf("?") < 0 ? "?" : "&") + "last_event_id=" + encodeURIComponent(lastId);
+      }
+      var source = new EventSource(url, { withCredentials: true });
+      var seen = function (ev) { if (ev.lastEventId) { lastId = ev.lastEventId; } touch(); };
+      topics.forEach(function (t) { source.addEventListener(t.replace(":", "."), seen); });
+      source.addEventListener("hello", function () { setState(document.hidden ? "paused" : "open"); touch(); });
+      source.addEventListener("resync", resync);
+      window.fdSource = source;
+      return source;
+    };
+  }
+
+  document.addEventListener("htmx:sseOpen", function () {
+    var wasDown = state === "error";
+    setState(document.hidden ? "paused" : "open");
+    if (wasDown) { touch(); }
+  });
+  document.addEventListener("htmx:sseError", function () { setState("error"); });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) { if (state === "open") { setState("paused"); } return; }
+    if (state === "paused") { setState("open"); }
+    // Catch up on what changed while updates were paused.
+    resync();
+  });
+  document.addEventListener("htmx:afterSwap", touch);
+
+  // Toasts: the server sends HX-Trigger {"fd:toast": {level, message}}.
+  function toast(level, message) {
+    var box = document.getElementById("toasts");
+    if (!box) { return; }
+    var item = document.createElement("div");
+    item.className = "toast toast-" + level;
+    item.setAttribute("role", level === "error" ? "alert" : "status");
+    var label = document.createElement("strong");
+    label.textContent = level === "error" ? "Error: " : "Done: ";
+    item.appendChild(label);
+    item.appendChild(document.createTextNode(message));
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", function () { item.remove(); });
+    item.appendChild(close);
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); }, level === "error" ? 9000 : 5000);
+  }
+  window.fdToast = toast;
+  document.addEventListener("fd:toast", function (ev) {
+    toast(ev.detail.level || "success", ev.detail.message || "");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("error", "The server could not be reached.");
+  });
+  document.addEventListener("htmx:responseError", function (ev) {
+    var xhr = ev.detail.xhr;
+    if (xhr && !xhr.getResponseHeader("HX-Trigger")) {
+      toast("error", "The request failed (" + xhr.status + ").");
+    }
+  });
+
+  // hx-confirm opens the page's <dialog> instead of window.confirm.
+  document.addEventListener("htmx:confirm", function (ev) {
+    if (!ev.detail.question) { return; }
+    ev.preventDefault();
+    var dialog = document.getElementById("confirm-dialog");
+    document.getElementById("confirm-text").textContent = ev.detail.question;
+    var ok = document.getElementById("confirm-ok");
+    ok.textContent = ev.detail.elt.dataset.confirmLabel || "Confirm";
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function handler() {
+      dialog.removeEventListener("close", handler);
+      if (dialog.returnValue === "ok") { ev.detail.issueRequest(true); }
+    });
+    dialog.showModal();
+    ok.focus();
+  });
+
+  // Checks a browser can make before uploading (the server checks again).
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) { return; }
+    var file = input.files && input.files[0];
+    var error = "";
+    var exts = (input.dataset.extensions || "").split(",").filter(Boolean);
+    if (file && exts.length && !exts.some(function (e) { return file.name.toLowerCase().endsWith(e); })) {
+      error = "The file must end in " + exts.join(" or ") + ".";
+    } else if (file && file.size > Number(input.dataset.maxBytes)) {
+      error = "The file is larger than the limit of " + input.dataset.maxLabel + ".";
+    }
+    input.setCustomValidity(error);
+    var note = document.getElementById(input.id + "-error");
+    if (note) { note.textContent = error; }
+  });
+
+  // Upload progress for forms that declare a progress element.
+  document.addEventListener("htmx:xhr:progress", function (ev) {
+    var form = ev.target.closest ? ev.target.closest("form[data-upload-progress]") : null;
+    if (!form || !ev.detail.lengthComputable) { return; }
+    var bar = document.getElementById(form.dataset.uploadProgress);
+    if (bar) { bar.hidden = false; bar.value = Math.round(ev.detail.loaded / ev.detail.total * 100); }
+  });
+
+  // Select-all for batch tables.
+  document.addEventListener("change", function (ev) {
+    var box = ev.target;
+    if (!box.matches || !box.matches("input[data-select-all]")) { return; }
+    document.querySelectorAll("input[name='" + box.dataset.selectAll + "']").forEach(function (c) {
+      c.checked = box.checked;
+    });
+  });
+})();

@@ -1,0 +1,45 @@
+"""Signing in to the console from tests: a real login through the form."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import FastAPI
+
+from foredeck.auth import service as auth_service
+from foredeck.auth.schemas import Role
+from foredeck.db import transaction
+from tests.conftest import PASSWORD, unique
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def login_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the login form has no CSRF token"
+    return found.group(1)
+
+
+async def console_client(app: FastAPI, role: str = "operator") -> tuple[httpx.AsyncClient, str]:
+    """A new cookie-carrying client signed in as a fresh user; returns it and its CSRF token."""
+    name = unique(f"ui{role}")
+    async with transaction(app.state.sessionmaker) as session:
+        await auth_service.create_user(session, username=name, password=PASSWORD, role=Role(role))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    page = await client.get("/ui/login")
+    resp = await client.post(
+        "/ui/login",
+        data={
+            "username": name,
+            "password": PASSWORD,
+            "csrf_token": login_token(page.text),
+            "next": "/ui/",
+        },
+    )
+    assert resp.status_code == 303, resp.text
+    home = await client.get("/ui/")
+    assert home.status_code == 200, home.text
+    match = CSRF_META.search(home.text)
+    assert match
+    return client, match.group(1)
