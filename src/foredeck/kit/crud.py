@@ -5,6 +5,7 @@ delete. Annotations here are real objects (no `from __future__ import annotation
 FastAPI reads the signatures of the closures this module builds.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -39,6 +40,12 @@ class CrudSpec:
     unique: tuple[tuple[str, ...], ...] = ()  # each a set of columns unique together
     foreign_keys: dict[str, Any] = field(default_factory=dict)  # body field -> target model
     id_type: type = int
+    # A read path wider than the table (e.g. a UNION with rows another domain owns): a
+    # function returning a subquery with the Out model's columns, the filters only it has,
+    # and a lookup for ids that are not in the table (those are read-only).
+    list_source: Callable[[], Any] | None = None
+    extra_filters: dict[str, Any] = field(default_factory=dict)
+    fetch_extra: Callable[[AsyncSession, Any], Awaitable[Any]] | None = None
     prefix: str = "/api/v1"
     tag: str | None = None
 
@@ -72,45 +79,66 @@ async def get_item(session: AsyncSession, spec: CrudSpec, item_id: Any) -> Any:
     return row
 
 
-def _sort_clause(spec: CrudSpec, sort: str) -> list[Any]:
-    name = sort.lstrip("-")
-    column = getattr(spec.model, name)
-    pk = spec.model.id
-    if sort.startswith("-"):
-        return [column.desc(), pk.desc()]
-    return [column.asc(), pk.asc()]
+async def read_item(session: AsyncSession, spec: CrudSpec, item_id: Any) -> Any:
+    """One row for reading: the spec's own table, then its read-only extra source."""
+    row = await session.get(spec.model, item_id)
+    if row is None and spec.fetch_extra is not None:
+        row = await spec.fetch_extra(session, item_id)
+    if row is None:
+        raise _not_found(spec, item_id)
+    return row
 
 
-def filtered(spec: CrudSpec, filters: dict[str, Any]) -> Select[Any]:
-    """The select for a list request's filters (without order or page)."""
-    stmt = select(spec.model)
-    for name in spec.filters:
+async def get_writable(session: AsyncSession, spec: CrudSpec, item_id: Any) -> Any:
+    """A row that may be changed; rows of the read-only extra source are refused."""
+    row = await session.get(spec.model, item_id)
+    if row is None and spec.fetch_extra is not None:
+        if await spec.fetch_extra(session, item_id) is not None:
+            raise Conflict(
+                f"{spec.label.capitalize()} {item_id} is managed by foredeck and is read-only here",
+                code="READ_ONLY",
+            )
+    if row is None:
+        raise _not_found(spec, item_id)
+    return row
+
+
+def filtered(spec: CrudSpec, filters: dict[str, Any]) -> tuple[Select[Any], Any]:
+    """The select for a list request's filters (without order or page) and its columns."""
+    if spec.list_source is not None:
+        source = spec.list_source()
+        cols: Any = source.c
+        stmt = select(source)
+    else:
+        cols = spec.model.__table__.c
+        stmt = select(spec.model)
+    for name in [*spec.filters, *spec.extra_filters]:
         value = filters.get(name)
         if value is not None:
-            stmt = stmt.where(getattr(spec.model, name) == value)
+            stmt = stmt.where(cols[name] == value)
     if filters.get("q") and spec.search:
         pattern = f"%{filters['q'].lower()}%"
-        stmt = stmt.where(
-            or_(*(func.lower(getattr(spec.model, c)).like(pattern) for c in spec.search))
-        )
+        stmt = stmt.where(or_(*(func.lower(cols[c]).like(pattern) for c in spec.search)))
     if filters.get("created_after") is not None:
-        stmt = stmt.where(spec.model.created_at >= filters["created_after"])
+        stmt = stmt.where(cols["created_at"] >= filters["created_after"])
     if filters.get("created_before") is not None:
-        stmt = stmt.where(spec.model.created_at < filters["created_before"])
-    return stmt
+        stmt = stmt.where(cols["created_at"] < filters["created_before"])
+    return stmt, cols
 
 
 async def list_items(
     session: AsyncSession, spec: CrudSpec, filters: dict[str, Any], *, offset: int, limit: int
 ) -> tuple[list[Any], int]:
-    """A page of rows and the total that match the filters."""
-    stmt = filtered(spec, filters)
+    """A page of rows (ORM objects, or mappings for a list source) and the filtered total."""
+    stmt, cols = filtered(spec, filters)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     sort = filters.get("sort") or spec.default_sort
-    rows = await session.scalars(
-        stmt.order_by(*_sort_clause(spec, sort)).offset(offset).limit(limit)
-    )
-    return list(rows), int(total or 0)
+    column, pk = cols[sort.lstrip("-")], cols["id"]
+    order = [column.desc(), pk.desc()] if sort.startswith("-") else [column.asc(), pk.asc()]
+    page = stmt.order_by(*order).offset(offset).limit(limit)
+    if spec.list_source is not None:
+        return [dict(m) for m in (await session.execute(page)).mappings()], int(total or 0)
+    return list(await session.scalars(page)), int(total or 0)
 
 
 async def _check_values(
@@ -227,7 +255,7 @@ def filter_model(spec: CrudSpec) -> type[BaseModel]:
     sorts = [s for f in spec.sort_fields for s in (f, f"-{f}")]
     fields: dict[str, Any] = {
         name: (typ | None, Field(default=None, description=f"Only rows with this {name}"))
-        for name, typ in spec.filters.items()
+        for name, typ in {**spec.filters, **spec.extra_filters}.items()
     }
     if spec.search:
         fields["q"] = (
@@ -274,7 +302,7 @@ def crud_router(spec: CrudSpec) -> APIRouter:
         return paged(items, page=page.page, per_page=page.per_page, total=total)
 
     async def get_route(item_id: id_type, _: Viewer, session: SessionDep) -> Any:  # type: ignore[valid-type]
-        return ok(out.model_validate(await get_item(session, spec, item_id)))
+        return ok(out.model_validate(await read_item(session, spec, item_id)))
 
     async def create_route(body: create_body, _: Operator, session: SessionDep) -> Any:  # type: ignore[valid-type]
         row = await create_item(session, spec, body.model_dump())  # type: ignore[attr-defined]
@@ -286,7 +314,7 @@ def crud_router(spec: CrudSpec) -> APIRouter:
         _: Operator,
         session: SessionDep,
     ) -> Any:
-        row = await get_item(session, spec, item_id)
+        row = await get_writable(session, spec, item_id)
         changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
         return ok(out.model_validate(await update_item(session, spec, row, changes)))
 
@@ -296,7 +324,7 @@ def crud_router(spec: CrudSpec) -> APIRouter:
         session: SessionDep,
         cascade: Annotated[bool, Query(description="Also delete rows that reference it")] = False,
     ) -> Response:
-        row = await get_item(session, spec, item_id)
+        row = await get_writable(session, spec, item_id)
         await delete_item(session, spec, row, cascade=cascade)
         return Response(status_code=204)
 

@@ -340,3 +340,4 @@ class TaskExecutionOut(ReadModel):
         description="worker: reported by an outside worker; job: a run of a foredeck job",
     )
     job_id: str | None = Field(default=None, description="The foredeck job, for job runs")
+    error: str | None = Field(default=None, description="The job run's error, for job runs")

@@ -6,6 +6,8 @@ domains (auth, embedding, index); they are listed in EXTERNAL so the CLI and doc
 
 from __future__ import annotations
 
+from typing import Literal
+
 from foredeck.kit.crud import CrudSpec
 from foredeck.models.auth import User
 from foredeck.models.registry import (
@@ -20,6 +22,7 @@ from foredeck.models.registry import (
     TaskExecution,
 )
 from foredeck.registry import schemas as s
+from foredeck.registry.service import executions_source, fetch_job_run
 
 PROJECTS = CrudSpec(
     path="projects",
@@ -132,11 +135,14 @@ TASK_EXECUTIONS = CrudSpec(
     update=s.TaskExecutionUpdate,
     out=s.TaskExecutionOut,
     filters={"task_id": int, "worker_id": str, "status": s.ExecutionStatus},
+    extra_filters={"source": Literal["worker", "job"], "job_id": str},
     sort_fields=("created_at", "started_at", "finished_at", "duration_ms"),
     default_sort="-started_at",
     unique=(("id",),),
     foreign_keys={"task_id": Task},
     id_type=str,
+    list_source=executions_source,
+    fetch_extra=fetch_job_run,
 )
 
 SPECS: list[CrudSpec] = [
