@@ -1,0 +1,122 @@
+"""Job handlers: `generate` (chunk by chunk, resumable) and `generate_merge` (big downloads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+from foredeck.generator import service as gen_service
+from foredeck.generator import storage
+from foredeck.generator.schemas import DatasetSchema, OutputFormat
+from foredeck.generator.validate import Limits, check
+from foredeck.jobs.context import JobContext
+from foredeck.jobs.registry import job_handler
+from foredeck.models.base import utcnow
+
+
+class GenerateParams(DatasetSchema):
+    """A dataset schema that also refuses impossible constraints when a job is created."""
+
+    @model_validator(mode="after")
+    def _possible(self) -> GenerateParams:
+        errors = [i for i in check(self, Limits()) if i.severity == "error"]
+        if errors:
+            raise ValueError("; ".join(f"{i.field or 'schema'}: {i.message}" for i in errors))
+        return self
+
+
+class MergeParams(BaseModel):
+    job_id: str
+    format: OutputFormat
+
+
+@job_handler("generate", params=GenerateParams, queue="generator", max_attempts=3)
+async def run_generate(ctx: JobContext) -> dict[str, Any]:
+    """Generate a synthetic dataset in chunks (resumes at the next chunk)."""
+    schema: DatasetSchema = ctx.params
+    folder = gen_service.chunk_folder(ctx.state.config, ctx.job_id)
+    start = int((ctx.checkpoint or {}).get("next_chunk", 0))
+    async with ctx.transaction() as session:
+        existing = await gen_service.chunk_rows(session, ctx.job_id)
+    done_rows = sum(schema.chunk_rows(i) for i in range(start))
+    await ctx.progress(
+        done=done_rows, total=schema.rows, message=f"chunk {start}/{schema.chunk_count}", force=True
+    )
+    if start:
+        await ctx.event("resumed", {"next_chunk": start})
+    generated = 0
+    for index in range(start, schema.chunk_count):
+        await ctx.check()
+        row = existing.get(index)
+        path = folder / storage.chunk_name(index)
+        # A chunk made by hand (perhaps with overrides) while the job waited is kept as is.
+        if row is None or row.status != "done" or not path.exists():
+            rows, size, checksum = await ctx.run_sync(storage.write_chunk, schema, index, folder)
+            async with ctx.transaction() as session:
+                await gen_service.record_chunk(
+                    session,
+                    ctx.job_id,
+                    index,
+                    status="done",
+                    rows=rows,
+                    bytes=size,
+                    checksum=checksum,
+                    overrides=None,
+                    error=None,
+                    finished_at=utcnow(),
+                )
+            generated += 1
+            await ctx.event("chunk_done", {"chunk": index, "rows": rows, "checksum": checksum})
+        done_rows += schema.chunk_rows(index)
+        await ctx.save_checkpoint({"next_chunk": index + 1})
+        await ctx.progress(
+            done=done_rows,
+            total=schema.rows,
+            message=f"chunk {index + 1}/{schema.chunk_count}",
+            chunks_done=index + 1,
+            chunks_total=schema.chunk_count,
+        )
+    return {
+        "rows": schema.rows,
+        "chunks": schema.chunk_count,
+        "generated_chunks": generated,
+        "format": schema.format.value,
+        "chunks_url": f"/api/v1/jobs/{ctx.job_id}/chunks",
+        "download_url": f"/api/v1/jobs/{ctx.job_id}/download?format={schema.format.value}",
+    }
+
+
+def _merge_locks(params: BaseModel | None) -> tuple[str, ...]:
+    return (f"dataset:{getattr(params, 'job_id', '')}",)
+
+
+@job_handler("generate_merge", params=MergeParams, queue="generator", locks=_merge_locks)
+async def run_merge(ctx: JobContext) -> dict[str, Any]:
+    """Merge a generated dataset's chunks into one downloadable file."""
+    params: MergeParams = ctx.params
+    config = ctx.state.config
+    async with ctx.transaction() as session:
+        _, schema = await gen_service.generate_job(session, params.job_id)
+        chunks = await gen_service._done_chunks(session, params.job_id, schema)
+    paths = [
+        gen_service.chunk_folder(config, params.job_id) / storage.chunk_name(c.chunk_index)
+        for c in chunks
+    ]
+    target = gen_service.dataset_path(config, params.job_id, params.format)
+    await ctx.progress(done=0, total=schema.rows, message=f"merging to {params.format.value}")
+    try:
+        rows, size, checksum = await ctx.run_sync(storage.merge, paths, params.format, target)
+    except Exception as exc:
+        async with ctx.transaction() as session:
+            row = await gen_service.download_row(session, params.job_id, params.format)
+            if row is not None:
+                row.status, row.error = "failed", str(exc)[:2000]
+        raise
+    async with ctx.transaction() as session:
+        row = await gen_service.download_row(session, params.job_id, params.format)
+        if row is not None:
+            row.status, row.rows, row.bytes, row.checksum = "ready", rows, size, checksum
+            row.updated_at = utcnow()
+    await ctx.progress(done=rows, total=schema.rows, message="merged", force=True)
+    return {"rows": rows, "bytes": size, "checksum": checksum, "path": str(target)}

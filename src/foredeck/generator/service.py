@@ -1,0 +1,396 @@
+"""Generator logic on an AsyncSession (flush only): extraction, validation, chunks, downloads."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.config import Config
+from foredeck.errors import Conflict, NotFound, ValidationFailed
+from foredeck.generator import llm, rules, storage
+from foredeck.generator.columns import ColumnError
+from foredeck.generator.schemas import (
+    ChunkGenerateRequest,
+    ChunkList,
+    ChunkOut,
+    ChunkPreview,
+    DatasetSchema,
+    DownloadInfo,
+    ExtractRequest,
+    ExtractResponse,
+    OutputFormat,
+    ValidationReport,
+)
+from foredeck.generator.validate import Limits, report, require_valid
+from foredeck.jobs import service as jobs_service
+from foredeck.models.base import utcnow
+from foredeck.models.generator import GeneratorChunk, GeneratorDownload
+from foredeck.models.jobs import Job
+
+KIND = "generate"
+MERGE_KIND = "generate_merge"
+# Merges up to this many rows run inside the request; bigger ones become a background job.
+INLINE_MERGE_ROWS = 200_000
+BUSY = ("running", "cancelling")
+GEMINI_OPENAI_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
+
+
+async def _settings(session: AsyncSession) -> Any | None:
+    try:
+        from foredeck.settings import service as settings_service
+    except ImportError:
+        return None
+    return await settings_service.get_section(session, "generator")
+
+
+async def limits(session: AsyncSession) -> Limits:
+    """Row and chunk caps: the generator settings section where it sets them, else defaults."""
+    section = await _settings(session)
+    base = Limits()
+    return Limits(
+        max_rows=int(getattr(section, "max_rows", None) or base.max_rows),
+        max_chunk_size=int(getattr(section, "max_chunk_size", None) or base.max_chunk_size),
+    )
+
+
+async def llm_config(session: AsyncSession, config: Config) -> llm.LLMConfig | None:
+    """The LLM endpoint from the generator settings section; None when none is configured."""
+    section = await _settings(session)
+    if section is None or section.provider == "none":
+        return None
+    base_url = section.base_url or (GEMINI_OPENAI_URL if section.provider == "gemini" else None)
+    if not base_url:
+        return None
+    key = None
+    if section.api_key_path:
+        from foredeck.settings.credentials import CredentialError, resolve_secret_file
+
+        try:
+            key = resolve_secret_file(config, section.api_key_path).read_text().strip()
+        except (CredentialError, OSError) as exc:
+            raise ValidationFailed.field(
+                "generator.api_key_path", f"The LLM key file cannot be used: {exc}"
+            ) from exc
+    return llm.LLMConfig(
+        base_url=base_url,
+        model=section.model or "default",
+        api_key=key,
+        timeout_s=section.timeout_s,
+        max_output_tokens=section.max_output_tokens,
+    )
+
+
+async def validate_schema(session: AsyncSession, data: dict[str, Any]) -> ValidationReport:
+    """{valid, issues} for a schema document, before any job exists."""
+    return await asyncio.to_thread(report, data, await limits(session))
+
+
+async def extract_schema(
+    session: AsyncSession, config: Config, body: ExtractRequest
+) -> ExtractResponse:
+    """Natural language to a checked schema, by the LLM when configured, else by rules."""
+    cfg = await llm_config(session, config) if body.extractor != "rules" else None
+    if body.extractor == "llm" and cfg is None:
+        raise ValidationFailed.field(
+            "extractor", "No LLM is configured (settings section generator: base_url, model)"
+        )
+    uninterpreted: list[str] = []
+    if cfg is not None:
+        data = await llm.extract(cfg, body.description)
+        used = "llm"
+    else:
+        result = rules.extract(body.description)
+        data, uninterpreted, used = result.schema, result.uninterpreted, "rules"
+        if not data["fields"]:
+            raise ValidationFailed(
+                "No field could be read from the description; name the columns, e.g. "
+                "'1000 customers with name, email, age between 18 and 90'",
+                details=[
+                    {"field": "description", "message": f"not understood: {p}"}
+                    for p in uninterpreted
+                ]
+                or [{"field": "description", "message": "no fields named"}],
+                code="EXTRACTION_FAILED",
+            )
+    for key in ("rows", "format", "seed"):
+        value = getattr(body, key)
+        if value is not None:
+            data[key] = value.value if hasattr(value, "value") else value
+    validation = await validate_schema(session, data)
+    if validation.schema_ is None:
+        raise ValidationFailed(
+            "The extracted schema is not valid",
+            details=[{"field": i.field, "message": i.message} for i in validation.issues],
+            code="EXTRACTION_FAILED",
+        )
+    return ExtractResponse(
+        extractor=used,  # type: ignore[arg-type]
+        schema_=validation.schema_,
+        uninterpreted=uninterpreted,
+        validation=validation,
+        model=cfg.model if cfg else None,
+    )
+
+
+async def create_generate_job(
+    session: AsyncSession, schema: DatasetSchema, *, created_by: int | None
+) -> Job:
+    """Check the schema against the limits, then queue a `generate` job for it."""
+    await asyncio.to_thread(require_valid, schema, await limits(session))
+    return await jobs_service.create_job(
+        session, kind=KIND, params=schema.model_dump(mode="json"), created_by=created_by
+    )
+
+
+async def generate_job(session: AsyncSession, job_id: str) -> tuple[Job, DatasetSchema]:
+    """The job and its schema; 404 unless it is a `generate` job."""
+    job = await jobs_service.get_job(session, job_id)
+    if job.kind != KIND:
+        raise NotFound(f"Job {job_id} is a {job.kind} job, not a dataset generation")
+    return job, DatasetSchema.model_validate(job.params)
+
+
+def chunk_folder(config: Config, job_id: str) -> Path:
+    return config.path("jobs", job_id, "chunks")
+
+
+async def chunk_rows(session: AsyncSession, job_id: str) -> dict[int, GeneratorChunk]:
+    rows = await session.scalars(select(GeneratorChunk).where(GeneratorChunk.job_id == job_id))
+    return {c.chunk_index: c for c in rows}
+
+
+def _chunk_out(index: int, schema: DatasetSchema, row: GeneratorChunk | None) -> ChunkOut:
+    if row is None:
+        return ChunkOut(index=index, status="pending", rows=schema.chunk_rows(index), checksum=None)
+    return ChunkOut(
+        index=index,
+        status=row.status,
+        rows=row.rows or schema.chunk_rows(index),
+        checksum=row.checksum,
+        bytes=row.bytes,
+        overrides=row.overrides,
+        error=row.error,
+        finished_at=row.finished_at,
+    )
+
+
+async def list_chunks(session: AsyncSession, job_id: str) -> ChunkList:
+    """Every chunk of a generation job with its status, rows and checksum."""
+    _, schema = await generate_job(session, job_id)
+    rows = await chunk_rows(session, job_id)
+    return ChunkList(
+        job_id=job_id,
+        chunk_count=schema.chunk_count,
+        chunk_size=schema.chunk_size,
+        rows=schema.rows,
+        chunks=[_chunk_out(i, schema, rows.get(i)) for i in range(schema.chunk_count)],
+    )
+
+
+async def record_chunk(
+    session: AsyncSession, job_id: str, index: int, **values: Any
+) -> GeneratorChunk:
+    """Insert or update the row of one chunk."""
+    row = await session.scalar(
+        select(GeneratorChunk).where(
+            GeneratorChunk.job_id == job_id, GeneratorChunk.chunk_index == index
+        )
+    )
+    if row is None:
+        row = GeneratorChunk(job_id=job_id, chunk_index=index, **values)
+        session.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+    await session.flush()
+    return row
+
+
+def _check_index(schema: DatasetSchema, index: int) -> None:
+    if index < 0 or index >= schema.chunk_count:
+        raise NotFound(
+            f"Chunk {index} does not exist; this dataset has chunks 0..{schema.chunk_count - 1}"
+        )
+
+
+async def generate_chunk(
+    session: AsyncSession, config: Config, job_id: str, index: int, body: ChunkGenerateRequest
+) -> ChunkOut:
+    """Generate or regenerate one chunk now, optionally with a seed or field overrides."""
+    job, schema = await generate_job(session, job_id)
+    _check_index(schema, index)
+    if job.status in BUSY:
+        raise Conflict(
+            f"Job {job_id} is {job.status}; pause it or wait for it to finish first",
+            code="JOB_BUSY",
+        )
+    overrides: dict[str, Any] = {}
+    if body.seed is not None:
+        overrides["seed"] = body.seed
+    if body.fields:
+        unknown = [n for n in body.fields if n not in {f.name for f in schema.fields}]
+        if unknown:
+            raise ValidationFailed(
+                "Overrides name fields the schema does not have",
+                details=[{"field": f"fields.{n}", "message": "unknown field"} for n in unknown],
+            )
+        overrides["fields"] = {
+            name: o.model_dump(exclude_none=True) for name, o in body.fields.items()
+        }
+    folder = chunk_folder(config, job_id)
+    try:
+        rows, size, checksum = await asyncio.to_thread(
+            storage.write_chunk, schema, index, folder, overrides or None
+        )
+    except (ColumnError, ValueError) as exc:
+        raise ValidationFailed.field("fields", f"The overrides cannot be generated: {exc}") from exc
+    row = await record_chunk(
+        session,
+        job_id,
+        index,
+        status="done",
+        rows=rows,
+        bytes=size,
+        checksum=checksum,
+        overrides=overrides or None,
+        error=None,
+        finished_at=utcnow(),
+    )
+    return _chunk_out(index, schema, row)
+
+
+async def preview_chunk(
+    session: AsyncSession, config: Config, job_id: str, index: int, limit: int
+) -> tuple[ChunkPreview, str]:
+    """The first `limit` rows of a generated chunk, as JSON rows and as CSV text."""
+    _, schema = await generate_job(session, job_id)
+    _check_index(schema, index)
+    row = (await chunk_rows(session, job_id)).get(index)
+    path = chunk_folder(config, job_id) / storage.chunk_name(index)
+    if row is None or row.status != "done" or not path.exists():
+        raise NotFound(f"Chunk {index} has not been generated yet", code="CHUNK_NOT_READY")
+    table = await asyncio.to_thread(storage.read_chunk, path, limit)
+    preview = ChunkPreview(
+        index=index, rows=row.rows, columns=table.column_names, data=storage.json_rows(table)
+    )
+    return preview, storage.csv_text(table)
+
+
+async def _done_chunks(
+    session: AsyncSession, job_id: str, schema: DatasetSchema
+) -> list[GeneratorChunk]:
+    rows = await chunk_rows(session, job_id)
+    missing = [
+        i for i in range(schema.chunk_count) if rows.get(i) is None or rows[i].status != "done"
+    ]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise Conflict(
+            f"{len(missing)} chunk(s) are not generated yet ({shown})",
+            code="CHUNKS_MISSING",
+            details=[{"field": "chunks", "message": shown}],
+        )
+    return [rows[i] for i in range(schema.chunk_count)]
+
+
+def dataset_path(config: Config, job_id: str, fmt: OutputFormat) -> Path:
+    return config.path("jobs", job_id) / f"dataset.{fmt.value}"
+
+
+def download_info(job_id: str, row: GeneratorDownload) -> DownloadInfo:
+    fmt = OutputFormat(row.format)
+    return DownloadInfo(
+        job_id=job_id,
+        format=fmt,
+        status=row.status,  # type: ignore[arg-type]
+        rows=row.rows,
+        bytes=row.bytes,
+        checksum=row.checksum,
+        merge_job_id=row.merge_job_id,
+        url=f"/api/v1/jobs/{job_id}/download?format={fmt.value}",
+        error=row.error,
+    )
+
+
+async def download_row(
+    session: AsyncSession, job_id: str, fmt: OutputFormat
+) -> GeneratorDownload | None:
+    return await session.scalar(
+        select(GeneratorDownload).where(
+            GeneratorDownload.job_id == job_id, GeneratorDownload.format == fmt.value
+        )
+    )
+
+
+async def prepare_download(
+    session: AsyncSession,
+    config: Config,
+    job_id: str,
+    fmt: OutputFormat | None,
+    *,
+    force: bool,
+    created_by: int | None,
+) -> DownloadInfo:
+    """Merge the chunks into one file of a format (in the background when big); reuse a
+    merged file whose chunks have not changed unless force_remerge."""
+    job, schema = await generate_job(session, job_id)
+    if job.status in BUSY:
+        raise Conflict(f"Job {job_id} is still {job.status}", code="JOB_BUSY")
+    fmt = fmt or schema.format
+    chunks = await _done_chunks(session, job_id, schema)
+    source = storage.source_checksum([c.checksum or "" for c in chunks])
+    row = await download_row(session, job_id, fmt)
+    target = dataset_path(config, job_id, fmt)
+    if row is not None and not force:
+        if row.status == "ready" and row.source_checksum == source and target.exists():
+            return download_info(job_id, row)
+        if row.status == "merging" and row.source_checksum == source:
+            return download_info(job_id, row)
+    if row is None:
+        row = GeneratorDownload(job_id=job_id, format=fmt.value)
+        session.add(row)
+    row.status, row.source_checksum, row.error = "merging", source, None
+    row.rows = row.bytes = row.checksum = row.merge_job_id = None
+    row.path = str(target)
+    await session.flush()
+    if schema.rows > INLINE_MERGE_ROWS:
+        merge_job = await jobs_service.create_job(
+            session,
+            kind=MERGE_KIND,
+            params={"job_id": job_id, "format": fmt.value},
+            created_by=created_by,
+        )
+        row.merge_job_id = merge_job.id
+        await session.flush()
+        return download_info(job_id, row)
+    paths = [chunk_folder(config, job_id) / storage.chunk_name(c.chunk_index) for c in chunks]
+    rows, size, checksum = await asyncio.to_thread(storage.merge, paths, fmt, target)
+    row.status, row.rows, row.bytes, row.checksum = "ready", rows, size, checksum
+    row.updated_at = utcnow()
+    await session.flush()
+    return download_info(job_id, row)
+
+
+async def download_file(
+    session: AsyncSession, config: Config, job_id: str, fmt: OutputFormat | None
+) -> tuple[Path, str, str]:
+    """(path, media type, file name) of a merged dataset ready to stream."""
+    _job, schema = await generate_job(session, job_id)
+    fmt = fmt or schema.format
+    row = await download_row(session, job_id, fmt)
+    target = dataset_path(config, job_id, fmt)
+    if row is None or row.status == "failed":
+        reason = f": {row.error}" if row is not None and row.error else ""
+        raise NotFound(
+            f"No {fmt.value} file for job {job_id}{reason}; "
+            f"POST /api/v1/jobs/{job_id}/download first",
+            code="DOWNLOAD_NOT_READY",
+        )
+    if row.status != "ready" or not target.exists():
+        raise Conflict(f"The {fmt.value} file is still being merged", code="DOWNLOAD_NOT_READY")
+    return target, storage.MEDIA_TYPES[fmt], f"{schema.name}-{job_id[:8]}.{fmt.value}"
