@@ -131,19 +131,12 @@ async def lock_holder(session: AsyncSession, name: str) -> dict[str, Any] | None
 
 
 async def index_stats(request: Request, session: AsyncSession) -> dict[str, Any] | None:
-    """The index's figures from the index domain."""
+    """The index's figures from the index domain, or None where it is not running."""
     index = service("index")
-    if index is None:
+    if index is None or not hasattr(index, "stats"):
         return None
-    for name in ("stats", "index_stats", "get_stats"):
-        fn = getattr(index, name, None)
-        if fn is not None:
-            try:
-                result = await fn(request.app.state, session)
-            except TypeError:
-                result = await fn(session)
-            if hasattr(result, "model_dump"):
-                dumped: dict[str, Any] = result.model_dump()
-                return dumped
-            return dict(result)
-    return None
+    if getattr(request.app.state, "index_manager", None) is None:
+        return None
+    result = await index.stats(session, request.app.state)
+    dumped: dict[str, Any] = result.model_dump()
+    return dumped

@@ -103,9 +103,11 @@ class LiveHub:
         )
 
     async def _pump(self, topic: str) -> None:
+        pubsub = self.pubsub
+        assert pubsub is not None
         while True:
             try:
-                async for message in self.pubsub.subscribe([topic]):
+                async for message in pubsub.subscribe([topic]):
                     name, data = _topic_and_data(message, topic)
                     self.offer(name, data)
             except asyncio.CancelledError:

@@ -1,16 +1,19 @@
-"""Search for the console: the index domain's search service, keyword search before it exists."""
+"""Search for the console through the index domain's search service (the API's own)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Request
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.console.backends import service
+from foredeck.errors import ValidationFailed
 from foredeck.records import service as records_service
 
 MODES = ("semantic", "keyword", "hybrid")
+SEARCH_FILTERS = ("collection", "memory_type", "created_after", "created_before")
 
 
 async def search(
@@ -22,16 +25,44 @@ async def search(
     limit: int,
     filters: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """[{memory, score}] for a query, and a note when the mode had to fall back."""
-    index = service("index", "search")
-    if index is not None and hasattr(index, "search"):
-        hits = await index.search(
-            request.app.state, session, query=text, mode=mode, limit=limit, **filters
-        )
-        return [{"memory": h.memory, "score": h.score} for h in hits], None
+    """[{memory, score, highlights}] for a query, and a note when something was left out."""
+    index_search = service("index", "search")
+    schemas = service("index", "schemas")
+    if index_search is not None and schemas is not None:
+        body = {"query": text, "mode": mode, "k": limit}
+        body.update({k: v for k, v in filters.items() if k in SEARCH_FILTERS})
+        try:
+            request_model = schemas.SearchRequest.model_validate(body)
+        except ValidationError as exc:
+            raise ValidationFailed(
+                "The search is not valid",
+                details=[
+                    {
+                        "field": ".".join(str(p) for p in e["loc"]).replace("query", "q") or "q",
+                        "message": e["msg"],
+                    }
+                    for e in exc.errors()
+                ],
+            ) from exc
+        result = await index_search.search(session, request.app.state, request_model)
+        note = None
+        if "embedding_state" in filters:
+            note = "Search ignores the embedding filter; use the records browser for it."
+        hits = [
+            {
+                "memory": h.memory,
+                "score": h.score,
+                "semantic": h.semantic_score,
+                "keyword": h.keyword_score,
+            }
+            for h in result.hits
+        ]
+        return hits, note
     stmt = records_service.filtered_query(q=text, **filters).limit(limit)
     rows = list(await session.scalars(stmt))
-    note = None
-    if mode != "keyword":
-        note = "Semantic search is not available yet, so these are keyword matches."
+    note = (
+        None
+        if mode == "keyword"
+        else "Semantic search is not available, so these are keyword matches."
+    )
     return [{"memory": r, "score": None} for r in rows], note

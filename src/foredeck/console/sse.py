@@ -60,6 +60,7 @@ async def stream(
 ) -> AsyncIterator[str]:
     """The SSE body: replay what was missed, then live batches, pings, and a bounded end."""
     async with hub.connect(topics) as client:
+        queue: asyncio.Queue[Any] = client.queue
         yield "retry: 2000\n\n"
         yield _control("hello", {"boot": hub.boot, "topics": sorted(topics), "at": time.time()})
         missed = hub.missed_since(last_event_id, topics)
@@ -76,7 +77,7 @@ async def stream(
             if remaining <= 0 or await request.is_disconnected():
                 return
             try:
-                batch = await asyncio.wait_for(client.queue.get(), min(PING_EVERY, remaining))
+                batch = await asyncio.wait_for(queue.get(), min(PING_EVERY, remaining))
             except TimeoutError:
                 yield ": ping\n\n"
                 continue

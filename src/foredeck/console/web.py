@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
+from starlette.background import BackgroundTask
 
 from foredeck import __version__
 from foredeck.auth.schemas import ROLE_RANK, Role
@@ -254,3 +255,38 @@ class ConsoleRoute(APIRoute):
 
 
 PUBLIC = {"x-console-public": True}
+
+
+def require(request: Request, role: Role) -> Principal:
+    """The signed-in user when they have this role (the same rule as the API), else 403."""
+    principal = principal_of(request)
+    if principal is None:
+        raise Unauthorized("Sign in first")
+    if not can(principal, role):
+        raise Forbidden(
+            f"This needs the {role.value} role; you are {principal.role.value}",
+            code="INSUFFICIENT_ROLE",
+        )
+    return principal
+
+
+def publish_after(
+    response: Response,
+    request: Request,
+    topic: str,
+    data: dict[str, Any],
+    also: tuple[str, ...] = (),
+) -> Response:
+    """Announce a change once the request's transaction has committed (after the response)."""
+    pubsub = getattr(request.app.state, "pubsub", None)
+    if pubsub is None:
+        return response
+
+    async def _send() -> None:
+        for name in (topic, *also):
+            result = pubsub.publish(name, data)
+            if hasattr(result, "__await__"):
+                await result
+
+    response.background = BackgroundTask(_send)
+    return response

@@ -94,7 +94,8 @@ async def records_page(request: Request, session: SessionDep) -> Response:
         errors["sort"] = "Unknown sort"
         sort = "-created_at"
     page = _page(query)
-    rows, total = ([], 0)
+    rows: list[Any] = []
+    total = 0
     if not errors:
         rows, total = await records_service.list_memories(
             session, offset=(page - 1) * PER_PAGE, limit=PER_PAGE, sort=MemorySort(sort), **filters

@@ -31,6 +31,8 @@
   window.fdLive = function () { return !document.hidden; };
   window.fdPolling = function () { return !document.hidden && state !== "open"; };
   window.fdLastEventId = function () { return lastId; };
+  // A live refresh would throw away the rows a user is selecting for a batch action.
+  window.fdNoSelection = function () { return !document.querySelector("input[name=ids]:checked"); };
 
   function resync() { htmx.trigger(document.body, "fd:resync"); touch(); }
 
@@ -109,7 +111,14 @@
     if (!ev.detail.question) { return; }
     ev.preventDefault();
     var dialog = document.getElementById("confirm-dialog");
-    document.getElementById("confirm-text").textContent = ev.detail.question;
+    var question = ev.detail.question;
+    if (question.indexOf("{count}") >= 0) {
+      var form = ev.detail.elt.closest("form");
+      var n = form ? document.querySelectorAll("input[name=ids][form='" + form.id + "']:checked").length : 0;
+      if (!n) { toast("error", "Select at least one row first."); return; }
+      question = question.replace("{count}", String(n));
+    }
+    document.getElementById("confirm-text").textContent = question;
     var ok = document.getElementById("confirm-ok");
     ok.textContent = ev.detail.elt.dataset.confirmLabel || "Confirm";
     dialog.returnValue = "";

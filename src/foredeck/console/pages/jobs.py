@@ -1,0 +1,255 @@
+"""Jobs: a filtered table with batch actions, and a job page with its live event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import func, select
+
+from foredeck.auth.schemas import Role
+from foredeck.console.backends import service
+from foredeck.console.web import (
+    ConsoleRoute,
+    base_context,
+    done,
+    principal_of,
+    publish_after,
+    render,
+    require,
+)
+from foredeck.errors import ValidationFailed
+from foredeck.kit.deps import SessionDep
+from foredeck.models.jobs import JOB_STATUSES, Job
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+PER_PAGE = 50
+# Batch actions on "everything matching" touch at most this many jobs per click.
+MAX_BATCH = 10_000
+ALLOWED = {
+    "pause": ("queued", "running"),
+    "resume": ("paused",),
+    "cancel": ("queued", "running", "paused"),
+    "retry": ("failed", "cancelled"),
+}
+FILTER_KEYS = ("status", "kind", "queue", "worker", "created_after", "created_before", "q")
+
+
+def _jobs_service() -> Any:
+    jobs = service("jobs")
+    if jobs is None:
+        raise ValidationFailed("The job engine is not installed")
+    return jobs
+
+
+def _dt(name: str, value: str | None, errors: dict[str, str]) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        errors[name] = "Use a date like 2026-11-23 or 2026-11-23T10:00"
+        return None
+
+
+def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """(service filters, errors, the raw values to refill the form) from a query or form."""
+    errors: dict[str, str] = {}
+    statuses = [s for s in params.getlist("status") if s]
+    bad = [s for s in statuses if s not in JOB_STATUSES]
+    if bad:
+        errors["status"] = f"Unknown status {', '.join(bad)}"
+    raw: dict[str, Any] = {
+        "status": statuses,
+        "kind": (params.get("kind") or "").strip(),
+        "queue": (params.get("queue") or "").strip(),
+        "worker": (params.get("worker") or "").strip(),
+        "created_after": (params.get("created_after") or "").strip(),
+        "created_before": (params.get("created_before") or "").strip(),
+        "q": (params.get("q") or "").strip(),
+    }
+    filters: dict[str, Any] = {
+        "status": [s for s in statuses if s in JOB_STATUSES] or None,
+        "kind": [raw["kind"]] if raw["kind"] else None,
+        "queue": [raw["queue"]] if raw["queue"] else None,
+        "created_after": _dt("created_after", raw["created_after"], errors),
+        "created_before": _dt("created_before", raw["created_before"], errors),
+        "q": raw["q"] or None,
+    }
+    return filters, errors, raw
+
+
+def _statement(jobs: Any, filters: dict[str, Any], worker: str) -> Any:
+    stmt = jobs.filtered_jobs(**filters)
+    if worker:
+        stmt = stmt.where(Job.worker_id == worker)
+    return stmt
+
+
+def _query_string(raw: dict[str, Any], **extra: Any) -> str:
+    pairs: list[tuple[str, str]] = [("status", s) for s in raw["status"]]
+    pairs += [(k, v) for k, v in raw.items() if k != "status" and v]
+    pairs += [(k, str(v)) for k, v in extra.items()]
+    return urlencode(pairs)
+
+
+async def _table_context(request: Request, session: Any) -> dict[str, Any]:
+    jobs = _jobs_service()
+    filters, errors, raw = parse_filters(request.query_params)
+    try:
+        page = max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
+    except ValueError:
+        page = 1
+    rows: list[Job] = []
+    total = 0
+    if not errors:
+        stmt = _statement(jobs, filters, raw["worker"])
+        rows, total = await jobs.list_jobs(
+            session, stmt, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+        )
+    kinds = sorted(k["kind"] for k in jobs.known_kinds())
+    queues = sorted(
+        q for q in await session.scalars(select(Job.queue).distinct().limit(100)) if q is not None
+    )
+    qs = _query_string(raw)
+    return {
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "pages": (total + PER_PAGE - 1) // PER_PAGE,
+        "errors": errors,
+        "f": raw,
+        "statuses": JOB_STATUSES,
+        "kinds": kinds,
+        "queues": queues,
+        "filter_qs": qs,
+        "base": f"/ui/jobs?{qs}&" if qs else "/ui/jobs?",
+        "allowed": ALLOWED,
+    }
+
+
+@router.get("/ui/jobs")
+async def jobs_page(request: Request, session: SessionDep) -> Response:
+    """Jobs with filters kept in the URL, newest first, live."""
+    context = base_context(request, "jobs")
+    context.update(title="Jobs", topics="jobs")
+    context.update(await _table_context(request, session))
+    return render(request, "jobs.html", context, status=422 if context["errors"] else 200)
+
+
+@router.post("/ui/jobs/batch")
+async def jobs_batch(request: Request, session: SessionDep) -> Response:
+    """Cancel, retry or delete the selected jobs, or every job matching the filter."""
+    require(request, Role.operator)
+    jobs = _jobs_service()
+    form = await request.form()
+    action = str(form.get("action") or "")
+    if action not in ("cancel", "retry", "delete", "pause", "resume"):  # the API's actions
+        raise ValidationFailed.field("action", "Choose cancel, retry, delete, pause or resume")
+    if action == "delete":
+        require(request, Role.admin)
+    scope = str(form.get("scope") or "selected")
+    if scope == "matching":
+        filters, errors, raw = parse_filters(form)
+        if errors:
+            raise ValidationFailed(
+                "The filter is not valid",
+                details=[{"field": k, "message": v} for k, v in errors.items()],
+            )
+        stmt = _statement(jobs, filters, raw["worker"]).with_only_columns(Job.id).limit(MAX_BATCH)
+        ids = [str(i) for i in await session.scalars(stmt)]
+    else:
+        ids = [str(v) for v in form.getlist("ids") if v]
+    if not ids:
+        raise ValidationFailed.field("ids", "Select at least one job")
+    if action == "delete":
+        deleted = await _delete_jobs(session, ids)
+        message = f"Deleted {deleted} of {len(ids)} jobs"
+    else:
+        ok, skipped = await jobs.bulk_control(session, ids, action)
+        message = f"{action.capitalize()}: {len(ok)} done"
+        if skipped:
+            message += f", {len(skipped)} skipped (not in a state that allows it)"
+    response = done(request, message, back="/ui/jobs", **{"fd:jobs-changed": True})
+    return publish_after(response, request, "jobs", {"kind": "batch", "action": action})
+
+
+async def _delete_jobs(session: Any, ids: list[str]) -> int:
+    jobs = _jobs_service()
+    delete = getattr(jobs, "delete_jobs", None)
+    if delete is not None:
+        result = await delete(session, ids)
+        return int(result if isinstance(result, int) else len(result))
+    raise ValidationFailed("Deleting jobs is not available in this build")
+
+
+@router.get("/ui/jobs/count")
+async def jobs_count(request: Request, session: SessionDep) -> Response:
+    """How many jobs match a filter (for the batch confirmation)."""
+    jobs = _jobs_service()
+    filters, errors, raw = parse_filters(request.query_params)
+    if errors:
+        raise ValidationFailed("The filter is not valid")
+    stmt = _statement(jobs, filters, raw["worker"])
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    return Response(str(min(int(total or 0), MAX_BATCH)), media_type="text/plain")
+
+
+def _traceback_summary(text: str | None) -> str | None:
+    if not text:
+        return None
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-6:])
+
+
+async def _job_context(request: Request, session: Any, job_id: str) -> dict[str, Any]:
+    jobs = _jobs_service()
+    job = await jobs.get_job(session, job_id)
+    await session.refresh(job)
+    runs = await jobs.list_runs(session, job_id)
+    events = await jobs.list_events(session, job_id, limit=500)
+    percent = job.progress_percent
+    if percent is None and job.progress_total:
+        percent = 100.0 * job.progress_done / job.progress_total
+    chunks = None
+    generator = service("generator")
+    if job.kind == "generate" and generator is not None and hasattr(generator, "list_chunks"):
+        chunks = await generator.list_chunks(session, job_id)
+    return {
+        "job": job,
+        "runs": runs,
+        "events": events,
+        "percent": percent,
+        "controls": [a for a, states in ALLOWED.items() if job.status in states],
+        "traceback": _traceback_summary(job.error_traceback),
+        "chunks": chunks,
+    }
+
+
+@router.get("/ui/jobs/{job_id}")
+async def job_page(request: Request, session: SessionDep, job_id: str) -> Response:
+    """One job: params, progress, runs, error, controls and the live event log."""
+    context = base_context(request, "jobs")
+    context.update(title=f"Job {job_id[:8]}", topics=f"job:{job_id}")
+    context.update(await _job_context(request, session, job_id))
+    return render(request, "job.html", context)
+
+
+@router.post("/ui/jobs/{job_id}/{action}")
+async def job_action(request: Request, session: SessionDep, job_id: str, action: str) -> Response:
+    """Pause, resume, cancel or retry one job."""
+    require(request, Role.operator)
+    jobs = _jobs_service()
+    job = await jobs.control_job(session, job_id, action)
+    who = principal_of(request)
+    message = f"Job {job_id[:8]}: {action} requested ({job.status})"
+    response = done(request, message, back=f"/ui/jobs/{job_id}")
+    return publish_after(
+        response,
+        request,
+        f"job:{job_id}",
+        {"kind": "status", "status": job.status, "by": who.username if who else None},
+        also=("jobs",),
+    )

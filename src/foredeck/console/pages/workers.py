@@ -1,0 +1,90 @@
+"""Workers: the registry table, per-worker pause/resume and the cluster switches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from foredeck.auth.schemas import Role
+from foredeck.console import data
+from foredeck.console.backends import service
+from foredeck.console.web import ConsoleRoute, base_context, done, publish_after, render, require
+from foredeck.errors import ValidationFailed
+from foredeck.kit.deps import SessionDep
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+CLUSTER_ACTIONS = {
+    "pause-all": ("pause_all", "Paused every worker: running jobs finish, no new job starts"),
+    "resume-all": ("resume_all", "Resumed every worker"),
+    "drain": ("drain", "Draining: new jobs are refused until the queue is empty"),
+    "undrain": ("undrain", "Drain ended: new jobs are accepted again"),
+}
+
+
+def _workers_service() -> Any:
+    workers = service("workers")
+    if workers is None:
+        raise ValidationFailed("The worker registry is not installed")
+    return workers
+
+
+async def _context(request: Request, session: Any) -> dict[str, Any]:
+    workers = service("workers")
+    rows = await data.worker_rows(request, session)
+    controls = await workers.active_controls(session) if workers is not None else {}
+    queue_depth = await data.queue_summary(request, session)
+    paused_queues = sorted(name.split(":", 1)[1] for name in controls if name.startswith("queue:"))
+    return {
+        "rows": rows,
+        "draining": "drain" in controls,
+        "drain_info": controls.get("drain") or {},
+        "pause_all": "pause_all" in controls,
+        "paused_queues": paused_queues,
+        "queue": queue_depth,
+        "stale_after": data.heartbeat_seconds(request) * 3,
+    }
+
+
+@router.get("/ui/workers")
+async def workers_page(request: Request, session: SessionDep) -> Response:
+    """Every worker with its status, counters, current job and heartbeat."""
+    context = base_context(request, "workers")
+    context.update(title="Workers", topics="workers,jobs,telemetry")
+    context.update(await _context(request, session))
+    return render(request, "workers.html", context)
+
+
+@router.post("/ui/workers/control")
+async def worker_control(request: Request, session: SessionDep) -> Response:
+    """Pause or resume one worker."""
+    require(request, Role.operator)
+    workers = _workers_service()
+    form = await request.form()
+    worker_id = str(form.get("worker_id") or "")
+    action = str(form.get("action") or "")
+    if action not in ("pause", "resume"):
+        raise ValidationFailed.field("action", "Choose pause or resume")
+    if not worker_id:
+        raise ValidationFailed.field("worker_id", "Name a worker")
+    worker = await workers.set_worker_paused(session, worker_id, action == "pause")
+    message = f"Worker {worker_id}: {'paused' if worker.paused else 'resumed'}"
+    response = done(request, message, back="/ui/workers", **{"fd:workers-changed": True})
+    return publish_after(response, request, "workers", {"worker": worker_id, "action": action})
+
+
+@router.post("/ui/workers/{action}")
+async def cluster_control(request: Request, session: SessionDep, action: str) -> Response:
+    """Pause all, resume all, drain or undrain."""
+    principal = require(request, Role.operator)
+    if action not in CLUSTER_ACTIONS:
+        raise ValidationFailed.field("action", "Unknown worker action")
+    workers = _workers_service()
+    name, message = CLUSTER_ACTIONS[action]
+    if name == "drain":
+        await workers.drain(session, by=principal.username)
+    else:
+        await getattr(workers, name)(session)
+    response = done(request, message, back="/ui/workers", **{"fd:workers-changed": True})
+    return publish_after(response, request, "workers", {"action": action})
