@@ -58,6 +58,10 @@ async def config(data_dir: Path) -> Config:
         rate_limit_default="100000/minute",
         rate_limits={},
         secret_key=None,
+        # The fast static model; MiniLM tests load their own (marked minilm).
+        embedding_model="static-64",
+        embedding_poll_seconds=0.2,
+        index_sync_seconds=0,
     )
 
 

@@ -58,7 +58,25 @@ class Config(BaseSettings):
     workers: int = Field(default=4, ge=0)
     # Apply migrations at start-up (replicas serialise on a lock, so this is safe to leave on).
     auto_migrate: bool = True
+    # Embedding model name from the registry (None: MiniLM when installed, else the static model).
     embedding_model: str | None = None
+    embedding_batch_size: int = Field(default=256, ge=1, le=10_000)
+    embedding_max_attempts: int = Field(default=5, ge=1)
+    embedding_retry_seconds: float = Field(default=30.0, ge=0)
+    embedding_poll_seconds: float = Field(default=2.0, gt=0)
+    # An OpenAI-compatible embeddings API; the key is read from a file, never stored in the DB.
+    embedding_api_url: str | None = None
+    embedding_api_model: str = "text-embedding-3-small"
+    embedding_api_key_file: Path | None = None
+    embedding_api_dimension: int = Field(default=1536, ge=1)
+    # FAISS: exact search below the threshold, HNSW above it.
+    index_hnsw_threshold: int = Field(default=50_000, ge=1)
+    index_hnsw_m: int = Field(default=32, ge=4, le=256)
+    index_hnsw_ef_construction: int = Field(default=80, ge=8)
+    index_hnsw_ef_search: int = Field(default=64, ge=8)
+    index_checkpoint_every: int = Field(default=5_000, ge=1)
+    index_sync_seconds: float = Field(default=1.0, ge=0)
+    index_snapshot_max_bytes: int = Field(default=4 * 1024**3, ge=1024)
     config_file: Path | None = None
 
     @field_validator("cors_origins", mode="before")

@@ -1,13 +1,111 @@
-"""Start-up and shutdown of the embedding domain, called in order from the app lifespan."""
+"""Start-up of the embedding domain: load the model, and keep an `embed` job coming.
+
+Records become searchable with nobody doing anything: a small loop notices due records and
+queues an `embed` job when none is queued or running. The job kind's lock makes that safe
+with many replicas: a second create_job gets 409 and the loop simply tries again later.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
 from fastapi import FastAPI
+from sqlalchemy import select
+
+from foredeck.db import transaction
+from foredeck.embedding import registry
+from foredeck.embedding import service as embedding_service
+from foredeck.errors import AppError
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+
+log = get_logger(__name__)
+
+
+async def chosen_model(state: Any) -> str:
+    """The operator's setting (DB) when valid, else the process default."""
+    config = state.config
+    try:
+        from foredeck.settings import service as settings_service
+
+        async with state.sessionmaker() as session:
+            section = await settings_service.get_section(session, "embedding")
+        if section.model:
+            registry.model_info(config, section.model)
+            return section.model
+    except AppError as exc:
+        log.error("embedding_setting_unusable", error=exc.message)
+    except ImportError:
+        pass
+    return registry.default_model(config)
+
+
+async def ensure_embed_job(state: Any) -> str | None:
+    """Queue an embed job if records are due and none is active; returns its id."""
+    from foredeck.jobs import service as jobs_service
+    from foredeck.models.jobs import ACTIVE_STATUSES, Job
+
+    async with transaction(state.sessionmaker) as session:
+        if not await embedding_service.has_due(session):
+            return None
+        active = await session.scalar(
+            select(Job.id).where(Job.kind == "embed", Job.status.in_(ACTIVE_STATUSES)).limit(1)
+        )
+        if active is not None:
+            return None
+        last = (
+            await session.execute(
+                select(Job.finished_at, Job.result)
+                .where(Job.kind == "embed", Job.finished_at.is_not(None))
+                .order_by(Job.finished_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is not None and (last.result or {}).get("provider_errors"):
+            cooldown = timedelta(seconds=state.config.embedding_retry_seconds)
+            if last.finished_at > utcnow() - cooldown:
+                return None
+        try:
+            job = await jobs_service.create_job(session, kind="embed", params={})
+        except AppError:
+            # Another replica queued one first, or workers are draining.
+            return None
+        return job.id
+
+
+async def _loop(app: FastAPI) -> None:
+    state = app.state
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.embed_wakeup.wait(), state.config.embedding_poll_seconds)
+        state.embed_wakeup.clear()
+        try:
+            await ensure_embed_job(state)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("embed_loop_failed")
 
 
 async def startup(app: FastAPI) -> None:
-    return None
+    state = app.state
+    name = await chosen_model(state)
+    state.embedder = await asyncio.to_thread(registry.load_embedder, state.config, name)
+    state.features.add("search")
+    state.features.add("embedding")
+    state.embed_wakeup = asyncio.Event()
+    state.embed_loop = None
+    if not getattr(state, "worker_process", False):
+        state.embed_loop = asyncio.create_task(_loop(app), name="foredeck-embed-loop")
+    log.info("embedding_ready", model=name, dimension=state.embedder.dimension)
 
 
 async def shutdown(app: FastAPI) -> None:
-    return None
+    task = getattr(app.state, "embed_loop", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,12 +1,25 @@
-"""Start-up and shutdown of the index domain, called in order from the app lifespan."""
+"""Start-up of the index domain: load the live index and hook record deletes."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.index import service as index_service
+from foredeck.index.manager import IndexManager
+from foredeck.records import service as records_service
+
 
 async def startup(app: FastAPI) -> None:
-    return None
+    state = app.state
+    embedder = state.embedder
+    manager = IndexManager(state.config, model=embedder.name, dimension=embedder.dimension)
+    state.index_manager = manager
+    index_service.register_manager(manager)
+    await index_service.align_model(state)
+    await manager.sync(state.sessionmaker, force=True)
+    if index_service.remove_deleted not in records_service.delete_hooks:
+        records_service.delete_hooks.append(index_service.remove_deleted)
+    state.features.add("vector_index")
 
 
 async def shutdown(app: FastAPI) -> None:

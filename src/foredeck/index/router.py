@@ -1,7 +1,140 @@
-"""HTTP routes of the index domain."""
+"""HTTP routes of the index domain: stats, rebuild, snapshots, search and seed 002's RAG list."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from foredeck.auth.deps import Admin, Operator, Viewer
+from foredeck.errors import ValidationFailed
+from foredeck.index import search as search_service
+from foredeck.index import service as index_service
+from foredeck.index import snapshot as snapshot_service
+from foredeck.index import store
+from foredeck.index.schemas import (
+    MAX_K,
+    MAX_QUERY_CHARS,
+    IndexStats,
+    RagIndex,
+    RestoreResult,
+    SearchMode,
+    SearchRequest,
+    SearchResult,
+)
+from foredeck.kit.deps import SessionDep
+from foredeck.kit.envelope import Envelope, ok
+from foredeck.records.schemas import COLLECTION_PATTERN, MemoryType
+
+router = APIRouter(tags=["index"])
+
+
+@router.get("/api/v1/index", response_model=Envelope[IndexStats])
+async def index_stats(request: Request, _: Viewer, session: SessionDep) -> Any:
+    """Vector count, pending count, bytes on disk, type, model, last rebuild and checksum."""
+    return ok(await index_service.stats(session, request.app.state))
+
+
+@router.post("/api/v1/operations/index", response_model=Envelope[dict[str, Any]], status_code=202)
+async def start_rebuild(principal: Operator, session: SessionDep) -> Any:
+    """Start the index_rebuild operation (409 while the index lock is held)."""
+    from foredeck.jobs import service as jobs_service
+
+    job = await jobs_service.create_job(
+        session, kind="index_rebuild", params={}, created_by=principal.user_id
+    )
+    return ok({"job_id": job.id, "status": job.status, "kind": job.kind})
+
+
+@router.get("/api/v1/index/snapshot", response_class=StreamingResponse)
+async def download_snapshot(request: Request, _: Operator) -> StreamingResponse:
+    """Stream a snapshot (tar: index.faiss, ids.npy, manifest.json) of the live index."""
+    folder = await snapshot_service.snapshot_folder(request.app.state)
+    manifest = await asyncio.to_thread(store.read_manifest, folder)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        snapshot_service.tar_stream(folder),
+        media_type="application/x-tar",
+        headers={
+            "Content-Disposition": f'attachment; filename="foredeck-index-{stamp}.tar"',
+            "X-Index-Checksum": manifest["checksum"],
+        },
+    )
+
+
+@router.post("/api/v1/index/snapshot", response_model=Envelope[RestoreResult])
+async def restore_snapshot(request: Request, _: Admin, session: SessionDep) -> Any:
+    """Restore a snapshot (multipart field `file`); verified in staging, then swapped in."""
+    state = request.app.state
+    limit = state.config.index_snapshot_max_bytes
+    form = await request.form(max_part_size=limit)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise ValidationFailed.field("file", "Send the snapshot as the multipart field 'file'")
+    tmp_dir = Path(tempfile.mkdtemp(prefix="restore-", dir=state.index_manager.root))
+    try:
+        target = tmp_dir / "upload.tar"
+        await asyncio.to_thread(snapshot_service.save_upload, upload.file, target, limit)
+        manifest = await snapshot_service.restore(state, target)
+    finally:
+        await form.close()
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    stats = await index_service.stats(session, state)
+    return ok(RestoreResult(restored=True, manifest=manifest, stats=stats))
+
+
+@router.post("/api/v1/search", response_model=Envelope[SearchResult])
+async def search_post(body: SearchRequest, request: Request, _: Viewer, session: SessionDep) -> Any:
+    """Semantic, keyword or hybrid search with filters."""
+    return ok(await search_service.search(session, request.app.state, body))
+
+
+@router.get("/api/v1/search", response_model=Envelope[SearchResult])
+async def search_get(
+    request: Request,
+    _: Viewer,
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query")],
+    mode: SearchMode = SearchMode.hybrid,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    collection: Annotated[str | None, Query(pattern=COLLECTION_PATTERN)] = None,
+    memory_type: MemoryType | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    metadata: Annotated[
+        list[str] | None, Query(description="key=value, repeatable", max_length=20)
+    ] = None,
+) -> Any:
+    """Search by query string (the same search as POST)."""
+    meta: dict[str, str] = {}
+    for item in metadata or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValidationFailed.field("metadata", f"{item!r} is not key=value")
+        meta[key] = value
+    try:
+        body = SearchRequest(
+            query=q,
+            mode=mode,
+            k=k,
+            collection=collection,
+            memory_type=memory_type,
+            metadata=meta,
+            created_after=created_after,
+            created_before=created_before,
+        )
+    except ValueError as exc:
+        raise ValidationFailed.field("q", str(exc).splitlines()[-1]) from exc
+    return ok(await search_service.search(session, request.app.state, body))
+
+
+@router.get("/api/v1/rag", response_model=Envelope[list[RagIndex]])
+async def rag_indices(request: Request, _: Viewer, session: SessionDep) -> Any:
+    """The vector search indices with their stats (seed 002's RAG resource)."""
+    return ok(await index_service.rag_indices(session, request.app.state))

@@ -33,6 +33,17 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
 MIGRATION_LOCK_ID = 7_240_301
 
 
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    # Full-text search structures are raw SQL in 0003_index (FTS5 tables, an expression index).
+    return not (
+        reflected
+        and compare_to is None
+        and (name or "").startswith(("memories_fts", "ix_memories_content_fts"))
+    )
+
+
 def _configure(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Two replicas starting together: the second waits here, then finds nothing to do.
@@ -43,6 +54,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=_render_item,
+        include_object=_include_object,
         compare_type=True,
     )
     with context.begin_transaction():

@@ -1,0 +1,103 @@
+"""The `embed` job: drain the due records in batches, then let the index catch up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from foredeck.embedding import service as embedding_service
+from foredeck.errors import AppError
+from foredeck.jobs.context import JobContext
+from foredeck.jobs.registry import job_handler
+from foredeck.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class EmbedParams(BaseModel):
+    limit: int | None = Field(default=None, ge=1, description="Stop after this many records")
+    batch_size: int | None = Field(default=None, ge=1, le=10_000)
+
+
+# One embed job at a time in the whole deployment: the lock is what stops replicas' loops
+# from piling up jobs, and batches are claimed with SKIP LOCKED on PostgreSQL anyway.
+@job_handler("embed", params=EmbedParams, queue="embedding", locks=("embedding",), max_attempts=3)
+async def run_embed(ctx: JobContext) -> dict[str, Any]:
+    """Embed pending records in batches, store the vectors and add them to the index."""
+    p: EmbedParams = ctx.params
+    state = ctx.state
+    batch = p.batch_size or state.config.embedding_batch_size
+    async with state.sessionmaker() as session:
+        total = await embedding_service.due_count(session)
+    if p.limit:
+        total = min(total, p.limit)
+    done = embedded = cached = failed = 0
+    errors: list[str] = []
+    await ctx.progress(done=0, total=total, message=f"embedding with {state.embedder.name}")
+    while not p.limit or done < p.limit:
+        await ctx.check()
+        size = min(batch, p.limit - done) if p.limit else batch
+        async with ctx.transaction() as session:
+            result = await embedding_service.embed_batch(
+                session, state.embedder, state.config, limit=size
+            )
+        if not result.claimed:
+            break
+        done += result.claimed
+        embedded += result.embedded
+        cached += result.cached
+        failed += result.failed
+        await state.index_manager.sync(state.sessionmaker, force=True)
+        await ctx.progress(
+            done=done,
+            total=max(total, done),
+            message=f"embedded {embedded}, failed {failed}",
+            embedded=embedded,
+            cached=cached,
+            failed=failed,
+        )
+        if result.errors:
+            errors.extend(result.errors)
+            await ctx.event(
+                "embedding_failed",
+                {"records": result.failed, "error": result.errors[0][:500]},
+                level="warning",
+                message=result.errors[0][:200],
+            )
+            # The provider is failing: stop; the records retry with backoff.
+            break
+    await _maintain_index(ctx)
+    return {
+        "processed": done,
+        "embedded": embedded,
+        "cached": cached,
+        "failed": failed,
+        "provider_errors": len(errors),
+        "model": state.embedder.name,
+    }
+
+
+async def _maintain_index(ctx: JobContext) -> None:
+    """Checkpoint after many changes; queue a rebuild when the index outgrew its type."""
+    from foredeck.index import service as index_service
+
+    state = ctx.state
+    manager = state.index_manager
+    async with state.sessionmaker() as session:
+        row = await index_service.get_state(session)
+        behind = manager.applied_seq - row.checkpoint_seq
+        await session.commit()
+    if behind >= state.config.index_checkpoint_every:
+        await manager.checkpoint(state.sessionmaker)
+    reason = index_service.needs_rebuild(manager.vindex, state.config.index_hnsw_threshold)
+    if reason is None:
+        return
+    from foredeck.jobs import service as jobs_service
+
+    try:
+        async with ctx.transaction() as session:
+            job = await jobs_service.create_job(session, kind="index_rebuild", params={})
+        await ctx.log(f"queued index rebuild {job.id}: {reason}")
+    except AppError as exc:
+        log.info("index_rebuild_not_queued", reason=reason, error=exc.message)

@@ -1,0 +1,241 @@
+"""Each process's live copy of the index, kept in step with the database.
+
+The database is the source of truth: vectors sit in `embedding_vectors`, every add and remove
+is a row in `index_changes`, and `index_state` names the checkpoint folder. A process loads the
+checkpoint, then replays changes after it. Replaying is idempotent (an add replaces, a remove
+of an absent id does nothing), so a checkpoint may safely claim a little less than it holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from foredeck.config import Config
+from foredeck.index import store
+from foredeck.index.vectors import VectorIndex
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+from foredeck.models.index import EmbeddingVector, IndexChange, IndexState
+
+log = get_logger(__name__)
+NAME = "default"
+# Writers on PostgreSQL may commit out of sequence order; a checkpoint only claims changes this
+# old, and the rest are replayed again (harmlessly) by whoever loads it.
+REPLAY_WINDOW = timedelta(seconds=60)
+SYNC_BATCH = 20_000
+
+
+async def get_state(session: AsyncSession) -> IndexState:
+    """The index_state row, created on first use."""
+    state = await session.get(IndexState, NAME)
+    if state is None:
+        state = IndexState(
+            name=NAME,
+            generation=0,
+            checkpoint_seq=0,
+            index_type="flat",
+            vector_count=0,
+            bytes_on_disk=0,
+            status="ready",
+        )
+        session.add(state)
+        await session.flush()
+    return state
+
+
+async def safe_seq(session: AsyncSession, upto: int) -> int:
+    """The newest change a checkpoint may claim: old enough that nothing before it is in flight."""
+    cutoff = utcnow() - REPLAY_WINDOW
+    seq = await session.scalar(
+        select(func.max(IndexChange.seq)).where(
+            IndexChange.seq <= upto, IndexChange.created_at <= cutoff
+        )
+    )
+    return int(seq or 0)
+
+
+def vectors_from_bytes(blobs: list[bytes], dimension: int) -> np.ndarray:
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
+
+
+class IndexManager:
+    """The live VectorIndex of this process, and the replay of changes into it."""
+
+    def __init__(self, config: Config, *, model: str, dimension: int) -> None:
+        self.config = config
+        self.model = model
+        self.dimension = dimension
+        self.root: Path = config.path("index")
+        self.vindex = self.empty()
+        self.generation = -1
+        self.folder: str | None = None
+        self.applied_seq = 0
+        self.dirty = True
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def empty(self, kind: str = "flat") -> VectorIndex:
+        c = self.config
+        return VectorIndex(
+            self.dimension,
+            kind,
+            hnsw_m=c.index_hnsw_m,
+            ef_construction=c.index_hnsw_ef_construction,
+            ef_search=c.index_hnsw_ef_search,
+        )
+
+    async def sync(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, force: bool = False
+    ) -> None:
+        """Load a newer checkpoint if there is one, then replay the changes after it."""
+        if not (force or self.dirty):
+            if time.monotonic() - self._checked_at < self.config.index_sync_seconds:
+                return
+        async with self._lock:
+            self.dirty = False
+            self._checked_at = time.monotonic()
+            async with sessionmaker() as session:
+                state = await session.get(IndexState, NAME)
+                if state is not None and state.generation != self.generation:
+                    await self._load(state)
+                await self._replay(session)
+
+    async def _load(self, state: IndexState) -> None:
+        if state.folder:
+            folder = self.root / state.folder
+            vindex = await asyncio.to_thread(
+                VectorIndex.read, folder, ef_search=self.config.index_hnsw_ef_search
+            )
+        else:
+            vindex = self.empty()
+        self.vindex = vindex
+        self.generation = state.generation
+        self.folder = state.folder
+        self.applied_seq = state.checkpoint_seq
+        log.info("index_loaded", folder=state.folder, vectors=vindex.count)
+
+    async def _replay(self, session: AsyncSession) -> None:
+        while True:
+            rows = (
+                await session.execute(
+                    select(
+                        IndexChange.seq,
+                        IndexChange.memory_id,
+                        IndexChange.op,
+                        IndexChange.content_hash,
+                    )
+                    .where(IndexChange.seq > self.applied_seq)
+                    .order_by(IndexChange.seq)
+                    .limit(SYNC_BATCH)
+                )
+            ).all()
+            if not rows:
+                return
+            final: dict[int, str | None] = {}
+            for _seq, memory_id, op, content_hash in rows:
+                final[memory_id] = content_hash if op == "add" else None
+            hashes = {h for h in final.values() if h}
+            vectors: dict[str, bytes] = {}
+            for chunk in _chunks(sorted(hashes), 5_000):
+                found = await session.execute(
+                    select(EmbeddingVector.content_hash, EmbeddingVector.vector).where(
+                        EmbeddingVector.model == self.model,
+                        EmbeddingVector.content_hash.in_(chunk),
+                    )
+                )
+                vectors.update({h: v for h, v in found.all()})
+            removed = [i for i, h in final.items() if h is None or h not in vectors]
+            added = [(i, h) for i, h in final.items() if h is not None and h in vectors]
+            self.vindex.remove(removed)
+            if added:
+                matrix = vectors_from_bytes([vectors[h] for _, h in added], self.dimension)
+                self.vindex.add([i for i, _ in added], matrix)
+            self.applied_seq = int(rows[-1][0])
+            if len(rows) < SYNC_BATCH:
+                return
+
+    async def checkpoint(self, sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+        """Write the live index as a new generation; False when another process won the race."""
+        await self.sync(sessionmaker, force=True)
+        async with self._lock:
+            vindex, base_generation = self.vindex, self.generation
+            async with sessionmaker() as session:
+                claimed = await safe_seq(session, self.applied_seq)
+            name, manifest = await asyncio.to_thread(
+                store.write_generation, self.root, vindex, model=self.model
+            )
+            won = await self.publish(
+                sessionmaker,
+                name=name,
+                manifest=manifest,
+                vindex=vindex,
+                checkpoint_seq=claimed,
+                base_generation=base_generation,
+            )
+            return won
+
+    async def publish(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        name: str,
+        manifest: dict[str, Any],
+        vindex: VectorIndex,
+        checkpoint_seq: int,
+        base_generation: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Swap the live folder in the state row (one commit), then in this process."""
+        folder = self.root / name
+        values: dict[str, Any] = {
+            "generation": IndexState.generation + 1,
+            "folder": name,
+            "checkpoint_seq": checkpoint_seq,
+            "model": self.model,
+            "dimension": self.dimension,
+            "index_type": vindex.kind,
+            "vector_count": vindex.count,
+            "bytes_on_disk": store.folder_bytes(folder),
+            "checksum": manifest["checksum"],
+            **(extra or {}),
+        }
+        async with sessionmaker() as session:
+            state = await get_state(session)
+            previous_folder, previous_seq = state.folder, state.checkpoint_seq
+            stmt = update(IndexState).where(IndexState.name == NAME)
+            if base_generation is not None:
+                stmt = stmt.where(IndexState.generation == base_generation)
+            result: Any = await session.execute(stmt.values(**values))
+            if result.rowcount != 1:
+                await session.rollback()
+                await asyncio.to_thread(store.cleanup, self.root, _keep(state.folder))
+                return False
+            # Changes older than the previous checkpoint are in every folder a process can load.
+            await session.execute(delete(IndexChange).where(IndexChange.seq <= previous_seq))
+            await session.commit()
+            new_generation = await session.scalar(
+                select(IndexState.generation).where(IndexState.name == NAME)
+            )
+        self.vindex = vindex
+        self.generation = int(new_generation or 0)
+        self.folder = name
+        self.applied_seq = max(checkpoint_seq, 0)
+        self.dirty = True
+        await asyncio.to_thread(store.cleanup, self.root, _keep(name, previous_folder))
+        return True
+
+
+def _keep(*names: str | None) -> set[str]:
+    return {n for n in names if n}
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,181 @@
+"""Search: semantic (FAISS), keyword (SQLite FTS5 / PostgreSQL tsvector) and hybrid (RRF)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import time
+from typing import Any
+
+from sqlalchemy import column, desc, func, literal_column, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.index.schemas import SearchHit, SearchMode, SearchRequest, SearchResult
+from foredeck.models.records import Memory
+from foredeck.records import service as records_service
+from foredeck.records.schemas import MemoryOut
+
+RRF_K = 60
+WORD = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 32
+SNIPPET_CHARS = 80
+FTS = table("memories_fts", column("rowid"))
+PG_CONFIG: Any = literal_column("'english'::regconfig")
+
+
+def terms_of(query: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for word in WORD.findall(query.lower()):
+        seen.setdefault(word, None)
+    return list(seen)[:MAX_TERMS]
+
+
+def _filters(body: SearchRequest) -> dict[str, Any]:
+    return {
+        "collection": body.collection,
+        "memory_type": body.memory_type.value if body.memory_type else None,
+        "metadata": body.metadata or None,
+        "created_after": body.created_after,
+        "created_before": body.created_before,
+    }
+
+
+def _has_filters(filters: dict[str, Any]) -> bool:
+    return any(v for v in filters.values())
+
+
+async def keyword_ids(
+    session: AsyncSession, query: str, n: int, filters: dict[str, Any]
+) -> list[tuple[int, float]]:
+    """Full-text matches, best first, with a score where higher is better."""
+    terms = terms_of(query)
+    if not terms:
+        return []
+    base = records_service.filtered_query(**filters)
+    if session.get_bind().dialect.name == "postgresql":
+        tsquery = func.to_tsquery(PG_CONFIG, " | ".join(f"'{t}'" for t in terms))
+        tsvector = func.to_tsvector(PG_CONFIG, Memory.content)
+        score = func.ts_rank_cd(tsvector, tsquery).label("score")
+        stmt = (
+            base.with_only_columns(Memory.id, score)
+            .where(tsvector.op("@@")(tsquery))
+            .order_by(desc("score"), Memory.id)
+            .limit(n)
+        )
+        rows = (await session.execute(stmt)).all()
+        return [(int(i), float(s)) for i, s in rows]
+    match = " OR ".join(f'"{t}"' for t in terms)
+    rank: Any = literal_column("bm25(memories_fts)")
+    stmt = (
+        base.with_only_columns(Memory.id, rank.label("rank"))
+        .join(FTS, FTS.c.rowid == Memory.id)
+        .where(text("memories_fts MATCH :fts_match").bindparams(fts_match=match))
+        .order_by(rank, Memory.id)
+        .limit(n)
+    )
+    rows = (await session.execute(stmt)).all()
+    # bm25() is lower-is-better and negative; flip it so every score is higher-is-better.
+    return [(int(i), -float(r)) for i, r in rows]
+
+
+async def semantic_ids(
+    session: AsyncSession, state: Any, query: str, n: int, filters: dict[str, Any]
+) -> list[tuple[int, float]]:
+    """Nearest records by cosine similarity of the query embedded with the index's model."""
+    manager = state.index_manager
+    await manager.sync(state.sessionmaker)
+    vector = (await asyncio.to_thread(state.embedder.encode, [query]))[0]
+    allowed: list[int] | None = None
+    if _has_filters(filters):
+        stmt = records_service.filtered_query(**filters).with_only_columns(Memory.id)
+        allowed = [int(i) for i in (await session.scalars(stmt)).all()]
+    vindex = manager.vindex
+    if vindex.kind == "flat" and vindex.total > 20_000 and allowed is None:
+        return await asyncio.to_thread(vindex.search, vector, n, allowed)
+    return vindex.search(vector, n, allowed)  # type: ignore[no-any-return]
+
+
+def highlights(content: str, terms: list[str], limit: int = 3) -> list[str]:
+    """Up to `limit` escaped fragments around query terms, terms wrapped in <mark>."""
+    words = [t for t in terms if len(t) > 1]
+    if not words:
+        return []
+    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in words) + r")\w*", re.IGNORECASE)
+    out: list[str] = []
+    last_end = -1
+    for found in pattern.finditer(content):
+        if found.start() < last_end:
+            continue
+        start = max(0, found.start() - SNIPPET_CHARS)
+        end = min(len(content), found.end() + SNIPPET_CHARS)
+        piece = content[start:end]
+        marked = pattern.sub(lambda m: f"\x00{m.group(0)}\x01", piece)
+        escaped = html.escape(marked).replace("\x00", "<mark>").replace("\x01", "</mark>")
+        prefix = "…" if start > 0 else ""
+        suffix = "…" if end < len(content) else ""
+        out.append(f"{prefix}{escaped}{suffix}")
+        last_end = end
+        if len(out) >= limit:
+            break
+    return out
+
+
+def fuse(*ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: robust to the two lists' incomparable score scales."""
+    scores: dict[int, float] = {}
+    for hits in ranked:
+        for rank, (memory_id, _) in enumerate(hits):
+            scores[memory_id] = scores.get(memory_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+async def search(session: AsyncSession, state: Any, body: SearchRequest) -> SearchResult:
+    """Run one search and hydrate the hits from the database (stale index entries drop out)."""
+    started = time.perf_counter()
+    filters = _filters(body)
+    pool = max(body.k * 4, 50) if body.mode == SearchMode.hybrid else body.k + 10
+    semantic: list[tuple[int, float]] = []
+    keyword: list[tuple[int, float]] = []
+    if body.mode in (SearchMode.semantic, SearchMode.hybrid):
+        semantic = await semantic_ids(session, state, body.query, pool, filters)
+    if body.mode in (SearchMode.keyword, SearchMode.hybrid):
+        keyword = await keyword_ids(session, body.query, pool, filters)
+    if body.mode == SearchMode.semantic:
+        ranked = semantic
+    elif body.mode == SearchMode.keyword:
+        ranked = keyword
+    else:
+        ranked = fuse(semantic, keyword)
+    sem, kw = dict(semantic), dict(keyword)
+    wanted = [memory_id for memory_id, _ in ranked[: body.k + 10]]
+    rows: dict[int, Memory] = {}
+    if wanted:
+        stmt = records_service.filtered_query(**filters).where(Memory.id.in_(wanted))
+        rows = {m.id: m for m in (await session.scalars(stmt)).all()}
+    terms = terms_of(body.query)
+    hits: list[SearchHit] = []
+    for memory_id, score in ranked:
+        memory = rows.get(memory_id)
+        if memory is None:
+            continue
+        hits.append(
+            SearchHit(
+                rank=len(hits) + 1,
+                score=round(score, 6),
+                semantic_score=sem.get(memory_id),
+                keyword_score=kw.get(memory_id),
+                highlights=highlights(memory.content, terms),
+                memory=MemoryOut.model_validate(memory),
+            )
+        )
+        if len(hits) >= body.k:
+            break
+    return SearchResult(
+        query=body.query,
+        mode=body.mode,
+        k=body.k,
+        model=state.index_manager.model,
+        took_ms=round((time.perf_counter() - started) * 1000, 3),
+        hits=hits,
+    )

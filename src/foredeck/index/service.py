@@ -1,0 +1,210 @@
+"""Index logic: stats, the full rebuild, removing deleted records' vectors, model changes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.embedding import service as embedding_service
+from foredeck.index import store
+from foredeck.index.manager import NAME, IndexManager, get_state, safe_seq, vectors_from_bytes
+from foredeck.index.schemas import IndexStats, RagIndex
+from foredeck.index.vectors import VectorIndex
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+from foredeck.models.index import EmbeddingVector, IndexChange
+from foredeck.models.records import Memory
+from foredeck.records import service as records_service
+
+log = get_logger(__name__)
+REBUILD_BATCH = 10_000
+Progress = Callable[[int, int, str], Awaitable[None]]
+
+# Managers of this process, told at once when a delete logs a removal.
+_managers: weakref.WeakSet[IndexManager] = weakref.WeakSet()
+
+
+def register_manager(manager: IndexManager) -> None:
+    _managers.add(manager)
+
+
+async def remove_deleted(session: AsyncSession, ids: list[int]) -> None:
+    """records delete hook: log a removal for each deleted record's vector."""
+    if not ids:
+        return
+    now = utcnow()
+    session.add_all(
+        [IndexChange(memory_id=i, op="remove", content_hash=None, created_at=now) for i in ids]
+    )
+    await session.flush()
+    for manager in list(_managers):
+        manager.dirty = True
+
+
+async def stats(session: AsyncSession, state: Any) -> IndexStats:
+    """Figures of the live index (after catching up with the change log)."""
+    manager: IndexManager = state.index_manager
+    await manager.sync(state.sessionmaker)
+    row = await get_state(session)
+    counts = await records_service.counts_by_state(session)
+    pending = await embedding_service.due_count(session)
+    return IndexStats(
+        name=NAME,
+        status=row.status,
+        index_type=manager.vindex.kind,
+        model=manager.model,
+        dimension=manager.dimension,
+        vector_count=manager.vindex.count,
+        tombstones=manager.vindex.tombstones,
+        pending_count=max(pending, counts["pending"]),
+        failed_count=counts["failed"],
+        bytes_on_disk=row.bytes_on_disk,
+        checksum=row.checksum,
+        generation=row.generation,
+        last_rebuild_at=row.last_rebuild_at,
+        last_rebuild_seconds=row.last_rebuild_seconds,
+        hnsw_threshold=state.config.index_hnsw_threshold,
+        path=str(manager.root.resolve()),
+    )
+
+
+async def rag_indices(session: AsyncSession, state: Any) -> list[RagIndex]:
+    """Seed 002's RAG indices: foredeck keeps one index, filtered per collection."""
+    info = await stats(session, state)
+    rows = await session.execute(
+        select(Memory.collection, func.count())
+        .where(Memory.embedding_state == "embedded")
+        .group_by(Memory.collection)
+        .order_by(Memory.collection)
+    )
+    return [
+        RagIndex(
+            name=info.name,
+            kind="faiss",
+            model=info.model,
+            dimension=info.dimension,
+            index_type=info.index_type,
+            vector_count=info.vector_count,
+            status=info.status,
+            collections={c: int(n) for c, n in rows.all()},
+            stats=info,
+        )
+    ]
+
+
+async def _set_status(state: Any, status: str) -> None:
+    async with state.sessionmaker() as session:
+        row = await get_state(session)
+        row.status = status
+        await session.commit()
+
+
+async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any]:
+    """Build a compact index from the stored vectors into a new folder and swap it in."""
+    manager: IndexManager = state.index_manager
+    config = state.config
+    started = time.perf_counter()
+    async with state.sessionmaker() as session:
+        start_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
+        total = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(Memory)
+                .join(
+                    EmbeddingVector,
+                    (EmbeddingVector.content_hash == Memory.content_hash)
+                    & (EmbeddingVector.model == manager.model),
+                )
+                .where(Memory.embedding_state == "embedded")
+            )
+            or 0
+        )
+    await _set_status(state, "rebuilding")
+    try:
+        kind = "hnsw" if total >= config.index_hnsw_threshold else "flat"
+        vindex = manager.empty(kind)
+        done, last_id = 0, 0
+        while True:
+            async with state.sessionmaker() as session:
+                rows = (
+                    await session.execute(
+                        select(Memory.id, EmbeddingVector.vector)
+                        .join(
+                            EmbeddingVector,
+                            (EmbeddingVector.content_hash == Memory.content_hash)
+                            & (EmbeddingVector.model == manager.model),
+                        )
+                        .where(Memory.embedding_state == "embedded", Memory.id > last_id)
+                        .order_by(Memory.id)
+                        .limit(REBUILD_BATCH)
+                    )
+                ).all()
+            if not rows:
+                break
+            ids = [int(r[0]) for r in rows]
+            matrix = vectors_from_bytes([r[1] for r in rows], manager.dimension)
+            await asyncio.to_thread(vindex.add, ids, matrix)
+            done += len(ids)
+            last_id = ids[-1]
+            if progress is not None:
+                await progress(done, max(total, done), f"indexed {done} vectors ({kind})")
+        name, manifest = await asyncio.to_thread(
+            store.write_generation, manager.root, vindex, model=manager.model
+        )
+        async with state.sessionmaker() as session:
+            claimed = await safe_seq(session, start_seq)
+        seconds = round(time.perf_counter() - started, 3)
+        await manager.publish(
+            state.sessionmaker,
+            name=name,
+            manifest=manifest,
+            vindex=vindex,
+            checkpoint_seq=claimed,
+            extra={"status": "ready", "last_rebuild_at": utcnow(), "last_rebuild_seconds": seconds},
+        )
+        await manager.sync(state.sessionmaker, force=True)
+    except BaseException:
+        await _set_status(state, "ready")
+        raise
+    log.info("index_rebuilt", vectors=vindex.count, kind=kind, seconds=seconds)
+    return {
+        "vectors": vindex.count,
+        "index_type": kind,
+        "seconds": seconds,
+        "checksum": manifest["checksum"],
+        "folder": name,
+    }
+
+
+def needs_rebuild(vindex: VectorIndex, threshold: int) -> str | None:
+    """Why the live index should be rebuilt, if it should."""
+    if vindex.kind == "flat" and vindex.count >= threshold:
+        return f"flat index reached {vindex.count} vectors (HNSW threshold {threshold})"
+    if vindex.total >= 1_000 and vindex.tombstones > vindex.total // 4:
+        return f"{vindex.tombstones} of {vindex.total} slots are tombstones"
+    return None
+
+
+async def align_model(state: Any) -> bool:
+    """When the embedding model changed, start a fresh index and queue every record again."""
+    manager: IndexManager = state.index_manager
+    async with state.sessionmaker() as session:
+        row = await get_state(session)
+        if row.model == manager.model and row.dimension == manager.dimension:
+            await session.commit()
+            return False
+        previous = row.model
+        row.model, row.dimension = manager.model, manager.dimension
+        row.folder, row.vector_count, row.bytes_on_disk, row.checksum = None, 0, 0, None
+        row.generation = row.generation + 1
+        row.checkpoint_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
+        requeued = await embedding_service.reset_all(session) if previous else 0
+        await session.commit()
+    log.info("index_model_changed", previous=previous, model=manager.model, requeued=requeued)
+    return True

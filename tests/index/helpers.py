@@ -1,0 +1,39 @@
+"""Helpers for index and search tests: create records and wait until they are embedded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+
+
+async def create(
+    client: httpx.AsyncClient, headers: dict, collection: str, contents: list[str], **extra: object
+) -> list[int]:
+    ids = []
+    for content in contents:
+        resp = await client.post(
+            "/api/v1/memories",
+            json={"content": content, "collection": collection, **extra},
+            headers=headers,
+        )
+        assert resp.status_code == 201, resp.text
+        ids.append(resp.json()["data"]["id"])
+    return ids
+
+
+async def wait_embedded(
+    app: FastAPI, client: httpx.AsyncClient, headers: dict, collection: str, count: int
+) -> None:
+    """Poll (no timing assertion) until the collection's records are all embedded."""
+    for _ in range(600):
+        app.state.embed_wakeup.set()
+        resp = await client.get(
+            f"/api/v1/memories?collection={collection}&embedding_state=embedded&per_page=1",
+            headers=headers,
+        )
+        if resp.json()["meta"]["total"] >= count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{collection}: records were not embedded")
