@@ -1,13 +1,24 @@
-"""Start-up and shutdown of the jobs domain, called in order from the app lifespan."""
+"""Jobs start-up: engine settings, the pub/sub and the handler registry."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.jobs.registry import load_handlers
+from foredeck.jobs.settings import JobSettings
+from foredeck.telemetry.pubsub import make_pubsub
+
 
 async def startup(app: FastAPI) -> None:
-    return None
+    if getattr(app.state, "job_settings", None) is None:
+        app.state.job_settings = JobSettings()
+    app.state.pubsub = make_pubsub(app.state.redis)
+    await app.state.pubsub.start()
+    load_handlers()
+    app.state.features.update({"jobs", "locks", "pubsub"})
 
 
 async def shutdown(app: FastAPI) -> None:
-    return None
+    pubsub = getattr(app.state, "pubsub", None)
+    if pubsub is not None:
+        await pubsub.close()

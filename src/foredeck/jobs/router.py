@@ -1,7 +1,218 @@
-"""HTTP routes of the jobs domain."""
+"""`/api/v1/jobs`, `/api/v1/queue` and `/api/v1/locks`: create, inspect and control jobs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+
+from foredeck.auth.deps import Admin, Operator, Viewer
+from foredeck.errors import ValidationFailed
+from foredeck.jobs import locks as locks_service
+from foredeck.jobs import service as jobs_service
+from foredeck.jobs.schemas import (
+    BulkControlBody,
+    BulkResult,
+    ControlBody,
+    EventRead,
+    JobCreate,
+    JobCreated,
+    JobRead,
+    JobStatus,
+    KindRead,
+    LockRead,
+    QueueStats,
+    QueueSummary,
+    RunRead,
+    TestJobCreate,
+    job_read,
+)
+from foredeck.kit.deps import SessionDep
+from foredeck.kit.envelope import Envelope, Paged, ok, paged
+from foredeck.kit.pagination import Pagination
+from foredeck.workers import service as workers_service
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+
+def _created(job: Any) -> dict[str, Any]:
+    read = job_read(job)
+    return ok(JobCreated(job_id=read.id, status=read.status, job=read))
+
+
+@router.post("/jobs", response_model=Envelope[JobCreated], status_code=202)
+async def create_job(body: JobCreate, user: Operator, session: SessionDep) -> Any:
+    """Queue a job of a registered kind; params are validated for that kind."""
+    job = await jobs_service.create_job(
+        session,
+        kind=body.kind,
+        params=body.params,
+        created_by=user.user_id,
+        queue=body.queue,
+        priority=body.priority,
+        max_attempts=body.max_attempts,
+    )
+    return _created(job)
+
+
+@router.post("/jobs/test", response_model=Envelope[JobCreated], status_code=202)
+async def create_test_job(
+    user: Operator, session: SessionDep, body: TestJobCreate | None = None
+) -> Any:
+    """Queue a real job that counts with progress (checks the task queue end to end)."""
+    body = body or TestJobCreate()
+    job = await jobs_service.create_job(
+        session, kind="test", params=body.model_dump(), created_by=user.user_id
+    )
+    return _created(job)
+
+
+@router.get("/jobs", response_model=Paged[JobRead])
+async def list_jobs(
+    _: Viewer,
+    session: SessionDep,
+    page: Pagination,
+    status: Annotated[list[JobStatus] | None, Query()] = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    queue: Annotated[list[str] | None, Query()] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    created_by: int | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> Any:
+    """Jobs, newest first, filtered by status, kind, queue, creation time and text."""
+    stmt = jobs_service.filtered_jobs(
+        status=list(status) if status else None,
+        kind=kind,
+        queue=queue,
+        created_after=created_after,
+        created_before=created_before,
+        created_by=created_by,
+        q=q,
+    )
+    rows, total = await jobs_service.list_jobs(
+        session, stmt, offset=page.offset, limit=page.per_page
+    )
+    return paged([job_read(j) for j in rows], page=page.page, per_page=page.per_page, total=total)
+
+
+@router.get("/jobs/kinds", response_model=Envelope[list[KindRead]])
+async def job_kinds(_: Viewer) -> Any:
+    """The registered job kinds with their queue, locks and params schema."""
+    return ok(jobs_service.known_kinds())
+
+
+@router.post("/jobs/bulk", response_model=Envelope[BulkResult])
+async def bulk_control(body: BulkControlBody, _: Operator, session: SessionDep) -> Any:
+    """Apply one action to a list of job ids or to every job matching a filter."""
+    if (body.ids is None) == (body.filter is None):
+        raise ValidationFailed.field("ids", "Give either ids or filter")
+    ids = body.ids
+    if ids is None:
+        assert body.filter is not None
+        f = body.filter
+        stmt = jobs_service.filtered_jobs(
+            status=list(f.status) if f.status else None,
+            kind=f.kind,
+            queue=f.queue,
+            created_after=f.created_after,
+            created_before=f.created_before,
+        )
+        rows, _total = await jobs_service.list_jobs(session, stmt, offset=0, limit=body.limit)
+        ids = [j.id for j in rows]
+    done, skipped = await jobs_service.bulk_control(session, ids, body.action)
+    return ok(BulkResult(action=body.action, matched=len(ids), changed=done, skipped=skipped))
+
+
+@router.get("/jobs/{job_id}", response_model=Envelope[JobRead])
+async def get_job(job_id: str, _: Viewer, session: SessionDep) -> Any:
+    """One job with its progress, result or error."""
+    return ok(job_read(await jobs_service.get_job(session, job_id)))
+
+
+@router.get("/jobs/{job_id}/runs", response_model=Envelope[list[RunRead]])
+async def job_runs(job_id: str, _: Viewer, session: SessionDep) -> Any:
+    """Each attempt: worker, start, end, duration, exit status, result or error."""
+    runs = await jobs_service.list_runs(session, job_id)
+    return ok([RunRead.model_validate(r, from_attributes=True) for r in runs])
+
+
+@router.get("/jobs/{job_id}/events/history", response_model=Envelope[list[EventRead]])
+async def job_event_history(
+    job_id: str,
+    _: Viewer,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Any:
+    """A job's persisted events after an event id (the SSE stream's content, as JSON)."""
+    await jobs_service.get_job(session, job_id)
+    events = await jobs_service.list_events(session, job_id, after_id=after, limit=limit)
+    return ok([EventRead.model_validate(e, from_attributes=True) for e in events])
+
+
+@router.post("/jobs/{job_id}/control", response_model=Envelope[JobRead])
+async def control_job(job_id: str, body: ControlBody, _: Operator, session: SessionDep) -> Any:
+    """Pause, resume, cancel or retry a job (409 with the current status when it does not fit)."""
+    job = await jobs_service.control_job(session, job_id, body.action)
+    return ok(job_read(job))
+
+
+@router.get("/queue", response_model=Envelope[QueueSummary], tags=["workers"])
+async def queue_summary(_: Viewer, session: SessionDep) -> Any:
+    """Pending, running and failed counts per queue and kind, and recent failures."""
+    counts = await jobs_service.status_counts(session)
+    controls = await workers_service.active_controls(session)
+    queues = []
+    for name in sorted(set(counts) | await workers_service.paused_queues(session)):
+        by_kind = counts.get(name, {})
+
+        def total(status: str, kinds: dict[str, dict[str, int]] = by_kind) -> int:
+            return sum(k.get(status, 0) for k in kinds.values())
+
+        queues.append(
+            QueueStats(
+                queue=name,
+                paused=f"{workers_service.QUEUE_PREFIX}{name}" in controls,
+                pending=total("queued"),
+                running=total("running") + total("cancelling"),
+                paused_jobs=total("paused"),
+                failed=total("failed"),
+                by_kind=by_kind,
+            )
+        )
+    failures = await jobs_service.recent_failures(session)
+    return ok(
+        QueueSummary(
+            draining=workers_service.DRAIN in controls,
+            paused_all=workers_service.PAUSE_ALL in controls,
+            queues=queues,
+            recent_failures=[job_read(j) for j in failures],
+        )
+    )
+
+
+def _lock_read(lock: Any) -> LockRead:
+    return LockRead(
+        name=lock.name,
+        held=locks_service.is_held(lock),
+        holder_job_id=lock.holder_job_id,
+        holder=lock.holder,
+        acquired_at=lock.acquired_at,
+        expires_at=lock.expires_at,
+        fence=lock.fence,
+    )
+
+
+@router.get("/locks", response_model=Envelope[list[LockRead]], tags=["locks"])
+async def list_locks(_: Viewer, session: SessionDep) -> Any:
+    """Advisory locks with their holder, lease and fencing token."""
+    return ok([_lock_read(lock) for lock in await locks_service.list_locks(session)])
+
+
+@router.delete("/locks/{name}", response_model=Envelope[LockRead], tags=["locks"])
+async def free_lock(name: str, _: Admin, session: SessionDep, request: Request) -> Any:
+    """Free a stuck lock (admin); its old holder can no longer renew or release it."""
+    lock = await locks_service.force_release(session, name)
+    return ok(_lock_read(lock))

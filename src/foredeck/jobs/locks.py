@@ -1,0 +1,241 @@
+"""Advisory locks in the `locks` table: a holder, a lease and a fencing token.
+
+Taking a lock is one conditional UPDATE, so the database decides the race: on SQLite the
+write lock (what `BEGIN IMMEDIATE` takes) serialises it, on PostgreSQL the row lock does and
+the loser re-reads the winner's row. Works the same on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.db import transaction
+from foredeck.errors import Conflict, NotFound
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import ACTIVE_STATUSES, Job, Lock
+
+log = get_logger(__name__)
+
+
+class LockHeld(Conflict):
+    code = "LOCK_HELD"
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(Lock) if dialect == "postgresql" else sqlite.insert(Lock)
+
+
+def _free_clause(now: datetime, holder_job_id: str | None, holder: str | None) -> Any:
+    """A lock row anyone may take: unheld, lease run out, holder job ended, or already ours."""
+    holder_alive = exists().where(Job.id == Lock.holder_job_id, Job.status.in_(ACTIVE_STATUSES))
+    clauses = [
+        and_(Lock.holder_job_id.is_(None), Lock.holder.is_(None)),
+        and_(Lock.expires_at.is_not(None), Lock.expires_at < now),
+        and_(Lock.holder_job_id.is_not(None), ~holder_alive),
+    ]
+    if holder_job_id is not None:
+        clauses.append(Lock.holder_job_id == holder_job_id)
+    elif holder is not None:
+        clauses.append(and_(Lock.holder_job_id.is_(None), Lock.holder == holder))
+    return or_(*clauses)
+
+
+def conflict_for(name: str, lock: Lock | None) -> LockHeld:
+    holder = lock.holder_job_id if lock is not None else None
+    who = f"job {holder}" if holder else (lock.holder if lock is not None else None) or "another"
+    message = f"The {name} lock is held by {who}"
+    return LockHeld(
+        message,
+        details=[{"field": f"locks.{name}", "message": f"held by {who}"}],
+    )
+
+
+async def acquire(
+    session: AsyncSession,
+    name: str,
+    *,
+    holder_job_id: str | None = None,
+    holder: str | None = None,
+    lease_seconds: float | None = None,
+) -> int:
+    """Take the lock (409 LOCK_HELD naming the holder); returns the new fencing token.
+
+    A lease of None means "held until released", which is how a queued job keeps its lock.
+    """
+    now = utcnow()
+    await session.execute(
+        _insert(session).values(name=name, fence=0).on_conflict_do_nothing(index_elements=["name"])
+    )
+    expires = now + timedelta(seconds=lease_seconds) if lease_seconds is not None else None
+    row = (
+        await session.execute(
+            update(Lock)
+            .where(Lock.name == name, _free_clause(now, holder_job_id, holder))
+            .values(
+                holder_job_id=holder_job_id,
+                holder=holder,
+                acquired_at=now,
+                expires_at=expires,
+                fence=Lock.fence + 1,
+            )
+            .returning(Lock.fence)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if row is None:
+        current = (await session.execute(select(Lock).where(Lock.name == name))).scalar_one()
+        raise conflict_for(name, current)
+    return int(row[0])
+
+
+async def acquire_many(
+    session: AsyncSession,
+    names: Iterable[str],
+    *,
+    holder_job_id: str | None = None,
+    holder: str | None = None,
+    lease_seconds: float | None = None,
+) -> dict[str, int]:
+    """Take several locks in name order (so two takers cannot deadlock)."""
+    tokens = {}
+    for name in sorted(set(names)):
+        tokens[name] = await acquire(
+            session, name, holder_job_id=holder_job_id, holder=holder, lease_seconds=lease_seconds
+        )
+    return tokens
+
+
+async def release_job_locks(session: AsyncSession, job_id: str) -> None:
+    """Free every lock this job holds."""
+    await session.execute(
+        update(Lock)
+        .where(Lock.holder_job_id == job_id)
+        .values(holder_job_id=None, holder=None, expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def set_job_lock_lease(
+    session: AsyncSession, job_id: str, lease_seconds: float | None
+) -> int:
+    """Renew (or, with None, pin) the leases of this job's locks; returns how many it holds."""
+    expires = utcnow() + timedelta(seconds=lease_seconds) if lease_seconds is not None else None
+    result = await session.execute(
+        update(Lock)
+        .where(Lock.holder_job_id == job_id)
+        .values(expires_at=expires)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def release(session: AsyncSession, name: str, *, fence: int | None = None) -> bool:
+    """Free a lock; with a fence, only if that token is still the current one."""
+    stmt = update(Lock).where(Lock.name == name)
+    if fence is not None:
+        stmt = stmt.where(Lock.fence == fence)
+    result = await session.execute(
+        stmt.values(holder_job_id=None, holder=None, expires_at=None).execution_options(
+            synchronize_session=False
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def force_release(session: AsyncSession, name: str) -> Lock:
+    """Admin: free a stuck lock; the raised fence stops the old holder from renewing it."""
+    lock = await session.get(Lock, name)
+    if lock is None:
+        raise NotFound(f"No lock named {name}")
+    lock.holder_job_id = None
+    lock.holder = None
+    lock.expires_at = None
+    lock.fence = lock.fence + 1
+    await session.flush()
+    return lock
+
+
+async def list_locks(session: AsyncSession) -> list[Lock]:
+    return list((await session.execute(select(Lock).order_by(Lock.name))).scalars())
+
+
+def is_held(lock: Lock, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    if lock.holder_job_id is None and lock.holder is None:
+        return False
+    return lock.expires_at is None or lock.expires_at >= now
+
+
+async def prune_free_locks(session: AsyncSession) -> None:
+    await session.execute(delete(Lock).where(Lock.holder_job_id.is_(None), Lock.holder.is_(None)))
+
+
+def default_holder(label: str) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{label}"
+
+
+@contextlib.asynccontextmanager
+async def operation_lock(
+    state: Any,
+    name: str,
+    *,
+    holder_job_id: str | None = None,
+    holder: str | None = None,
+    lease_seconds: float | None = None,
+) -> AsyncIterator[int]:
+    """Hold an advisory lock for a block of code (409 LOCK_HELD when taken); yields the fence.
+
+    The lease is renewed in the background while the block runs, so only a dead process
+    loses it. A job that already holds the lock (declared by its kind) re-enters it.
+    """
+    settings = state.job_settings
+    lease = lease_seconds or settings.lock_lease_seconds
+    # Each use is its own holder unless the caller names one (a named holder may re-enter).
+    who = holder or f"{default_holder(name)}:{uuid.uuid4().hex[:8]}"
+    async with transaction(state.sessionmaker) as session:
+        current = await session.get(Lock, name)
+        reentered = holder_job_id is not None and (
+            current is not None and current.holder_job_id == holder_job_id
+        )
+        token = await acquire(
+            session, name, holder_job_id=holder_job_id, holder=who, lease_seconds=lease
+        )
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                async with transaction(state.sessionmaker) as session:
+                    await session.execute(
+                        update(Lock)
+                        .where(Lock.name == name, Lock.fence == token)
+                        .values(expires_at=utcnow() + timedelta(seconds=lease))
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception:
+                log.warning("lock_renew_failed", lock=name)
+
+    renewer = asyncio.create_task(renew())
+    try:
+        yield token
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        async with transaction(state.sessionmaker) as session:
+            # A lock the job declared stays with the job until it ends.
+            if not reentered:
+                await release(session, name, fence=token)

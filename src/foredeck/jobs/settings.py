@@ -1,0 +1,37 @@
+"""Tuning of the job engine, read from FOREDECK_ environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class JobSettings(BaseSettings):
+    """Intervals and limits of executors, locks, workers and telemetry (seconds unless named)."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREDECK_", env_file=None, extra="ignore")
+
+    # A running job renews its lease every lease/3; a lease that runs out marks it lost.
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    # Idle executors look for due jobs this often even when nothing woke them.
+    job_poll_seconds: float = Field(default=1.0, gt=0)
+    # Backoff between attempts: base * 2**(attempt-1), capped, with +-25 % jitter.
+    job_retry_base_seconds: float = Field(default=2.0, ge=0)
+    job_retry_max_seconds: float = Field(default=300.0, ge=0)
+    # How often a handler's ctx.check() reads pause/cancel state from the database.
+    job_check_seconds: float = Field(default=0.25, ge=0)
+    # Progress rows are written at most this often per job (the final one always).
+    job_progress_seconds: float = Field(default=0.25, ge=0)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # A lock taken in code with operation_lock() is leased this long and renewed while held.
+    lock_lease_seconds: float = Field(default=30.0, gt=0)
+    telemetry_interval_seconds: float = Field(default=5.0, gt=0)
+    telemetry_retention_hours: float = Field(default=24.0, gt=0)
+    # Finished jobs older than this are deleted by the cleanup task (0 keeps them forever).
+    job_retention_days: float = Field(default=30.0, ge=0)
+    sse_max_seconds: float = Field(default=300.0, gt=0)
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+    # Worker name in the workers table; stable across restarts so pauses stick.
+    worker_name: str | None = None
+    # Celery mode: send due queued jobs that nobody picked up after this long again.
+    dispatch_resend_seconds: float = Field(default=30.0, gt=0)

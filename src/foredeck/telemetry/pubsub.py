@@ -1,0 +1,148 @@
+"""Topic pub/sub: in-process queues when embedded, Redis channels in scale-out.
+
+`publish()` is a plain call that returns an awaitable, so `pubsub.publish(t, d)` and
+`await pubsub.publish(t, d)` both work: in-process delivery happens before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, NamedTuple
+
+from foredeck.logging import get_logger
+
+log = get_logger(__name__)
+CHANNEL_PREFIX = "foredeck:"
+# A subscriber that falls this far behind loses its oldest messages rather than the server's memory.
+QUEUE_LIMIT = 10_000
+
+
+class PubSubMessage(NamedTuple):
+    topic: str
+    data: dict[str, Any]
+
+
+def _done() -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.set_result(None)
+    return fut
+
+
+class _Subscription:
+    def __init__(self, topics: set[str]) -> None:
+        self.topics = topics
+        self.queue: asyncio.Queue[PubSubMessage] = asyncio.Queue(QUEUE_LIMIT)
+        self.dropped = 0
+
+    def put(self, msg: PubSubMessage) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(msg)
+
+
+class LocalPubSub:
+    """Fan-out to subscribers of this process."""
+
+    def __init__(self) -> None:
+        self._subs: set[_Subscription] = set()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)
+
+    def _deliver(self, msg: PubSubMessage) -> None:
+        for sub in list(self._subs):
+            if msg.topic in sub.topics or "*" in sub.topics:
+                sub.put(msg)
+
+    def publish(self, topic: str, data: dict[str, Any]) -> asyncio.Future[None]:
+        """Send data to every subscriber of topic."""
+        self._deliver(PubSubMessage(topic, data))
+        return _done()
+
+    async def subscribe(self, topics: Iterable[str]) -> AsyncIterator[PubSubMessage]:
+        """Yield messages on these topics ("*" for all) until the consumer stops."""
+        sub = _Subscription(set(topics))
+        self._subs.add(sub)
+        try:
+            while True:
+                yield await sub.queue.get()
+        finally:
+            self._subs.discard(sub)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._subs.clear()
+
+
+class RedisPubSub(LocalPubSub):
+    """One Redis pattern subscription per process, fanned out locally, so every replica
+    sees every event and a thousand SSE clients cost one Redis connection."""
+
+    def __init__(self, redis: Any) -> None:
+        super().__init__()
+        self._redis = redis
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def publish(self, topic: str, data: dict[str, Any]) -> asyncio.Future[None]:
+        payload = json.dumps({"topic": topic, "data": data}, default=str)
+        task = asyncio.ensure_future(self._send(topic, payload))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+    async def _send(self, topic: str, payload: str) -> None:
+        try:
+            await self._redis.publish(CHANNEL_PREFIX + topic, payload)
+        except Exception:
+            log.warning("pubsub_publish_failed", topic=topic)
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(ready))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), 5)
+
+    async def _read(self, ready: asyncio.Event) -> None:
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                ready.set()
+                async for raw in pubsub.listen():
+                    if raw.get("type") != "pmessage":
+                        continue
+                    try:
+                        body = json.loads(raw["data"])
+                        self._deliver(PubSubMessage(body["topic"], body["data"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("pubsub_reader_reconnecting")
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        await super().close()
+
+
+def make_pubsub(redis: Any | None) -> LocalPubSub:
+    """The pub/sub for this process: Redis-backed when a Redis client is configured."""
+    return RedisPubSub(redis) if redis is not None else LocalPubSub()

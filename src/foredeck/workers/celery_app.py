@@ -1,0 +1,223 @@
+"""Celery on Redis: the scale-out executor. State stays in the database; Celery carries job ids.
+
+The API sends `foredeck.run_job(job_id)` only after the job row commits. A `foredeck worker`
+process runs the foredeck app's lifespan on its own event loop thread and executes each task
+there through the same JobRunner as the embedded pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import or_, select, update
+
+from foredeck.jobs import dispatch
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import Job
+from foredeck.workers.runner import _claimable
+
+log = get_logger(__name__)
+TASK_NAME = "foredeck.run_job"
+
+celery_app = Celery("foredeck")
+celery_app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    enable_utc=True,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+    task_default_queue="default",
+    worker_prefetch_multiplier=8,
+)
+
+
+def configure(redis_url: str) -> Celery:
+    """Point the Celery app at foredeck's Redis."""
+    celery_app.conf.broker_url = redis_url
+    return celery_app
+
+
+@celery_app.task(name=TASK_NAME)
+def run_job(job_id: str) -> str:
+    """Run one attempt of a job in this worker process (a no-op if it is not due or taken)."""
+    runtime = WorkerRuntime.current
+    if runtime is None:
+        raise RuntimeError("foredeck worker runtime is not started")
+    return runtime.run(job_id)
+
+
+def send(jobs: list[dispatch.Wake]) -> None:
+    for job_id, queue, delay in jobs:
+        run_job.apply_async(args=[job_id], queue=queue, countdown=delay or None)
+
+
+class CeleryDispatcher:
+    """In `foredeck serve` (scale-out): hands committed jobs to Celery."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        configure(state.config.redis_url)
+        self._engine = state.engine.sync_engine
+        self._pending: set[asyncio.Future[None]] = set()
+
+    def start(self) -> None:
+        dispatch.register_waker(self._engine, self.wake)
+
+    def wake(self, jobs: list[dispatch.Wake]) -> None:
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(None, self._send, jobs)
+        self._pending.add(fut)
+        fut.add_done_callback(self._pending.discard)
+
+    def _send(self, jobs: list[dispatch.Wake]) -> None:
+        try:
+            send(jobs)
+        except Exception:
+            # The maintenance loop resends jobs nobody picked up.
+            log.exception("celery_send_failed", count=len(jobs))
+
+    async def resend_due(self) -> int:
+        """Send again queued jobs that are due but were not picked up (lost message, pause)."""
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self.state.job_settings.dispatch_resend_seconds)
+        async with self.state.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(Job.id, Job.queue)
+                    .where(
+                        _claimable(now, ""),
+                        or_(Job.dispatched_at.is_(None), Job.dispatched_at < cutoff),
+                    )
+                    .order_by(Job.priority.desc(), Job.created_at)
+                    .limit(1000)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await session.execute(
+                update(Job)
+                .where(Job.id.in_([r.id for r in rows]))
+                .values(dispatched_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        await asyncio.to_thread(self._send, [(r.id, r.queue, 0.0) for r in rows])
+        return len(rows)
+
+    def stop(self) -> None:
+        dispatch.unregister_waker(self._engine, self.wake)
+
+
+async def celery_health(app: Any) -> str:
+    """connected when a worker answers a ping, no_workers when only the broker answers."""
+    configure(app.state.config.redis_url)
+
+    def ping() -> str:
+        try:
+            replies = celery_app.control.ping(timeout=0.5)
+        except Exception:
+            return "disconnected"
+        return "connected" if replies else "no_workers"
+
+    return await asyncio.to_thread(ping)
+
+
+class WorkerRuntime:
+    """The foredeck app inside a Celery worker: its lifespan on a private event loop thread."""
+
+    current: WorkerRuntime | None = None
+
+    def __init__(self, app: Any, worker_id: str, queues: list[str], concurrency: int) -> None:
+        self.app = app
+        self.worker_id = worker_id
+        self.queues = queues
+        self.concurrency = concurrency
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._lifespan: Any = None
+        self.runner: Any = None
+        self.record: Any = None
+        self._beat: Any = None
+        self._consuming = True
+
+    def start(self) -> None:
+        from foredeck.workers.embedded import WorkerRecord
+        from foredeck.workers.runner import JobRunner
+
+        self._thread.start()
+        self.app.state.worker_process = True
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        self._call(self._lifespan.__aenter__())
+        state = self.app.state
+        self.runner = JobRunner(state, self.worker_id)
+        self.record = WorkerRecord(
+            state,
+            worker_id=self.worker_id,
+            role="celery",
+            concurrency=self.concurrency,
+            queues=self.queues,
+        )
+        self._call(self.record.register())
+        self._call(self._recover_own())
+        self._beat = asyncio.run_coroutine_threadsafe(self._heartbeat_loop(), self.loop)
+        WorkerRuntime.current = self
+
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _recover_own(self) -> None:
+        from foredeck.db import transaction
+
+        async with transaction(self.app.state.sessionmaker) as session:
+            await self.runner.recover(session, only_worker=self.worker_id)
+
+    def run(self, job_id: str) -> str:
+        return str(self._call(self._run(job_id)))
+
+    async def _run(self, job_id: str) -> str:
+        claimed = await self.runner.claim(limit=1, job_id=job_id)
+        if not claimed:
+            return "skipped"
+        return await self.runner.execute(claimed[0])
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.app.state.job_settings.worker_heartbeat_seconds
+        while True:
+            try:
+                await self.record.beat(self.runner, list(self.runner.contexts))
+                await asyncio.to_thread(self._apply_pause, self.record.paused)
+            except Exception:
+                log.warning("worker_heartbeat_failed", worker=self.worker_id)
+            await asyncio.sleep(interval)
+
+    def _apply_pause(self, paused: bool) -> None:
+        """A paused worker stops taking messages (cancel_consumer) until resumed."""
+        if paused == (not self._consuming):
+            return
+        for queue in self.queues:
+            if paused:
+                celery_app.control.cancel_consumer(queue, destination=[self.worker_id])
+            else:
+                celery_app.control.add_consumer(queue, destination=[self.worker_id])
+        self._consuming = not paused
+
+    def interrupt(self) -> None:
+        """Warm shutdown: running handlers requeue themselves at their next check."""
+        for ctx in list(self.runner.contexts.values()):
+            ctx.stopping = True
+
+    def stop(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+        try:
+            self._call(self.record.stop(), timeout=10)
+            self._call(self._lifespan.__aexit__(None, None, None), timeout=30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            WorkerRuntime.current = None

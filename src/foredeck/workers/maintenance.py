@@ -1,0 +1,109 @@
+"""Background upkeep: recover jobs whose worker died, end finished drains, prune old rows.
+
+Recovery is safe to run in every process (each change is guarded by the job's fencing token);
+pruning runs only in the process holding the `foredeck:maintenance` lock, so replicas that
+start together do not both clean up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, update
+
+from foredeck.db import transaction
+from foredeck.errors import Conflict
+from foredeck.jobs import locks
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import TERMINAL_STATUSES, Job, Lock, TelemetrySample
+from foredeck.workers import service as workers_service
+from foredeck.workers.runner import JobRunner
+
+log = get_logger(__name__)
+LEADER_LOCK = "foredeck:maintenance"
+
+
+class Maintenance:
+    def __init__(self, state: Any, *, enabled: bool = True) -> None:
+        self.state = state
+        self.settings = state.job_settings
+        self.enabled = enabled
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:maintenance"
+        self.runner = JobRunner(state, worker_id=self.holder)
+        self._task: asyncio.Task[None] | None = None
+        self.is_leader = False
+
+    @property
+    def interval(self) -> float:
+        return max(0.05, min(self.settings.job_lease_seconds / 2, 5.0))
+
+    async def start(self) -> None:
+        if self.enabled:
+            self._task = asyncio.create_task(self._loop(), name="foredeck-maintenance")
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("maintenance_failed")
+            await asyncio.sleep(self.interval)
+
+    async def tick(self) -> None:
+        """One round of upkeep."""
+        async with transaction(self.state.sessionmaker) as session:
+            await self.runner.recover(session)
+        async with transaction(self.state.sessionmaker) as session:
+            if await workers_service.finish_drain_if_empty(session):
+                log.info("drain_finished")
+        if await self._lead():
+            await self._prune()
+            dispatcher = getattr(self.state, "celery_dispatcher", None)
+            if dispatcher is not None:
+                await dispatcher.resend_due()
+
+    async def _lead(self) -> bool:
+        try:
+            async with transaction(self.state.sessionmaker) as session:
+                await locks.acquire(
+                    session, LEADER_LOCK, holder=self.holder, lease_seconds=self.interval * 3
+                )
+            self.is_leader = True
+        except Conflict:
+            self.is_leader = False
+        return self.is_leader
+
+    async def _prune(self) -> None:
+        now = utcnow()
+        keep = timedelta(hours=self.settings.telemetry_retention_hours)
+        async with transaction(self.state.sessionmaker) as session:
+            await session.execute(
+                delete(TelemetrySample).where(TelemetrySample.created_at < now - keep)
+            )
+            if self.settings.job_retention_days > 0:
+                cutoff = now - timedelta(days=self.settings.job_retention_days)
+                await session.execute(
+                    delete(Job).where(Job.status.in_(TERMINAL_STATUSES), Job.finished_at < cutoff)
+                )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.is_leader:
+            with contextlib.suppress(Exception):
+                async with transaction(self.state.sessionmaker) as session:
+                    await session.execute(
+                        update(Lock)
+                        .where(Lock.name == LEADER_LOCK, Lock.holder == self.holder)
+                        .values(holder=None, holder_job_id=None, expires_at=None)
+                    )

@@ -1,0 +1,466 @@
+"""Claim due jobs from the database and run one attempt; shared by the embedded pool and Celery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.jobs import locks
+from foredeck.jobs.context import JobContext, event_payload
+from foredeck.jobs.dispatch import enqueue_after_commit
+from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
+from foredeck.jobs.registry import get_spec
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import Job, JobEvent, JobRun, Worker, WorkerControl
+from foredeck.workers.service import PAUSE_ALL, QUEUE_PREFIX
+
+log = get_logger(__name__)
+TRACEBACK_CHARS = 4000
+
+
+@dataclass
+class Claimed:
+    job_id: str
+    kind: str
+    queue: str
+    fence: int
+    attempt: int
+    max_attempts: int
+    params: dict[str, Any]
+    checkpoint: dict[str, Any] | None
+    created_by: int | None
+    lock_keys: list[str]
+    run_id: int
+    progress: tuple[int, int | None, str | None, dict[str, Any]]
+    started: float
+
+
+def backoff_seconds(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with +-25 % jitter, so retries of many jobs do not stampede."""
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return max(0.0, delay * random.uniform(0.75, 1.25))
+
+
+def traceback_summary(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return text[-TRACEBACK_CHARS:]
+
+
+def _claimable(now: Any, worker_id: str) -> Any:
+    """Due, queued, and not held back by a paused queue, pause-all or a paused worker."""
+    held = exists().where(
+        WorkerControl.active.is_(True),
+        (WorkerControl.name == PAUSE_ALL)
+        | (WorkerControl.name == literal(QUEUE_PREFIX) + Job.queue),
+    )
+    me_paused = exists().where(Worker.id == worker_id, Worker.paused.is_(True))
+    return and_(Job.status == "queued", Job.run_after <= now, ~held, ~me_paused)
+
+
+class JobRunner:
+    """Runs jobs for one worker id against an app's state (sessionmaker, settings, pubsub)."""
+
+    def __init__(self, state: Any, worker_id: str) -> None:
+        self.state = state
+        self.worker_id = worker_id
+        self.settings = state.job_settings
+        self.contexts: dict[str, JobContext] = {}
+        self.processed = 0
+        self.failed = 0
+
+    def _publish(self, events: list[JobEvent]) -> None:
+        pubsub = getattr(self.state, "pubsub", None)
+        if pubsub is None:
+            return
+        for ev in events:
+            payload = event_payload(ev)
+            pubsub.publish(f"job:{ev.job_id}", payload)
+            pubsub.publish("jobs", payload)
+
+    async def claim(
+        self,
+        *,
+        limit: int,
+        job_id: str | None = None,
+        queues: list[str] | None = None,
+    ) -> list[Claimed]:
+        """Atomically move up to `limit` due jobs to running for this worker."""
+        lease = self.settings.job_lease_seconds
+        events: list[JobEvent] = []
+        claimed: list[Claimed] = []
+        async with self.state.sessionmaker() as session:
+            now = utcnow()
+            stmt = select(Job.id).where(_claimable(now, self.worker_id))
+            if job_id is not None:
+                stmt = stmt.where(Job.id == job_id)
+            if queues:
+                stmt = stmt.where(Job.queue.in_(queues))
+            stmt = stmt.order_by(Job.priority.desc(), Job.created_at).limit(limit)
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = list((await session.execute(stmt)).scalars())
+            if not ids:
+                await session.rollback()
+                return []
+            rows = (
+                await session.execute(
+                    update(Job)
+                    .where(Job.id.in_(ids), Job.status == "queued")
+                    .values(
+                        status="running",
+                        worker_id=self.worker_id,
+                        fence=Job.fence + 1,
+                        attempts=Job.attempts + 1,
+                        started_at=func.coalesce(Job.started_at, now),
+                        heartbeat_at=now,
+                        lease_expires_at=now + timedelta(seconds=lease),
+                        dispatched_at=now,
+                        updated_at=now,
+                    )
+                    .returning(
+                        Job.id,
+                        Job.kind,
+                        Job.queue,
+                        Job.fence,
+                        Job.attempts,
+                        Job.max_attempts,
+                        Job.params,
+                        Job.checkpoint,
+                        Job.created_by,
+                        Job.lock_keys,
+                        Job.progress_done,
+                        Job.progress_total,
+                        Job.progress_message,
+                        Job.counters,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            for row in rows:
+                if row.lock_keys:
+                    try:
+                        await locks.acquire_many(
+                            session, row.lock_keys, holder_job_id=row.id, lease_seconds=lease
+                        )
+                    except locks.LockHeld as exc:
+                        # Someone took the lock while this job waited (its lease ran out):
+                        # wait for it rather than run unlocked.
+                        await session.execute(
+                            update(Job)
+                            .where(Job.id == row.id)
+                            .values(
+                                status="queued",
+                                worker_id=None,
+                                attempts=Job.attempts - 1,
+                                lease_expires_at=None,
+                                run_after=now + timedelta(seconds=2),
+                            )
+                            .execution_options(synchronize_session=False)
+                        )
+                        log.info("job_waits_for_lock", job_id=row.id, reason=exc.message)
+                        continue
+                run = JobRun(
+                    job_id=row.id,
+                    attempt=row.attempts,
+                    fence=row.fence,
+                    worker_id=self.worker_id,
+                    status="running",
+                    started_at=now,
+                )
+                ev = JobEvent(
+                    job_id=row.id,
+                    kind="status",
+                    level="info",
+                    message="running",
+                    data={"status": "running", "attempt": row.attempts, "worker": self.worker_id},
+                    created_at=now,
+                )
+                session.add_all([run, ev])
+                events.append(ev)
+                claimed.append(
+                    Claimed(
+                        job_id=row.id,
+                        kind=row.kind,
+                        queue=row.queue,
+                        fence=row.fence,
+                        attempt=row.attempts,
+                        max_attempts=row.max_attempts,
+                        params=row.params,
+                        checkpoint=row.checkpoint,
+                        created_by=row.created_by,
+                        lock_keys=row.lock_keys,
+                        run_id=0,
+                        progress=(
+                            row.progress_done,
+                            row.progress_total,
+                            row.progress_message,
+                            row.counters or {},
+                        ),
+                        started=time.monotonic(),
+                    )
+                )
+                claimed[-1].__dict__["_run"] = run
+            await session.flush()
+            for c in claimed:
+                c.run_id = c.__dict__.pop("_run").id
+            await session.commit()
+        self._publish(events)
+        return claimed
+
+    def _context(self, c: Claimed) -> JobContext:
+        spec = get_spec(c.kind)
+        params: Any = c.params
+        if spec is not None and spec.params is not None:
+            params = spec.params.model_validate(c.params)
+        return JobContext(
+            state=self.state,
+            job_id=c.job_id,
+            kind=c.kind,
+            queue=c.queue,
+            fence=c.fence,
+            attempt=c.attempt,
+            max_attempts=c.max_attempts,
+            params=params,
+            raw_params=c.params,
+            checkpoint=c.checkpoint,
+            created_by=c.created_by,
+            worker_id=self.worker_id,
+            progress=c.progress,
+        )
+
+    async def _heartbeats(self, ctx: JobContext, handler: asyncio.Task[Any]) -> None:
+        interval = self.settings.job_lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await ctx.heartbeat()
+            except JobLost:
+                log.warning("job_fenced_out", job_id=ctx.job_id, fence=ctx.fence)
+                handler.cancel()
+                return
+            except Exception:
+                log.warning("job_heartbeat_failed", job_id=ctx.job_id)
+
+    async def execute(self, c: Claimed) -> str:
+        """Run the handler of a claimed job to its end and record the outcome."""
+        spec = get_spec(c.kind)
+        ctx: JobContext | None = None
+        outcome: tuple[str, Any] = ("failed", None)
+        try:
+            if spec is None:
+                raise LookupError(f"No handler for job kind {c.kind!r} in this worker")
+            ctx = self._context(c)
+            self.contexts[c.job_id] = ctx
+            handler = asyncio.ensure_future(spec.fn(ctx))
+            beat = asyncio.create_task(self._heartbeats(ctx, handler))
+            try:
+                result = await handler
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
+            if result is not None and not isinstance(result, dict):
+                result = {"value": result}
+            outcome = ("succeeded", result)
+        except JobCancelled:
+            outcome = ("cancelled", None)
+        except JobInterrupted:
+            outcome = ("interrupted", None)
+        except JobLost:
+            outcome = ("lost", None)
+        except asyncio.CancelledError:
+            outcome = ("lost", None) if ctx is not None and ctx.lost else ("interrupted", None)
+            if ctx is None or not (ctx.lost or ctx.stopping):
+                # Cancelled from outside (shutdown): record, then keep cancelling.
+                await self._finish(c, ctx, "interrupted", None)
+                raise
+        except Exception as exc:
+            outcome = ("error", exc)
+        finally:
+            self.contexts.pop(c.job_id, None)
+        return await self._finish(c, ctx, *outcome)
+
+    async def _finish(self, c: Claimed, ctx: JobContext | None, kind: str, value: Any) -> str:
+        if kind == "lost":
+            log.warning("job_attempt_lost", job_id=c.job_id, fence=c.fence)
+            return "lost"
+        now = utcnow()
+        duration = int((time.monotonic() - c.started) * 1000)
+        job_values: dict[str, Any] = {"lease_expires_at": None, "updated_at": now}
+        if ctx is not None:
+            job_values.update(ctx.progress_values())
+        run_values: dict[str, Any] = {"finished_at": now, "duration_ms": duration}
+        release = True
+        wake_delay: float | None = None
+        if kind == "succeeded":
+            status = "succeeded"
+            job_values.update(status=status, result=value, finished_at=now, error=None)
+            if ctx is not None and ctx.total is None:
+                job_values["progress_percent"] = 100.0
+            elif ctx is not None and ctx.total:
+                job_values["progress_percent"] = ctx.percent
+            run_values.update(status="succeeded", result=value)
+        elif kind == "cancelled":
+            status = "cancelled"
+            job_values.update(status=status, finished_at=now)
+            run_values.update(status="cancelled")
+        elif kind == "interrupted":
+            # Shutdown is not the job's fault: the attempt does not count.
+            status = "queued"
+            job_values.update(
+                status=status, worker_id=None, attempts=Job.attempts - 1, run_after=now
+            )
+            run_values.update(status="interrupted")
+            release = False
+            wake_delay = 0.0
+        else:
+            exc = value
+            message = f"{type(exc).__name__}: {exc}"[:2000]
+            tb = traceback_summary(exc)
+            run_values.update(status="failed", error=message)
+            if c.attempt < c.max_attempts:
+                status = "queued"
+                delay = backoff_seconds(
+                    c.attempt,
+                    self.settings.job_retry_base_seconds,
+                    self.settings.job_retry_max_seconds,
+                )
+                job_values.update(
+                    status=status,
+                    worker_id=None,
+                    error=message,
+                    error_traceback=tb,
+                    run_after=now + timedelta(seconds=delay),
+                )
+                release = False
+                wake_delay = delay
+            else:
+                status = "failed"
+                job_values.update(status=status, error=message, error_traceback=tb, finished_at=now)
+            log.warning("job_attempt_failed", job_id=c.job_id, kind=c.kind, error=message)
+        events: list[JobEvent] = []
+        async with self.state.sessionmaker() as session:
+            result = await session.execute(
+                update(Job)
+                .where(Job.id == c.job_id, Job.fence == c.fence)
+                .values(**job_values)
+                .execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                await session.rollback()
+                log.warning("job_attempt_lost", job_id=c.job_id, fence=c.fence)
+                return "lost"
+            await session.execute(
+                update(JobRun)
+                .where(JobRun.id == c.run_id)
+                .values(**run_values)
+                .execution_options(synchronize_session=False)
+            )
+            if release:
+                await locks.release_job_locks(session, c.job_id)
+            else:
+                await locks.set_job_lock_lease(session, c.job_id, None)
+            data: dict[str, Any] = {"status": status, "attempt": c.attempt}
+            if kind == "error":
+                data["error"] = run_values["error"]
+                if status == "queued":
+                    data["retry_in"] = round(wake_delay or 0.0, 3)
+            ev = JobEvent(
+                job_id=c.job_id,
+                kind="status",
+                level="error" if kind == "error" else "info",
+                message=status if kind != "interrupted" else "interrupted; requeued",
+                data=data,
+                created_at=now,
+            )
+            session.add(ev)
+            if wake_delay is not None:
+                enqueue_after_commit(session, c.job_id, c.queue, wake_delay)
+            await session.flush()
+            events.append(ev)
+            await session.commit()
+        if status == "failed":
+            self.failed += 1
+        elif status in ("succeeded", "cancelled"):
+            self.processed += 1
+        self._publish(events)
+        return status
+
+    async def recover(self, session: AsyncSession, *, only_worker: str | None = None) -> int:
+        """Requeue or fail jobs whose lease ran out (or, at start-up, this worker's orphans)."""
+        now = utcnow()
+        stmt = select(
+            Job.id, Job.status, Job.fence, Job.attempts, Job.max_attempts, Job.queue
+        ).where(Job.status.in_(("running", "cancelling", "paused")), Job.worker_id.is_not(None))
+        if only_worker is not None:
+            stmt = stmt.where(Job.worker_id == only_worker)
+        else:
+            stmt = stmt.where(Job.lease_expires_at < now)
+        count = 0
+        for row in (await session.execute(stmt)).all():
+            values: dict[str, Any] = {
+                "worker_id": None,
+                "lease_expires_at": None,
+                "updated_at": now,
+            }
+            release = False
+            if row.status == "cancelling":
+                values.update(status="cancelled", finished_at=now)
+                release = True
+            elif row.status == "paused":
+                pass
+            elif row.attempts < row.max_attempts:
+                values.update(status="queued", run_after=now)
+            else:
+                values.update(
+                    status="failed",
+                    finished_at=now,
+                    error="Worker lost: no heartbeat within the job lease",
+                )
+                release = True
+            guard = update(Job).where(Job.id == row.id, Job.fence == row.fence)
+            if only_worker is None:
+                guard = guard.where(Job.lease_expires_at < now)
+            done = await session.execute(
+                guard.values(**values).execution_options(synchronize_session=False)
+            )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                continue
+            count += 1
+            await session.execute(
+                update(JobRun)
+                .where(JobRun.job_id == row.id, JobRun.fence == row.fence)
+                .where(JobRun.finished_at.is_(None))
+                .values(status="lost", finished_at=now, error="worker lost")
+                .execution_options(synchronize_session=False)
+            )
+            if release:
+                await locks.release_job_locks(session, row.id)
+            else:
+                await locks.set_job_lock_lease(session, row.id, None)
+            new_status = values.get("status", row.status)
+            session.add(
+                JobEvent(
+                    job_id=row.id,
+                    kind="status",
+                    level="warning",
+                    message="worker lost",
+                    data={"status": new_status, "reason": "lease expired"},
+                    created_at=now,
+                )
+            )
+            if new_status == "queued":
+                enqueue_after_commit(session, row.id, row.queue)
+            log.warning("job_recovered", job_id=row.id, status=new_status)
+        await session.flush()
+        return count
