@@ -1,0 +1,374 @@
+"""Write src/foredeck/contracts.py and src/foredeck/client/_generated.py from the app.
+
+Run after adding or changing an endpoint:  .venv/bin/python scripts/gen_client.py
+`--check` exits 1 when the committed files differ from what would be written (used by tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import importlib
+import pkgutil
+import sys
+import tempfile
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = ROOT / "src/foredeck/contracts.py"
+GENERATED = ROOT / "src/foredeck/client/_generated.py"
+
+# Always part of the contracts, whatever the routes use.
+BASE_MODULES = ["foredeck.kit.envelope", "foredeck.kit.schemas"]
+
+
+def _schema_modules() -> list[str]:
+    import foredeck
+
+    names = []
+    for info in pkgutil.iter_modules(foredeck.__path__):
+        if not info.ispkg or info.name in ("client", "migrations"):
+            continue
+        candidate = f"foredeck.{info.name}.schemas"
+        try:
+            importlib.import_module(candidate)
+        except ModuleNotFoundError as exc:
+            if exc.name != candidate:
+                raise
+            continue
+        names.append(candidate)
+    return sorted(names)
+
+
+def _exported(module_name: str) -> list[type]:
+    module = importlib.import_module(module_name)
+    out = []
+    for value in vars(module).values():
+        if not isinstance(value, type) or value.__module__ != module_name:
+            continue
+        if issubclass(value, BaseModel) and "[" not in value.__name__:
+            out.append(value)
+        elif issubclass(value, enum.Enum):
+            out.append(value)
+    return sorted(out, key=lambda c: c.__name__)
+
+
+def _walk_types(tp: Any, found: set[type]) -> None:
+    """Collect the classes a (possibly generic) annotation refers to."""
+    if tp is None:
+        return
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        meta = getattr(tp, "__pydantic_generic_metadata__", None) or {}
+        if meta.get("origin") is not None:
+            _walk_types(meta["origin"], found)
+            for arg in meta.get("args", ()):
+                _walk_types(arg, found)
+            return
+        found.add(tp)
+        return
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        found.add(tp)
+        return
+    for arg in typing.get_args(tp):
+        _walk_types(arg, found)
+
+
+class Namer:
+    """Contract names for classes; a clash gets the domain's name in front."""
+
+    def __init__(self) -> None:
+        self.names: dict[type, str] = {}
+        self.used: dict[str, type] = {}
+        self.rendered: set[str] = set()
+
+    def add(self, cls: type) -> None:
+        if cls in self.names:
+            return
+        name = cls.__name__
+        if name in self.used and self.used[name] is not cls:
+            domain = cls.__module__.split(".")[1]
+            name = domain.capitalize() + name
+        self.names[cls] = name
+        self.used[name] = cls
+
+    def ref(self, cls: type) -> str:
+        name = self.names.get(cls)
+        if name is None:
+            return "Any"
+        self.rendered.add(name)
+        return name
+
+
+def render_type(tp: Any, namer: Namer, imports: set[str]) -> str:
+    """A Python expression for an annotation, using contract names."""
+    if tp is None or tp is type(None):
+        return "None"
+    if tp is Any:
+        return "Any"
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        meta = getattr(tp, "__pydantic_generic_metadata__", None) or {}
+        if meta.get("origin") is not None:
+            args = ", ".join(render_type(a, namer, imports) for a in meta["args"])
+            return f"{render_type(meta['origin'], namer, imports)}[{args}]"
+        return namer.ref(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return namer.ref(tp)
+    if tp in (int, str, float, bool, bytes):
+        return tp.__name__
+    if isinstance(tp, type) and tp.__module__ == "datetime":
+        imports.add(f"from datetime import {tp.__name__}")
+        return tp.__name__
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Annotated:
+        return render_type(args[0], namer, imports)
+    if origin is typing.Literal:
+        return "Literal[" + ", ".join(repr(a) for a in args) + "]"
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(render_type(a, namer, imports) for a in args)
+    if origin in (list, set, tuple, dict, frozenset):
+        inner = ", ".join(render_type(a, namer, imports) for a in args)
+        return f"{origin.__name__}[{inner}]" if args else origin.__name__
+    return "Any"
+
+
+def schema_type(schema: dict[str, Any], imports: set[str]) -> str:
+    """A Python annotation for a parameter's JSON schema."""
+    if "anyOf" in schema:
+        parts = [schema_type(s, imports) for s in schema["anyOf"]]
+        return " | ".join(dict.fromkeys(parts))
+    if "enum" in schema:
+        return "Literal[" + ", ".join(repr(v) for v in schema["enum"]) + "]"
+    if "const" in schema:
+        return f"Literal[{schema['const']!r}]"
+    kind = schema.get("type")
+    if kind == "string" and schema.get("format") == "date-time":
+        imports.add("from datetime import datetime")
+        return "datetime"
+    if kind == "array":
+        return f"list[{schema_type(schema.get('items', {}), imports)}]"
+    simple = {
+        "integer": "int",
+        "string": "str",
+        "boolean": "bool",
+        "number": "float",
+        "null": "None",
+        "object": "dict[str, Any]",
+    }
+    return simple.get(kind or "", "Any")
+
+
+def _result(op: Any, namer: Namer, imports: set[str]) -> tuple[str, str, bool]:
+    """(return annotation, runtime type expression, unwrap the envelope's data)."""
+    if op.response_kind == "empty":
+        return "None", "None", False
+    if op.response_kind == "raw":
+        return "httpx.Response", "None", False
+    model = op.response_model
+    if model is None:
+        return "Any", "None", False
+    meta = getattr(model, "__pydantic_generic_metadata__", None) or {}
+    origin = meta.get("origin")
+    if origin is not None and origin.__name__ == "Envelope":
+        inner = render_type(meta["args"][0], namer, imports)
+        return inner, inner, True
+    expr = render_type(model, namer, imports)
+    return expr, expr, False
+
+
+def _method(op: Any, namer: Namer, imports: set[str], *, is_async: bool) -> str:
+    args = ["self"]
+    path_args = [p for p in op.params if p.location == "path"]
+    query = [p for p in op.params if p.location == "query"]
+    for p in path_args:
+        args.append(f"{p.ident}: {schema_type(p.schema, imports)}")
+    body_arg = None
+    if op.body_media == "application/json":
+        body_t = render_type(op.body_type, namer, imports) if op.body_type else "Any"
+        body_t = "Any" if body_t == "Any" else f"{body_t} | dict[str, Any]"
+        body_arg = f"body: {body_t}" + ("" if op.body_required else " | None = None")
+        args.append(body_arg)
+    kw = []
+    for p in query:
+        ptype = schema_type(p.schema, imports)
+        if p.required:
+            kw.append(f"{p.ident}: {ptype}")
+        else:
+            if "None" not in ptype.split(" | "):
+                ptype += " | None"
+            kw.append(f"{p.ident}: {ptype} = None")
+    if op.body_media and op.body_media != "application/json":
+        kw.append("files: dict[str, Any] | None = None")
+        kw.append("data: dict[str, Any] | None = None")
+    if kw:
+        args.append("*")
+        args.extend(kw)
+    ret, expr, unwrap = _result(op, namer, imports)
+    sig = ", ".join(args)
+    doc = (op.summary or op.description or op.name).strip().splitlines()[0].replace('"', "'")
+    path_map = ", ".join(f"{p.name!r}: {p.ident}" for p in path_args)
+    query_map = ", ".join(f"{p.name!r}: {p.ident}" for p in query)
+    call = [
+        f"{op.method!r}",
+        f"{op.path!r}",
+        f"path={{{path_map}}}",
+        f"query={{{query_map}}}",
+    ]
+    if op.body_media == "application/json":
+        call.append("json=body")
+    elif op.body_media:
+        call.append("files=files")
+        call.append("data=data")
+    call.append(f"result={expr}")
+    if unwrap:
+        call.append("unwrap=True")
+    call.append(f"kind={op.response_kind!r}")
+    prefix = "async def" if is_async else "def"
+    awaiting = "await " if is_async else ""
+    lines = [
+        f"    {prefix} {op.name}({sig}) -> {ret}:",
+        f'        """{doc} ({op.method} {op.path})"""',
+        f"        return {awaiting}self._call({', '.join(call)})",
+    ]
+    return "\n".join(lines)
+
+
+def build() -> tuple[str, str]:
+    """The text of contracts.py and client/_generated.py."""
+    from foredeck.app import create_app
+    from foredeck.config import Config
+    from foredeck.mcp.operations import collect
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Config(data_dir=Path(tmp)))
+        ops = collect(app)
+
+    namer = Namer()
+    modules = BASE_MODULES + _schema_modules()
+    for mod in modules:
+        for cls in _exported(mod):
+            namer.add(cls)
+    used: set[type] = set()
+    for op in ops:
+        _walk_types(op.body_type, used)
+        _walk_types(op.response_model, used)
+    for cls in sorted(used, key=lambda c: (c.__module__, c.__name__)):
+        namer.add(cls)
+
+    by_module: dict[str, list[tuple[str, str]]] = {}
+    for cls, name in namer.names.items():
+        by_module.setdefault(cls.__module__, []).append((cls.__name__, name))
+    lines = [
+        '"""Every request and response model of the foredeck API, importable in one place.',
+        "",
+        "Generated by scripts/gen_client.py from the routes of the app and the schemas modules",
+        "of the domains; do not edit by hand. Pydantic models (DTOs), separate from the ORM.",
+        '"""',
+        "",
+        "# ruff: noqa: I001",
+    ]
+    exported = []
+    for mod in sorted(by_module):
+        items = sorted(by_module[mod], key=lambda t: t[1])
+        parts = [orig if orig == name else f"{orig} as {name}" for orig, name in items]
+        exported.extend(name for _, name in items)
+        lines.append(f"from {mod} import (")
+        lines.extend(f"    {p}," for p in parts)
+        lines.append(")")
+    lines.append("")
+    lines.append("__all__ = [")
+    lines.extend(f'    "{n}",' for n in sorted(exported))
+    lines.append("]")
+    contracts = "\n".join(lines) + "\n"
+
+    imports: set[str] = set()
+    sync_methods = [_method(op, namer, imports, is_async=False) for op in ops]
+    async_methods = [_method(op, namer, imports, is_async=True) for op in ops]
+    body = [
+        '"""One typed method per API operation.',
+        "",
+        'Generated by scripts/gen_client.py; do not edit."""',
+        "",
+        "# ruff: noqa: E501, I001, RUF100",
+        "from __future__ import annotations",
+        "",
+        "from typing import Any, Literal",
+        "",
+        "import httpx",
+        *sorted(imports),
+        "",
+        "from foredeck.contracts import (",
+        *(f"    {n}," for n in sorted(namer.rendered)),
+        ")",
+        "",
+        "OPERATIONS: dict[str, tuple[str, str]] = {",
+        *(f"    {op.name!r}: ({op.method!r}, {op.path!r})," for op in ops),
+        "}",
+        "",
+        "",
+        "class SyncOperations:",
+        "    def _call(self, *args: Any, **kwargs: Any) -> Any:",
+        "        raise NotImplementedError",
+        "",
+        "\n\n".join(sync_methods),
+        "",
+        "",
+        "class AsyncOperations:",
+        "    async def _call(self, *args: Any, **kwargs: Any) -> Any:",
+        "        raise NotImplementedError",
+        "",
+        "\n\n".join(async_methods),
+        "",
+        "",
+        "__all__ = ['OPERATIONS', 'AsyncOperations', 'Literal', 'SyncOperations', 'httpx']",
+        "",
+    ]
+    generated = "\n".join(body)
+    return contracts, generated
+
+
+def _format(text: str, name: str) -> str:
+    import subprocess
+
+    ruff = Path(sys.executable).parent / "ruff"
+    done = subprocess.run(
+        [str(ruff), "format", "--stdin-filename", name, "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if the files are stale")
+    args = parser.parse_args()
+    contracts, generated = build()
+    contracts = _format(contracts, str(CONTRACTS))
+    generated = _format(generated, str(GENERATED))
+    stale = [
+        path
+        for path, text in ((CONTRACTS, contracts), (GENERATED, generated))
+        if not path.exists() or path.read_text() != text
+    ]
+    if args.check:
+        for path in stale:
+            print(f"stale: {path.relative_to(ROOT)} (run scripts/gen_client.py)")
+        return 1 if stale else 0
+    for path, text in ((CONTRACTS, contracts), (GENERATED, generated)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    print(f"wrote {CONTRACTS.relative_to(ROOT)} and {GENERATED.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
