@@ -37,8 +37,6 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
     schema: DatasetSchema = ctx.params
     folder = gen_service.chunk_folder(ctx.state.config, ctx.job_id)
     start = int((ctx.checkpoint or {}).get("next_chunk", 0))
-    async with ctx.transaction() as session:
-        existing = await gen_service.chunk_rows(session, ctx.job_id)
     done_rows = sum(schema.chunk_rows(i) for i in range(start))
     await ctx.progress(
         done=done_rows, total=schema.rows, message=f"chunk {start}/{schema.chunk_count}", force=True
@@ -48,10 +46,12 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
     generated = 0
     for index in range(start, schema.chunk_count):
         await ctx.check()
-        row = existing.get(index)
         path = folder / storage.chunk_name(index)
-        # A chunk made by hand (perhaps with overrides) while the job waited is kept as is.
-        if row is None or row.status != "done" or not path.exists():
+        async with ctx.transaction() as session:
+            row = await gen_service.chunk_row(session, ctx.job_id, index)
+            made_by_hand = row is not None and row.status == "done" and path.exists()
+        # A chunk made by hand (perhaps with overrides) while the job was paused is kept.
+        if not made_by_hand:
             rows, size, checksum = await ctx.run_sync(storage.write_chunk, schema, index, folder)
             async with ctx.transaction() as session:
                 await gen_service.record_chunk(

@@ -70,7 +70,8 @@ def parse_reply(content: str) -> dict[str, Any]:
     text = content.strip()
     if m := FENCE.match(text):
         text = m.group("body")
-    if not text.startswith("{") and "{" in text:
+    if not text.startswith("{") and "{" in text and "}" in text:
+        # Prose around the object ("Here is the schema: {...}") is common; keep the object.
         text = text[text.index("{") : text.rindex("}") + 1]
     try:
         data = json.loads(text)

@@ -191,15 +191,19 @@ async def list_chunks(session: AsyncSession, job_id: str) -> ChunkList:
     )
 
 
-async def record_chunk(
-    session: AsyncSession, job_id: str, index: int, **values: Any
-) -> GeneratorChunk:
-    """Insert or update the row of one chunk."""
-    row = await session.scalar(
+async def chunk_row(session: AsyncSession, job_id: str, index: int) -> GeneratorChunk | None:
+    return await session.scalar(
         select(GeneratorChunk).where(
             GeneratorChunk.job_id == job_id, GeneratorChunk.chunk_index == index
         )
     )
+
+
+async def record_chunk(
+    session: AsyncSession, job_id: str, index: int, **values: Any
+) -> GeneratorChunk:
+    """Insert or update the row of one chunk."""
+    row = await chunk_row(session, job_id, index)
     if row is None:
         row = GeneratorChunk(job_id=job_id, chunk_index=index, **values)
         session.add(row)

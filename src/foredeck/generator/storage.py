@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -51,7 +52,7 @@ def write_chunk(
     table = generate_chunk(schema, index, overrides)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / chunk_name(index)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    tmp = target.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, target)
     return table.num_rows, target.stat().st_size, file_sha256(target)
@@ -127,7 +128,7 @@ def merge(
 ) -> tuple[int, int, str]:
     """Concatenate chunk files into one file of `fmt`; (rows, bytes, sha256)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + f".tmp{os.getpid()}")
+    tmp = target.with_suffix(target.suffix + f".tmp-{uuid.uuid4().hex[:8]}")
     arrow_schema = pq.ParquetFile(paths[0]).schema_arrow
     rows = 0
     try:

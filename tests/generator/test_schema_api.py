@@ -1,0 +1,246 @@
+"""POST /schema/validate and /schema/extract, the rule extractor and the LLM extractor
+against a local fake OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import assert_error
+
+SENTENCE = "1000 customers with name, email, age between 18 and 90, country from US/DE/FR"
+
+
+class FakeLLM:
+    """Answers /v1/chat/completions with scripted replies and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.auth: list[str | None] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                fake.requests.append(json.loads(self.rfile.read(length)))
+                fake.auth.append(self.headers.get("Authorization"))
+                status, body = fake.replies.pop(0) if fake.replies else (500, "no reply")
+                raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def reply(self, content: str, status: int = 200) -> None:
+        self.replies.append(
+            (status, {"choices": [{"message": {"role": "assistant", "content": content}}]})
+        )
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    fake = FakeLLM()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+async def llm_configured(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict, fake_llm: FakeLLM
+) -> AsyncIterator[FakeLLM]:
+    key_dir = app.state.config.path("credentials")
+    os.chmod(key_dir, 0o700)
+    key = key_dir / "llm-test.key"
+    key.write_text("sk-test-123\n")
+    os.chmod(key, 0o600)
+    resp = await client.put(
+        "/api/v1/settings/generator",
+        json={
+            "provider": "openai",
+            "base_url": fake_llm.url,
+            "model": "fake-model",
+            "api_key_path": "llm-test.key",
+            "timeout_s": 10,
+        },
+        headers=admin,
+    )
+    assert resp.status_code == 200, resp.text
+    yield fake_llm
+    assert (await client.delete("/api/v1/settings/generator", headers=admin)).status_code == 200
+
+
+async def test_validate_reports_issues_without_a_job(
+    client: httpx.AsyncClient, viewer: dict
+) -> None:
+    ok_schema = {
+        "rows": 50,
+        "fields": [{"name": "n", "type": "integer", "min": 1, "max": 50, "unique": True}],
+    }
+    body = (await client.post("/api/v1/schema/validate", json=ok_schema, headers=viewer)).json()
+    assert body["data"]["valid"] is True and body["data"]["issues"] == []
+    impossible = {**ok_schema, "rows": 100}
+    data = (await client.post("/api/v1/schema/validate", json=impossible, headers=viewer)).json()
+    assert data["data"]["valid"] is False
+    assert data["data"]["issues"][0]["code"] == "IMPOSSIBLE_UNIQUE"
+    assert data["data"]["issues"][0]["field"] == "fields.n"
+    unknown = {"fields": [{"name": "x", "type": "hologram"}]}
+    data = (await client.post("/api/v1/schema/validate", json=unknown, headers=viewer)).json()
+    assert data["data"]["valid"] is False
+    assert data["data"]["issues"][0]["field"] == "fields[0].type"
+    huge = {"rows": 10**12, "fields": [{"name": "x", "type": "uuid"}]}
+    data = (await client.post("/api/v1/schema/validate", json=huge, headers=viewer)).json()
+    assert {i["field"] for i in data["data"]["issues"]} >= {"rows"}
+
+
+async def test_validate_needs_auth(client: httpx.AsyncClient) -> None:
+    assert_error(await client.post("/api/v1/schema/validate", json={}), 401)
+
+
+async def test_rule_extractor(client: httpx.AsyncClient, operator: dict) -> None:
+    resp = await client.post(
+        "/api/v1/schema/extract",
+        json={"description": SENTENCE + ", and a flux capacitor", "extractor": "rules"},
+        headers=operator,
+    )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert data["extractor"] == "rules"
+    fields = {f["name"]: f for f in data["schema"]["fields"]}
+    assert data["schema"]["rows"] == 1000 and data["schema"]["name"] == "customers"
+    assert fields["name"]["type"] == "name" and fields["email"]["type"] == "email"
+    assert (fields["age"]["type"], fields["age"]["min"], fields["age"]["max"]) == (
+        "integer",
+        18,
+        90,
+    )
+    assert fields["country"]["choices"] == ["US", "DE", "FR"]
+    assert data["uninterpreted"] == ["a flux capacitor"]
+    assert data["validation"]["valid"] is True
+
+
+async def test_unreadable_description_is_422(client: httpx.AsyncClient, operator: dict) -> None:
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": "zorp blarg quux"}, headers=operator
+    )
+    err = assert_error(resp, 422, "EXTRACTION_FAILED")
+    assert err["details"][0]["field"] == "description"
+    resp = await client.post(
+        "/api/v1/schema/extract",
+        json={"description": SENTENCE, "extractor": "llm"},
+        headers=operator,
+    )
+    assert_error(resp, 422)
+    assert_error(
+        await client.post("/api/v1/schema/extract", json={"description": SENTENCE}, headers={}),
+        401,
+    )
+
+
+async def test_llm_extractor(
+    client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM
+) -> None:
+    fake = llm_configured
+    schema = {
+        "name": "people",
+        "rows": 10,
+        "fields": [
+            {"name": "full_name", "type": "name"},
+            {"name": "age", "type": "integer", "min": 1, "max": 9},
+        ],
+    }
+    fake.reply("```json\n" + json.dumps(schema) + "\n```")
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": "ten people"}, headers=operator
+    )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert data["extractor"] == "llm" and data["model"] == "fake-model"
+    assert [f["name"] for f in data["schema"]["fields"]] == ["full_name", "age"]
+    asked = fake.requests[-1]
+    assert asked["model"] == "fake-model" and asked["messages"][-1]["content"] == "ten people"
+    assert fake.auth[-1] == "Bearer sk-test-123"
+
+
+async def test_llm_second_try_fixes_a_bad_answer(
+    client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM
+) -> None:
+    fake = llm_configured
+    fake.reply('{"fields": [{"name": "x", "type": "hologram"}]}')
+    fake.reply('{"fields": [{"name": "x", "type": "uuid"}]}')
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": "ids"}, headers=operator
+    )
+    assert resp.status_code == 200, resp.text
+    assert "invalid" in fake.requests[-1]["messages"][-1]["content"]
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        ["this is not json at all", "still {not json"],
+        ['{"fields": "nope"}', '["a list"]'],
+        ['{"fields": [{"name": "x", "type": "hologram"}]}'] * 2,
+    ],
+)
+async def test_malformed_llm_output_is_a_clear_error(
+    client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM, replies: list[str]
+) -> None:
+    for content in replies:
+        llm_configured.reply(content)
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
+    )
+    err = assert_error(resp, 502, "LLM_BAD_OUTPUT")
+    assert err["message"] and err["details"]
+
+
+async def test_llm_http_errors(
+    client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM
+) -> None:
+    llm_configured.replies.append((500, "upstream exploded"))
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
+    )
+    assert_error(resp, 502, "LLM_ERROR")
+    llm_configured.replies.append((200, {"unexpected": True}))
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
+    )
+    assert_error(resp, 502, "LLM_BAD_OUTPUT")
+
+
+async def test_unreachable_llm_is_503(
+    client: httpx.AsyncClient, operator: dict, admin: dict, llm_configured: FakeLLM
+) -> None:
+    llm_configured.server.shutdown()
+    llm_configured.server.server_close()
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
+    )
+    assert_error(resp, 503, "LLM_UNAVAILABLE")
+    # The offline extractor still works on request.
+    resp = await client.post(
+        "/api/v1/schema/extract",
+        json={"description": SENTENCE, "extractor": "rules"},
+        headers=operator,
+    )
+    assert resp.status_code == 200
