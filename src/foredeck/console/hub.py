@@ -40,7 +40,7 @@ class Batch:
     at: float
 
 
-@dataclass
+@dataclass(eq=False)
 class _Client:
     topics: frozenset[str]
     queue: asyncio.Queue[Batch | None] = field(default_factory=lambda: asyncio.Queue(1000))

@@ -9,11 +9,11 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from foredeck.console import sse
-from foredeck.console.pages import auth, jobs, overview, records, settings, workers
+from foredeck.console.pages import auth, index, jobs, overview, records, settings, workers
 from foredeck.console.session import ConsoleSessionMiddleware
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, sse, overview, records, jobs, workers, settings):
+for module in (auth, sse, overview, records, jobs, workers, settings, index):
     router.include_router(module.router)
 
 

@@ -32,6 +32,12 @@
   window.fdPolling = function () { return !document.hidden && state !== "open"; };
   window.fdLastEventId = function () { return lastId; };
   // A live refresh would throw away the rows a user is selecting for a batch action.
+  // Nor may it replace a form where a file has been chosen but not yet sent.
+  window.fdFormsIdle = function (el) {
+    return !Array.prototype.some.call(el.querySelectorAll("input[type=file]"), function (i) {
+      return i.files && i.files.length;
+    });
+  };
   window.fdNoSelection = function () { return !document.querySelector("input[name=ids]:checked"); };
 
   function resync() { htmx.trigger(document.body, "fd:resync"); touch(); }

@@ -1,0 +1,118 @@
+"""Index: figures, rebuild with live progress, snapshot download and restore."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from foredeck.auth.schemas import Role
+from foredeck.console import data
+from foredeck.console.backends import service
+from foredeck.console.web import (
+    ConsoleRoute,
+    base_context,
+    done,
+    publish_after,
+    render,
+    require,
+    toast_headers,
+)
+from foredeck.errors import NotFound, PayloadTooLarge, ValidationFailed
+from foredeck.kit.deps import SessionDep
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+SNAPSHOT_EXTENSIONS = (".tar",)
+
+
+async def _context(request: Request, session: Any) -> dict[str, Any]:
+    limit = int(getattr(request.app.state.config, "index_snapshot_max_bytes", 4 * 1024**3))
+    last = await data.last_job(session, "index_rebuild")
+    active = (
+        last
+        if last and last["job"].status in ("queued", "running", "paused", "cancelling")
+        else None
+    )
+    return {
+        "stats": await data.index_stats(request, session),
+        "lock": await data.lock_holder(session, "index"),
+        "last": last,
+        "active": active,
+        "max_bytes": limit,
+        "extensions": SNAPSHOT_EXTENSIONS,
+    }
+
+
+@router.get("/ui/index")
+async def index_page(request: Request, session: SessionDep) -> Response:
+    """Vector index figures and maintenance."""
+    context = base_context(request, "index")
+    context.update(title="Index", topics="index,jobs,workers")
+    context.update(await _context(request, session))
+    return render(request, "index.html", context)
+
+
+@router.post("/ui/index/rebuild")
+async def rebuild(request: Request, session: SessionDep) -> Response:
+    """Start an index rebuild job (refused while the index lock is held)."""
+    principal = require(request, Role.operator)
+    jobs = service("jobs")
+    if jobs is None:
+        raise NotFound("The job engine is not installed")
+    job = await jobs.create_job(
+        session, kind="index_rebuild", params={}, created_by=principal.user_id
+    )
+    response = done(
+        request,
+        f"Index rebuild started (job {job.id[:8]})",
+        back="/ui/index",
+        **{"fd:index-changed": True},
+    )
+    return publish_after(response, request, "index", {"action": "rebuild", "job_id": job.id})
+
+
+@router.post("/ui/index/restore")
+async def restore(request: Request, session: SessionDep) -> Response:
+    """Restore an uploaded snapshot; the same checks and service as the API."""
+    require(request, Role.admin)
+    snapshot = service("index", "snapshot")
+    if snapshot is None:
+        raise NotFound("Snapshots are not available in this build")
+    state = request.app.state
+    limit = int(state.config.index_snapshot_max_bytes)
+    form = await request.form(max_part_size=limit)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        raise ValidationFailed.field("file", "Choose a snapshot file (.tar) to restore")
+    if not upload.filename.lower().endswith(SNAPSHOT_EXTENSIONS):
+        raise ValidationFailed.field("file", "A snapshot is a .tar file downloaded from foredeck")
+    tmp_dir = Path(tempfile.mkdtemp(prefix="restore-", dir=state.index_manager.root))
+    try:
+        target = tmp_dir / "upload.tar"
+        copied = 0
+        with open(target, "wb") as out:
+            while block := await upload.read(1024 * 1024):
+                copied += len(block)
+                if copied > limit:
+                    raise PayloadTooLarge(
+                        f"The snapshot is larger than the limit of {limit} bytes",
+                        code="SNAPSHOT_TOO_LARGE",
+                    )
+                out.write(block)
+        manifest = await snapshot.restore(state, target)
+    finally:
+        await form.close()
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    message = f"Snapshot restored: {manifest.get('count', '?')} vectors, checksum {str(manifest.get('checksum', ''))[:12]}"
+    if request.headers.get("hx-request") == "true":
+        context = base_context(request, "index")
+        context.update(await _context(request, session))
+        response: Response = render(
+            request, "index.html", context, block="index_body", headers=toast_headers(message)
+        )
+    else:
+        response = done(request, message, back="/ui/index")
+    return publish_after(response, request, "index", {"action": "restored"})

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+
+from foredeck.config import Config
+from tests.console.server import LiveServer
+
+
+@pytest.fixture(scope="session")
+def live_server(app: FastAPI, config: Config) -> Iterator[LiveServer]:
+    """A second app on a real socket, sharing the session's database."""
+    server = LiveServer(config).start()
+    yield server
+    server.stop()
