@@ -58,7 +58,7 @@ async def test_replay_after_a_given_id_and_resync_when_unknown() -> None:
         hub.offer("workers", {"n": i})
         hub.flush()
     topics = frozenset({"jobs"})
-    first = [b for b in hub.ring if b.topic == "jobs"][0]
+    first = next(b for b in hub.ring if b.topic == "jobs")
     missed = hub.missed_since(hub.event_id(first), topics)
     assert missed is not None
     assert [b.items for b in missed] == [[{"n": 1}], [{"n": 2}]]

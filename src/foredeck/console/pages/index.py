@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from pathlib import Path
@@ -93,7 +94,8 @@ async def restore(request: Request, session: SessionDep) -> Response:
     try:
         target = tmp_dir / "upload.tar"
         copied = 0
-        with open(target, "wb") as out:
+        out = await asyncio.to_thread(target.open, "wb")
+        try:
             while block := await upload.read(1024 * 1024):
                 copied += len(block)
                 if copied > limit:
@@ -101,12 +103,15 @@ async def restore(request: Request, session: SessionDep) -> Response:
                         f"The snapshot is larger than the limit of {limit} bytes",
                         code="SNAPSHOT_TOO_LARGE",
                     )
-                out.write(block)
+                await asyncio.to_thread(out.write, block)
+        finally:
+            out.close()
         manifest = await snapshot.restore(state, target)
     finally:
         await form.close()
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    message = f"Snapshot restored: {manifest.get('count', '?')} vectors, checksum {str(manifest.get('checksum', ''))[:12]}"
+    checksum = str(manifest.get("checksum", ""))[:12]
+    message = f"Snapshot restored: {manifest.get('count', '?')} vectors, checksum {checksum}"
     if request.headers.get("hx-request") == "true":
         context = base_context(request, "index")
         context.update(await _context(request, session))
