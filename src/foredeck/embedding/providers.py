@@ -78,7 +78,8 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.model = SentenceTransformer(path, device=device)
         self.model.max_seq_length = max_tokens
-        dim = self.model.get_sentence_embedding_dimension()
+        getter = getattr(self.model, "get_embedding_dimension", None)
+        dim = getter() if getter else self.model.get_sentence_embedding_dimension()
         self.dimension = int(dim or 0)
         # One model object is not safe to call from several threads at once.
         self._lock = threading.Lock()

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tarfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -185,7 +186,7 @@ def _verify(staging: Path, *, model: str, dimension: int) -> tuple[dict[str, Any
 async def _index_lock(state: Any) -> AsyncIterator[None]:
     from foredeck.jobs.locks import operation_lock
 
-    async with operation_lock(state, "index", holder="snapshot-restore"):
+    async with operation_lock(state, "index", holder=f"snapshot-restore:{uuid.uuid4().hex[:8]}"):
         yield
 
 
