@@ -1,13 +1,70 @@
-"""Start-up and shutdown of the operations domain, called in order from the app lifespan."""
+"""Start-up of the operations domain: a retention sweep for export files and stale uploads."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
+import time
+from pathlib import Path
+
 from fastapi import FastAPI
+
+from foredeck.logging import get_logger
+from foredeck.operations.sources import exports_dir, imports_dir
+from foredeck.settings import service as settings_service
+
+log = get_logger(__name__)
+SWEEP_SECONDS = 3600.0
+
+
+def prune(folder: Path, max_age_s: float) -> list[str]:
+    """Remove entries of folder older than max_age_s; returns what was removed."""
+    cutoff = time.time() - max_age_s
+    removed: list[str] = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        try:
+            if entry.stat().st_mtime < cutoff:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(entry.name)
+        except OSError:
+            continue
+    return removed
+
+
+async def sweep(app: FastAPI) -> list[str]:
+    """Apply the retention settings once: export files, and uploads no job removed."""
+    async with app.state.sessionmaker() as session:
+        retention = await settings_service.get_section(session, "retention")
+    config = app.state.config
+    removed = await asyncio.to_thread(prune, exports_dir(config), retention.export_days * 86400)
+    removed += await asyncio.to_thread(prune, imports_dir(config) / "uploads", 2 * 86400)
+    if removed:
+        log.info("operations_retention_sweep", removed=len(removed))
+    return removed
+
+
+async def _loop(app: FastAPI) -> None:
+    while True:
+        try:
+            await sweep(app)
+        except Exception:
+            log.exception("operations_retention_failed")
+        await asyncio.sleep(SWEEP_SECONDS)
 
 
 async def startup(app: FastAPI) -> None:
-    return None
+    app.state.operations_sweeper = asyncio.create_task(_loop(app))
 
 
 async def shutdown(app: FastAPI) -> None:
-    return None
+    task = getattr(app.state, "operations_sweeper", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

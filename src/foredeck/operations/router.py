@@ -1,7 +1,195 @@
-"""HTTP routes of the operations domain."""
+"""`/api/v1/operations`: import, export and index operations as jobs; status for polling;
+and `/api/v1/jobs/{id}/download` for the files jobs write."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+import shutil
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+
+from foredeck.auth.deps import Operator, Viewer
+from foredeck.errors import ValidationFailed
+from foredeck.jobs import service as jobs_service
+from foredeck.kit.deps import ConfigDep, SessionDep
+from foredeck.kit.envelope import Envelope, ok
+from foredeck.operations import downloads
+from foredeck.operations import service as operations_service
+from foredeck.operations.schemas import ExportParams, ImportParams, JobRef, OperationStatus
+from foredeck.operations.sources import imports_dir, safe_filename
+
+router = APIRouter(tags=["operations"])
+
+UPLOAD_FIELDS = (
+    "collection",
+    "mode",
+    "format",
+    "encoding",
+    "delimiter",
+    "max_error_ratio",
+)
+IMPORT_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": ImportParams.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "mapping": {"type": "string", "description": "ColumnMapping as JSON"},
+                        **{name: {"type": "string"} for name in UPLOAD_FIELDS},
+                    },
+                }
+            },
+        },
+        "required": True,
+    }
+}
+
+
+class ImportFile(BaseModel):
+    path: str
+    bytes: int
+    modified_at: datetime
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed.field("body", "Malformed JSON body") from exc
+
+
+async def _save_upload(request: Request, config: Any) -> ImportParams:
+    """Stream the uploaded file into the managed import dir; the params come from form fields."""
+    form = await request.form(max_files=1, max_fields=50)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ValidationFailed.field("file", "a multipart upload needs a file field named file")
+    fields: dict[str, Any] = {k: form[k] for k in UPLOAD_FIELDS if form.get(k) not in (None, "")}
+    if form.get("mapping"):
+        try:
+            fields["mapping"] = json.loads(str(form["mapping"]))
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed.field("mapping", "mapping must be a JSON object") from exc
+    name = safe_filename(upload.filename)
+    relative = f"uploads/{uuid.uuid4().hex}/{name}"
+    target = imports_dir(config) / relative
+    fields.update(source="file", path=relative, delete_after=True, original_name=name)
+    params = operations_service.parse(ImportParams, fields)
+
+    def copy() -> int:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            upload.file.seek(0)
+            shutil.copyfileobj(upload.file, out, 1 << 20)
+        return target.stat().st_size
+
+    try:
+        size = await asyncio.to_thread(copy)
+    finally:
+        await upload.close()
+    if size == 0:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ValidationFailed.field("file", "the uploaded file is empty")
+    return params
+
+
+@router.post(
+    "/api/v1/operations/import",
+    response_model=Envelope[JobRef],
+    status_code=202,
+    openapi_extra=IMPORT_BODY_DOC,
+)
+async def start_import(
+    request: Request, principal: Operator, session: SessionDep, config: ConfigDep
+) -> Any:
+    """Import from an upload (multipart), a file in the import dir, a URL or a Google Sheet."""
+    content_type = request.headers.get("content-type", "")
+    uploaded = content_type.startswith("multipart/form-data")
+    if uploaded:
+        params = await _save_upload(request, config)
+    else:
+        params = operations_service.parse(ImportParams, await _json_body(request))
+    try:
+        job = await operations_service.start_import(
+            session, config, params, created_by=principal.user_id
+        )
+    except BaseException:
+        if uploaded and params.path:
+            shutil.rmtree((imports_dir(config) / params.path).parent, ignore_errors=True)
+        raise
+    return ok(operations_service.job_ref(job))
+
+
+@router.post("/api/v1/operations/export", response_model=Envelope[JobRef], status_code=202)
+async def start_export(
+    body: ExportParams, principal: Operator, session: SessionDep, config: ConfigDep
+) -> Any:
+    """Export a collection or a filter to CSV, JSONL, Parquet or a Google Sheet."""
+    job = await operations_service.start_export(session, config, body, created_by=principal.user_id)
+    return ok(operations_service.job_ref(job))
+
+
+@router.post("/api/v1/operations/index", response_model=Envelope[JobRef], status_code=202)
+async def start_index_rebuild(principal: Operator, session: SessionDep) -> Any:
+    """Rebuild the vector index (the same job as the index domain's rebuild)."""
+    job = await jobs_service.create_job(
+        session, kind="index_rebuild", params={}, created_by=principal.user_id
+    )
+    return ok(operations_service.job_ref(job))
+
+
+@router.get("/api/v1/operations/{operation}/status", response_model=Envelope[OperationStatus])
+async def operation_status(
+    operation: Literal["import", "export", "index"], _: Viewer, session: SessionDep
+) -> Any:
+    """Latest job of the operation, whether its lock is held and by whom, and the last run."""
+    return ok(await operations_service.operation_status(session, operation))
+
+
+@router.get("/api/v1/operations/import/files", response_model=Envelope[list[ImportFile]])
+async def list_import_files(_: Viewer, config: ConfigDep) -> Any:
+    """Files in the managed import directory that an import can name by path."""
+    base = imports_dir(config)
+
+    def scan() -> list[ImportFile]:
+        out = []
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(base)
+            if path.is_file() and not path.is_symlink() and rel.parts[0] != "uploads":
+                info = path.stat()
+                out.append(
+                    ImportFile(
+                        path=str(rel),
+                        bytes=info.st_size,
+                        modified_at=datetime.fromtimestamp(info.st_mtime, UTC),
+                    )
+                )
+        return out[:1000]
+
+    return ok(await asyncio.to_thread(scan))
+
+
+@router.get(
+    "/api/v1/jobs/{job_id}/download",
+    response_class=FileResponse,
+    tags=["jobs"],
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_job_output(
+    job_id: str, request: Request, _: Viewer, session: SessionDep
+) -> FileResponse:
+    """The file a finished job wrote (an export, a generated dataset), as an attachment."""
+    job = await jobs_service.get_job(session, job_id)
+    found = await downloads.resolve(request.app.state, job)
+    return FileResponse(found.path, media_type=found.media_type, filename=found.filename)

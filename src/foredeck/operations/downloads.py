@@ -1,0 +1,59 @@
+"""Download providers: `GET /api/v1/jobs/{id}/download` asks the job kind's provider for a file."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from foredeck.errors import Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    filename: str
+    media_type: str = "application/octet-stream"
+
+
+# (app state, job row) -> the file to send; raise NotFound/Conflict when there is none.
+DownloadProvider = Callable[[Any, Any], Awaitable[Download]]
+PROVIDERS: dict[str, DownloadProvider] = {}
+
+
+def download_provider(kind: str) -> Callable[[DownloadProvider], DownloadProvider]:
+    """Register the provider of downloadable output for jobs of this kind."""
+
+    def register(fn: DownloadProvider) -> DownloadProvider:
+        PROVIDERS[kind] = fn
+        return fn
+
+    return register
+
+
+def _load_providers() -> None:
+    import importlib
+
+    for name in ("foredeck.operations.handlers", "foredeck.generator.handlers"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+async def resolve(state: Any, job: Any) -> Download:
+    """The file of a finished job, via its kind's provider."""
+    _load_providers()
+    provider = PROVIDERS.get(job.kind)
+    if provider is None:
+        raise NotFound(f"Jobs of kind {job.kind} have nothing to download")
+    if job.status != "succeeded":
+        raise Conflict(
+            f"Job {job.id} is {job.status}; its output can be downloaded once it has succeeded",
+            code="JOB_NOT_FINISHED",
+        )
+    download = await provider(state, job)
+    if not download.path.is_file():
+        raise NotFound("The file is gone (removed by the retention policy); run the job again")
+    return download

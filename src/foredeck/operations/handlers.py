@@ -1,0 +1,50 @@
+"""The `import` and `export` job handlers, and the download provider for export files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from foredeck.errors import NotFound
+from foredeck.jobs.context import JobContext
+from foredeck.jobs.registry import job_handler
+from foredeck.operations import exporter, imports
+from foredeck.operations.downloads import Download, download_provider
+from foredeck.operations.schemas import ExportParams, ImportParams
+from foredeck.operations.sources import exports_dir, resolve_import_path
+
+
+@job_handler("import", params=ImportParams, queue="operations", locks=("import",), max_attempts=1)
+async def run_import(ctx: JobContext) -> dict[str, Any]:
+    """Import a file, URL or sheet into a collection (upsert, append or replace)."""
+    params: ImportParams = ctx.params
+    try:
+        return await imports.run_import(
+            ctx.state, params, ctx, owner_id=ctx.created_by, work_dir=ctx.job_dir
+        )
+    finally:
+        if params.delete_after and params.path:
+            try:
+                resolve_import_path(ctx.state.config, params.path).unlink(missing_ok=True)
+            except Exception:
+                pass
+
+
+@job_handler("export", params=ExportParams, queue="operations", locks=("export",), max_attempts=1)
+async def run_export(ctx: JobContext) -> dict[str, Any]:
+    """Export a collection or a filter to CSV, JSONL, Parquet or a Google Sheet."""
+    params: ExportParams = ctx.params
+    out_dir = exports_dir(ctx.state.config) / ctx.job_id
+    return await exporter.run_export(ctx.state, params, ctx, job_id=ctx.job_id, out_dir=out_dir)
+
+
+@download_provider("export")
+async def export_file(state: Any, job: Any) -> Download:
+    """The file an export job wrote (sheet exports have none)."""
+    result = job.result or {}
+    if not result.get("file"):
+        raise NotFound("This export went to a Google Sheet; there is no file to download")
+    path = Path(result["file"])
+    if not path.is_relative_to(exports_dir(state.config)):
+        raise NotFound("The export file is not in the export directory")
+    return Download(path=path, filename=result["filename"], media_type=result["media_type"])

@@ -1,0 +1,252 @@
+"""The import engine: rows are staged in a temporary table, then merged in one transaction.
+
+Staging keeps the long read phase off the database's write lock (SQLite has one writer, and
+job progress writes must get through), and the single merge makes a failed or cancelled
+import leave the store exactly as it was."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from foredeck.models.base import UTCDateTime, utcnow
+from foredeck.operations.mapping import StagedRow
+from foredeck.operations.readers import RowError
+from foredeck.records import service as records_service
+
+DELETE_CHUNK = 500
+
+
+class Reporter(Protocol):
+    async def progress(
+        self,
+        done: int | None = None,
+        total: int | None = None,
+        message: str | None = None,
+        *,
+        force: bool = False,
+        **counters: Any,
+    ) -> None: ...
+
+    async def check(self) -> None: ...
+
+
+class ImportFailed(Exception):
+    """The import stopped and changed nothing; the message is safe to show."""
+
+
+@dataclass
+class Counts:
+    rows_read: int = 0
+    staged: int = 0
+    error_count: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    deleted: int = 0
+
+    def add_errors(self, errors: Iterable[RowError], limit: int) -> None:
+        for err in errors:
+            self.error_count += 1
+            if len(self.errors) < limit:
+                self.errors.append(err)
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped + self.error_count,
+            "duplicates": self.duplicates,
+            "deleted": self.deleted,
+        }
+
+
+class Stage:
+    """A temporary staging table on one dedicated connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self.name = f"fd_import_{uuid.uuid4().hex[:12]}"
+        if self.dialect == "postgresql":
+            marks = ", ".join(f"${i}" for i in range(1, 7))
+        else:
+            marks = ", ".join("?" * 6)
+        self._insert = (
+            f"INSERT INTO {self.name} (row_no, content, memory_type, external_id, metadata, "
+            f"content_hash) VALUES ({marks})"
+        )
+
+    async def create(self) -> None:
+        key = "INTEGER PRIMARY KEY" if self.dialect == "sqlite" else "BIGINT"
+        await self.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {self.name} (row_no {key}, content TEXT, memory_type TEXT, "
+            "external_id TEXT, metadata TEXT, content_hash TEXT)"
+        )
+        await self.conn.commit()
+
+    async def add(self, rows: list[StagedRow]) -> None:
+        if rows:
+            await self.conn.exec_driver_sql(self._insert, rows)  # type: ignore[arg-type]
+            await self.conn.commit()
+
+    async def drop(self) -> None:
+        try:
+            await self.conn.rollback()
+            await self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.name}")
+            await self.conn.commit()
+        except Exception:
+            await self.conn.invalidate()
+
+    def _meta(self, column: str) -> str:
+        return f"CAST({column} AS JSONB)" if self.dialect == "postgresql" else column
+
+    def _meta_differs(self) -> str:
+        if self.dialect == "postgresql":
+            return "memories.metadata <> CAST(s.metadata AS JSONB)"
+        return "json(memories.metadata) <> json(s.metadata)"
+
+    async def _exec(self, sql: str, **params: Any) -> int:
+        stmt = text(sql)
+        if "now" in params:
+            stmt = stmt.bindparams(bindparam("now", type_=UTCDateTime()))
+        result = await self.conn.execute(stmt, params)
+        return int(result.rowcount or 0)
+
+    async def _scalar(self, sql: str, **params: Any) -> int:
+        return int((await self.conn.execute(text(sql), params)).scalar() or 0)
+
+    async def merge(
+        self,
+        *,
+        collection: str,
+        mode: str,
+        owner_id: int | None,
+        counts: Counts,
+        max_errors: int,
+    ) -> None:
+        """Apply the staged rows to the collection in one transaction (the caller commits)."""
+        s, c = self.name, collection
+        now = utcnow()
+        await self.conn.exec_driver_sql(f"CREATE INDEX {s}_ext ON {s} (external_id, row_no)")
+        # A later row with the same external_id wins, as a second import of it would.
+        counts.duplicates = await self._exec(
+            f"DELETE FROM {s} WHERE external_id IS NOT NULL AND EXISTS (SELECT 1 FROM {s} b "
+            f"WHERE b.external_id = {s}.external_id AND b.row_no > {s}.row_no)"
+        )
+        if mode != "append":
+            await self.conn.exec_driver_sql(f"CREATE INDEX {s}_hash ON {s} (content_hash, row_no)")
+            counts.duplicates += await self._exec(
+                f"DELETE FROM {s} WHERE external_id IS NULL AND EXISTS (SELECT 1 FROM {s} b "
+                f"WHERE b.external_id IS NULL AND b.content_hash = {s}.content_hash "
+                f"AND b.row_no > {s}.row_no)"
+            )
+        staged = counts.staged - counts.duplicates
+        ext_exists = (
+            "EXISTS (SELECT 1 FROM memories m WHERE m.collection = :c "
+            "AND m.external_id = s.external_id)"
+        )
+        hash_exists = (
+            "EXISTS (SELECT 1 FROM memories m WHERE m.collection = :c "
+            "AND m.external_id IS NULL AND m.content_hash = s.content_hash)"
+        )
+        if mode == "append":
+            conflicts = await self.conn.execute(
+                text(
+                    f"SELECT s.row_no, s.external_id FROM {s} s WHERE s.external_id IS NOT NULL "
+                    f"AND {ext_exists} ORDER BY s.row_no"
+                ),
+                {"c": c},
+            )
+            for row_no, ext in conflicts:
+                counts.skipped += 1
+                if len(counts.errors) < max_errors:
+                    counts.errors.append(
+                        RowError(int(row_no), f"external_id {ext!r} already exists; skipped")
+                    )
+        else:
+            changed = "CASE WHEN memories.content_hash <> s.content_hash THEN {new} ELSE {old} END"
+            counts.updated = await self._exec(
+                f"UPDATE memories SET content = s.content, memory_type = s.memory_type, "
+                f"metadata = {self._meta('s.metadata')}, content_hash = s.content_hash, "
+                "embedding_state = "
+                + changed.format(new="'pending'", old="memories.embedding_state")
+                + ", embedding_error = "
+                + changed.format(new="NULL", old="memories.embedding_error")
+                + ", embedding_attempts = "
+                + changed.format(new="0", old="memories.embedding_attempts")
+                + f", updated_at = :now FROM {s} s WHERE memories.collection = :c "
+                "AND memories.external_id = s.external_id AND (memories.content_hash <> "
+                "s.content_hash OR memories.memory_type <> s.memory_type OR "
+                f"{self._meta_differs()})",
+                c=c,
+                now=now,
+            )
+        columns = (
+            "content, memory_type, collection, metadata, external_id, content_hash, owner_id, "
+            "embedding_state, embedding_attempts, created_at, updated_at"
+        )
+        select_part = (
+            f"SELECT s.content, s.memory_type, CAST(:c AS VARCHAR(128)), {self._meta('s.metadata')}, "
+            f"s.external_id, s.content_hash, CAST(:owner AS BIGINT), 'pending', 0, :now, :now "
+            f"FROM {s} s"
+        )
+        counts.inserted = await self._exec(
+            f"INSERT INTO memories ({columns}) {select_part} WHERE s.external_id IS NOT NULL "
+            f"AND NOT {ext_exists} ORDER BY s.row_no "
+            "ON CONFLICT (collection, external_id) DO NOTHING",
+            c=c,
+            owner=owner_id,
+            now=now,
+        )
+        no_ext_filter = "" if mode == "append" else f" AND NOT {hash_exists}"
+        counts.inserted += await self._exec(
+            f"INSERT INTO memories ({columns}) {select_part} WHERE s.external_id IS NULL"
+            f"{no_ext_filter} ORDER BY s.row_no",
+            c=c,
+            owner=owner_id,
+            now=now,
+        )
+        if mode == "replace":
+            counts.deleted = await self._delete_rest(collection)
+        counts.unchanged = max(0, staged - counts.inserted - counts.updated - counts.skipped)
+
+    async def _delete_rest(self, collection: str) -> int:
+        """Records of the collection that the import did not name (replace mode)."""
+        s = self.name
+        # Two queries, so each NOT EXISTS can use one staging index.
+        by_ext = await self.conn.execute(
+            text(
+                f"SELECT m.id FROM memories m WHERE m.collection = :c AND m.external_id IS NOT "
+                f"NULL AND NOT EXISTS (SELECT 1 FROM {s} s WHERE s.external_id = m.external_id)"
+            ),
+            {"c": collection},
+        )
+        by_hash = await self.conn.execute(
+            text(
+                f"SELECT m.id FROM memories m WHERE m.collection = :c AND m.external_id IS NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {s} s WHERE s.content_hash = m.content_hash "
+                "AND s.external_id IS NULL)"
+            ),
+            {"c": collection},
+        )
+        rows = [*by_ext, *by_hash]
+        ids = [int(r[0]) for r in rows]
+        session = AsyncSession(bind=self.conn, expire_on_commit=False)
+        for start in range(0, len(ids), DELETE_CHUNK):
+            chunk = ids[start : start + DELETE_CHUNK]
+            marks = ", ".join(str(i) for i in chunk)
+            await self.conn.exec_driver_sql(f"DELETE FROM memories WHERE id IN ({marks})")
+            for hook in records_service.delete_hooks:
+                await hook(session, chunk)
+        return len(ids)

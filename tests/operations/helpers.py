@@ -1,0 +1,78 @@
+"""Helpers for operations tests: files in the import dir, starting jobs, waiting for them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+DEADLINE = 120.0
+
+
+def import_path(app: FastAPI, name: str) -> Path:
+    path = app.state.config.path("imports") / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def wait_job(
+    client: httpx.AsyncClient, headers: dict[str, str], job_id: str, deadline: float = DEADLINE
+) -> dict[str, Any]:
+    """Poll until the job ends (the deadline is an upper bound, not a timing assertion)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    job: dict[str, Any] = {}
+    while loop.time() < end:
+        resp = await client.get(f"/api/v1/jobs/{job_id}", headers=headers)
+        assert resp.status_code == 200, resp.text
+        job = resp.json()["data"]
+        if job["status"] in TERMINAL:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+async def run_import(
+    client: httpx.AsyncClient, headers: dict[str, str], expect: str = "succeeded", **params: Any
+) -> dict[str, Any]:
+    resp = await client.post("/api/v1/operations/import", json=params, headers=headers)
+    assert resp.status_code == 202, resp.text
+    job = await wait_job(client, headers, resp.json()["data"]["job_id"])
+    assert job["status"] == expect, job
+    return job
+
+
+async def run_export(
+    client: httpx.AsyncClient, headers: dict[str, str], **params: Any
+) -> tuple[dict[str, Any], bytes]:
+    resp = await client.post("/api/v1/operations/export", json=params, headers=headers)
+    assert resp.status_code == 202, resp.text
+    job = await wait_job(client, headers, resp.json()["data"]["job_id"])
+    assert job["status"] == "succeeded", job
+    if params.get("format") == "sheet":
+        return job, b""
+    download = await client.get(f"/api/v1/jobs/{job['id']}/download", headers=headers)
+    assert download.status_code == 200, download.text
+    return job, download.content
+
+
+async def records(
+    client: httpx.AsyncClient, headers: dict[str, str], collection: str
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        resp = await client.get(
+            f"/api/v1/memories?collection={collection}&per_page=200&page={page}&sort=id",
+            headers=headers,
+        )
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        out.extend(body["data"])
+        if page >= body["meta"]["total_pages"]:
+            return out
+        page += 1
