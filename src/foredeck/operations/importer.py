@@ -197,9 +197,9 @@ class Stage:
             "embedding_state, embedding_attempts, created_at, updated_at"
         )
         select_part = (
-            f"SELECT s.content, s.memory_type, CAST(:c AS VARCHAR(128)), {self._meta('s.metadata')}, "
-            f"s.external_id, s.content_hash, CAST(:owner AS BIGINT), 'pending', 0, :now, :now "
-            f"FROM {s} s"
+            "SELECT s.content, s.memory_type, CAST(:c AS VARCHAR(128)), "
+            f"{self._meta('s.metadata')}, s.external_id, s.content_hash, "
+            f"CAST(:owner AS BIGINT), 'pending', 0, :now, :now FROM {s} s"
         )
         counts.inserted = await self._exec(
             f"INSERT INTO memories ({columns}) {select_part} WHERE s.external_id IS NOT NULL "
