@@ -1,7 +1,75 @@
-"""HTTP routes of the mcp domain."""
+"""Streamable HTTP MCP at `/mcp`, behind the API's own bearer auth and roles."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from starlette.types import Receive, Scope, Send
+
+from foredeck.mcp.operations import Operation, collect
+from foredeck.mcp.server import ToolSet, build_server
 
 router = APIRouter()
+
+# Caller headers a tool call carries into the API: the credentials and the request id.
+FORWARDED = ("authorization", "x-request-id")
+
+
+def caller_headers(app: FastAPI, headers: Any) -> dict[str, str]:
+    """The credentials of an MCP HTTP request, to make the tool's API call with."""
+    names = {*FORWARDED, app.state.config.trusted_header_name.lower()}
+    return {k: v for k, v in headers.items() if k.lower() in names}
+
+
+def app_operations(app: FastAPI) -> tuple[list[Operation], dict[str, Any]]:
+    """The app's operations and OpenAPI component schemas."""
+    return collect(app), app.openapi().get("components", {}).get("schemas", {})
+
+
+class AuthGate:
+    """Refuses MCP traffic without valid credentials, with the API's own 401/403 envelope."""
+
+    def __init__(self, app: FastAPI, inner: Any) -> None:
+        self.app = app
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        raw = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = caller_headers(self.app, raw)
+        # The API decides who the caller is; MCP accepts exactly the callers REST accepts.
+        resp = await self.app.state.mcp_http.get("/api/v1/users/me", headers=headers)
+        if resp.status_code >= 400:
+            out = [(b"content-type", b"application/json")]
+            if "www-authenticate" in resp.headers:
+                out.append((b"www-authenticate", resp.headers["www-authenticate"].encode()))
+            await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
+            await send({"type": "http.response.body", "body": json.dumps(resp.json()).encode()})
+            return
+        await self.inner(scope, receive, send)
+
+
+def mount(app: FastAPI) -> None:
+    """Serve MCP over streamable HTTP at /mcp (started and stopped by mcp.lifecycle)."""
+    toolset = ToolSet(lambda: app_operations(app))
+    server = build_server(
+        toolset,
+        http=lambda: app.state.mcp_http,
+        headers_for=lambda ctx: caller_headers(app, ctx.request.headers if ctx.request else {}),
+    )
+    # Stateless: any replica can answer any request, and progress streams on the call's own
+    # response, so scale-out needs no sticky sessions.
+    manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=False)
+    app.state.mcp_manager = manager
+    app.state.mcp_toolset = toolset
+    app.add_route(
+        "/mcp",
+        AuthGate(app, StreamableHTTPASGIApp(manager)),  # type: ignore[arg-type]
+        methods=["GET", "POST", "DELETE"],
+        include_in_schema=False,
+    )

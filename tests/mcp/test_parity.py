@@ -1,0 +1,51 @@
+"""Every OpenAPI operation has an MCP tool (or a documented exclusion), and every tool maps to
+an operation with the same arguments."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from foredeck.mcp.operations import collect
+from foredeck.mcp.server import WAIT_FOR_JOB
+from foredeck.mcp.tools import EXCLUDED_REASONS, exclusion
+
+SEED_003_TOOLS = {"create_job", "list_jobs", "get_job", "control_job"}
+
+
+def test_every_operation_has_a_tool_or_a_reason(app: FastAPI) -> None:
+    spec = app.openapi()
+    in_openapi = {
+        (m.upper(), p)
+        for p, item in spec["paths"].items()
+        for m in item
+        if m in ("get", "post", "put", "patch", "delete")
+    }
+    ops = collect(app)
+    assert {(op.method, op.path) for op in ops} == in_openapi
+    tools = app.state.mcp_toolset.tools
+    for op in ops:
+        reason = exclusion(op)
+        assert (op.name in tools) != bool(reason), (op.name, reason)
+    for name, tool in tools.items():
+        assert (tool.op.method, tool.op.path) in in_openapi
+        assert name == tool.op.name
+    # The short list is what it says: named exclusions exist, and nothing else is left out
+    # but streams, files and uploads.
+    names = {op.name for op in ops}
+    assert set(EXCLUDED_REASONS) <= names
+    assert SEED_003_TOOLS <= set(tools)
+    assert WAIT_FOR_JOB not in names
+    for verb in ("list", "get", "create", "update", "delete"):
+        assert f"{verb}_server" in tools or f"{verb}_servers" in tools
+
+
+def test_tool_arguments_are_the_rest_contract(app: FastAPI) -> None:
+    tools = app.state.mcp_toolset.tools
+    create = tools["create_allocation"].input_schema
+    assert set(create["required"]) == {"server_id", "port", "service"}
+    assert create["properties"]["port"]["maximum"] == 65535
+    assert create["additionalProperties"] is False
+    update = tools["update_allocation"].input_schema
+    assert update["required"] == ["item_id"] and "port" in update["properties"]
+    listing = tools["list_servers"].input_schema["properties"]
+    assert {"page", "per_page", "sort", "status", "q"} <= set(listing)

@@ -1,0 +1,66 @@
+"""`foredeck mcp` over stdio (a subprocess on the same database), driven by the mcp client."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from mcp import Client, StdioServerParameters
+
+from tests.conftest import unique
+from tests.mcp.conftest import api_key
+
+FOREDECK = str(Path(sys.executable).parent / "foredeck")
+
+
+def _params(app: FastAPI, token: str) -> StdioServerParameters:
+    config = app.state.config
+    env = {
+        **os.environ,
+        "FOREDECK_DATA_DIR": str(config.data_dir),
+        "FOREDECK_DATABASE_URL": config.database_url,
+        "FOREDECK_TOKEN": token,
+        "FOREDECK_LOG_LEVEL": "WARNING",
+    }
+    env.pop("FOREDECK_URL", None)
+    return StdioServerParameters(command=FOREDECK, args=["mcp"], env=env)
+
+
+def _data(result) -> dict:
+    assert not result.is_error, result.content
+    return json.loads(result.content[0].text)
+
+
+async def test_stdio_tools_progress_and_errors(
+    app: FastAPI, client: httpx.AsyncClient, operator: dict
+) -> None:
+    token = await api_key(client, operator)
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async with Client(_params(app, token), read_timeout_seconds=120) as mcp:
+        tools = {t.name: t for t in (await mcp.list_tools()).tools}
+        assert "create_project" in tools and "wait_for_job" in tools
+        name = unique("prj")
+        made = _data(await mcp.call_tool("create_project", {"name": name, "modules": ["api"]}))
+        assert made["data"]["status"] == "created"
+        started = _data(await mcp.call_tool("create_test_job", {"count": 6, "delay": 0.1}))
+        job = _data(
+            await mcp.call_tool(
+                "wait_for_job", {"job_id": started["data"]["job_id"]}, progress_callback=on_progress
+            )
+        )["data"]
+        bad = await mcp.call_tool("create_project", {"name": 5, "modules": "x"})
+    # The subprocess wrote to the same database the API reads.
+    rest = await client.get(f"/api/v1/projects?name={name}", headers=operator)
+    assert rest.json()["data"][0]["id"] == made["data"]["id"]
+    assert job["status"] == "succeeded" and len(set(seen)) >= 2 and seen[-1] == 6
+    assert bad.is_error
+    fields = {d["field"] for d in json.loads(bad.content[0].text)["details"]}
+    assert {"name", "modules"} <= fields
