@@ -7,10 +7,10 @@ import json
 import httpx
 import httpx2
 import pytest
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from mcp import Client
 from tests.conftest import unique
 from tests.mcp.conftest import api_key
 

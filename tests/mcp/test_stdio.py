@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from mcp import Client, StdioServerParameters
 
+from mcp import Client, StdioServerParameters
 from tests.conftest import unique
 from tests.mcp.conftest import api_key
 
