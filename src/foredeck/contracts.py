@@ -31,6 +31,7 @@ from foredeck.generator.schemas import (
     ChunkOut,
     ChunkPreview,
     DatasetCreate,
+    DatasetMapping,
     DatasetSchema,
     DownloadInfo,
     DownloadRequest,
@@ -82,6 +83,9 @@ from foredeck.kit.schemas import (
     PatchBody,
     ReadModel,
     StrictBody,
+)
+from foredeck.operations.router import (
+    ImportFile,
 )
 from foredeck.operations.schemas import (
     ColumnMapping,
@@ -152,6 +156,10 @@ from foredeck.system.router import (
     Health,
     Info,
 )
+from foredeck.workers.schemas import (
+    ControlsRead,
+    WorkerRead,
+)
 
 __all__ = [
     "AgentConfigCreate",
@@ -176,8 +184,10 @@ __all__ = [
     "ChunkPreview",
     "ColumnMapping",
     "ControlBody",
+    "ControlsRead",
     "CredentialsSettings",
     "DatasetCreate",
+    "DatasetMapping",
     "DatasetSchema",
     "DeploymentCreate",
     "DeploymentOut",
@@ -202,6 +212,7 @@ __all__ = [
     "GeneratorSettings",
     "Health",
     "ImportConfigReport",
+    "ImportFile",
     "ImportParams",
     "ImportRequest",
     "ImportResult",
@@ -276,5 +287,6 @@ __all__ = [
     "UserUpdate",
     "ValidationReport",
     "ValidationResult",
+    "WorkerRead",
     "WorkersSettings",
 ]

@@ -31,6 +31,7 @@ from foredeck.contracts import (
     ChunkOut,
     ChunkPreview,
     ControlBody,
+    ControlsRead,
     DatasetCreate,
     DeploymentCreate,
     DeploymentOut,
@@ -39,10 +40,13 @@ from foredeck.contracts import (
     DownloadRequest,
     EmbeddingStatus,
     EventRead,
+    ExportParams,
     ExtractRequest,
     ExtractResponse,
     Health,
     ImportConfigReport,
+    ImportFile,
+    ImportRequest,
     IncidentCreate,
     IncidentOut,
     IncidentUpdate,
@@ -51,12 +55,14 @@ from foredeck.contracts import (
     JobCreate,
     JobCreated,
     JobRead,
+    JobRef,
     KindRead,
     LockRead,
     MePatch,
     MemoryCreate,
     MemoryOut,
     MemoryUpdate,
+    OperationStatus,
     Paged,
     Preferences,
     PreferencesPatch,
@@ -90,6 +96,7 @@ from foredeck.contracts import (
     UserUpdate,
     ValidationReport,
     ValidationResult,
+    WorkerRead,
 )
 
 OPERATIONS: dict[str, tuple[str, str]] = {
@@ -128,6 +135,22 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "get_queue_summary": ("GET", "/api/v1/queue"),
     "list_locks": ("GET", "/api/v1/locks"),
     "free_lock": ("DELETE", "/api/v1/locks/{name}"),
+    "list_workers": ("GET", "/api/v1/workers"),
+    "controls": ("GET", "/api/v1/workers/controls"),
+    "pause_all": ("POST", "/api/v1/workers/pause-all"),
+    "resume_all": ("POST", "/api/v1/workers/resume-all"),
+    "drain_workers": ("POST", "/api/v1/workers/drain"),
+    "undrain": ("POST", "/api/v1/workers/undrain"),
+    "get_worker": ("GET", "/api/v1/workers/{worker_id}"),
+    "pause_worker": ("POST", "/api/v1/workers/{worker_id}/pause"),
+    "resume_worker": ("POST", "/api/v1/workers/{worker_id}/resume"),
+    "pause_queue": ("POST", "/api/v1/queues/{queue}/pause"),
+    "resume_queue": ("POST", "/api/v1/queues/{queue}/resume"),
+    "get_telemetry_snapshot": ("GET", "/api/v1/telemetry/snapshot"),
+    "history": ("GET", "/api/v1/telemetry/history"),
+    "stream": ("GET", "/api/v1/telemetry/stream"),
+    "job_events": ("GET", "/api/v1/jobs/{job_id}/events"),
+    "metrics": ("GET", "/metrics"),
     "available_models": ("GET", "/api/v1/available_models"),
     "embedding_status": ("GET", "/api/v1/embedding"),
     "retry_failed": ("POST", "/api/v1/embedding/retry"),
@@ -138,6 +161,12 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "search": ("POST", "/api/v1/search"),
     "search_get": ("GET", "/api/v1/search"),
     "rag_indices": ("GET", "/api/v1/rag"),
+    "start_import": ("POST", "/api/v1/operations/import"),
+    "start_export": ("POST", "/api/v1/operations/export"),
+    "start_index_rebuild": ("POST", "/api/v1/operations/index"),
+    "operation_status": ("GET", "/api/v1/operations/{operation}/status"),
+    "list_import_files": ("GET", "/api/v1/operations/import/files"),
+    "download_dataset": ("GET", "/api/v1/jobs/{job_id}/download"),
     "get_settings": ("GET", "/api/v1/settings"),
     "import_config": ("POST", "/api/v1/settings/import-config"),
     "get_settings_section": ("GET", "/api/v1/settings/{section}"),
@@ -151,6 +180,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "generate_chunk": ("POST", "/api/v1/jobs/{job_id}/chunks/{index}"),
     "preview_chunk": ("GET", "/api/v1/jobs/{job_id}/chunks/{index}"),
     "prepare_download": ("POST", "/api/v1/jobs/{job_id}/download"),
+    "import_dataset": ("POST", "/api/v1/jobs/{job_id}/import"),
     "list_projects": ("GET", "/api/v1/projects"),
     "create_project": ("POST", "/api/v1/projects"),
     "get_project": ("GET", "/api/v1/projects/{item_id}"),
@@ -645,6 +675,188 @@ class SyncOperations:
             kind="json",
         )
 
+    def list_workers(self, *, include_stopped: bool | None = None) -> list[WorkerRead]:
+        """List Workers (GET /api/v1/workers)"""
+        return self._call(
+            "GET",
+            "/api/v1/workers",
+            path={},
+            query={"include_stopped": include_stopped},
+            result=list[WorkerRead],
+            unwrap=True,
+            kind="json",
+        )
+
+    def controls(self) -> ControlsRead:
+        """Controls (GET /api/v1/workers/controls)"""
+        return self._call(
+            "GET",
+            "/api/v1/workers/controls",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def pause_all(self) -> ControlsRead:
+        """Pause All (POST /api/v1/workers/pause-all)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/pause-all",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def resume_all(self) -> ControlsRead:
+        """Resume All (POST /api/v1/workers/resume-all)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/resume-all",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def drain_workers(self) -> ControlsRead:
+        """Drain (POST /api/v1/workers/drain)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/drain",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def undrain(self) -> ControlsRead:
+        """Undrain (POST /api/v1/workers/undrain)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/undrain",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_worker(self, worker_id: str) -> WorkerRead:
+        """Get Worker (GET /api/v1/workers/{worker_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/workers/{worker_id}",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def pause_worker(self, worker_id: str) -> WorkerRead:
+        """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/pause",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def resume_worker(self, worker_id: str) -> WorkerRead:
+        """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/resume",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def pause_queue(self, queue: str) -> ControlsRead:
+        """Pause Queue (POST /api/v1/queues/{queue}/pause)"""
+        return self._call(
+            "POST",
+            "/api/v1/queues/{queue}/pause",
+            path={"queue": queue},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def resume_queue(self, queue: str) -> ControlsRead:
+        """Resume Queue (POST /api/v1/queues/{queue}/resume)"""
+        return self._call(
+            "POST",
+            "/api/v1/queues/{queue}/resume",
+            path={"queue": queue},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_telemetry_snapshot(self) -> dict[str, Any]:
+        """Snapshot (GET /api/v1/telemetry/snapshot)"""
+        return self._call(
+            "GET",
+            "/api/v1/telemetry/snapshot",
+            path={},
+            query={},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    def history(self, *, window: str | None = None, step: str | None = None) -> dict[str, Any]:
+        """History (GET /api/v1/telemetry/history)"""
+        return self._call(
+            "GET",
+            "/api/v1/telemetry/history",
+            path={},
+            query={"window": window, "step": step},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    def stream(self, *, topics: str | None = None) -> Any:
+        """Stream (GET /api/v1/telemetry/stream)"""
+        return self._call(
+            "GET",
+            "/api/v1/telemetry/stream",
+            path={},
+            query={"topics": topics},
+            result=Any,
+            kind="json",
+        )
+
+    def job_events(self, job_id: str) -> Any:
+        """Job Events (GET /api/v1/jobs/{job_id}/events)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/events",
+            path={"job_id": job_id},
+            query={},
+            result=Any,
+            kind="json",
+        )
+
+    def metrics(self) -> httpx.Response:
+        """Metrics (GET /metrics)"""
+        return self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
+
     def available_models(self) -> list[AvailableModel]:
         """Available Models (GET /api/v1/available_models)"""
         return self._call(
@@ -688,7 +900,7 @@ class SyncOperations:
         )
 
     def start_rebuild(self) -> dict[str, Any]:
-        """Start Rebuild (POST /api/v1/operations/index)"""
+        """Start Index Rebuild (POST /api/v1/operations/index)"""
         return self._call(
             "POST",
             "/api/v1/operations/index",
@@ -766,6 +978,79 @@ class SyncOperations:
         """Rag Indices (GET /api/v1/rag)"""
         return self._call(
             "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
+        )
+
+    def start_import(self, body: Any) -> JobRef:
+        """Start Import (POST /api/v1/operations/import)"""
+        return self._call(
+            "POST",
+            "/api/v1/operations/import",
+            path={},
+            query={},
+            json=body,
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    def start_export(self, body: ExportParams | dict[str, Any]) -> JobRef:
+        """Start Export (POST /api/v1/operations/export)"""
+        return self._call(
+            "POST",
+            "/api/v1/operations/export",
+            path={},
+            query={},
+            json=body,
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    def start_index_rebuild(self) -> JobRef:
+        """Start Index Rebuild (POST /api/v1/operations/index)"""
+        return self._call(
+            "POST",
+            "/api/v1/operations/index",
+            path={},
+            query={},
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    def operation_status(self, operation: Literal["import", "export", "index"]) -> OperationStatus:
+        """Operation Status (GET /api/v1/operations/{operation}/status)"""
+        return self._call(
+            "GET",
+            "/api/v1/operations/{operation}/status",
+            path={"operation": operation},
+            query={},
+            result=OperationStatus,
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_import_files(self) -> list[ImportFile]:
+        """List Import Files (GET /api/v1/operations/import/files)"""
+        return self._call(
+            "GET",
+            "/api/v1/operations/import/files",
+            path={},
+            query={},
+            result=list[ImportFile],
+            unwrap=True,
+            kind="json",
+        )
+
+    def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
+        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/download",
+            path={"job_id": job_id},
+            query={"format": format},
+            result=None,
+            kind="raw",
         )
 
     def get_settings(self) -> SettingsOut:
@@ -945,6 +1230,19 @@ class SyncOperations:
             query={},
             json=body,
             result=DownloadInfo,
+            unwrap=True,
+            kind="json",
+        )
+
+    def import_dataset(self, job_id: str, body: ImportRequest | dict[str, Any]) -> JobCreated:
+        """Import Dataset (POST /api/v1/jobs/{job_id}/import)"""
+        return self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/import",
+            path={"job_id": job_id},
+            query={},
+            json=body,
+            result=JobCreated,
             unwrap=True,
             kind="json",
         )
@@ -2242,6 +2540,190 @@ class AsyncOperations:
             kind="json",
         )
 
+    async def list_workers(self, *, include_stopped: bool | None = None) -> list[WorkerRead]:
+        """List Workers (GET /api/v1/workers)"""
+        return await self._call(
+            "GET",
+            "/api/v1/workers",
+            path={},
+            query={"include_stopped": include_stopped},
+            result=list[WorkerRead],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def controls(self) -> ControlsRead:
+        """Controls (GET /api/v1/workers/controls)"""
+        return await self._call(
+            "GET",
+            "/api/v1/workers/controls",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def pause_all(self) -> ControlsRead:
+        """Pause All (POST /api/v1/workers/pause-all)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/pause-all",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def resume_all(self) -> ControlsRead:
+        """Resume All (POST /api/v1/workers/resume-all)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/resume-all",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def drain_workers(self) -> ControlsRead:
+        """Drain (POST /api/v1/workers/drain)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/drain",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def undrain(self) -> ControlsRead:
+        """Undrain (POST /api/v1/workers/undrain)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/undrain",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_worker(self, worker_id: str) -> WorkerRead:
+        """Get Worker (GET /api/v1/workers/{worker_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/workers/{worker_id}",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def pause_worker(self, worker_id: str) -> WorkerRead:
+        """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/pause",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def resume_worker(self, worker_id: str) -> WorkerRead:
+        """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/resume",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def pause_queue(self, queue: str) -> ControlsRead:
+        """Pause Queue (POST /api/v1/queues/{queue}/pause)"""
+        return await self._call(
+            "POST",
+            "/api/v1/queues/{queue}/pause",
+            path={"queue": queue},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def resume_queue(self, queue: str) -> ControlsRead:
+        """Resume Queue (POST /api/v1/queues/{queue}/resume)"""
+        return await self._call(
+            "POST",
+            "/api/v1/queues/{queue}/resume",
+            path={"queue": queue},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_telemetry_snapshot(self) -> dict[str, Any]:
+        """Snapshot (GET /api/v1/telemetry/snapshot)"""
+        return await self._call(
+            "GET",
+            "/api/v1/telemetry/snapshot",
+            path={},
+            query={},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def history(
+        self, *, window: str | None = None, step: str | None = None
+    ) -> dict[str, Any]:
+        """History (GET /api/v1/telemetry/history)"""
+        return await self._call(
+            "GET",
+            "/api/v1/telemetry/history",
+            path={},
+            query={"window": window, "step": step},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def stream(self, *, topics: str | None = None) -> Any:
+        """Stream (GET /api/v1/telemetry/stream)"""
+        return await self._call(
+            "GET",
+            "/api/v1/telemetry/stream",
+            path={},
+            query={"topics": topics},
+            result=Any,
+            kind="json",
+        )
+
+    async def job_events(self, job_id: str) -> Any:
+        """Job Events (GET /api/v1/jobs/{job_id}/events)"""
+        return await self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/events",
+            path={"job_id": job_id},
+            query={},
+            result=Any,
+            kind="json",
+        )
+
+    async def metrics(self) -> httpx.Response:
+        """Metrics (GET /metrics)"""
+        return await self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
+
     async def available_models(self) -> list[AvailableModel]:
         """Available Models (GET /api/v1/available_models)"""
         return await self._call(
@@ -2285,7 +2767,7 @@ class AsyncOperations:
         )
 
     async def start_rebuild(self) -> dict[str, Any]:
-        """Start Rebuild (POST /api/v1/operations/index)"""
+        """Start Index Rebuild (POST /api/v1/operations/index)"""
         return await self._call(
             "POST",
             "/api/v1/operations/index",
@@ -2363,6 +2845,81 @@ class AsyncOperations:
         """Rag Indices (GET /api/v1/rag)"""
         return await self._call(
             "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
+        )
+
+    async def start_import(self, body: Any) -> JobRef:
+        """Start Import (POST /api/v1/operations/import)"""
+        return await self._call(
+            "POST",
+            "/api/v1/operations/import",
+            path={},
+            query={},
+            json=body,
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def start_export(self, body: ExportParams | dict[str, Any]) -> JobRef:
+        """Start Export (POST /api/v1/operations/export)"""
+        return await self._call(
+            "POST",
+            "/api/v1/operations/export",
+            path={},
+            query={},
+            json=body,
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def start_index_rebuild(self) -> JobRef:
+        """Start Index Rebuild (POST /api/v1/operations/index)"""
+        return await self._call(
+            "POST",
+            "/api/v1/operations/index",
+            path={},
+            query={},
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def operation_status(
+        self, operation: Literal["import", "export", "index"]
+    ) -> OperationStatus:
+        """Operation Status (GET /api/v1/operations/{operation}/status)"""
+        return await self._call(
+            "GET",
+            "/api/v1/operations/{operation}/status",
+            path={"operation": operation},
+            query={},
+            result=OperationStatus,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def list_import_files(self) -> list[ImportFile]:
+        """List Import Files (GET /api/v1/operations/import/files)"""
+        return await self._call(
+            "GET",
+            "/api/v1/operations/import/files",
+            path={},
+            query={},
+            result=list[ImportFile],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
+        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
+        return await self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/download",
+            path={"job_id": job_id},
+            query={"format": format},
+            result=None,
+            kind="raw",
         )
 
     async def get_settings(self) -> SettingsOut:
@@ -2542,6 +3099,19 @@ class AsyncOperations:
             query={},
             json=body,
             result=DownloadInfo,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def import_dataset(self, job_id: str, body: ImportRequest | dict[str, Any]) -> JobCreated:
+        """Import Dataset (POST /api/v1/jobs/{job_id}/import)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/import",
+            path={"job_id": job_id},
+            query={},
+            json=body,
+            result=JobCreated,
             unwrap=True,
             kind="json",
         )
