@@ -6,6 +6,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -98,6 +99,44 @@ async def rag_indices(session: AsyncSession, state: Any) -> list[RagIndex]:
     ]
 
 
+@dataclass(frozen=True)
+class IndexParams:
+    type: str
+    hnsw_threshold: int
+    hnsw_m: int
+    ef_construction: int
+    ef_search: int
+
+
+async def index_params(state: Any) -> IndexParams:
+    """The operator's `index` settings section when there is one, else the process config."""
+    c = state.config
+    params = IndexParams(
+        "auto",
+        c.index_hnsw_threshold,
+        c.index_hnsw_m,
+        c.index_hnsw_ef_construction,
+        c.index_hnsw_ef_search,
+    )
+    try:
+        from foredeck.settings import service as settings_service
+
+        async with state.sessionmaker() as session:
+            section = await settings_service.get_section(session, "index")
+            stored = "index" in await settings_service.stored_keys(session)
+    except (ImportError, AttributeError):
+        return params
+    if not stored:
+        return params
+    return IndexParams(
+        section.type,
+        section.hnsw_threshold,
+        section.hnsw_m,
+        section.ef_construction,
+        section.ef_search,
+    )
+
+
 async def _set_status(state: Any, status: str) -> None:
     async with state.sessionmaker() as session:
         row = await get_state(session)
@@ -108,7 +147,6 @@ async def _set_status(state: Any, status: str) -> None:
 async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any]:
     """Build a compact index from the stored vectors into a new folder and swap it in."""
     manager: IndexManager = state.index_manager
-    config = state.config
     started = time.perf_counter()
     async with state.sessionmaker() as session:
         start_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
@@ -125,10 +163,20 @@ async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any
             )
             or 0
         )
+    params = await index_params(state)
     await _set_status(state, "rebuilding")
     try:
-        kind = "hnsw" if total >= config.index_hnsw_threshold else "flat"
-        vindex = manager.empty(kind)
+        if params.type == "auto":
+            kind = "hnsw" if total >= params.hnsw_threshold else "flat"
+        else:
+            kind = params.type
+        vindex = VectorIndex(
+            manager.dimension,
+            kind,
+            hnsw_m=params.hnsw_m,
+            ef_construction=params.ef_construction,
+            ef_search=params.ef_search,
+        )
         done, last_id = 0, 0
         while True:
             async with state.sessionmaker() as session:
@@ -203,8 +251,11 @@ async def align_model(state: Any) -> bool:
         row.model, row.dimension = manager.model, manager.dimension
         row.folder, row.vector_count, row.bytes_on_disk, row.checksum = None, 0, 0, None
         row.generation = row.generation + 1
-        row.checkpoint_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
-        requeued = await embedding_service.reset_all(session) if previous else 0
+        requeued = 0
+        if previous:
+            # The old model's changes point at vectors the new model cannot use.
+            row.checkpoint_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
+            requeued = await embedding_service.reset_all(session)
         await session.commit()
     log.info("index_model_changed", previous=previous, model=manager.model, requeued=requeued)
     return True
