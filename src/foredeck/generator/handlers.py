@@ -6,13 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 
+from foredeck.db import transaction
+from foredeck.errors import ValidationFailed
+from foredeck.generator import datasets, storage
 from foredeck.generator import service as gen_service
-from foredeck.generator import storage
 from foredeck.generator.schemas import DatasetSchema, OutputFormat
 from foredeck.generator.validate import Limits, check
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.registry import job_handler
 from foredeck.models.base import utcnow
+from foredeck.operations.downloads import Download, download_provider
 
 
 class GenerateParams(DatasetSchema):
@@ -98,25 +101,42 @@ async def run_merge(ctx: JobContext) -> dict[str, Any]:
     config = ctx.state.config
     async with ctx.transaction() as session:
         _, schema = await gen_service.generate_job(session, params.job_id)
-        chunks = await gen_service._done_chunks(session, params.job_id, schema)
+        chunks = await datasets.done_chunks(session, params.job_id, schema)
     paths = [
         gen_service.chunk_folder(config, params.job_id) / storage.chunk_name(c.chunk_index)
         for c in chunks
     ]
-    target = gen_service.dataset_path(config, params.job_id, params.format)
+    target = datasets.dataset_path(config, params.job_id, params.format)
     await ctx.progress(done=0, total=schema.rows, message=f"merging to {params.format.value}")
     try:
         rows, size, checksum = await ctx.run_sync(storage.merge, paths, params.format, target)
     except Exception as exc:
         async with ctx.transaction() as session:
-            row = await gen_service.download_row(session, params.job_id, params.format)
+            row = await datasets.download_row(session, params.job_id, params.format)
             if row is not None:
                 row.status, row.error = "failed", str(exc)[:2000]
         raise
     async with ctx.transaction() as session:
-        row = await gen_service.download_row(session, params.job_id, params.format)
+        row = await datasets.download_row(session, params.job_id, params.format)
         if row is not None:
             row.status, row.rows, row.bytes, row.checksum = "ready", rows, size, checksum
             row.updated_at = utcnow()
     await ctx.progress(done=rows, total=schema.rows, message="merged", force=True)
     return {"rows": rows, "bytes": size, "checksum": checksum, "path": str(target)}
+
+
+@download_provider("generate")
+async def dataset_file(state: Any, job: Any, options: dict[str, str]) -> Download:
+    """The merged file of a generated dataset in the asked format (POST .../download first)."""
+    raw = options.get("format")
+    try:
+        fmt = OutputFormat(raw) if raw else None
+    except ValueError as exc:
+        raise ValidationFailed.field(
+            "format", "format must be one of json, jsonl, csv, parquet"
+        ) from exc
+    async with transaction(state.sessionmaker) as session:
+        path, media_type, filename = await datasets.download_file(
+            session, state.config, job.id, fmt
+        )
+    return Download(path=path, filename=filename, media_type=media_type)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from foredeck.auth.deps import Operator, Viewer
 from foredeck.errors import ValidationFailed
+from foredeck.generator import datasets
 from foredeck.generator import service as gen_service
 from foredeck.generator.schemas import (
     ChunkGenerateRequest,
@@ -20,6 +21,7 @@ from foredeck.generator.schemas import (
     DownloadRequest,
     ExtractRequest,
     ExtractResponse,
+    ImportRequest,
     ValidationReport,
 )
 from foredeck.jobs.schemas import JobCreated, job_read
@@ -136,8 +138,18 @@ async def prepare_download(
 ) -> Any:
     """Merge the chunks into one file (JSON, JSONL, CSV or Parquet); big ones merge as a job."""
     body = body or DownloadRequest()
-    info = await gen_service.prepare_download(
+    info = await datasets.prepare_download(
         session, config, job_id, body.format, force=body.force_remerge, created_by=user.user_id
     )
     envelope = Envelope[DownloadInfo](data=info).model_dump(mode="json")
     return JSONResponse(envelope, status_code=200 if info.status == "ready" else 202)
+
+
+@router.post("/jobs/{job_id}/import", response_model=Envelope[JobCreated], status_code=202)
+async def import_dataset(
+    job_id: str, body: ImportRequest, user: Operator, session: SessionDep, config: ConfigDep
+) -> Any:
+    """Load a generated dataset into a collection (an `import` job with a column mapping)."""
+    job = await datasets.import_into_records(session, config, job_id, body, created_by=user.user_id)
+    read = job_read(job)
+    return ok(JobCreated(job_id=read.id, status=read.status, job=read))

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from foredeck.kit.schemas import StrictBody
+from foredeck.records.schemas import COLLECTION_PATTERN
 
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_FIELDS = 200
@@ -241,11 +242,22 @@ class DatasetCreate(StrictBody):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class ImportRequest(StrictBody):
-    collection: str = Field(min_length=1, max_length=100)
+class DatasetMapping(StrictBody):
+    """Which dataset columns feed which record fields."""
+
     content: str = Field(description="Column whose text becomes the record content")
-    external_id: str | None = Field(default=None, description="Column used as the external id")
-    memory_type: str | None = None
-    metadata: list[str] | None = Field(
-        default=None, description="Columns copied into metadata (all others when left out)"
+    external_id: str | None = Field(
+        default=None, description="Column used as the external id (re-imports then upsert)"
     )
+    memory_type: str | None = Field(default=None, description="Column holding the record type")
+    metadata: list[str] | Literal["*"] | None = Field(
+        default="*", description='Columns copied into metadata; "*" = every other column'
+    )
+
+
+class ImportRequest(StrictBody):
+    """Load a generated dataset into a collection through the import operation."""
+
+    collection: str = Field(pattern=COLLECTION_PATTERN)
+    mode: Literal["upsert", "append", "replace"] = "upsert"
+    mapping: DatasetMapping

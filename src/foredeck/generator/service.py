@@ -19,22 +19,18 @@ from foredeck.generator.schemas import (
     ChunkOut,
     ChunkPreview,
     DatasetSchema,
-    DownloadInfo,
     ExtractRequest,
     ExtractResponse,
-    OutputFormat,
     ValidationReport,
 )
 from foredeck.generator.validate import Limits, report, require_valid
 from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
-from foredeck.models.generator import GeneratorChunk, GeneratorDownload
+from foredeck.models.generator import GeneratorChunk
 from foredeck.models.jobs import Job
 
 KIND = "generate"
 MERGE_KIND = "generate_merge"
-# Merges up to this many rows run inside the request; bigger ones become a background job.
-INLINE_MERGE_ROWS = 200_000
 BUSY = ("running", "cancelling")
 GEMINI_OPENAI_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
 
@@ -283,118 +279,3 @@ async def preview_chunk(
         index=index, rows=row.rows, columns=table.column_names, data=storage.json_rows(table)
     )
     return preview, storage.csv_text(table)
-
-
-async def _done_chunks(
-    session: AsyncSession, job_id: str, schema: DatasetSchema
-) -> list[GeneratorChunk]:
-    rows = await chunk_rows(session, job_id)
-    missing = [
-        i for i in range(schema.chunk_count) if rows.get(i) is None or rows[i].status != "done"
-    ]
-    if missing:
-        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise Conflict(
-            f"{len(missing)} chunk(s) are not generated yet ({shown})",
-            code="CHUNKS_MISSING",
-            details=[{"field": "chunks", "message": shown}],
-        )
-    return [rows[i] for i in range(schema.chunk_count)]
-
-
-def dataset_path(config: Config, job_id: str, fmt: OutputFormat) -> Path:
-    return config.path("jobs", job_id) / f"dataset.{fmt.value}"
-
-
-def download_info(job_id: str, row: GeneratorDownload) -> DownloadInfo:
-    fmt = OutputFormat(row.format)
-    return DownloadInfo(
-        job_id=job_id,
-        format=fmt,
-        status=row.status,  # type: ignore[arg-type]
-        rows=row.rows,
-        bytes=row.bytes,
-        checksum=row.checksum,
-        merge_job_id=row.merge_job_id,
-        url=f"/api/v1/jobs/{job_id}/download?format={fmt.value}",
-        error=row.error,
-    )
-
-
-async def download_row(
-    session: AsyncSession, job_id: str, fmt: OutputFormat
-) -> GeneratorDownload | None:
-    return await session.scalar(
-        select(GeneratorDownload).where(
-            GeneratorDownload.job_id == job_id, GeneratorDownload.format == fmt.value
-        )
-    )
-
-
-async def prepare_download(
-    session: AsyncSession,
-    config: Config,
-    job_id: str,
-    fmt: OutputFormat | None,
-    *,
-    force: bool,
-    created_by: int | None,
-) -> DownloadInfo:
-    """Merge the chunks into one file of a format (in the background when big); reuse a
-    merged file whose chunks have not changed unless force_remerge."""
-    job, schema = await generate_job(session, job_id)
-    if job.status in BUSY:
-        raise Conflict(f"Job {job_id} is still {job.status}", code="JOB_BUSY")
-    fmt = fmt or schema.format
-    chunks = await _done_chunks(session, job_id, schema)
-    source = storage.source_checksum([c.checksum or "" for c in chunks])
-    row = await download_row(session, job_id, fmt)
-    target = dataset_path(config, job_id, fmt)
-    if row is not None and not force:
-        if row.status == "ready" and row.source_checksum == source and target.exists():
-            return download_info(job_id, row)
-        if row.status == "merging" and row.source_checksum == source:
-            return download_info(job_id, row)
-    if row is None:
-        row = GeneratorDownload(job_id=job_id, format=fmt.value)
-        session.add(row)
-    row.status, row.source_checksum, row.error = "merging", source, None
-    row.rows = row.bytes = row.checksum = row.merge_job_id = None
-    row.path = str(target)
-    await session.flush()
-    if schema.rows > INLINE_MERGE_ROWS:
-        merge_job = await jobs_service.create_job(
-            session,
-            kind=MERGE_KIND,
-            params={"job_id": job_id, "format": fmt.value},
-            created_by=created_by,
-        )
-        row.merge_job_id = merge_job.id
-        await session.flush()
-        return download_info(job_id, row)
-    paths = [chunk_folder(config, job_id) / storage.chunk_name(c.chunk_index) for c in chunks]
-    rows, size, checksum = await asyncio.to_thread(storage.merge, paths, fmt, target)
-    row.status, row.rows, row.bytes, row.checksum = "ready", rows, size, checksum
-    row.updated_at = utcnow()
-    await session.flush()
-    return download_info(job_id, row)
-
-
-async def download_file(
-    session: AsyncSession, config: Config, job_id: str, fmt: OutputFormat | None
-) -> tuple[Path, str, str]:
-    """(path, media type, file name) of a merged dataset ready to stream."""
-    _job, schema = await generate_job(session, job_id)
-    fmt = fmt or schema.format
-    row = await download_row(session, job_id, fmt)
-    target = dataset_path(config, job_id, fmt)
-    if row is None or row.status == "failed":
-        reason = f": {row.error}" if row is not None and row.error else ""
-        raise NotFound(
-            f"No {fmt.value} file for job {job_id}{reason}; "
-            f"POST /api/v1/jobs/{job_id}/download first",
-            code="DOWNLOAD_NOT_READY",
-        )
-    if row.status != "ready" or not target.exists():
-        raise Conflict(f"The {fmt.value} file is still being merged", code="DOWNLOAD_NOT_READY")
-    return target, storage.MEDIA_TYPES[fmt], f"{schema.name}-{job_id[:8]}.{fmt.value}"

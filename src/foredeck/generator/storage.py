@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -82,9 +83,26 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _json_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    # Converting temporal and decimal columns in Arrow keeps json.dumps on its C fast path.
+    arrays = []
+    for column in batch.columns:
+        kind = column.type
+        if pa.types.is_date(kind):
+            column = column.cast(pa.string())
+        elif pa.types.is_timestamp(kind):
+            fmt = "%Y-%m-%dT%H:%M:%S+00:00" if kind.tz else "%Y-%m-%dT%H:%M:%S"
+            column = pc.strftime(column, format=fmt)
+        elif pa.types.is_decimal(kind):
+            column = column.cast(pa.float64())
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
 def json_rows(table: pa.Table | pa.RecordBatch) -> list[dict[str, Any]]:
     """Rows as JSON-safe dicts (ISO dates, decimals as numbers)."""
-    return json.loads(json.dumps(table.to_pylist(), default=json_default))
+    batches = table.to_batches() if isinstance(table, pa.Table) else [table]
+    return [row for batch in batches for row in _json_ready(batch).to_pylist()]
 
 
 def csv_text(table: pa.Table) -> str:
@@ -104,10 +122,9 @@ def _write_json(
     rows = 0
     if not lines:
         fh.write(b"[")
+    dumps = json.JSONEncoder(ensure_ascii=False, default=json_default).encode
     for batch in batches:
-        encoded = [
-            json.dumps(r, default=json_default, ensure_ascii=False) for r in batch.to_pylist()
-        ]
+        encoded = [dumps(r) for r in _json_ready(batch).to_pylist()]
         if lines:
             fh.write(("\n".join(encoded) + "\n").encode())
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ class Download:
     media_type: str = "application/octet-stream"
 
 
-# (app state, job row) -> the file to send; raise NotFound/Conflict when there is none.
-DownloadProvider = Callable[[Any, Any], Awaitable[Download]]
+# (app state, job row[, query options]) -> the file to send; raise NotFound/Conflict when none.
+DownloadProvider = Callable[..., Awaitable[Download]]
 PROVIDERS: dict[str, DownloadProvider] = {}
 
 
@@ -42,8 +43,8 @@ def _load_providers() -> None:
             pass
 
 
-async def resolve(state: Any, job: Any) -> Download:
-    """The file of a finished job, via its kind's provider."""
+async def resolve(state: Any, job: Any, options: dict[str, str] | None = None) -> Download:
+    """The file of a finished job, via its kind's provider (options: e.g. the format)."""
     _load_providers()
     provider = PROVIDERS.get(job.kind)
     if provider is None:
@@ -53,7 +54,11 @@ async def resolve(state: Any, job: Any) -> Download:
             f"Job {job.id} is {job.status}; its output can be downloaded once it has succeeded",
             code="JOB_NOT_FINISHED",
         )
-    download = await provider(state, job)
+    # A provider that takes a third argument gets the query options (the generator's format).
+    wants_options = len(inspect.signature(provider).parameters) >= 3
+    download = await (
+        provider(state, job, options or {}) if wants_options else provider(state, job)
+    )
     if not download.path.is_file():
         raise NotFound("The file is gone (removed by the retention policy); run the job again")
     return download

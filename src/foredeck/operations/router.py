@@ -187,9 +187,13 @@ async def list_import_files(_: Viewer, config: ConfigDep) -> Any:
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def download_job_output(
-    job_id: str, request: Request, _: Viewer, session: SessionDep
+    job_id: str,
+    request: Request,
+    _: Viewer,
+    session: SessionDep,
+    format: str | None = None,
 ) -> FileResponse:
-    """The file a finished job wrote (an export, a generated dataset), as an attachment."""
+    """The file a finished job wrote: an export, or a generated dataset (?format=csv, ...)."""
     job = await jobs_service.get_job(session, job_id)
-    found = await downloads.resolve(request.app.state, job)
+    found = await downloads.resolve(request.app.state, job, {"format": format} if format else {})
     return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
