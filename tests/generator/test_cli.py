@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-
-def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FOREDECK_DATA_DIR": str(data_dir), "COLUMNS": "200"}
-    env.pop("FOREDECK_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "foredeck.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+from tests.test_cli import run
 
 
 def test_generate_from_words_to_parquet(tmp_path: Path) -> None:

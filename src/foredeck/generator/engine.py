@@ -9,7 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foredeck.generator.columns import Column, ColumnError, make_column
+from foredeck.generator.columns import Column, ColumnError
+from foredeck.generator.fieldtypes import make_column
 from foredeck.generator.schemas import DatasetSchema, FieldSpec, FieldType
 
 MASK64 = (1 << 64) - 1

@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from foredeck.errors import ValidationFailed
-from foredeck.generator.columns import ColumnError, make_column
+from foredeck.generator.columns import ColumnError
+from foredeck.generator.fieldtypes import make_column
 from foredeck.generator.pools import LOCALES
 from foredeck.generator.schemas import (
     DatasetSchema,
