@@ -1,14 +1,3 @@
-from __future__ import annotations
+from tests.client.live import live_url
 
-from collections.abc import AsyncIterator
-
-import pytest
-from fastapi import FastAPI
-
-from tests.client.live import serve
-
-
-@pytest.fixture(scope="session")
-async def live_url(app: FastAPI) -> AsyncIterator[str]:
-    async for url in serve(app):
-        yield url
+__all__ = ["live_url"]

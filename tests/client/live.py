@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -31,3 +32,20 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture(scope="session")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The session app over real HTTP (import this fixture into a conftest to use it)."""
+    async for url in serve(app):
+        yield url
+
+
+def openapi_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(METHOD, path) of every operation in the app's OpenAPI document."""
+    return {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }

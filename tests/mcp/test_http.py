@@ -12,18 +12,13 @@ from mcp.shared.exceptions import MCPError
 
 from mcp import Client
 from tests.conftest import unique
-from tests.mcp.conftest import api_key
+from tests.mcp.conftest import api_key, data_of
 
 
 def _client(url: str, token: str | None) -> Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60, read=120))
     return Client(streamable_http_client(f"{url}/mcp", http_client=http))
-
-
-def _data(result) -> dict:
-    assert not result.is_error, result.content
-    return json.loads(result.content[0].text)
 
 
 async def test_list_and_call_each_family(
@@ -36,26 +31,26 @@ async def test_list_and_call_each_family(
         assert "wait_for_job" in names and "create_token" not in names
         # registry
         name = unique("srv")
-        made = _data(await mcp.call_tool("create_server", {"name": name, "host": "10.9.9.9"}))
+        made = data_of(await mcp.call_tool("create_server", {"name": name, "host": "10.9.9.9"}))
         assert made["data"]["status"] == "active"
-        listed = _data(await mcp.call_tool("list_servers", {"name": name}))
+        listed = data_of(await mcp.call_tool("list_servers", {"name": name}))
         assert listed["meta"]["total"] == 1
         # The same row through REST: same data, same service.
         rest = await client.get(f"/api/v1/servers/{made['data']['id']}", headers=operator)
         assert rest.json()["data"] == made["data"]
         # records
         coll = unique("c")
-        memo = _data(
+        memo = data_of(
             await mcp.call_tool("create_memory", {"content": "hello mcp", "collection": coll})
         )
         assert memo["data"]["embedding_state"] == "pending"
-        page = _data(await mcp.call_tool("list_memories", {"collection": coll}))
+        page = data_of(await mcp.call_tool("list_memories", {"collection": coll}))
         assert [m["content"] for m in page["data"]] == ["hello mcp"]
         # system, users, settings, jobs
-        assert _data(await mcp.call_tool("get_info", {}))["data"]
-        assert _data(await mcp.call_tool("get_me", {}))["data"]["role"] == "operator"
-        assert "data" in _data(await mcp.call_tool("get_settings", {}))
-        jobs = _data(await mcp.call_tool("list_jobs", {"per_page": 5}))
+        assert data_of(await mcp.call_tool("get_info", {}))["data"]
+        assert data_of(await mcp.call_tool("get_me", {}))["data"]["role"] == "operator"
+        assert "data" in data_of(await mcp.call_tool("get_settings", {}))
+        jobs = data_of(await mcp.call_tool("list_jobs", {"per_page": 5}))
         assert "total" in jobs["meta"]
 
 
@@ -69,12 +64,12 @@ async def test_progress_notifications_on_a_long_job(
         seen.append((progress, total, message))
 
     async with _client(live_url, token) as mcp:
-        started = _data(await mcp.call_tool("create_test_job", {"count": 8, "delay": 0.15}))
+        started = data_of(await mcp.call_tool("create_test_job", {"count": 8, "delay": 0.15}))
         job_id = started["data"]["job_id"]
         done = await mcp.call_tool(
             "wait_for_job", {"job_id": job_id}, progress_callback=on_progress
         )
-        job = _data(done)["data"]
+        job = data_of(done)["data"]
     assert job["status"] == "succeeded", job
     # Several distinct steps were reported while it ran, ending at the total.
     assert len({p for p, _, _ in seen}) >= 3, seen

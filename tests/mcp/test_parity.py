@@ -8,18 +8,13 @@ from fastapi import FastAPI
 from foredeck.mcp.operations import collect
 from foredeck.mcp.server import WAIT_FOR_JOB
 from foredeck.mcp.tools import EXCLUDED_REASONS, exclusion
+from tests.client.live import openapi_operations
 
 SEED_003_TOOLS = {"create_job", "list_jobs", "get_job", "control_job"}
 
 
 def test_every_operation_has_a_tool_or_a_reason(app: FastAPI) -> None:
-    spec = app.openapi()
-    in_openapi = {
-        (m.upper(), p)
-        for p, item in spec["paths"].items()
-        for m in item
-        if m in ("get", "post", "put", "patch", "delete")
-    }
+    in_openapi = openapi_operations(app)
     ops = collect(app)
     assert {(op.method, op.path) for op in ops} == in_openapi
     tools = app.state.mcp_toolset.tools

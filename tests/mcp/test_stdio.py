@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from mcp import Client, StdioServerParameters
 from tests.conftest import unique
-from tests.mcp.conftest import api_key
+from tests.mcp.conftest import api_key, data_of
 
 FOREDECK = str(Path(sys.executable).parent / "foredeck")
 
@@ -30,11 +30,6 @@ def _params(app: FastAPI, token: str) -> StdioServerParameters:
     return StdioServerParameters(command=FOREDECK, args=["mcp"], env=env)
 
 
-def _data(result) -> dict:
-    assert not result.is_error, result.content
-    return json.loads(result.content[0].text)
-
-
 async def test_stdio_tools_progress_and_errors(
     app: FastAPI, client: httpx.AsyncClient, operator: dict
 ) -> None:
@@ -48,10 +43,10 @@ async def test_stdio_tools_progress_and_errors(
         tools = {t.name: t for t in (await mcp.list_tools()).tools}
         assert "create_project" in tools and "wait_for_job" in tools
         name = unique("prj")
-        made = _data(await mcp.call_tool("create_project", {"name": name, "modules": ["api"]}))
+        made = data_of(await mcp.call_tool("create_project", {"name": name, "modules": ["api"]}))
         assert made["data"]["status"] == "created"
-        started = _data(await mcp.call_tool("create_test_job", {"count": 6, "delay": 0.1}))
-        job = _data(
+        started = data_of(await mcp.call_tool("create_test_job", {"count": 6, "delay": 0.1}))
+        job = data_of(
             await mcp.call_tool(
                 "wait_for_job", {"job_id": started["data"]["job_id"]}, progress_callback=on_progress
             )

@@ -51,6 +51,15 @@ def _headers(token: str | None, extra: dict[str, str] | None) -> dict[str, str]:
     return headers
 
 
+def _options(
+    url: str | None, token: str | None, headers: dict[str, str] | None, timeout: float
+) -> tuple[str, dict[str, Any]]:
+    """The base URL and httpx options, with FOREDECK_URL / FOREDECK_TOKEN as defaults."""
+    base = url or os.environ.get("FOREDECK_URL") or DEFAULT_URL
+    token = token or os.environ.get("FOREDECK_TOKEN")
+    return base, {"base_url": base, "headers": _headers(token, headers), "timeout": timeout}
+
+
 def _url(path: str, path_params: dict[str, Any]) -> str:
     return path.format(**{k: quote(str(v), safe="") for k, v in path_params.items()})
 
@@ -117,14 +126,8 @@ class Client(SyncOperations):
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = url or os.environ.get("FOREDECK_URL") or DEFAULT_URL
-        token = token or os.environ.get("FOREDECK_TOKEN")
-        self.http = httpx.Client(
-            base_url=self.url,
-            headers=_headers(token, headers),
-            timeout=timeout,
-            transport=transport,
-        )
+        self.url, options = _options(url, token, headers, timeout)
+        self.http = httpx.Client(**options, transport=transport)
 
     def _call(
         self,
@@ -172,14 +175,8 @@ class AsyncClient(AsyncOperations):
         headers: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.url = url or os.environ.get("FOREDECK_URL") or DEFAULT_URL
-        token = token or os.environ.get("FOREDECK_TOKEN")
-        self.http = httpx.AsyncClient(
-            base_url=self.url,
-            headers=_headers(token, headers),
-            timeout=timeout,
-            transport=transport,
-        )
+        self.url, options = _options(url, token, headers, timeout)
+        self.http = httpx.AsyncClient(**options, transport=transport)
 
     async def _call(
         self,

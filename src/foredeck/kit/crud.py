@@ -328,53 +328,65 @@ def crud_router(spec: CrudSpec) -> APIRouter:
         await delete_item(session, spec, row, cascade=cascade)
         return Response(status_code=204)
 
-    plural, one = spec.path, spec.label.replace(" ", "_")
-    router.add_api_route(
-        "",
-        list_route,
-        methods=["GET"],
-        name=f"list_{plural}",
-        response_model=Paged[out],  # type: ignore[valid-type]
-        summary=f"List {plural.replace('_', ' ')}",
-        description=f"{plural.replace('_', ' ').capitalize()}, filtered, sorted and paged.",
-    )
-    router.add_api_route(
-        "",
-        create_route,
-        methods=["POST"],
-        name=f"create_{one}",
-        status_code=201,
-        response_model=Envelope[out],  # type: ignore[valid-type]
-        summary=f"Create a {spec.label}",
-        description=f"Create a {spec.label} (operator). Writes the row only; no side effects.",
-    )
-    router.add_api_route(
-        "/{item_id}",
-        get_route,
-        methods=["GET"],
-        name=f"get_{one}",
-        response_model=Envelope[out],  # type: ignore[valid-type]
-        summary=f"Get a {spec.label}",
-        description=f"One {spec.label}.",
-    )
-    router.add_api_route(
-        "/{item_id}",
-        update_route,
-        methods=["PATCH"],
-        name=f"update_{one}",
-        response_model=Envelope[out],  # type: ignore[valid-type]
-        summary=f"Update a {spec.label}",
-        description="Change the fields sent (operator); others stay as they are.",
-    )
-    router.add_api_route(
-        "/{item_id}",
-        delete_route,
-        methods=["DELETE"],
-        name=f"delete_{one}",
-        status_code=204,
-        response_class=Response,
-        summary=f"Delete a {spec.label}",
-        description=f"Delete a {spec.label} (admin); 409 while other rows reference it "
-        "unless cascade=true.",
-    )
+    plural, one, label = spec.path, spec.label.replace(" ", "_"), spec.label
+    words = plural.replace("_", " ")
+    one_model: Any = Envelope[out]  # type: ignore[valid-type]
+    # (path, endpoint, method, name, extra route options, summary, description)
+    routes: list[tuple[str, Any, str, str, dict[str, Any], str, str]] = [
+        (
+            "",
+            list_route,
+            "GET",
+            f"list_{plural}",
+            {"response_model": Paged[out]},  # type: ignore[valid-type]
+            f"List {words}",
+            f"{words.capitalize()}, filtered, sorted and paged.",
+        ),
+        (
+            "",
+            create_route,
+            "POST",
+            f"create_{one}",
+            {"response_model": one_model, "status_code": 201},
+            f"Create a {label}",
+            f"Create a {label} (operator). Writes the row only; no side effects.",
+        ),
+        (
+            "/{item_id}",
+            get_route,
+            "GET",
+            f"get_{one}",
+            {"response_model": one_model},
+            f"Get a {label}",
+            f"One {label}.",
+        ),
+        (
+            "/{item_id}",
+            update_route,
+            "PATCH",
+            f"update_{one}",
+            {"response_model": one_model},
+            f"Update a {label}",
+            "Change the fields sent (operator); others stay as they are.",
+        ),
+        (
+            "/{item_id}",
+            delete_route,
+            "DELETE",
+            f"delete_{one}",
+            {"status_code": 204, "response_class": Response},
+            f"Delete a {label}",
+            f"Delete a {label} (admin); 409 while other rows reference it unless cascade=true.",
+        ),
+    ]
+    for path, endpoint, method, name, options, summary, description in routes:
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            name=name,
+            summary=summary,
+            description=description,
+            **options,
+        )
     return router
