@@ -9,11 +9,36 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from foredeck.console import sse
-from foredeck.console.pages import auth, index, jobs, overview, records, settings, workers
+from foredeck.console.pages import (
+    auth,
+    datasets,
+    exports,
+    imports,
+    index,
+    jobs,
+    overview,
+    queue,
+    records,
+    settings,
+    workers,
+)
 from foredeck.console.session import ConsoleSessionMiddleware
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, sse, overview, records, jobs, workers, settings, index):
+for module in (
+    auth,
+    sse,
+    overview,
+    records,
+    jobs,
+    workers,
+    settings,
+    index,
+    queue,
+    imports,
+    exports,
+    datasets,
+):
     router.include_router(module.router)
 
 

@@ -172,6 +172,12 @@ def toast_headers(message: str, level: str = "success", **extra: Any) -> dict[st
     return {"HX-Trigger": json.dumps(events)}
 
 
+def trigger_headers(message: str, events: dict[str, Any]) -> dict[str, str]:
+    """A success toast plus named client events (names may contain ':')."""
+    events = {"fd:toast": {"level": "success", "message": message}, **events}
+    return {"HX-Trigger": json.dumps(events)}
+
+
 def done(request: Request, message: str, *, back: str, **extra: Any) -> Response:
     """The answer to a successful write: a toast for htmx, a redirect for a plain form."""
     if is_htmx(request):

@@ -170,3 +170,32 @@
     });
   });
 })();
+
+// Queue charts: uPlot over the JSON the server put next to them.
+(function () {
+  "use strict";
+  var charts = [];
+  function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+  function draw() {
+    var source = document.getElementById("queue-series");
+    if (!source || !window.uPlot) { return; }
+    var d = JSON.parse(source.textContent);
+    charts.forEach(function (c) { c.destroy(); });
+    charts = [];
+    var axis = { stroke: css("--muted"), grid: { stroke: css("--line") }, ticks: { stroke: css("--line") } };
+    var specs = {
+      depth: [[d.t, d.depth, d.running], [["Queued", css("--accent")], ["Running", css("--ok")]]],
+      throughput: [[d.t, d.succeeded_per_min, d.failed_per_min], [["Succeeded/min", css("--ok")], ["Failed/min", css("--err")]]],
+      failures: [[d.t, d.failed_last_hour], [["Failed last hour", css("--err")]]]
+    };
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var spec = specs[el.dataset.chart];
+      if (!spec) { return; }
+      var series = [{}].concat(spec[1].map(function (s) { return { label: s[0], stroke: s[1], width: 2, spanGaps: true }; }));
+      charts.push(new uPlot({ width: Math.max(el.clientWidth, 240), height: 180, series: series,
+        axes: [axis, axis], legend: { show: true } }, spec[0], el));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("htmx:afterSettle", draw);
+})();

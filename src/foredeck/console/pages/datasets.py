@@ -1,0 +1,248 @@
+"""Datasets: describe → schema (editable, validated) → generate → preview → download / import."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from foredeck.auth.schemas import Role
+from foredeck.console.backends import service
+from foredeck.console.web import (
+    ConsoleRoute,
+    base_context,
+    done,
+    is_htmx,
+    publish_after,
+    render,
+    require,
+    toast_headers,
+)
+from foredeck.errors import NotFound, ValidationFailed
+from foredeck.kit.deps import SessionDep
+from foredeck.models.jobs import Job
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+FORMATS = ("parquet", "csv", "jsonl", "json")
+PREVIEW_ROWS = 20
+
+
+def _gen() -> tuple[Any, Any, Any]:
+    gen = service("generator")
+    datasets = service("generator", "datasets")
+    schemas = service("generator", "schemas")
+    if gen is None or datasets is None or schemas is None:
+        raise NotFound("Dataset generation is not available in this build")
+    return gen, datasets, schemas
+
+
+def _pydantic_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "_form", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+async def _recent(session: Any) -> list[Job]:
+    rows = await session.scalars(
+        select(Job).where(Job.kind == "generate").order_by(Job.created_at.desc()).limit(10)
+    )
+    return list(rows)
+
+
+async def _context(request: Request, session: Any, **values: Any) -> dict[str, Any]:
+    context = base_context(request, "datasets")
+    context.update(
+        title="Datasets",
+        topics="jobs",
+        recent=await _recent(session),
+        formats=FORMATS,
+        description=values.get("description", ""),
+        rows=values.get("rows", ""),
+        schema_text=values.get("schema_text", ""),
+        issues=values.get("issues", []),
+        errors=values.get("errors", {}),
+        extracted=values.get("extracted"),
+        valid=values.get("valid"),
+    )
+    return context
+
+
+@router.get("/ui/datasets")
+async def datasets_page(request: Request, session: SessionDep) -> Response:
+    """Describe a dataset in words, or pick up a recent generation."""
+    return render(request, "datasets.html", await _context(request, session))
+
+
+@router.post("/ui/datasets/extract")
+async def extract(request: Request, session: SessionDep) -> Response:
+    """Turn the description into a schema shown in the editor with its validation issues."""
+    require(request, Role.operator)
+    gen, _datasets, schemas = _gen()
+    form = await request.form()
+    description = str(form.get("description") or "").strip()
+    rows = str(form.get("rows") or "").strip()
+    body: dict[str, Any] = {"description": description}
+    if rows:
+        body["rows"] = rows
+    values: dict[str, Any] = {"description": description, "rows": rows}
+    status = 200
+    try:
+        request_model = schemas.ExtractRequest.model_validate(body)
+        result = await gen.extract_schema(session, request.app.state.config, request_model)
+        dumped = result.schema_.model_dump(mode="json", by_alias=True)
+        values.update(
+            schema_text=json.dumps(dumped, indent=2),
+            issues=[i.model_dump() for i in result.validation.issues],
+            extracted=result.extractor,
+            valid=result.validation.valid,
+        )
+        headers = toast_headers(f"Schema extracted ({result.extractor})")
+    except ValidationError as exc:
+        values["errors"] = {e["field"]: e["message"] for e in _pydantic_errors(exc)}
+        status, headers = 422, toast_headers("The description is not valid", "error")
+    except ValidationFailed as exc:
+        values["errors"] = {str(d.get("field") or "description"): d["message"] for d in exc.details}
+        values["errors"].setdefault("description", exc.message)
+        status, headers = 422, toast_headers(exc.message, "error")
+    context = await _context(request, session, **values)
+    block = "dataset_work" if is_htmx(request) else None
+    return render(request, "datasets.html", context, block=block, status=status, headers=headers)
+
+
+@router.post("/ui/datasets/schema")
+async def schema_action(request: Request, session: SessionDep) -> Response:
+    """Validate the edited schema, or generate the dataset from it."""
+    principal = require(request, Role.operator)
+    gen, _datasets, _schemas = _gen()
+    form = await request.form()
+    text = str(form.get("schema") or "")
+    intent = str(form.get("intent") or "validate")
+    values: dict[str, Any] = {
+        "description": str(form.get("description") or ""),
+        "schema_text": text,
+    }
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        values["errors"] = {"schema": f"Not valid JSON: {exc.msg} (line {exc.lineno})"}
+        context = await _context(request, session, **values)
+        return render(request, "datasets.html", context, block="dataset_work", status=422)
+    report = await gen.validate_schema(session, data if isinstance(data, dict) else {})
+    values.update(issues=[i.model_dump() for i in report.issues], valid=report.valid)
+    if intent == "generate" and report.valid and report.schema_ is not None:
+        job = await gen.create_generate_job(session, report.schema_, created_by=principal.user_id)
+        target = f"/ui/datasets/{job.id}"
+        if is_htmx(request):
+            response: Response = Response(
+                status_code=204,
+                headers={"HX-Redirect": target, **toast_headers("Generation started")},
+            )
+        else:
+            response = RedirectResponse(target, status_code=303)
+        return publish_after(response, request, "jobs", {"kind": "generate", "job_id": job.id})
+    status = 200 if report.valid else 422
+    message = "The schema is valid" if report.valid else "The schema has problems: see the list"
+    headers = toast_headers(message, "success" if report.valid else "error")
+    context = await _context(request, session, **values)
+    block = "dataset_work" if is_htmx(request) else None
+    return render(request, "datasets.html", context, block=block, status=status, headers=headers)
+
+
+async def _dataset_context(request: Request, session: Any, job_id: str) -> dict[str, Any]:
+    gen, datasets, schemas = _gen()
+    job, schema = await gen.generate_job(session, job_id)
+    await session.refresh(job)
+    chunks = await gen.list_chunks(session, job_id)
+    downloads = {}
+    for fmt in FORMATS:
+        row = await datasets.download_row(session, job_id, schemas.OutputFormat(fmt))
+        downloads[fmt] = datasets.download_info(job_id, row) if row is not None else None
+    finished = sum(1 for c in chunks.chunks if c.status == "done")
+    context = base_context(request, "datasets")
+    context.update(
+        title=f"Dataset {job_id[:8]}",
+        topics=f"jobs,job:{job_id}",
+        job=job,
+        schema=schema,
+        chunks=chunks,
+        finished=finished,
+        downloads=downloads,
+        formats=FORMATS,
+        columns=[f.name for f in schema.fields],
+    )
+    return context
+
+
+@router.get("/ui/datasets/{job_id}")
+async def dataset_page(request: Request, session: SessionDep, job_id: str) -> Response:
+    """A generation: chunk progress, previews, downloads and import into a collection."""
+    context = await _dataset_context(request, session, job_id)
+    return render(request, "dataset.html", context)
+
+
+@router.get("/ui/datasets/{job_id}/chunks/{index}")
+async def chunk_preview(request: Request, session: SessionDep, job_id: str, index: int) -> Response:
+    """The first rows of one generated chunk."""
+    gen, _datasets, _schemas = _gen()
+    preview, _csv = await gen.preview_chunk(
+        session, request.app.state.config, job_id, index, PREVIEW_ROWS
+    )
+    context = base_context(request, "datasets")
+    context.update(title=f"Chunk {index}", job_id=job_id, preview=preview)
+    return render(request, "chunk.html", context)
+
+
+@router.post("/ui/datasets/{job_id}/download")
+async def prepare_download(request: Request, session: SessionDep, job_id: str) -> Response:
+    """Merge the chunks into one file of a format (big ones merge as a job)."""
+    principal = require(request, Role.operator)
+    _gen_service, datasets, schemas = _gen()
+    form = await request.form()
+    fmt = str(form.get("format") or "")
+    if fmt not in FORMATS:
+        raise ValidationFailed.field("format", f"Choose one of {', '.join(FORMATS)}")
+    info = await datasets.prepare_download(
+        session,
+        request.app.state.config,
+        job_id,
+        schemas.OutputFormat(fmt),
+        force=False,
+        created_by=principal.user_id,
+    )
+    message = f"{fmt} file ready" if info.status == "ready" else f"Merging the {fmt} file in a job"
+    response = done(request, message, back=f"/ui/datasets/{job_id}", **{"fd:dataset-changed": True})
+    return publish_after(response, request, f"job:{job_id}", {"kind": "download", "format": fmt})
+
+
+@router.post("/ui/datasets/{job_id}/import")
+async def import_dataset(request: Request, session: SessionDep, job_id: str) -> Response:
+    """Load the generated rows into a collection through the import operation."""
+    principal = require(request, Role.operator)
+    _gen_service, datasets, schemas = _gen()
+    form = await request.form()
+    mapping: dict[str, Any] = {"content": str(form.get("content") or "")}
+    if form.get("external_id"):
+        mapping["external_id"] = str(form.get("external_id"))
+    body = {
+        "collection": str(form.get("collection") or ""),
+        "mode": str(form.get("mode") or "upsert"),
+        "mapping": mapping,
+    }
+    try:
+        request_model = schemas.ImportRequest.model_validate(body)
+    except ValidationError as exc:
+        raise ValidationFailed("The import is not valid", details=_pydantic_errors(exc)) from exc
+    job = await datasets.import_into_records(
+        session, request.app.state.config, job_id, request_model, created_by=principal.user_id
+    )
+    if is_htmx(request):
+        return Response(
+            status_code=204,
+            headers={"HX-Redirect": f"/ui/import?job={job.id}", **toast_headers("Import started")},
+        )
+    return RedirectResponse(f"/ui/import?job={job.id}", status_code=303)

@@ -1,0 +1,277 @@
+"""Import: from an upload, a managed-directory file, a URL or a Google Sheet, watched live."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import UploadFile
+
+from foredeck.auth.schemas import Role
+from foredeck.console.backends import service
+from foredeck.console.pages.operations import operation_context, settings_banners
+from foredeck.console.web import (
+    ConsoleRoute,
+    base_context,
+    is_htmx,
+    publish_after,
+    render,
+    require,
+    toast_headers,
+    trigger_headers,
+)
+from foredeck.errors import AppError, NotFound, ValidationFailed
+from foredeck.kit.deps import SessionDep
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+SOURCES = ("upload", "file", "url", "sheet")
+FORMATS = ("auto", "csv", "json", "jsonl", "parquet")
+MODES = ("upsert", "append", "replace")
+TEXT_FIELDS = ("path", "url", "sheet", "range", "collection", "encoding", "delimiter")
+MAPPING_FIELDS = ("content", "external_id", "memory_type", "metadata")
+PREVIEW_ROWS = 5
+
+
+def _ops() -> Any:
+    ops = service("operations")
+    if ops is None or not hasattr(ops, "start_import"):
+        raise NotFound("Import is not available in this build")
+    return ops
+
+
+def _values(form: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in TEXT_FIELDS}
+    values["source"] = str(form.get("source") or "upload")
+    values["format"] = str(form.get("format") or "auto")
+    values["mode"] = str(form.get("mode") or "upsert")
+    values["collection"] = values["collection"] or "default"
+    for name in MAPPING_FIELDS:
+        values[f"map_{name}"] = str(form.get(f"map_{name}") or "").strip()
+    return values
+
+
+def _params(values: dict[str, Any]) -> dict[str, Any]:
+    """The API's ImportParams from the form (the service validates them)."""
+    params: dict[str, Any] = {
+        "source": "file" if values["source"] == "upload" else values["source"],
+        "collection": values["collection"],
+        "mode": values["mode"],
+        "format": values["format"],
+    }
+    for name in ("path", "url", "sheet", "range", "encoding", "delimiter"):
+        if values.get(name):
+            params[name] = values[name]
+    mapping: dict[str, Any] = {}
+    for name in ("content", "external_id", "memory_type"):
+        if values[f"map_{name}"]:
+            mapping[name] = values[f"map_{name}"]
+    meta = values["map_metadata"]
+    if meta:
+        mapping["metadata"] = "*" if meta == "*" else [m.strip() for m in meta.split(",") if m]
+    if mapping:
+        params["mapping"] = mapping
+    return params
+
+
+def _field_errors(exc: ValidationFailed) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for d in exc.details:
+        field = str(d.get("field") or "_form")
+        if field.startswith("params."):
+            field = field[len("params.") :]
+        if field.startswith("mapping."):
+            field = "map_" + field.split(".")[1]
+        if field in ("source", "body"):
+            field = "_form"
+        errors[field] = str(d.get("message"))
+    if not errors:
+        errors["_form"] = exc.message
+    return errors
+
+
+async def _managed_files(request: Request) -> list[str]:
+    sources = service("operations", "sources")
+    if sources is None:
+        return []
+    base: Path = sources.imports_dir(request.app.state.config)
+
+    def scan() -> list[str]:
+        found = []
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(base)
+            if path.is_file() and not path.is_symlink() and rel.parts[0] != "uploads":
+                found.append(str(rel))
+        return found[:500]
+
+    return await asyncio.to_thread(scan)
+
+
+async def _context(
+    request: Request, session: Any, values: dict[str, Any] | None, errors: dict[str, str]
+) -> dict[str, Any]:
+    context = base_context(request, "import")
+    context.update(await operation_context(request, session, "import"))
+    context.update(
+        title="Import",
+        topics="jobs,workers,operations,settings",
+        banners=await settings_banners(request, session),
+        files=await _managed_files(request),
+        v=values or _values({}),
+        errors=errors,
+        sources=SOURCES,
+        formats=FORMATS,
+        modes=MODES,
+        max_bytes=request.app.state.config.max_upload_bytes,
+        preview=None,
+    )
+    return context
+
+
+@router.get("/ui/import")
+async def import_page(request: Request, session: SessionDep) -> Response:
+    """The import form, the last run, and the live progress of the current import."""
+    return render(request, "import.html", await _context(request, session, None, {}))
+
+
+async def _save_upload(request: Request, upload: UploadFile) -> str:
+    """Stream the upload into the managed import dir; returns its path there."""
+    sources = service("operations", "sources")
+    assert sources is not None
+    name = sources.safe_filename(upload.filename)
+    relative = f"uploads/{uuid.uuid4().hex}/{name}"
+    target = sources.imports_dir(request.app.state.config) / relative
+
+    def copy() -> int:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            upload.file.seek(0)
+            shutil.copyfileobj(upload.file, out, 1 << 20)
+        return target.stat().st_size
+
+    try:
+        size = await asyncio.to_thread(copy)
+    finally:
+        await upload.close()
+    if size == 0:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ValidationFailed.field("file", "The uploaded file is empty")
+    return relative
+
+
+@router.post("/ui/import")
+async def start_import(request: Request, session: SessionDep) -> Response:
+    """Check the form with the API's rules and start the import job."""
+    principal = require(request, Role.operator)
+    ops = _ops()
+    form = await request.form()
+    values = _values(form)
+    config = request.app.state.config
+    uploaded_path: str | None = None
+    try:
+        if values["source"] not in SOURCES:
+            raise ValidationFailed.field("_form", "Choose where to import from")
+        params = _params(values)
+        if values["source"] == "upload":
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise ValidationFailed.field("file", "Choose a file to upload")
+            ops.parse(_import_params_model(), {**params, "path": "placeholder"})
+            uploaded_path = await _save_upload(request, upload)
+            params.update(path=uploaded_path, delete_after=True, original_name=upload.filename)
+        job = await ops.start_import(
+            session,
+            config,
+            ops.parse(_import_params_model(), params),
+            created_by=principal.user_id,
+        )
+    except AppError as exc:
+        if uploaded_path is not None:
+            sources = service("operations", "sources")
+            assert sources is not None
+            shutil.rmtree((sources.imports_dir(config) / uploaded_path).parent, ignore_errors=True)
+        if not isinstance(exc, ValidationFailed):
+            raise
+        errors = _field_errors(exc)
+        context = await _context(request, session, values, errors)
+        headers = toast_headers("The import was not started: see the form", "error")
+        block = "import_form" if is_htmx(request) else None
+        return render(request, "import.html", context, block=block, status=422, headers=headers)
+    if not is_htmx(request):
+        return RedirectResponse(f"/ui/import?job={job.id}", status_code=303)
+    context = await _context(request, session, values, {})
+    headers = trigger_headers(
+        f"Import started (job {job.id[:8]})", {"fd:import-started": {"job": job.id}}
+    )
+    response = render(request, "import.html", context, block="import_form", headers=headers)
+    return publish_after(response, request, "operations", {"kind": "import", "job_id": job.id})
+
+
+def _import_params_model() -> Any:
+    schemas = service("operations", "schemas")
+    assert schemas is not None
+    return schemas.ImportParams
+
+
+@router.post("/ui/import/preview")
+async def preview(request: Request, session: SessionDep) -> Response:
+    """The first rows and the columns of a file, to map columns from."""
+    require(request, Role.operator)
+    readers = service("operations", "readers")
+    sources = service("operations", "sources")
+    if readers is None or sources is None:
+        raise NotFound("Import is not available in this build")
+    form = await request.form()
+    values = _values(form)
+    config = request.app.state.config
+    tmp: Path | None = None
+    errors: dict[str, str] = {}
+    result: dict[str, Any] | None = None
+    try:
+        if values["source"] == "upload":
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise ValidationFailed.field("file", "Choose a file to preview")
+            tmp = Path(tempfile.mkdtemp(prefix="preview-"))
+            path = tmp / sources.safe_filename(upload.filename)
+            data = await upload.read()
+            await asyncio.to_thread(path.write_bytes, data)
+        elif values["source"] == "file":
+            if not values["path"]:
+                raise ValidationFailed.field("path", "Choose a file")
+            path = sources.resolve_import_path(config, values["path"])
+        else:
+            raise ValidationFailed.field("_form", "Preview works for uploads and managed files")
+        result = await asyncio.to_thread(_read_preview, readers, path, values)
+    except ValidationFailed as exc:
+        errors = _field_errors(exc)
+    except readers.ReadError as exc:
+        errors = {"file" if values["source"] == "upload" else "path": str(exc)}
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    context = await _context(request, session, values, errors)
+    context["preview"] = result
+    return render(request, "import.html", context, block="import_preview")
+
+
+def _read_preview(readers: Any, path: Path, values: dict[str, Any]) -> dict[str, Any]:
+    reader = readers.open_reader(
+        path,
+        fmt=values["format"],
+        encoding=values["encoding"] or None,
+        delimiter=values["delimiter"] or None,
+    )
+    try:
+        rows: list[Any] = []
+        for batch in reader.batches(PREVIEW_ROWS):
+            rows.extend(row for _, row in batch.rows)
+            break
+        return {"columns": reader.columns, "rows": rows[:PREVIEW_ROWS], "format": reader.format}
+    finally:
+        reader.close()

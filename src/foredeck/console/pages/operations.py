@@ -1,0 +1,115 @@
+"""What the Import and Export pages share: status, lock, banners and the live progress block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.console.backends import service
+from foredeck.models.base import utcnow
+
+
+def _aware(value: Any) -> Any:
+    if value is not None and value.tzinfo is None:
+        from datetime import UTC
+
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def progress_view(job: Any) -> dict[str, Any]:
+    """Percent, counters, rate and ETA of a running or finished operation job."""
+    done = int(job.progress_done or 0)
+    total = job.progress_total
+    percent = job.progress_percent
+    if percent is None and total:
+        percent = 100.0 * done / total
+    rate = eta = None
+    started = _aware(job.started_at)
+    if started is not None:
+        end = _aware(job.finished_at) or utcnow()
+        elapsed = max((end - started).total_seconds(), 1e-6)
+        rate = done / elapsed
+        if total and rate > 0 and job.finished_at is None:
+            eta = max(total - done, 0) / rate
+    return {"done": done, "total": total, "percent": percent, "rate": rate, "eta": eta}
+
+
+async def row_errors(session: AsyncSession, job_id: str, limit: int = 50) -> list[Any]:
+    jobs = service("jobs")
+    if jobs is None:
+        return []
+    events = await jobs.list_events(session, job_id, limit=2000)
+    return [e for e in events if e.level in ("warning", "error") and e.kind != "status"][-limit:]
+
+
+async def settings_banners(request: Request, session: AsyncSession) -> list[dict[str, str]]:
+    """Why a Google Sheets operation cannot run right now, with the setting that fixes it."""
+    settings = service("settings")
+    if settings is None:
+        return []
+    config = request.app.state.config
+    banners = []
+    credentials = await settings.section_state(session, "credentials", config=config)
+    sheets = await settings.section_state(session, "sheets", config=config)
+    if not credentials.value.get("path"):
+        banners.append(
+            {
+                "text": "Google Sheets is not set up: no service-account key file is configured.",
+                "section": "credentials",
+            }
+        )
+    elif not credentials.valid:
+        reason = "; ".join(e.message for e in credentials.errors) or "it did not validate"
+        banners.append(
+            {"text": f"The Google credentials are not valid: {reason}.", "section": "credentials"}
+        )
+    if not sheets.value.get("sheets"):
+        banners.append({"text": "No Google Sheet is configured.", "section": "sheets"})
+    elif not sheets.valid:
+        reason = "; ".join(e.message for e in sheets.errors) or "it did not validate"
+        banners.append(
+            {"text": f"The sheet settings are not valid: {reason}.", "section": "sheets"}
+        )
+    return banners
+
+
+async def operation_context(
+    request: Request, session: AsyncSession, operation: str
+) -> dict[str, Any]:
+    """Status, lock, the watched job with its progress, and paused worker queues."""
+    ops = service("operations")
+    if ops is None or not hasattr(ops, "operation_status"):
+        return {"status": None}
+    status = await ops.operation_status(session, operation)
+    job = None
+    progress = None
+    errors: list[Any] = []
+    watch = request.query_params.get("job") or (status.latest.job_id if status.latest else None)
+    jobs = service("jobs")
+    if watch and jobs is not None:
+        from foredeck.errors import NotFound
+
+        try:
+            job = await jobs.get_job(session, watch)
+            await session.refresh(job)
+        except NotFound:
+            job = None
+        if job is not None and job.kind not in status.kinds:
+            job = None
+        if job is not None:
+            progress = progress_view(job)
+            errors = await row_errors(session, job.id)
+    workers = service("workers")
+    paused_queues = sorted(await workers.paused_queues(session)) if workers else []
+    draining = bool(workers and await workers.is_draining(session))
+    return {
+        "status": status,
+        "job": job,
+        "progress": progress,
+        "row_errors": errors,
+        "paused_queues": paused_queues,
+        "draining": draining,
+    }

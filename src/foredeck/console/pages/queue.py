@@ -1,0 +1,102 @@
+"""Queue monitor: counts per queue and kind, charts from telemetry history, recent failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from foredeck.console.backends import service
+from foredeck.console.web import ConsoleRoute, base_context, render
+from foredeck.kit.deps import SessionDep
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import Job
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+WINDOWS = {"15m": 900.0, "1h": 3600.0, "24h": 86400.0}
+POINTS = 120
+# Throughput is counted from finished jobs; past this many in a window the chart says so.
+THROUGHPUT_ROWS = 200_000
+
+
+async def _throughput(session: Any, start: Any, step: float, count: int) -> tuple[list[int], bool]:
+    rows = await session.execute(
+        select(Job.finished_at, Job.status)
+        .where(Job.finished_at >= start, Job.status.in_(("succeeded", "failed")))
+        .limit(THROUGHPUT_ROWS)
+    )
+    done = [0] * count
+    failed = [0] * count
+    truncated = False
+    n = 0
+    for finished_at, status in rows.all():
+        n += 1
+        if finished_at.tzinfo is None:
+            finished_at = finished_at.replace(tzinfo=start.tzinfo)
+        index = min(int((finished_at - start).total_seconds() // step), count - 1)
+        if index >= 0:
+            (done if status == "succeeded" else failed)[index] += 1
+    truncated = n >= THROUGHPUT_ROWS
+    return done + failed, truncated
+
+
+async def chart_data(request: Request, session: Any, window: float) -> dict[str, Any]:
+    """Evenly spaced points for uPlot: depth, running and failures from telemetry history."""
+    telemetry = service("telemetry")
+    step = window / POINTS
+    now = utcnow()
+    start = now - timedelta(seconds=window)
+    times = [(start + timedelta(seconds=i * step)).timestamp() for i in range(POINTS)]
+    depth: list[float | None] = [None] * POINTS
+    running: list[float | None] = [None] * POINTS
+    failures: list[float | None] = [None] * POINTS
+    if telemetry is not None and hasattr(telemetry, "history"):
+        hist = await telemetry.history(session, window=window, step=step)
+        series = hist["series"]
+        from datetime import datetime
+
+        for i, stamp in enumerate(series["t"]):
+            t = datetime.fromisoformat(stamp)
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=now.tzinfo)
+            index = min(max(round((t - start).total_seconds() / step), 0), POINTS - 1)
+            depth[index] = series["queue_depth"][i]
+            running[index] = series["running"][i]
+            failures[index] = series["failed_last_hour"][i]
+    both, truncated = await _throughput(session, start, step, POINTS)
+    per_minute = 60.0 / step
+    succeeded = [round(v * per_minute, 2) for v in both[:POINTS]]
+    failed = [round(v * per_minute, 2) for v in both[POINTS:]]
+    return {
+        "t": times,
+        "depth": depth,
+        "running": running,
+        "failed_last_hour": failures,
+        "succeeded_per_min": succeeded,
+        "failed_per_min": failed,
+        "truncated": truncated,
+    }
+
+
+@router.get("/ui/queue")
+async def queue_page(request: Request, session: SessionDep) -> Response:
+    """Pending, running and failed jobs per queue and kind, with charts over a time window."""
+    window_key = request.query_params.get("window", "1h")
+    if window_key not in WINDOWS:
+        window_key = "1h"
+    jobs = service("jobs")
+    counts = await jobs.status_counts(session) if jobs is not None else {}
+    failures = await jobs.recent_failures(session, 10) if jobs is not None else []
+    context = base_context(request, "queue")
+    context.update(
+        title="Queue",
+        topics="telemetry,jobs",
+        window=window_key,
+        windows=list(WINDOWS),
+        counts=counts,
+        failures=failures,
+        charts=await chart_data(request, session, WINDOWS[window_key]),
+    )
+    return render(request, "queue.html", context)
