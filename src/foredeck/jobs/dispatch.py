@@ -41,14 +41,48 @@ def notify(engine: Any, jobs: list[Wake]) -> None:
             log.exception("job_wake_failed")
 
 
+PUBLISH_KEY = "foredeck_publish"
+# Per engine: where committed messages go (the app's pub/sub publish function).
+_publishers: weakref.WeakKeyDictionary[Any, Callable[[str, dict[str, Any]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def register_publisher(engine: Any, publish: Callable[[str, dict[str, Any]], Any]) -> None:
+    _publishers[engine] = publish
+
+
+def publish_after_commit(session: AsyncSession, topic: str, data: dict[str, Any]) -> None:
+    """Publish a message once the transaction commits (dropped on rollback)."""
+    _hook(session.sync_session)
+    session.sync_session.info.setdefault(PUBLISH_KEY, []).append((topic, data))
+
+
 def _after_commit(sync_session: Any) -> None:
     jobs = sync_session.info.pop(PENDING_KEY, None)
+    messages = sync_session.info.pop(PUBLISH_KEY, None)
+    engine = sync_session.get_bind()
     if jobs:
-        notify(sync_session.get_bind(), jobs)
+        notify(engine, jobs)
+    publish = _publishers.get(engine)
+    if messages and publish is not None:
+        for topic, data in messages:
+            try:
+                publish(topic, data)
+            except Exception:
+                log.exception("publish_after_commit_failed", topic=topic)
 
 
 def _after_rollback(sync_session: Any) -> None:
     sync_session.info.pop(PENDING_KEY, None)
+    sync_session.info.pop(PUBLISH_KEY, None)
+
+
+def _hook(sync: Any) -> None:
+    if not sync.info.get(_HOOKED_KEY):
+        event.listen(sync, "after_commit", _after_commit)
+        event.listen(sync, "after_rollback", _after_rollback)
+        sync.info[_HOOKED_KEY] = True
 
 
 def enqueue_after_commit(
@@ -57,7 +91,4 @@ def enqueue_after_commit(
     """Remember a new (or requeued) job; executors hear of it when the transaction commits."""
     sync = session.sync_session
     sync.info.setdefault(PENDING_KEY, []).append((job_id, queue, delay))
-    if not sync.info.get(_HOOKED_KEY):
-        event.listen(sync, "after_commit", _after_commit)
-        event.listen(sync, "after_rollback", _after_rollback)
-        sync.info[_HOOKED_KEY] = True
+    _hook(sync)

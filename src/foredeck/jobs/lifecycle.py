@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.jobs.dispatch import register_publisher
 from foredeck.jobs.registry import load_handlers
 from foredeck.jobs.settings import JobSettings
 from foredeck.telemetry.pubsub import make_pubsub
@@ -14,6 +15,7 @@ async def startup(app: FastAPI) -> None:
         app.state.job_settings = JobSettings()
     app.state.pubsub = make_pubsub(app.state.redis)
     await app.state.pubsub.start()
+    register_publisher(app.state.engine.sync_engine, app.state.pubsub.publish)
     load_handlers()
     app.state.features.update({"jobs", "locks", "pubsub"})
 

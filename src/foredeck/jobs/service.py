@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from foredeck.jobs import locks
-from foredeck.jobs.dispatch import enqueue_after_commit
+from foredeck.jobs.context import event_payload
+from foredeck.jobs.dispatch import enqueue_after_commit, publish_after_commit
 from foredeck.jobs.registry import HANDLERS, get_spec, load_handlers
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, JobEvent, JobRun
@@ -104,7 +105,8 @@ async def create_job(
     await session.flush()
     if job.lock_keys:
         await locks.acquire_many(session, job.lock_keys, holder_job_id=job.id)
-    await add_event(session, job.id, "status", {"status": "queued"}, message="queued")
+    ev = await add_event(session, job.id, "status", {"status": "queued"}, message="queued")
+    publish_after_commit(session, "jobs", {**event_payload(ev), "kind_of_job": job.kind})
     enqueue_after_commit(session, job.id, job.queue)
     return job
 
@@ -249,9 +251,12 @@ async def control_job(session: AsyncSession, job_id: str, action: str) -> Job:
         enqueue_after_commit(session, job.id, job.queue)
     job.updated_at = now
     await session.flush()
-    await add_event(
+    ev = await add_event(
         session, job.id, "status", {"status": job.status, "action": action}, message=action
     )
+    payload = event_payload(ev)
+    publish_after_commit(session, f"job:{job.id}", payload)
+    publish_after_commit(session, "jobs", payload)
     return job
 
 

@@ -1,13 +1,32 @@
-"""Start-up and shutdown of the telemetry domain, called in order from the app lifespan."""
+"""Telemetry start-up: the publisher, the SSE fan-out and the metrics registry."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.kit.sse import TopicBatcher
+from foredeck.telemetry.feeds import JobFeeds
+from foredeck.telemetry.metrics import Metrics
+from foredeck.telemetry.publisher import TelemetryPublisher
+
+STREAM_TOPICS = ("telemetry", "workers", "jobs")
+
 
 async def startup(app: FastAPI) -> None:
-    return None
+    state = app.state
+    if getattr(state, "metrics", None) is None:
+        state.metrics = Metrics()
+    state.job_feeds = JobFeeds(state)
+    state.telemetry_batcher = TopicBatcher(state.pubsub, STREAM_TOPICS)
+    state.telemetry_batcher.start()
+    state.telemetry = TelemetryPublisher(state)
+    if not getattr(state, "worker_process", False):
+        await state.telemetry.start()
+    state.features.update({"telemetry", "sse", "metrics"})
 
 
 async def shutdown(app: FastAPI) -> None:
-    return None
+    state = app.state
+    await state.telemetry.stop()
+    await state.telemetry_batcher.stop()
+    await state.job_feeds.close()

@@ -1,7 +1,105 @@
-"""HTTP routes of the telemetry domain."""
+"""Telemetry: snapshot, history for charts, live streams (SSE) and `/metrics`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from foredeck.auth.deps import Viewer
+from foredeck.errors import NotFound, ValidationFailed
+from foredeck.kit.envelope import Envelope, ok
+from foredeck.kit.sse import int_event_id, last_event_id, sse_event, sse_response, until_deadline
+from foredeck.models.jobs import Job
+from foredeck.telemetry import service as telemetry_service
+
+router = APIRouter(tags=["telemetry"])
+STREAM_TOPICS = ("telemetry", "workers", "jobs")
+
+
+@router.get("/api/v1/telemetry/snapshot", response_model=Envelope[dict[str, Any]])
+async def snapshot(request: Request, _: Viewer) -> Any:
+    """Queue depth per queue, worker states, running job progress; never older than the interval."""
+    publisher = request.app.state.telemetry
+    snap = await publisher.current()
+    return ok(snap, meta={"interval_seconds": publisher.interval})
+
+
+@router.get("/api/v1/telemetry/history", response_model=Envelope[dict[str, Any]])
+async def history(
+    request: Request,
+    _: Viewer,
+    window: Annotated[str | None, Query(description="e.g. 3600, 15m, 6h, 1d")] = None,
+    step: Annotated[str | None, Query(description="e.g. 5, 30s, 1m")] = None,
+) -> Any:
+    """Time series of queue depth, running jobs and worker states for charts."""
+    seconds = telemetry_service.parse_duration(window, "window", 3600)
+    retention = request.app.state.job_settings.telemetry_retention_hours * 3600
+    if seconds > retention:
+        raise ValidationFailed.field("window", f"window may be at most {int(retention)} s")
+    step_s = telemetry_service.parse_duration(step, "step", max(seconds / 120, 1.0))
+    async with request.app.state.sessionmaker() as session:
+        data = await telemetry_service.history(session, window=seconds, step=step_s)
+    return ok(data)
+
+
+@router.get("/api/v1/telemetry/stream", response_class=EventSourceResponse)
+async def stream(
+    request: Request,
+    _: Viewer,
+    topics: Annotated[
+        str | None, Query(description="Comma-separated: telemetry,workers,jobs")
+    ] = None,
+) -> Any:
+    """Live telemetry, worker and job events over SSE, batched per topic; resumable."""
+    chosen = {t.strip() for t in (topics or ",".join(STREAM_TOPICS)).split(",") if t.strip()}
+    unknown = chosen - set(STREAM_TOPICS)
+    if unknown or not chosen:
+        raise ValidationFailed.field("topics", f"Topics are {', '.join(STREAM_TOPICS)}")
+    state = request.app.state
+    batcher = state.telemetry_batcher
+    settings = state.job_settings
+    resume = last_event_id(request)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        if resume is None and "telemetry" in chosen:
+            # A new client sees the current state at once, not after the next tick.
+            yield sse_event(await state.telemetry.current(), event="snapshot")
+        async for ev in batcher.stream(chosen, resume):
+            yield ev
+
+    return sse_response(
+        until_deadline(events(), settings.sse_max_seconds, request),
+        ping_seconds=settings.sse_ping_seconds,
+    )
+
+
+@router.get("/api/v1/jobs/{job_id}/events", response_class=EventSourceResponse, tags=["jobs"])
+async def job_events(request: Request, job_id: str, _: Viewer) -> Any:
+    """A job's events over SSE, in order, resuming after Last-Event-ID; ends when the job ends."""
+    state = request.app.state
+    async with state.sessionmaker() as session:
+        if (await session.execute(select(Job.id).where(Job.id == job_id))).scalar() is None:
+            raise NotFound(f"No job {job_id}")
+    after = int_event_id(request)
+    settings = state.job_settings
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for ev in state.job_feeds.watch(job_id, after):
+            yield sse_event(ev, event=ev["kind"], id=ev["id"])
+        yield sse_event({"job_id": job_id}, event="end")
+
+    return sse_response(
+        until_deadline(events(), settings.sse_max_seconds, request),
+        ping_seconds=settings.sse_ping_seconds,
+    )
+
+
+@router.get("/metrics", include_in_schema=True, response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: jobs by status, queue depth, worker states, job durations."""
+    body = await request.app.state.metrics.render(request.app.state)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

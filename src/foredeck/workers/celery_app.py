@@ -65,9 +65,28 @@ class CeleryDispatcher:
         configure(state.config.redis_url)
         self._engine = state.engine.sync_engine
         self._pending: set[asyncio.Future[None]] = set()
+        self._listener: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         dispatch.register_waker(self._engine, self.wake)
+        self._listener = asyncio.create_task(self._control_loop(), name="celery-dispatch-control")
+
+    async def _control_loop(self) -> None:
+        """On resume or undrain, resend what paused workers skipped instead of waiting a sweep."""
+        pubsub = getattr(self.state, "pubsub", None)
+        if pubsub is None:
+            return
+        while True:
+            try:
+                async for msg in pubsub.subscribe(["workers"]):
+                    action = str(msg.data.get("action", ""))
+                    if msg.data.get("control") and action.startswith(("resume", "undrain")):
+                        await self.resend_due(everything=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("celery_dispatch_listener_failed")
+                await asyncio.sleep(1)
 
     def wake(self, jobs: list[dispatch.Wake]) -> None:
         loop = asyncio.get_running_loop()
@@ -82,10 +101,11 @@ class CeleryDispatcher:
             # The maintenance loop resends jobs nobody picked up.
             log.exception("celery_send_failed", count=len(jobs))
 
-    async def resend_due(self) -> int:
+    async def resend_due(self, *, everything: bool = False) -> int:
         """Send again queued jobs that are due but were not picked up (lost message, pause)."""
         now = utcnow()
-        cutoff = now - timedelta(seconds=self.state.job_settings.dispatch_resend_seconds)
+        wait = 0 if everything else self.state.job_settings.dispatch_resend_seconds
+        cutoff = now - timedelta(seconds=wait)
         async with self.state.sessionmaker() as session:
             rows = (
                 await session.execute(
@@ -112,6 +132,8 @@ class CeleryDispatcher:
 
     def stop(self) -> None:
         dispatch.unregister_waker(self._engine, self.wake)
+        if self._listener is not None:
+            self._listener.cancel()
 
 
 async def celery_health(app: Any) -> str:

@@ -134,6 +134,7 @@ class EmbeddedExecutor:
         self._tasks = [
             asyncio.create_task(self._dispatch_loop(), name="foredeck-dispatch"),
             asyncio.create_task(self._heartbeat_loop(), name="foredeck-worker-heartbeat"),
+            asyncio.create_task(self._control_loop(), name="foredeck-worker-control"),
         ]
         log.info("executor_started", worker=self.worker_id, concurrency=self.concurrency)
 
@@ -184,6 +185,22 @@ class EmbeddedExecutor:
         """Apply pause / resume now instead of at the next heartbeat."""
         await self.record.beat(self.runner, list(self.running))
         self._wake.set()
+
+    async def _control_loop(self) -> None:
+        """Controls are published after they commit; apply them at once."""
+        pubsub = getattr(self.state, "pubsub", None)
+        if pubsub is None:
+            return
+        while not self._stopping:
+            try:
+                async for msg in pubsub.subscribe(["workers"]):
+                    if msg.data.get("control"):
+                        await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("worker_control_listener_failed", worker=self.worker_id)
+                await asyncio.sleep(1)
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop claiming, let running jobs requeue at a check point, mark the worker stopped."""

@@ -1,7 +1,146 @@
-"""HTTP routes of the workers domain."""
+"""`/api/v1/workers` and `/api/v1/queues`: list workers, pause / resume / drain, queue switches."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Path, Request
+
+from foredeck.auth.deps import Operator, Viewer
+from foredeck.jobs.dispatch import publish_after_commit
+from foredeck.kit.deps import SessionDep
+from foredeck.kit.envelope import Envelope, ok
+from foredeck.workers import service as workers_service
+from foredeck.workers.schemas import ControlsRead, WorkerRead, worker_read
+
+router = APIRouter(prefix="/api/v1", tags=["workers"])
+QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+def _beat(request: Request) -> float:
+    return float(request.app.state.job_settings.worker_heartbeat_seconds)
+
+
+def _after_change(session: Any, what: dict[str, Any]) -> None:
+    """Tell executors and listeners once the change has committed (they act on "workers")."""
+    publish_after_commit(session, "workers", {**what, "control": True})
+
+
+async def _controls(session: Any) -> ControlsRead:
+    controls = await workers_service.active_controls(session)
+    return ControlsRead(
+        draining=workers_service.DRAIN in controls,
+        paused_all=workers_service.PAUSE_ALL in controls,
+        paused_queues=sorted(await workers_service.paused_queues(session)),
+        active_jobs=await workers_service.active_job_count(session),
+    )
+
+
+@router.get("/workers", response_model=Envelope[list[WorkerRead]])
+async def list_workers(
+    request: Request, _: Viewer, session: SessionDep, include_stopped: bool = True
+) -> Any:
+    """Workers with status (running, paused, draining, stopped, stale), counters and heartbeat."""
+    beat = _beat(request)
+    workers = await workers_service.list_workers(session, include_stopped=include_stopped)
+    return ok(
+        [worker_read(w, workers_service.effective_status(w, beat)) for w in workers],
+        meta={"controls": (await _controls(session)).model_dump()},
+    )
+
+
+@router.get("/workers/controls", response_model=Envelope[ControlsRead])
+async def controls(_: Viewer, session: SessionDep) -> Any:
+    """Drain, pause-all and paused queues (kept in the database across restarts)."""
+    return ok(await _controls(session))
+
+
+@router.post("/workers/pause-all", response_model=Envelope[ControlsRead])
+async def pause_all(_: Operator, session: SessionDep) -> Any:
+    """Stop every worker from starting jobs; running jobs finish."""
+    await workers_service.pause_all(session)
+    _after_change(session, {"action": "pause_all"})
+    return ok(await _controls(session))
+
+
+@router.post("/workers/resume-all", response_model=Envelope[ControlsRead])
+async def resume_all(_: Operator, session: SessionDep) -> Any:
+    """Let every worker start jobs again (clears per-worker pauses too)."""
+    await workers_service.resume_all(session)
+    _after_change(session, {"action": "resume_all"})
+    return ok(await _controls(session))
+
+
+@router.post("/workers/drain", response_model=Envelope[ControlsRead])
+async def drain(user: Operator, session: SessionDep) -> Any:
+    """Refuse new jobs (503 WORKERS_DRAINING) until the queue is empty, then end by itself."""
+    await workers_service.drain(session, by=user.username)
+    _after_change(session, {"action": "drain"})
+    return ok(await _controls(session))
+
+
+@router.post("/workers/undrain", response_model=Envelope[ControlsRead])
+async def undrain(_: Operator, session: SessionDep) -> Any:
+    """End a drain now: new jobs are accepted again."""
+    await workers_service.undrain(session)
+    _after_change(session, {"action": "undrain"})
+    return ok(await _controls(session))
+
+
+@router.get("/workers/{worker_id}", response_model=Envelope[WorkerRead])
+async def get_worker(worker_id: str, request: Request, _: Viewer, session: SessionDep) -> Any:
+    """One worker."""
+    worker = await workers_service.get_worker(session, worker_id)
+    return ok(worker_read(worker, workers_service.effective_status(worker, _beat(request))))
+
+
+@router.post("/workers/{worker_id}/pause", response_model=Envelope[WorkerRead])
+async def pause_worker(
+    worker_id: str,
+    request: Request,
+    _: Operator,
+    session: SessionDep,
+) -> Any:
+    """Stop this worker from starting jobs (kept across its restarts)."""
+    worker = await workers_service.set_worker_paused(session, worker_id, True)
+    _after_change(session, {"action": "pause", "worker": worker_id})
+    return ok(worker_read(worker, workers_service.effective_status(worker, _beat(request))))
+
+
+@router.post("/workers/{worker_id}/resume", response_model=Envelope[WorkerRead])
+async def resume_worker(
+    worker_id: str,
+    request: Request,
+    _: Operator,
+    session: SessionDep,
+) -> Any:
+    """Let this worker start jobs again."""
+    worker = await workers_service.set_worker_paused(session, worker_id, False)
+    _after_change(session, {"action": "resume", "worker": worker_id})
+    return ok(worker_read(worker, workers_service.effective_status(worker, _beat(request))))
+
+
+@router.post("/queues/{queue}/pause", response_model=Envelope[ControlsRead])
+async def pause_queue(
+    queue: QueueName,
+    request: Request,
+    _: Operator,
+    session: SessionDep,
+) -> Any:
+    """Stop starting jobs of one queue on every worker."""
+    await workers_service.pause_queue(session, queue)
+    _after_change(session, {"action": "pause_queue", "queue": queue})
+    return ok(await _controls(session))
+
+
+@router.post("/queues/{queue}/resume", response_model=Envelope[ControlsRead])
+async def resume_queue(
+    queue: QueueName,
+    request: Request,
+    _: Operator,
+    session: SessionDep,
+) -> Any:
+    """Start jobs of this queue again."""
+    await workers_service.resume_queue(session, queue)
+    _after_change(session, {"action": "resume_queue", "queue": queue})
+    return ok(await _controls(session))

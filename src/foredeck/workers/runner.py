@@ -389,6 +389,9 @@ class JobRunner:
             await session.flush()
             events.append(ev)
             await session.commit()
+        metrics = getattr(self.state, "metrics", None)
+        if metrics is not None:
+            metrics.observe(c.kind, run_values["status"], duration / 1000)
         if status == "failed":
             self.failed += 1
         elif status in ("succeeded", "cancelled"):

@@ -1,0 +1,149 @@
+"""Job event feeds: one database reader per watched job, shared by all of its SSE clients.
+
+A client joins the feed first, then catches up from the database, then takes live events
+(skipping ids it already sent), so nothing falls between the two. The feed reads new rows
+when the job's pub/sub topic says something happened, and polls as a fallback; it never
+holds a session while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import func, select
+
+from foredeck.jobs.context import event_payload
+from foredeck.models.jobs import TERMINAL_STATUSES, Job, JobEvent
+
+POLL_SECONDS = 1.0
+END = {"end": True}
+BATCH = 1000
+
+
+async def read_events(
+    state: Any, job_id: str, after: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Events after an id, in order, and the job's status (None if it does not exist)."""
+    async with state.sessionmaker() as session:
+        rows = await session.execute(
+            select(JobEvent)
+            .where(JobEvent.job_id == job_id, JobEvent.id > after)
+            .order_by(JobEvent.id)
+            .limit(BATCH)
+        )
+        events = [event_payload(e) for e in rows.scalars()]
+        status = (await session.execute(select(Job.status).where(Job.id == job_id))).scalar()
+    return events, status
+
+
+class JobFeed:
+    def __init__(self, state: Any, job_id: str) -> None:
+        self.state = state
+        self.job_id = job_id
+        self.clients: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.last = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ended = False
+
+    async def start(self) -> None:
+        async with self.state.sessionmaker() as session:
+            self.last = int(
+                (
+                    await session.execute(
+                        select(func.coalesce(func.max(JobEvent.id), 0)).where(
+                            JobEvent.job_id == self.job_id
+                        )
+                    )
+                ).scalar_one()
+            )
+        self._tasks = [
+            asyncio.create_task(self._listen(), name=f"job-feed-listen-{self.job_id}"),
+            asyncio.create_task(self._read(), name=f"job-feed-read-{self.job_id}"),
+        ]
+
+    async def _listen(self) -> None:
+        pubsub = getattr(self.state, "pubsub", None)
+        if pubsub is None:
+            return
+        async for _msg in pubsub.subscribe([f"job:{self.job_id}"]):
+            self._wake.set()
+
+    async def _read(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                events, status = await read_events(self.state, self.job_id, self.last)
+            except Exception:
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            for ev in events:
+                self.last = max(self.last, ev["id"])
+                self._send(ev)
+            if len(events) < BATCH and (status is None or status in TERMINAL_STATUSES):
+                self.ended = True
+                self._send(END)
+                return
+
+    def _send(self, item: dict[str, Any]) -> None:
+        for queue in list(self.clients):
+            queue.put_nowait(item)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class JobFeeds:
+    """The feeds of this process, made on first watcher and dropped with the last."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.feeds: dict[str, JobFeed] = {}
+
+    async def watch(self, job_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
+        """A job's events after an id, in order; ends after the job has ended."""
+        feed = self.feeds.get(job_id)
+        if feed is None or feed.ended:
+            feed = JobFeed(self.state, job_id)
+            self.feeds[job_id] = feed
+            await feed.start()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        feed.clients.add(queue)
+        try:
+            last = after
+            while True:
+                events, status = await read_events(self.state, job_id, last)
+                for ev in events:
+                    last = ev["id"]
+                    yield ev
+                if len(events) < BATCH:
+                    break
+            if status is None or status in TERMINAL_STATUSES:
+                return
+            while True:
+                item = await queue.get()
+                if item is END:
+                    return
+                if item["id"] <= last:
+                    continue
+                last = item["id"]
+                yield item
+        finally:
+            feed.clients.discard(queue)
+            if not feed.clients and self.feeds.get(job_id) is feed:
+                del self.feeds[job_id]
+                await feed.stop()
+
+    async def close(self) -> None:
+        for feed in list(self.feeds.values()):
+            await feed.stop()
+        self.feeds.clear()

@@ -1,0 +1,99 @@
+"""Telemetry: fresh snapshot, stored history, retention, Prometheus metrics, the live stream."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from foredeck.db import transaction
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import TelemetrySample
+from tests.conftest import assert_error
+from tests.jobs.helpers import start_test_job, wait_job
+
+
+async def test_snapshot_is_never_older_than_interval(
+    client: httpx.AsyncClient, viewer: dict, app: FastAPI
+) -> None:
+    resp = await client.get("/api/v1/telemetry/snapshot", headers=viewer)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    snap, interval = body["data"], body["meta"]["interval_seconds"]
+    age = (utcnow() - datetime.fromisoformat(snap["at"])).total_seconds()
+    assert age <= interval
+    assert {"queue_depth", "queues", "workers", "jobs", "controls"} <= set(snap)
+    assert snap["workers"]["running"] + snap["workers"]["draining"] >= 1
+    assert_error(await client.get("/api/v1/telemetry/snapshot"), 401)
+
+
+async def test_running_job_progress_in_snapshot(
+    client: httpx.AsyncClient, operator: dict, app: FastAPI
+) -> None:
+    job = await start_test_job(client, operator, count=10_000, delay=0.01)
+    await wait_job(
+        client, operator, job["id"], ("running",), predicate=lambda j: j["progress"]["done"] > 0
+    )
+    snap = await app.state.telemetry.snapshot()
+    mine = next(j for j in snap["jobs"] if j["id"] == job["id"])
+    assert mine["done"] > 0 and mine["total"] == 10_000
+    await client.post(
+        f"/api/v1/jobs/{job['id']}/control", json={"action": "cancel"}, headers=operator
+    )
+    await wait_job(client, operator, job["id"], ("cancelled",))
+
+
+async def test_history_and_retention(client: httpx.AsyncClient, viewer: dict, app: FastAPI) -> None:
+    await app.state.telemetry.tick(record=True)
+    await app.state.telemetry.tick(record=True)
+    resp = await client.get(
+        "/api/v1/telemetry/history", params={"window": "10m", "step": "1s"}, headers=viewer
+    )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert data["points"] >= 1 and len(data["series"]["t"]) == data["points"]
+    assert len(data["series"]["queue_depth"]) == data["points"]
+    assert_error(await client.get("/api/v1/telemetry/history?window=abc", headers=viewer), 422)
+    assert_error(
+        await client.get("/api/v1/telemetry/history?window=1m&step=1h", headers=viewer), 422
+    )
+    old = utcnow() - timedelta(hours=25)
+    async with transaction(app.state.sessionmaker) as session:
+        sample = TelemetrySample(source="old", created_at=old, data={"queue_depth": 0})
+        session.add(sample)
+        await session.flush()
+        old_id = sample.id
+    await app.state.maintenance._prune()
+    async with app.state.sessionmaker() as session:
+        gone = await session.execute(select(TelemetrySample).where(TelemetrySample.id == old_id))
+        assert gone.scalar() is None
+
+
+async def test_metrics(client: httpx.AsyncClient, operator: dict) -> None:
+    job = await start_test_job(client, operator, count=1, delay=0)
+    await wait_job(client, operator, job["id"], ("succeeded",))
+    resp = await client.get("/metrics")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    text = resp.text
+    assert 'foredeck_jobs{status="succeeded"}' in text
+    assert "foredeck_queue_depth" in text or "foredeck_jobs" in text
+    assert 'foredeck_workers{status="running"}' in text
+    assert 'foredeck_job_duration_seconds_count{kind="test",status="succeeded"}' in text
+
+
+async def test_stream_sends_snapshot_and_ends(
+    client: httpx.AsyncClient, viewer: dict, app: FastAPI
+) -> None:
+    settings = app.state.job_settings
+    old = settings.sse_max_seconds
+    settings.sse_max_seconds = 1.0
+    try:
+        resp = await client.get("/api/v1/telemetry/stream", headers=viewer)
+    finally:
+        settings.sse_max_seconds = old
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    assert "event: snapshot" in resp.text and "event: reconnect" in resp.text
+    assert_error(await client.get("/api/v1/telemetry/stream?topics=nope", headers=viewer), 422)

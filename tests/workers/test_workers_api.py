@@ -1,0 +1,165 @@
+"""Worker registry and control: list, pause/resume one or all, drain (503), stale detection."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+
+from foredeck.db import transaction
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import Worker
+from tests.conftest import assert_error, unique
+from tests.jobs.helpers import start_test_job, wait_job
+
+
+async def _embedded_worker(client: httpx.AsyncClient, headers: dict, app: FastAPI) -> dict:
+    worker_id = app.state.executor.worker_id
+    resp = await client.get(f"/api/v1/workers/{worker_id}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["data"]  # type: ignore[no-any-return]
+
+
+async def test_list_shows_embedded_worker(
+    client: httpx.AsyncClient, viewer: dict, app: FastAPI
+) -> None:
+    resp = await client.get("/api/v1/workers", headers=viewer)
+    assert resp.status_code == 200
+    body = resp.json()
+    worker = next(w for w in body["data"] if w["id"] == app.state.executor.worker_id)
+    assert worker["role"] == "embedded" and worker["status"] in ("running", "draining")
+    assert worker["concurrency"] == app.state.config.workers and worker["pid"] > 0
+    assert set(body["meta"]["controls"]) >= {"draining", "paused_all", "paused_queues"}
+    assert_error(await client.get("/api/v1/workers/nobody", headers=viewer), 404)
+    assert_error(await client.post("/api/v1/workers/drain", headers=viewer), 403)
+
+
+async def test_pause_worker_holds_jobs_until_resume(
+    client: httpx.AsyncClient, operator: dict, app: FastAPI
+) -> None:
+    worker_id = app.state.executor.worker_id
+    resp = await client.post(f"/api/v1/workers/{worker_id}/pause", headers=operator)
+    assert resp.status_code == 200 and resp.json()["data"]["status"] == "paused"
+    try:
+        job = await start_test_job(client, operator, count=1, delay=0)
+        await asyncio.sleep(0.5)
+        still = (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"]
+        assert still["status"] == "queued"
+        assert (await _embedded_worker(client, operator, app))["paused"] is True
+    finally:
+        resp = await client.post(f"/api/v1/workers/{worker_id}/resume", headers=operator)
+        assert resp.status_code == 200 and resp.json()["data"]["status"] == "running"
+    await wait_job(client, operator, job["id"], ("succeeded",))
+
+
+async def test_pause_all_and_resume_all(
+    client: httpx.AsyncClient, operator: dict, app: FastAPI
+) -> None:
+    resp = await client.post("/api/v1/workers/pause-all", headers=operator)
+    assert resp.json()["data"]["paused_all"] is True
+    try:
+        job = await start_test_job(client, operator, count=1, delay=0)
+        await asyncio.sleep(0.5)
+        still = (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"]
+        assert still["status"] == "queued"
+        summary = (await client.get("/api/v1/queue", headers=operator)).json()["data"]
+        assert summary["paused_all"] is True
+        default = next(q for q in summary["queues"] if q["queue"] == "default")
+        assert default["pending"] >= 1
+    finally:
+        resp = await client.post("/api/v1/workers/resume-all", headers=operator)
+        assert resp.json()["data"]["paused_all"] is False
+    await wait_job(client, operator, job["id"], ("succeeded",))
+
+
+async def test_drain_refuses_new_jobs_then_ends(
+    client: httpx.AsyncClient, operator: dict, app: FastAPI
+) -> None:
+    resp = await client.post("/api/v1/workers/drain", headers=operator)
+    assert resp.status_code == 200 and resp.json()["data"]["draining"] is True
+    try:
+        err = assert_error(
+            await client.post("/api/v1/jobs/test", headers=operator), 503, "WORKERS_DRAINING"
+        )
+        assert "draining" in err["message"].lower()
+        # With nothing queued or running the drain ends by itself.
+        for _ in range(600):
+            await app.state.maintenance.tick()
+            controls = (await client.get("/api/v1/workers/controls", headers=operator)).json()
+            if not controls["data"]["draining"]:
+                break
+            await asyncio.sleep(0.05)
+        assert controls["data"]["draining"] is False
+    finally:
+        await client.post("/api/v1/workers/undrain", headers=operator)
+    assert (
+        await client.post("/api/v1/jobs/test", json={"count": 1, "delay": 0}, headers=operator)
+    ).status_code == 202
+
+
+async def test_undrain_ends_drain_now(client: httpx.AsyncClient, operator: dict) -> None:
+    job = await start_test_job(client, operator, count=10_000, delay=0.01)
+    try:
+        await client.post("/api/v1/workers/drain", headers=operator)
+        assert_error(await client.post("/api/v1/jobs/test", headers=operator), 503)
+        resp = await client.post("/api/v1/workers/undrain", headers=operator)
+        assert resp.json()["data"]["draining"] is False
+        assert (
+            await client.post("/api/v1/jobs/test", json={"count": 1, "delay": 0}, headers=operator)
+        ).status_code == 202
+    finally:
+        await client.post("/api/v1/workers/undrain", headers=operator)
+        await client.post(
+            f"/api/v1/jobs/{job['id']}/control", json={"action": "cancel"}, headers=operator
+        )
+
+
+async def test_silent_worker_is_stale(
+    client: httpx.AsyncClient, viewer: dict, app: FastAPI
+) -> None:
+    worker_id = unique("ghost@")
+    async with transaction(app.state.sessionmaker) as session:
+        session.add(
+            Worker(
+                id=worker_id,
+                host="elsewhere",
+                pid=1,
+                role="celery",
+                queues=["default"],
+                status="running",
+                paused=False,
+                concurrency=2,
+                processed=0,
+                failed=0,
+                running_jobs=0,
+                started_at=utcnow() - timedelta(hours=2),
+                heartbeat_at=utcnow() - timedelta(hours=1),
+                payload={},
+            )
+        )
+    worker = (await client.get(f"/api/v1/workers/{worker_id}", headers=viewer)).json()["data"]
+    assert worker["status"] == "stale"
+
+
+async def test_pause_queue(client: httpx.AsyncClient, operator: dict) -> None:
+    queue = unique("pq")
+    resp = await client.post(f"/api/v1/queues/{queue}/pause", headers=operator)
+    assert resp.status_code == 200 and queue in resp.json()["data"]["paused_queues"]
+    try:
+        job = (
+            await client.post(
+                "/api/v1/jobs",
+                json={"kind": "test", "params": {"count": 1, "delay": 0}, "queue": queue},
+                headers=operator,
+            )
+        ).json()["data"]["job"]
+        await asyncio.sleep(0.5)
+        assert (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"][
+            "status"
+        ] == "queued"
+    finally:
+        await client.post(f"/api/v1/queues/{queue}/resume", headers=operator)
+    await wait_job(client, operator, job["id"], ("succeeded",))
+    assert_error(await client.post("/api/v1/queues/bad queue!/pause", headers=operator), 422)
