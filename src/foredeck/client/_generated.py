@@ -136,41 +136,40 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "list_locks": ("GET", "/api/v1/locks"),
     "free_lock": ("DELETE", "/api/v1/locks/{name}"),
     "list_workers": ("GET", "/api/v1/workers"),
-    "controls": ("GET", "/api/v1/workers/controls"),
-    "pause_all": ("POST", "/api/v1/workers/pause-all"),
-    "resume_all": ("POST", "/api/v1/workers/resume-all"),
+    "get_worker_controls": ("GET", "/api/v1/workers/controls"),
+    "pause_all_workers": ("POST", "/api/v1/workers/pause-all"),
+    "resume_all_workers": ("POST", "/api/v1/workers/resume-all"),
     "drain_workers": ("POST", "/api/v1/workers/drain"),
-    "undrain": ("POST", "/api/v1/workers/undrain"),
+    "undrain_workers": ("POST", "/api/v1/workers/undrain"),
     "get_worker": ("GET", "/api/v1/workers/{worker_id}"),
     "pause_worker": ("POST", "/api/v1/workers/{worker_id}/pause"),
     "resume_worker": ("POST", "/api/v1/workers/{worker_id}/resume"),
     "pause_queue": ("POST", "/api/v1/queues/{queue}/pause"),
     "resume_queue": ("POST", "/api/v1/queues/{queue}/resume"),
     "get_telemetry_snapshot": ("GET", "/api/v1/telemetry/snapshot"),
-    "history": ("GET", "/api/v1/telemetry/history"),
-    "stream": ("GET", "/api/v1/telemetry/stream"),
-    "job_events": ("GET", "/api/v1/jobs/{job_id}/events"),
-    "metrics": ("GET", "/metrics"),
-    "available_models": ("GET", "/api/v1/available_models"),
-    "embedding_status": ("GET", "/api/v1/embedding"),
-    "retry_failed": ("POST", "/api/v1/embedding/retry"),
-    "index_stats": ("GET", "/api/v1/index"),
-    "start_rebuild": ("POST", "/api/v1/operations/index"),
-    "download_snapshot": ("GET", "/api/v1/index/snapshot"),
-    "restore_snapshot": ("POST", "/api/v1/index/snapshot"),
+    "get_telemetry_history": ("GET", "/api/v1/telemetry/history"),
+    "stream_telemetry": ("GET", "/api/v1/telemetry/stream"),
+    "stream_job_events": ("GET", "/api/v1/jobs/{job_id}/events"),
+    "get_metrics": ("GET", "/metrics"),
+    "list_available_models": ("GET", "/api/v1/available_models"),
+    "get_embedding_status": ("GET", "/api/v1/embedding"),
+    "retry_failed_embeddings": ("POST", "/api/v1/embedding/retry"),
+    "get_index_stats": ("GET", "/api/v1/index"),
+    "rebuild_index": ("POST", "/api/v1/operations/index"),
+    "download_index_snapshot": ("GET", "/api/v1/index/snapshot"),
+    "restore_index_snapshot": ("POST", "/api/v1/index/snapshot"),
     "search": ("POST", "/api/v1/search"),
-    "search_get": ("GET", "/api/v1/search"),
-    "rag_indices": ("GET", "/api/v1/rag"),
+    "search_records": ("GET", "/api/v1/search"),
+    "list_rag_indices": ("GET", "/api/v1/rag"),
     "start_import": ("POST", "/api/v1/operations/import"),
     "start_export": ("POST", "/api/v1/operations/export"),
-    "start_index_rebuild": ("POST", "/api/v1/operations/index"),
-    "operation_status": ("GET", "/api/v1/operations/{operation}/status"),
+    "get_operation_status": ("GET", "/api/v1/operations/{operation}/status"),
     "list_import_files": ("GET", "/api/v1/operations/import/files"),
     "download_dataset": ("GET", "/api/v1/jobs/{job_id}/download"),
     "get_settings": ("GET", "/api/v1/settings"),
-    "import_config": ("POST", "/api/v1/settings/import-config"),
+    "import_settings_config": ("POST", "/api/v1/settings/import-config"),
     "get_settings_section": ("GET", "/api/v1/settings/{section}"),
-    "update_settings_section": ("PUT", "/api/v1/settings/{section}"),
+    "update_settings": ("PUT", "/api/v1/settings/{section}"),
     "validate_settings_section": ("POST", "/api/v1/settings/{section}/validate"),
     "reset_settings_section": ("DELETE", "/api/v1/settings/{section}"),
     "extract_schema": ("POST", "/api/v1/schema/extract"),
@@ -178,7 +177,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "create_dataset": ("POST", "/api/v1/datasets"),
     "list_chunks": ("GET", "/api/v1/jobs/{job_id}/chunks"),
     "generate_chunk": ("POST", "/api/v1/jobs/{job_id}/chunks/{index}"),
-    "preview_chunk": ("GET", "/api/v1/jobs/{job_id}/chunks/{index}"),
+    "get_chunk": ("GET", "/api/v1/jobs/{job_id}/chunks/{index}"),
     "prepare_download": ("POST", "/api/v1/jobs/{job_id}/download"),
     "import_dataset": ("POST", "/api/v1/jobs/{job_id}/import"),
     "list_projects": ("GET", "/api/v1/projects"),
@@ -687,7 +686,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def controls(self) -> ControlsRead:
+    def get_worker_controls(self) -> ControlsRead:
         """Controls (GET /api/v1/workers/controls)"""
         return self._call(
             "GET",
@@ -699,7 +698,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def pause_all(self) -> ControlsRead:
+    def pause_all_workers(self) -> ControlsRead:
         """Pause All (POST /api/v1/workers/pause-all)"""
         return self._call(
             "POST",
@@ -711,7 +710,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def resume_all(self) -> ControlsRead:
+    def resume_all_workers(self) -> ControlsRead:
         """Resume All (POST /api/v1/workers/resume-all)"""
         return self._call(
             "POST",
@@ -735,7 +734,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def undrain(self) -> ControlsRead:
+    def undrain_workers(self) -> ControlsRead:
         """Undrain (POST /api/v1/workers/undrain)"""
         return self._call(
             "POST",
@@ -819,7 +818,9 @@ class SyncOperations:
             kind="json",
         )
 
-    def history(self, *, window: str | None = None, step: str | None = None) -> dict[str, Any]:
+    def get_telemetry_history(
+        self, *, window: str | None = None, step: str | None = None
+    ) -> dict[str, Any]:
         """History (GET /api/v1/telemetry/history)"""
         return self._call(
             "GET",
@@ -831,33 +832,33 @@ class SyncOperations:
             kind="json",
         )
 
-    def stream(self, *, topics: str | None = None) -> Any:
+    def stream_telemetry(self, *, topics: str | None = None) -> httpx.Response:
         """Stream (GET /api/v1/telemetry/stream)"""
         return self._call(
             "GET",
             "/api/v1/telemetry/stream",
             path={},
             query={"topics": topics},
-            result=Any,
-            kind="json",
+            result=None,
+            kind="raw",
         )
 
-    def job_events(self, job_id: str) -> Any:
+    def stream_job_events(self, job_id: str) -> httpx.Response:
         """Job Events (GET /api/v1/jobs/{job_id}/events)"""
         return self._call(
             "GET",
             "/api/v1/jobs/{job_id}/events",
             path={"job_id": job_id},
             query={},
-            result=Any,
-            kind="json",
+            result=None,
+            kind="raw",
         )
 
-    def metrics(self) -> httpx.Response:
+    def get_metrics(self) -> httpx.Response:
         """Metrics (GET /metrics)"""
         return self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
 
-    def available_models(self) -> list[AvailableModel]:
+    def list_available_models(self) -> list[AvailableModel]:
         """Available Models (GET /api/v1/available_models)"""
         return self._call(
             "GET",
@@ -869,7 +870,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def embedding_status(self) -> EmbeddingStatus:
+    def get_embedding_status(self) -> EmbeddingStatus:
         """Embedding Status (GET /api/v1/embedding)"""
         return self._call(
             "GET",
@@ -881,7 +882,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def retry_failed(self) -> RetryResult:
+    def retry_failed_embeddings(self) -> RetryResult:
         """Retry Failed (POST /api/v1/embedding/retry)"""
         return self._call(
             "POST",
@@ -893,13 +894,13 @@ class SyncOperations:
             kind="json",
         )
 
-    def index_stats(self) -> IndexStats:
+    def get_index_stats(self) -> IndexStats:
         """Index Stats (GET /api/v1/index)"""
         return self._call(
             "GET", "/api/v1/index", path={}, query={}, result=IndexStats, unwrap=True, kind="json"
         )
 
-    def start_rebuild(self) -> dict[str, Any]:
+    def rebuild_index(self) -> dict[str, Any]:
         """Start Index Rebuild (POST /api/v1/operations/index)"""
         return self._call(
             "POST",
@@ -911,19 +912,23 @@ class SyncOperations:
             kind="json",
         )
 
-    def download_snapshot(self) -> httpx.Response:
+    def download_index_snapshot(self) -> httpx.Response:
         """Download Snapshot (GET /api/v1/index/snapshot)"""
         return self._call(
             "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
         )
 
-    def restore_snapshot(self) -> RestoreResult:
+    def restore_index_snapshot(
+        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+    ) -> RestoreResult:
         """Restore Snapshot (POST /api/v1/index/snapshot)"""
         return self._call(
             "POST",
             "/api/v1/index/snapshot",
             path={},
             query={},
+            files=files,
+            data=data,
             result=RestoreResult,
             unwrap=True,
             kind="json",
@@ -942,7 +947,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def search_get(
+    def search_records(
         self,
         *,
         q: str,
@@ -974,7 +979,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def rag_indices(self) -> list[RagIndex]:
+    def list_rag_indices(self) -> list[RagIndex]:
         """Rag Indices (GET /api/v1/rag)"""
         return self._call(
             "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
@@ -1006,19 +1011,9 @@ class SyncOperations:
             kind="json",
         )
 
-    def start_index_rebuild(self) -> JobRef:
-        """Start Index Rebuild (POST /api/v1/operations/index)"""
-        return self._call(
-            "POST",
-            "/api/v1/operations/index",
-            path={},
-            query={},
-            result=JobRef,
-            unwrap=True,
-            kind="json",
-        )
-
-    def operation_status(self, operation: Literal["import", "export", "index"]) -> OperationStatus:
+    def get_operation_status(
+        self, operation: Literal["import", "export", "index"]
+    ) -> OperationStatus:
         """Operation Status (GET /api/v1/operations/{operation}/status)"""
         return self._call(
             "GET",
@@ -1065,7 +1060,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def import_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
+    def import_settings_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
         """Import Config (POST /api/v1/settings/import-config)"""
         return self._call(
             "POST",
@@ -1089,7 +1084,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def update_settings_section(
+    def update_settings(
         self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
     ) -> SectionOut:
         """Put Section (PUT /api/v1/settings/{section})"""
@@ -1200,7 +1195,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def preview_chunk(
+    def get_chunk(
         self,
         job_id: str,
         index: int,
@@ -2552,7 +2547,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def controls(self) -> ControlsRead:
+    async def get_worker_controls(self) -> ControlsRead:
         """Controls (GET /api/v1/workers/controls)"""
         return await self._call(
             "GET",
@@ -2564,7 +2559,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def pause_all(self) -> ControlsRead:
+    async def pause_all_workers(self) -> ControlsRead:
         """Pause All (POST /api/v1/workers/pause-all)"""
         return await self._call(
             "POST",
@@ -2576,7 +2571,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def resume_all(self) -> ControlsRead:
+    async def resume_all_workers(self) -> ControlsRead:
         """Resume All (POST /api/v1/workers/resume-all)"""
         return await self._call(
             "POST",
@@ -2600,7 +2595,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def undrain(self) -> ControlsRead:
+    async def undrain_workers(self) -> ControlsRead:
         """Undrain (POST /api/v1/workers/undrain)"""
         return await self._call(
             "POST",
@@ -2684,7 +2679,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def history(
+    async def get_telemetry_history(
         self, *, window: str | None = None, step: str | None = None
     ) -> dict[str, Any]:
         """History (GET /api/v1/telemetry/history)"""
@@ -2698,33 +2693,33 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def stream(self, *, topics: str | None = None) -> Any:
+    async def stream_telemetry(self, *, topics: str | None = None) -> httpx.Response:
         """Stream (GET /api/v1/telemetry/stream)"""
         return await self._call(
             "GET",
             "/api/v1/telemetry/stream",
             path={},
             query={"topics": topics},
-            result=Any,
-            kind="json",
+            result=None,
+            kind="raw",
         )
 
-    async def job_events(self, job_id: str) -> Any:
+    async def stream_job_events(self, job_id: str) -> httpx.Response:
         """Job Events (GET /api/v1/jobs/{job_id}/events)"""
         return await self._call(
             "GET",
             "/api/v1/jobs/{job_id}/events",
             path={"job_id": job_id},
             query={},
-            result=Any,
-            kind="json",
+            result=None,
+            kind="raw",
         )
 
-    async def metrics(self) -> httpx.Response:
+    async def get_metrics(self) -> httpx.Response:
         """Metrics (GET /metrics)"""
         return await self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
 
-    async def available_models(self) -> list[AvailableModel]:
+    async def list_available_models(self) -> list[AvailableModel]:
         """Available Models (GET /api/v1/available_models)"""
         return await self._call(
             "GET",
@@ -2736,7 +2731,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def embedding_status(self) -> EmbeddingStatus:
+    async def get_embedding_status(self) -> EmbeddingStatus:
         """Embedding Status (GET /api/v1/embedding)"""
         return await self._call(
             "GET",
@@ -2748,7 +2743,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def retry_failed(self) -> RetryResult:
+    async def retry_failed_embeddings(self) -> RetryResult:
         """Retry Failed (POST /api/v1/embedding/retry)"""
         return await self._call(
             "POST",
@@ -2760,13 +2755,13 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def index_stats(self) -> IndexStats:
+    async def get_index_stats(self) -> IndexStats:
         """Index Stats (GET /api/v1/index)"""
         return await self._call(
             "GET", "/api/v1/index", path={}, query={}, result=IndexStats, unwrap=True, kind="json"
         )
 
-    async def start_rebuild(self) -> dict[str, Any]:
+    async def rebuild_index(self) -> dict[str, Any]:
         """Start Index Rebuild (POST /api/v1/operations/index)"""
         return await self._call(
             "POST",
@@ -2778,19 +2773,23 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def download_snapshot(self) -> httpx.Response:
+    async def download_index_snapshot(self) -> httpx.Response:
         """Download Snapshot (GET /api/v1/index/snapshot)"""
         return await self._call(
             "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
         )
 
-    async def restore_snapshot(self) -> RestoreResult:
+    async def restore_index_snapshot(
+        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+    ) -> RestoreResult:
         """Restore Snapshot (POST /api/v1/index/snapshot)"""
         return await self._call(
             "POST",
             "/api/v1/index/snapshot",
             path={},
             query={},
+            files=files,
+            data=data,
             result=RestoreResult,
             unwrap=True,
             kind="json",
@@ -2809,7 +2808,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def search_get(
+    async def search_records(
         self,
         *,
         q: str,
@@ -2841,7 +2840,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def rag_indices(self) -> list[RagIndex]:
+    async def list_rag_indices(self) -> list[RagIndex]:
         """Rag Indices (GET /api/v1/rag)"""
         return await self._call(
             "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
@@ -2873,19 +2872,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def start_index_rebuild(self) -> JobRef:
-        """Start Index Rebuild (POST /api/v1/operations/index)"""
-        return await self._call(
-            "POST",
-            "/api/v1/operations/index",
-            path={},
-            query={},
-            result=JobRef,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def operation_status(
+    async def get_operation_status(
         self, operation: Literal["import", "export", "index"]
     ) -> OperationStatus:
         """Operation Status (GET /api/v1/operations/{operation}/status)"""
@@ -2934,7 +2921,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def import_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
+    async def import_settings_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
         """Import Config (POST /api/v1/settings/import-config)"""
         return await self._call(
             "POST",
@@ -2958,7 +2945,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def update_settings_section(
+    async def update_settings(
         self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
     ) -> SectionOut:
         """Put Section (PUT /api/v1/settings/{section})"""
@@ -3069,7 +3056,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def preview_chunk(
+    async def get_chunk(
         self,
         job_id: str,
         index: int,

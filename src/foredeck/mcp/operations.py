@@ -19,35 +19,44 @@ from fastapi.routing import APIRoute, iter_route_contexts
 # (method, path) -> tool and client method name, where the route's function name differs
 # from the name the seeds use.
 SEED_NAMES: dict[tuple[str, str], str] = {
+    # seed 003
     ("POST", "/api/v1/schema/extract"): "extract_schema",
     ("POST", "/api/v1/schema/validate"): "validate_schema",
     ("POST", "/api/v1/jobs"): "create_job",
     ("GET", "/api/v1/jobs"): "list_jobs",
     ("GET", "/api/v1/jobs/{job_id}"): "get_job",
     ("POST", "/api/v1/jobs/{job_id}/control"): "control_job",
-    ("POST", "/api/v1/jobs/{job_id}/chunks/{chunk_id}"): "generate_chunk",
-    ("GET", "/api/v1/jobs/{job_id}/chunks/{chunk_id}"): "get_chunk",
+    ("POST", "/api/v1/jobs/{job_id}/chunks/{index}"): "generate_chunk",
+    ("GET", "/api/v1/jobs/{job_id}/chunks/{index}"): "get_chunk",
     ("POST", "/api/v1/jobs/{job_id}/download"): "prepare_download",
     ("GET", "/api/v1/jobs/{job_id}/download"): "download_dataset",
+    # seed 000 and the verb_noun style elsewhere
     ("POST", "/api/v1/operations/import"): "start_import",
     ("POST", "/api/v1/operations/export"): "start_export",
-    ("POST", "/api/v1/operations/index/rebuild"): "rebuild_index",
-    ("POST", "/api/v1/index/rebuild"): "rebuild_index",
-    ("GET", "/api/v1/search"): "search",
+    ("POST", "/api/v1/operations/index"): "rebuild_index",
+    ("GET", "/api/v1/operations/{operation}/status"): "get_operation_status",
     ("POST", "/api/v1/search"): "search",
+    ("GET", "/api/v1/search"): "search_records",
     ("GET", "/api/v1/workers"): "list_workers",
+    ("GET", "/api/v1/workers/controls"): "get_worker_controls",
+    ("POST", "/api/v1/workers/pause-all"): "pause_all_workers",
+    ("POST", "/api/v1/workers/resume-all"): "resume_all_workers",
+    ("POST", "/api/v1/workers/drain"): "drain_workers",
+    ("POST", "/api/v1/workers/undrain"): "undrain_workers",
     ("POST", "/api/v1/workers/{worker_id}/pause"): "pause_worker",
     ("POST", "/api/v1/workers/{worker_id}/resume"): "resume_worker",
-    ("POST", "/api/v1/workers/drain"): "drain_workers",
     ("GET", "/api/v1/telemetry/snapshot"): "get_telemetry_snapshot",
-    ("GET", "/api/v1/telemetry"): "get_telemetry_snapshot",
+    ("GET", "/api/v1/telemetry/history"): "get_telemetry_history",
+    ("GET", "/api/v1/telemetry/stream"): "stream_telemetry",
+    ("GET", "/api/v1/jobs/{job_id}/events"): "stream_job_events",
     ("GET", "/api/v1/settings"): "get_settings",
     ("PUT", "/api/v1/settings"): "update_settings",
     ("PATCH", "/api/v1/settings"): "update_settings",
-    ("PUT", "/api/v1/settings/{section}"): "update_settings_section",
     ("GET", "/api/v1/settings/{section}"): "get_settings_section",
+    ("PUT", "/api/v1/settings/{section}"): "update_settings",
     ("DELETE", "/api/v1/settings/{section}"): "reset_settings_section",
     ("POST", "/api/v1/settings/{section}/validate"): "validate_settings_section",
+    ("POST", "/api/v1/settings/import-config"): "import_settings_config",
     ("POST", "/api/v1/jobs/test"): "create_test_job",
     ("GET", "/api/v1/jobs/kinds"): "list_job_kinds",
     ("POST", "/api/v1/jobs/bulk"): "control_jobs",
@@ -55,13 +64,24 @@ SEED_NAMES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/jobs/{job_id}/events/history"): "list_job_events",
     ("GET", "/api/v1/queue"): "get_queue_summary",
     ("DELETE", "/api/v1/locks/{name}"): "free_lock",
+    ("GET", "/api/v1/available_models"): "list_available_models",
+    ("GET", "/api/v1/embedding"): "get_embedding_status",
+    ("POST", "/api/v1/embedding/retry"): "retry_failed_embeddings",
+    ("GET", "/api/v1/index"): "get_index_stats",
+    ("GET", "/api/v1/index/snapshot"): "download_index_snapshot",
+    ("POST", "/api/v1/index/snapshot"): "restore_index_snapshot",
+    ("GET", "/api/v1/rag"): "list_rag_indices",
     ("GET", "/api/v1/users/me"): "get_me",
     ("GET", "/api/v1/users/me/preferences"): "get_preferences",
     ("GET", "/api/v1/info"): "get_info",
     ("GET", "/health"): "get_health",
     ("GET", "/health/live"): "get_liveness",
     ("GET", "/health/ready"): "get_readiness",
+    ("GET", "/metrics"): "get_metrics",
 }
+
+# Routes that read a multipart upload from the raw request without declaring it.
+UNDECLARED_UPLOADS = {("POST", "/api/v1/index/snapshot")}
 
 
 @dataclass
@@ -101,24 +121,26 @@ def python_ident(name: str) -> str:
     return ident
 
 
-def _response_kind(
-    rc: Any, op: dict[str, Any], status: int | None, method: str
-) -> tuple[str, bool]:
+def _response_kind(rc: Any, op: dict[str, Any], status: int | None) -> tuple[str, bool]:
+    """json (an envelope or plain JSON), empty (204) or raw (files, streams); and is it SSE."""
     contents = {
         media
         for code, resp in op.get("responses", {}).items()
         if str(code).startswith("2")
         for media in resp.get("content", {})
     }
-    stream = "text/event-stream" in contents
     response_class = getattr(rc.response_class, "value", rc.response_class)
+    media_type = getattr(response_class, "media_type", None)
+    stream = (
+        "text/event-stream" in contents
+        or media_type == "text/event-stream"
+        or "EventSource" in getattr(response_class, "__name__", "")
+    )
     if status == 204:
         return "empty", stream
-    if stream or not (
-        isinstance(response_class, type) and issubclass(response_class, JSONResponse)
-    ):
-        if rc.response_model is None:
-            return "raw", stream
+    is_json = isinstance(response_class, type) and issubclass(response_class, JSONResponse)
+    if stream or not is_json:
+        return "raw", stream
     return "json", stream
 
 
@@ -127,6 +149,7 @@ def collect(app: FastAPI) -> list[Operation]:
     spec = app.openapi()
     ops: list[Operation] = []
     taken: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for rc in iter_route_contexts(app.routes):
         route = rc.original_route
         if not isinstance(route, APIRoute) or not rc.include_in_schema:
@@ -134,8 +157,10 @@ def collect(app: FastAPI) -> list[Operation]:
         path: str = rc.path or route.path
         for method in sorted(rc.methods or ()):
             op = spec["paths"].get(path, {}).get(method.lower())
-            if op is None:
+            if op is None or (method, path) in seen:
+                # A second route on the same method and path is never reached.
                 continue
+            seen.add((method, path))
             name: str = SEED_NAMES.get((method, path)) or rc.name or route.name
             if name in taken:
                 name = f"{name}_{method.lower()}"
@@ -154,8 +179,10 @@ def collect(app: FastAPI) -> list[Operation]:
             ]
             body = op.get("requestBody")
             media = next(iter(body["content"]), None) if body else None
+            if (method, path) in UNDECLARED_UPLOADS:
+                media = "multipart/form-data"
             status = rc.status_code
-            kind, stream = _response_kind(rc, op, status, method)
+            kind, stream = _response_kind(rc, op, status)
             ops.append(
                 Operation(
                     name=name,

@@ -22,6 +22,7 @@ EXCLUDED_REASONS: dict[str, str] = {
     "get_health": "health probe for load balancers",
     "get_liveness": "health probe for load balancers",
     "get_readiness": "health probe for load balancers",
+    "get_metrics": "Prometheus scrape endpoint (text format)",
 }
 EXCLUDED_KINDS = {
     "stream": "server-sent event stream: use wait_for_job for progress",
@@ -34,8 +35,6 @@ def exclusion(op: Operation) -> str | None:
     """Why an operation has no tool, or None when it has one."""
     if op.name in EXCLUDED_REASONS:
         return EXCLUDED_REASONS[op.name]
-    if op.path.startswith("/mcp") or op.path in ("/metrics", "/openapi.json"):
-        return "transport or documentation endpoint"
     if op.stream:
         return EXCLUDED_KINDS["stream"]
     if op.response_kind == "raw":
