@@ -182,3 +182,18 @@ def test_merge_formats_hold_identical_content(tmp_path: Path) -> None:
     assert [(r["id"], r["email"], int(r["age"])) for r in got] == [
         (r["id"], r["email"], r["age"]) for r in reference
     ]
+
+
+def test_json_block_escapes_like_json_dumps() -> None:
+    import pyarrow as pa
+
+    tricky = ['a"b', "c\\d", "e\nf\tg\rh", None, "ünï ☃", "ctl\x01x", ""]
+    batch = pa.RecordBatch.from_pydict(
+        {"s": tricky, "n": [1, None, 3, 4, 5, 6, 7], "f": [1.5, 100.0, None, 1e-7, 2.0, 0.1, -3.0]}
+    )
+    lines = storage.json_block(batch, "", "\n").decode().splitlines()
+    assert [json.loads(line)["s"] for line in lines] == tricky
+    plain = pa.RecordBatch.from_pydict({"s": tricky[:5], "f": [1.5, 100.0, None, 1e-7, 2.0]})
+    rows = [json.loads(x) for x in storage.json_block(plain, "", "\n").decode().splitlines()]
+    assert rows == plain.to_pylist()
+    assert all(isinstance(r["f"], float) for r in rows if r["f"] is not None)

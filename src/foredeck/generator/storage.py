@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -91,10 +92,13 @@ def _json_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
         if pa.types.is_date(kind):
             column = column.cast(pa.string())
         elif pa.types.is_timestamp(kind):
+            # Parquet stores second timestamps as milliseconds; generated values are whole seconds.
             fmt = "%Y-%m-%dT%H:%M:%S+00:00" if kind.tz else "%Y-%m-%dT%H:%M:%S"
-            column = pc.strftime(column, format=fmt)
+            seconds = column.cast(pa.timestamp("s", tz=kind.tz), safe=False)
+            column = pc.strftime(seconds, format=fmt)
         elif pa.types.is_decimal(kind):
-            column = column.cast(pa.float64())
+            # Through text, so 42.41 stays 42.41 rather than the nearest binary fraction's digits.
+            column = column.cast(pa.string()).cast(pa.float64())
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
@@ -116,20 +120,83 @@ def _batches(paths: list[Path]) -> Iterator[pa.RecordBatch]:
         yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
 
 
+CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+NEEDS_ESCAPE = r"[\x00-\x1f\"\\\\]"
+
+
+def _json_values(column: pa.Array) -> pa.Array | None:
+    """Each value as JSON text, computed in Arrow; None when Python must encode the batch."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if not pc.any(pc.match_substring_regex(column, NEEDS_ESCAPE)).as_py():
+            return pc.fill_null(pc.binary_join_element_wise('"', column, '"', ""), "null")
+        if pc.any(pc.match_substring_regex(column, CONTROL)).as_py():
+            return None
+        text = column
+        for raw, escaped in (
+            ("\\", "\\\\"),
+            ('"', '\\"'),
+            ("\n", "\\n"),
+            ("\r", "\\r"),
+            ("\t", "\\t"),
+        ):
+            text = pc.replace_substring(text, raw, escaped)
+        text = pc.binary_join_element_wise('"', text, '"', "")
+    elif pa.types.is_integer(kind) or pa.types.is_decimal(kind):
+        text = column.cast(pa.string())
+    elif pa.types.is_floating(kind):
+        text = column.cast(pa.string())
+        # Arrow writes 100.0 as "100"; keep it a float for JSON readers that look at the type.
+        text = pc.if_else(
+            pc.match_substring_regex(text, "[.eEn]"),
+            text,
+            pc.binary_join_element_wise(text, ".0", ""),
+        )
+    elif pa.types.is_boolean(kind):
+        text = pc.if_else(column, "true", "false")
+    elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        text = _json_ready(pa.RecordBatch.from_arrays([column], names=["v"])).column(0)
+        text = pc.binary_join_element_wise('"', text, '"', "")
+    else:
+        return None
+    return pc.fill_null(text, "null")
+
+
+def json_block(batch: pa.RecordBatch, before: str, after: str) -> bytes:
+    """Every row as a JSON object wrapped in before/after, as one block of UTF-8 bytes.
+
+    Built column-wise in Arrow and taken straight from the string buffer, so no Python object
+    is made per row; batches with characters Arrow cannot escape go through json.dumps.
+    """
+    if batch.num_rows == 0:
+        return b""
+    pieces: list[pa.Array | str] = [before]
+    for i, name in enumerate(batch.schema.names):
+        values = _json_values(batch.column(i))
+        if values is None:
+            dumps = json.JSONEncoder(ensure_ascii=False, default=json_default).encode
+            rows = [before + dumps(r) + after for r in _json_ready(batch).to_pylist()]
+            return "".join(rows).encode()
+        pieces += [("{" if i == 0 else ",") + json.dumps(name) + ":", values]
+    pieces.append("}" + after)
+    joined = pc.binary_join_element_wise(*pieces, "")
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
+    start, end = offsets[joined.offset], offsets[joined.offset + len(joined)]
+    return joined.buffers()[2].to_pybytes()[start:end]
+
+
 def _write_json(
     fh: BinaryIO, batches: Iterator[pa.RecordBatch], lines: bool, tick: Callable[[int], None]
 ) -> int:
     rows = 0
     if not lines:
         fh.write(b"[")
-    dumps = json.JSONEncoder(ensure_ascii=False, default=json_default).encode
     for batch in batches:
-        encoded = [dumps(r) for r in _json_ready(batch).to_pylist()]
         if lines:
-            fh.write(("\n".join(encoded) + "\n").encode())
+            fh.write(json_block(batch, "", "\n"))
         else:
-            prefix = "\n" if rows == 0 else ",\n"
-            fh.write((prefix + ",\n".join(encoded)).encode())
+            block = json_block(batch, ",\n", "")
+            fh.write(block[1:] if rows == 0 else block)
         rows += batch.num_rows
         tick(rows)
     if not lines:
