@@ -197,12 +197,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{secs:.1f} s ({args.rows / secs:,.0f} rows/s)"
         )
         naive = _merge("naive", "parquet", folder, Path(tmp) / "naive.parquet")
-        for fmt in ("parquet", "csv", "jsonl"):
+        for fmt in ("parquet", "csv", "jsonl", "json"):
             got = _merge("foredeck", fmt, folder, Path(tmp) / f"out.{fmt}")
+            rate = got["rows"] / got["seconds"]
+            extra = got["peak_rss_mb"] - got["base_rss_mb"]
             print(
                 f"merge {int(got['rows']):,} rows -> {fmt:8s} {got['seconds']:.1f} s "
-                f"({got['rows'] / got['seconds']:,.0f} rows/s), peak RSS {got['peak_rss_mb']:.0f} MB "
-                f"(+{got['peak_rss_mb'] - got['base_rss_mb']:.0f} MB over the process after imports)"
+                f"({rate:,.0f} rows/s), peak RSS {got['peak_rss_mb']:.0f} MB "
+                f"(+{extra:.0f} MB over the process after imports)"
             )
         print(
             f"reference: read all chunks then write parquet {naive['seconds']:.1f} s, "
