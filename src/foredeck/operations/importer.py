@@ -17,9 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from foredeck.models.base import UTCDateTime, utcnow
 from foredeck.operations.mapping import StagedRow
 from foredeck.operations.readers import RowError
+from foredeck.operations.triggers import (
+    SuspendedTrigger,
+    resume_copy_triggers,
+    suspend_copy_triggers,
+)
 from foredeck.records import service as records_service
 
 DELETE_CHUNK = 500
+SQLITE_CACHE_KIB = 128 * 1024
+# Below this many rows, per-row triggers are cheaper than setting them aside.
+BULK_TRIGGER_ROWS = 5000
 
 
 class Reporter(Protocol):
@@ -88,6 +96,10 @@ class Stage:
         )
 
     async def create(self) -> None:
+        if self.dialect == "sqlite":
+            # The content-hash index takes random inserts: a bigger page cache for this
+            # connection keeps the merge from spilling pages on every row.
+            await self.conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         key = "INTEGER PRIMARY KEY" if self.dialect == "sqlite" else "BIGINT"
         await self.conn.exec_driver_sql(
             f"CREATE TEMP TABLE {self.name} (row_no {key}, content TEXT, memory_type TEXT, "
@@ -105,6 +117,8 @@ class Stage:
             await self.conn.rollback()
             await self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.name}")
             await self.conn.commit()
+            if self.dialect == "sqlite":
+                await self.conn.exec_driver_sql("PRAGMA cache_size=-2000")
         except Exception:
             await self.conn.invalidate()
 
@@ -152,6 +166,14 @@ class Stage:
                 f"AND b.row_no > {s}.row_no)"
             )
         staged = counts.staged - counts.duplicates
+        suspended: list[SuspendedTrigger] = []
+        before = 0
+        if self.dialect == "sqlite":
+            # Take the write lock before reading anything, so no snapshot can go stale.
+            await self._exec("UPDATE memories SET id = id WHERE 1 = 0")
+            if staged >= BULK_TRIGGER_ROWS:
+                before = await self._scalar("SELECT coalesce(max(id), 0) FROM memories")
+                suspended = await suspend_copy_triggers(self.conn)
         ext_exists = (
             "EXISTS (SELECT 1 FROM memories m WHERE m.collection = :c "
             "AND m.external_id = s.external_id)"
@@ -217,6 +239,8 @@ class Stage:
             owner=owner_id,
             now=now,
         )
+        if suspended:
+            await resume_copy_triggers(self.conn, suspended, before=before)
         if mode == "replace":
             counts.deleted = await self._delete_rest(collection)
         counts.unchanged = max(0, staged - counts.inserted - counts.updated - counts.skipped)
