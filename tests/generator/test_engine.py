@@ -129,6 +129,7 @@ def test_impossible_constraints_are_reported() -> None:
                 {"name": "e", "type": "reference", "ref": "nope"},
                 {"name": "f", "type": "text", "unique": True},
                 {"name": "g", "type": "boolean", "unique": True},
+                {"name": "h", "type": "pattern", "pattern": r"\d{1,256}", "unique": True},
             ],
         }
     )
@@ -141,6 +142,7 @@ def test_impossible_constraints_are_reported() -> None:
     assert issues["fields.e"].code == "UNKNOWN_REF"
     assert issues["fields.f"].code == "IMPOSSIBLE_UNIQUE"
     assert issues["fields.g"].code == "IMPOSSIBLE_UNIQUE"
+    assert "repetition" in issues["fields.h"].message
     capped = check(schema(rows=50, chunk_size=10), Limits(max_rows=10, max_chunk_size=5))
     assert {i.field for i in capped} >= {"rows", "chunk_size"}
 

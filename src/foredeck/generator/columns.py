@@ -66,6 +66,8 @@ class Column:
     """Base: capacity() distinct values, random(rng, n) and coded(codes)."""
 
     arrow_type: pa.DataType = pa.string()
+    # Why unique cannot be kept, when capacity() says None for a reason other than the type.
+    unique_note: str | None = None
 
     def __init__(self, spec: FieldSpec, locale: str) -> None:
         self.spec = spec

@@ -195,6 +195,23 @@ class _Parser:
         return node
 
 
+MAX_COST = 4096
+
+
+def cost(node: Node, *, coded: bool) -> int:
+    """How many Arrow arrays generating the pattern builds (coded: the unique-value path,
+    where every repetition count is its own alternative)."""
+    if isinstance(node, Chars):
+        return 1
+    if isinstance(node, Seq | Alt):
+        parts = node.parts if isinstance(node, Seq) else node.options
+        return sum(cost(part, coded=coded) for part in parts)
+    inner = cost(node.node, coded=coded)
+    if coded:
+        return sum(count * inner for count in range(node.lo, node.hi + 1))
+    return node.hi * inner
+
+
 def parse(text: str) -> Node:
     """Parse a pattern; PatternError says what is not supported."""
     if not text:

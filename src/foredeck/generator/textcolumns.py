@@ -219,8 +219,14 @@ class PatternColumn(Column):
             self.node = patterns.parse(text)
         except patterns.PatternError as exc:
             raise ColumnError(f"pattern: {exc}") from exc
+        if patterns.cost(self.node, coded=False) > patterns.MAX_COST:
+            raise ColumnError("pattern: too many repetitions to generate; shorten the quantifiers")
 
-    def capacity(self) -> int:
+    def capacity(self) -> int | None:
+        # Unique values enumerate every repetition count separately; refuse what would explode.
+        if patterns.cost(self.node, coded=True) > patterns.MAX_COST:
+            self.unique_note = "this pattern has too many repetition counts to keep unique"
+            return None
         return min(self.node.capacity(), MAX_CAPACITY)
 
     def random(self, rng: np.random.Generator, n: int) -> pa.Array:

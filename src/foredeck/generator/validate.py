@@ -79,7 +79,8 @@ def _field_issues(spec: FieldSpec, schema: DatasetSchema) -> list[Issue]:
     if schema.is_unique(spec):
         capacity = column.capacity()
         if capacity is None:
-            bad(f"unique is not supported for {spec.type.value}", "IMPOSSIBLE_UNIQUE")
+            note = column.unique_note or f"unique is not supported for {spec.type.value}"
+            bad(note, "IMPOSSIBLE_UNIQUE")
         elif capacity < schema.rows:
             bad(
                 f"unique {spec.type.value} has only {capacity} possible values, "
