@@ -13,6 +13,7 @@ import asyncio
 import csv
 import hashlib
 import json
+import shutil
 import sqlite3
 import statistics
 import tempfile
@@ -37,8 +38,12 @@ def make_csv(path: Path, rows: int) -> None:
         out.writerow(["external_id", "content", "memory_type", "source"])
         for i in range(rows):
             out.writerow(
-                [f"row-{i}", f"Record number {i} about topic {i % 97} with some words", "note",
-                 f"s{i % 13}"]
+                [
+                    f"row-{i}",
+                    f"Record number {i} about topic {i % 97} with some words",
+                    "note",
+                    f"s{i % 13}",
+                ]
             )
 
 
@@ -54,7 +59,7 @@ async def _foredeck(data_dir: Path, csv_path: Path) -> tuple[float, dict[str, An
     engine = make_engine(config)
     state = SimpleNamespace(config=config, engine=engine, sessionmaker=make_sessionmaker(engine))
     target = config.path("imports") / csv_path.name
-    target.write_bytes(csv_path.read_bytes())
+    await asyncio.to_thread(shutil.copyfile, csv_path, target)
     params = ImportParams(path=csv_path.name, collection="bench", mapping={"metadata": ["source"]})
     try:
         start = time.perf_counter()
@@ -81,8 +86,18 @@ def _reference(data_dir: Path, csv_path: Path, parse_in_timing: bool) -> float:
             next(reader)
             for ext, content, mtype, source in reader:
                 out.append(
-                    (content, mtype, "bench", json.dumps({"source": source}), ext,
-                     hashlib.sha256(content.encode()).hexdigest(), "pending", 0, now, now)
+                    (
+                        content,
+                        mtype,
+                        "bench",
+                        json.dumps({"source": source}),
+                        ext,
+                        hashlib.sha256(content.encode()).hexdigest(),
+                        "pending",
+                        0,
+                        now,
+                        now,
+                    )
                 )
         return out
 

@@ -65,8 +65,14 @@ class ExportFailed(ImportFailed):
     """The export stopped; the message is safe to show."""
 
 
-def _query(params: ExportParams) -> Any:
+def _query(params: ExportParams, dialect: str = "sqlite") -> Any:
     base = records_service.filtered_query(**params.filters())
+    created: Any = Memory.created_at
+    updated: Any = Memory.updated_at
+    if dialect == "sqlite":
+        # SQLite stores UTC datetimes as text; arrow parses them in C, far faster than per row.
+        created = cast(Memory.created_at, Text).label("created_at")
+        updated = cast(Memory.updated_at, Text).label("updated_at")
     return base.with_only_columns(
         Memory.id,
         Memory.external_id,
@@ -78,14 +84,14 @@ def _query(params: ExportParams) -> Any:
         Memory.content_hash,
         Memory.embedding_state,
         Memory.owner_id,
-        Memory.created_at,
-        Memory.updated_at,
+        created,
+        updated,
     )
 
 
 async def _pages(state: Any, params: ExportParams) -> Any:
     """Pages of rows by id (keyset), each in its own short read."""
-    query = _query(params)
+    query = _query(params, state.engine.dialect.name)
     last = 0
     while True:
         async with state.sessionmaker() as session:
@@ -102,12 +108,24 @@ async def _pages(state: Any, params: ExportParams) -> Any:
             return
 
 
+def _column(values: Any, field: pa.Field) -> pa.Array:
+    if pa.types.is_timestamp(field.type) and values and isinstance(values[0], str):
+        return pa.array(values).cast(pa.timestamp("us")).cast(field.type)
+    return pa.array(values, type=field.type)
+
+
 def _record_batch(rows: list[Any]) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True))
     return pa.RecordBatch.from_arrays(
-        [pa.array(col, type=SCHEMA.field(i).type) for i, col in enumerate(columns)],
-        schema=SCHEMA,
+        [_column(col, SCHEMA.field(i)) for i, col in enumerate(columns)], schema=SCHEMA
     )
+
+
+def _iso(value: Any) -> str:
+    """ISO 8601 with the UTC offset, from a datetime or SQLite's stored text."""
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return str(value.isoformat())
 
 
 class _JSONLWriter:
@@ -128,8 +146,8 @@ class _JSONLWriter:
                     "content_hash": r[6],
                     "embedding_state": r[7],
                     "owner_id": r[8],
-                    "created_at": r[9].isoformat(),
-                    "updated_at": r[10].isoformat(),
+                    "created_at": _iso(r[9]),
+                    "updated_at": _iso(r[10]),
                 },
                 ensure_ascii=False,
             )
@@ -162,10 +180,9 @@ def export_filename(params: ExportParams, job_id: str) -> str:
 
 
 async def count(state: Any, params: ExportParams) -> int:
+    query = records_service.filtered_query(**params.filters()).with_only_columns(Memory.id)
     async with state.sessionmaker() as session:
-        total = await session.scalar(
-            select(func.count()).select_from(_query(params).order_by(None).subquery())
-        )
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
     return int(total or 0)
 
 
@@ -221,8 +238,8 @@ def _sheet_row(r: Any) -> list[Any]:
         r[6],
         r[7],
         r[8] if r[8] is not None else "",
-        r[9].isoformat(),
-        r[10].isoformat(),
+        _iso(r[9]),
+        _iso(r[10]),
     ]
 
 
