@@ -52,6 +52,17 @@ async def test_list_and_call_each_family(
         assert "data" in data_of(await mcp.call_tool("get_settings", {}))
         jobs = data_of(await mcp.call_tool("list_jobs", {"per_page": 5}))
         assert "total" in jobs["meta"]
+        # workers, telemetry, index, generator: read-only calls of each family
+        assert isinstance(data_of(await mcp.call_tool("list_workers", {}))["data"], list)
+        assert data_of(await mcp.call_tool("get_telemetry_snapshot", {}))["data"]
+        assert "data" in data_of(await mcp.call_tool("get_index_stats", {}))
+        report = data_of(
+            await mcp.call_tool(
+                "validate_schema",
+                {"fields": [{"name": "n", "type": "integer", "min": 1, "max": 9}]},
+            )
+        )
+        assert "data" in report
 
 
 async def test_progress_notifications_on_a_long_job(
@@ -113,5 +124,11 @@ async def test_no_credentials_no_mcp(live_url: str) -> None:
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
             headers={"Accept": "application/json, text/event-stream"},
         )
-    assert resp.status_code == 401
-    assert resp.json()["error"]["code"] == "UNAUTHORIZED"
+        assert resp.status_code == 401
+        assert resp.json()["error"]["code"] == "UNAUTHORIZED"
+        bad = await http.post(
+            f"{live_url}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Authorization": "Bearer fdk_nope_nope", "Accept": "application/json"},
+        )
+        assert bad.status_code == 401 and bad.json()["success"] is False

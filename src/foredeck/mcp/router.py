@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.security import HTTPAuthorizationCredentials
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from foredeck.auth.deps import resolve_principal
+from foredeck.errors import AppError
+from foredeck.kit.deps import LazySession
+from foredeck.kit.envelope import error_response
 from foredeck.mcp.operations import Operation, collect
 from foredeck.mcp.server import ToolSet, build_server
 
@@ -30,7 +35,7 @@ def app_operations(app: FastAPI) -> tuple[list[Operation], dict[str, Any]]:
 
 
 class AuthGate:
-    """Refuses MCP traffic without valid credentials, with the API's own 401/403 envelope."""
+    """Refuses MCP traffic without valid credentials, with the API's own 401 envelope."""
 
     def __init__(self, app: FastAPI, inner: Any) -> None:
         self.app = app
@@ -40,16 +45,31 @@ class AuthGate:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
+        # Judge exactly what a tool call will carry into the API: the forwarded headers only.
         raw = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        headers = caller_headers(self.app, raw)
-        # The API decides who the caller is; MCP accepts exactly the callers REST accepts.
-        resp = await self.app.state.mcp_http.get("/api/v1/users/me", headers=headers)
-        if resp.status_code >= 400:
-            out = [(b"content-type", b"application/json")]
-            if "www-authenticate" in resp.headers:
-                out.append((b"www-authenticate", resp.headers["www-authenticate"].encode()))
-            await send({"type": "http.response.start", "status": resp.status_code, "headers": out})
-            await send({"type": "http.response.body", "body": json.dumps(resp.json()).encode()})
+        kept = caller_headers(self.app, raw)
+        state = {k: v for k, v in scope.get("state", {}).items() if k != "console_principal"}
+        request = Request(
+            {
+                **scope,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept.items()],
+                "state": state,
+            }
+        )
+        scheme, _, secret = kept.get("authorization", "").partition(" ")
+        creds = (
+            HTTPAuthorizationCredentials(scheme=scheme, credentials=secret.strip())
+            if scheme.lower() == "bearer" and secret.strip()
+            else None
+        )
+        try:
+            async with LazySession(self.app.state.sessionmaker) as session:
+                await resolve_principal(request, session, creds)
+        except AppError as exc:
+            response = error_response(
+                request, exc.status_code, exc.code, exc.message, exc.details, exc.headers
+            )
+            await response(scope, receive, send)
             return
         await self.inner(scope, receive, send)
 

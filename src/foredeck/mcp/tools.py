@@ -128,6 +128,10 @@ def _body_object(schema: dict[str, Any], components: dict[str, Any]) -> dict[str
     return None
 
 
+def _free_object(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "object" and "properties" not in schema
+
+
 def _role_hint(op: Operation) -> dict[str, Any]:
     read_only = op.method == "GET"
     return {
@@ -150,10 +154,13 @@ def build_tool(op: Operation, components: dict[str, Any]) -> Tool:
         props[p.ident] = prop
         if p.required:
             required.append(p.ident)
-    flat = False
+    flat = free = False
     if op.body_schema is not None:
         body = _body_object(op.body_schema, components)
-        if body is not None and not set(body["properties"]) & set(props):
+        if _free_object(op.body_schema) and not props:
+            # A free-form document body (e.g. a schema to validate): its keys are the arguments.
+            flat = free = True
+        elif body is not None and not set(body["properties"]) & set(props):
             flat = True
             props.update(copy.deepcopy(body["properties"]))
             if op.body_required:
@@ -162,7 +169,7 @@ def build_tool(op: Operation, components: dict[str, Any]) -> Tool:
             props["body"] = dict(op.body_schema)
             if op.body_required:
                 required.append("body")
-    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": free}
     if required:
         schema["required"] = sorted(set(required))
     where = f"{op.method} {op.path}"
@@ -191,7 +198,7 @@ def split_arguments(tool: Tool, arguments: dict[str, Any]) -> tuple[dict, dict, 
     body_fields: dict[str, Any] = {}
     allowed = set(tool.input_schema["properties"])
     unknown = sorted(set(arguments) - allowed)
-    if unknown:
+    if unknown and not tool.input_schema.get("additionalProperties"):
         raise ToolError(
             422,
             "VALIDATION_ERROR",
