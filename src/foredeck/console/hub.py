@@ -188,6 +188,14 @@ class LiveHub:
                     if task is not None:
                         task.cancel()
 
+    def drop_clients(self) -> int:
+        """End every open stream (browsers reconnect and resume from their last id)."""
+        clients = list(self._clients)
+        for client in clients:
+            with contextlib.suppress(asyncio.QueueFull):
+                client.queue.put_nowait(None)
+        return len(clients)
+
     @property
     def client_count(self) -> int:
         return len(self._clients)

@@ -117,7 +117,7 @@ async def _table_context(request: Request, session: Any) -> dict[str, Any]:
     return {
         "rows": rows,
         "total": total,
-        "page": page,
+        "page_no": page,
         "pages": (total + PER_PAGE - 1) // PER_PAGE,
         "errors": errors,
         "f": raw,

@@ -105,7 +105,7 @@ async def records_page(request: Request, session: SessionDep) -> Response:
         title="Records",
         rows=rows,
         total=total,
-        page=page,
+        page_no=page,
         pages=(total + PER_PAGE - 1) // PER_PAGE,
         errors=errors,
         types=[t.value for t in MemoryType],

@@ -6,6 +6,7 @@
   var state = "connecting";
   var lastId = null;
   var topics = [];
+  var fdSeen = window.fdSeen = [];
 
   function setState(next) {
     state = next;
@@ -28,8 +29,10 @@
 
   // hx-trigger filters call these: live blocks refresh on SSE only while visible,
   // and poll only while the stream is not open.
-  window.fdLive = function () { return !document.hidden; };
-  window.fdPolling = function () { return !document.hidden && state !== "open"; };
+  // Nothing is swapped while a confirmation is open: its button must stay in the page.
+  function calm() { return !document.hidden && !document.querySelector("dialog[open]"); }
+  window.fdLive = calm;
+  window.fdPolling = function () { return calm() && state !== "open"; };
   window.fdLastEventId = function () { return lastId; };
   // A live refresh would throw away the rows a user is selecting for a batch action.
   // Nor may it replace a form where a file has been chosen but not yet sent.
@@ -54,7 +57,13 @@
         url += (url.indexOf("?") < 0 ? "?" : "&") + "last_event_id=" + encodeURIComponent(lastId);
       }
       var source = new EventSource(url, { withCredentials: true });
-      var seen = function (ev) { if (ev.lastEventId) { lastId = ev.lastEventId; } touch(); };
+      var seen = function (ev) {
+        if (ev.lastEventId) { lastId = ev.lastEventId; }
+        // What arrived, so a page (or a test) can tell that nothing was missed.
+        try { fdSeen.push.apply(fdSeen, JSON.parse(ev.data).items || []); } catch (e) { /* ignore */ }
+        if (fdSeen.length > 500) { fdSeen.splice(0, fdSeen.length - 500); }
+        touch();
+      };
       topics.forEach(function (t) { source.addEventListener(t.replace(":", "."), seen); });
       source.addEventListener("hello", function () { setState(document.hidden ? "paused" : "open"); touch(); });
       source.addEventListener("resync", resync);
