@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from foredeck.kit.schemas import StrictBody
 from foredeck.records.schemas import COLLECTION_PATTERN
@@ -98,7 +98,9 @@ class DatasetSchema(StrictBody):
     name: str = Field(default="dataset", min_length=1, max_length=100)
     fields: list[FieldSpec] = Field(min_length=1, max_length=MAX_FIELDS)
     rows: int = Field(default=1000, ge=1)
-    chunk_size: int = Field(default=10_000, ge=1)
+    chunk_size: int = Field(
+        default=10_000, ge=1, description="Rows per chunk (when left out: rows/50 within 10k-100k)"
+    )
     format: OutputFormat = OutputFormat.parquet
     seed: int = Field(
         default_factory=lambda: secrets.randbelow(2**31),
@@ -110,6 +112,16 @@ class DatasetSchema(StrictBody):
         default_factory=list, description="Fields whose values never repeat across the dataset"
     )
     locale: str = Field(default="en", max_length=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_chunk_size(cls, data: Any) -> Any:
+        # Small chunks give fine-grained progress; big datasets need fewer, larger ones.
+        if isinstance(data, dict) and data.get("chunk_size") is None:
+            rows = data.get("rows", 1000)
+            if isinstance(rows, int) and not isinstance(rows, bool):
+                return {**data, "chunk_size": min(max(10_000, rows // 50), 100_000)}
+        return data
 
     @field_validator("fields")
     @classmethod
