@@ -20,6 +20,8 @@ class Embedder(Protocol):
     name: str
     dimension: int
     max_tokens: int
+    # True when one short query embeds in microseconds, so it may run on the event loop.
+    inline: bool
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Return an (n, dimension) float32 array of unit-length rows."""
@@ -58,6 +60,7 @@ class StaticEmbedder:
         self.max_tokens = max_tokens
         self.model = StaticModel.from_pretrained(str(static_model_path()))
         self.dimension = int(self.model.dim)
+        self.inline = True
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return normalise(
@@ -76,6 +79,7 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self.inline = False
         self.model = SentenceTransformer(path, device=device)
         self.model.max_seq_length = max_tokens
         getter = getattr(self.model, "get_embedding_dimension", None)
@@ -113,6 +117,7 @@ class OpenAIEmbedder:
         self.name = name
         self.model = model
         self.dimension = dimension
+        self.inline = False
         self.max_tokens = max_tokens
         headers = {}
         if key_file is not None:

@@ -85,7 +85,11 @@ async def semantic_ids(
     """Nearest records by cosine similarity of the query embedded with the index's model."""
     manager = state.index_manager
     await manager.sync(state.sessionmaker)
-    vector = (await asyncio.to_thread(state.embedder.encode, [query]))[0]
+    embedder = state.embedder
+    if getattr(embedder, "inline", False):
+        vector = embedder.encode([query])[0]
+    else:
+        vector = (await asyncio.to_thread(embedder.encode, [query]))[0]
     allowed: list[int] | None = None
     if _has_filters(filters):
         stmt = records_service.filtered_query(**filters).with_only_columns(Memory.id)
@@ -96,12 +100,18 @@ async def semantic_ids(
     return vindex.search(vector, n, allowed)  # type: ignore[no-any-return]
 
 
-def highlights(content: str, terms: list[str], limit: int = 3) -> list[str]:
-    """Up to `limit` escaped fragments around query terms, terms wrapped in <mark>."""
-    words = [t for t in terms if len(t) > 1]
+def term_pattern(terms: list[str]) -> re.Pattern[str] | None:
+    """One regex for all query terms (built once per search, used for every hit)."""
+    words = sorted((t for t in terms if len(t) > 1), key=len, reverse=True)
     if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in words) + r")\w*", re.IGNORECASE)
+
+
+def highlights(content: str, pattern: re.Pattern[str] | None, limit: int = 3) -> list[str]:
+    """Up to `limit` escaped fragments around query terms, terms wrapped in <mark>."""
+    if pattern is None:
         return []
-    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in words) + r")\w*", re.IGNORECASE)
     out: list[str] = []
     last_end = -1
     for found in pattern.finditer(content):
@@ -118,6 +128,16 @@ def highlights(content: str, terms: list[str], limit: int = 3) -> list[str]:
         last_end = end
         if len(out) >= limit:
             break
+    return out
+
+
+def _read_many(reader: Any, ids: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for memory_id in ids:
+        row = reader.get(memory_id)
+        if row is not None:
+            row["metadata_"] = row.pop("metadata")
+            out.append(row)
     return out
 
 
@@ -149,23 +169,28 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
         ranked = fuse(semantic, keyword)
     sem, kw = dict(semantic), dict(keyword)
     wanted = [memory_id for memory_id, _ in ranked[: body.k + 10]]
-    rows: dict[int, Memory] = {}
-    if wanted:
+    rows: dict[int, Any] = {}
+    reader = getattr(state, "record_reader", None)
+    if wanted and reader is not None and not _has_filters(filters):
+        # SQLite hot path: read-only sqlite3 on the loop, no thread hops (see records.reads).
+        rows = {r["id"]: r for r in _read_many(reader, wanted)}
+    elif wanted:
         stmt = records_service.filtered_query(**filters).where(Memory.id.in_(wanted))
         rows = {m.id: m for m in (await session.scalars(stmt)).all()}
-    terms = terms_of(body.query)
+    pattern = term_pattern(terms_of(body.query))
     hits: list[SearchHit] = []
     for memory_id, score in ranked:
         memory = rows.get(memory_id)
         if memory is None:
             continue
+        content = memory["content"] if isinstance(memory, dict) else memory.content
         hits.append(
             SearchHit(
                 rank=len(hits) + 1,
                 score=round(score, 6),
                 semantic_score=sem.get(memory_id),
                 keyword_score=kw.get(memory_id),
-                highlights=highlights(memory.content, terms),
+                highlights=highlights(content, pattern),
                 memory=MemoryOut.model_validate(memory),
             )
         )

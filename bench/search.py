@@ -1,0 +1,198 @@
+"""Search latency through the API against the raw FAISS call, and HNSW recall against exact.
+
+Vectors are real embeddings (the static model, so 100k texts embed in seconds) of unique
+generated sentences. The API path is the whole app in process (ASGI: middleware, auth, query
+embedding, FAISS, hydration from the database, envelope); the reference is `index.search` on
+the very same FAISS index with the query already embedded. Targets: API p50 - FAISS p50
+<= 2 ms; HNSW recall@10 against exact search >= 0.95.
+
+    .venv/bin/python -m bench.search            # 100k vectors
+    .venv/bin/python -m bench.search --full     # 100k and 1M vectors
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import httpx
+import numpy as np
+
+from bench.embed import make_texts
+
+QUERIES = 500
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+async def load(app: Any, texts: list[str], vectors: np.ndarray) -> None:
+    """Bulk-insert embedded records and their cached vectors, then rebuild the index."""
+    from sqlalchemy import insert
+
+    from foredeck.db import transaction
+    from foredeck.index import service as index_service
+    from foredeck.models.base import utcnow
+    from foredeck.models.index import EmbeddingVector
+    from foredeck.models.records import Memory
+    from foredeck.records.service import content_hash
+
+    model = app.state.embedder.name
+    now = utcnow()
+    for start in range(0, len(texts), 20_000):
+        chunk = texts[start : start + 20_000]
+        hashes = [content_hash(t) for t in chunk]
+        async with transaction(app.state.sessionmaker) as session:
+            await session.execute(
+                insert(Memory.__table__),  # type: ignore[arg-type]
+                [
+                    {
+                        "content": t,
+                        "memory_type": "note",
+                        "collection": "bench",
+                        "metadata": {},
+                        "content_hash": h,
+                        "embedding_state": "embedded",
+                        "embedding_attempts": 0,
+                        "embedded_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for t, h in zip(chunk, hashes, strict=True)
+                ],
+            )
+            await session.execute(
+                insert(EmbeddingVector.__table__),  # type: ignore[arg-type]
+                [
+                    {
+                        "model": model,
+                        "content_hash": h,
+                        "dimension": vectors.shape[1],
+                        "vector": vectors[start + i].tobytes(),
+                        "created_at": now,
+                    }
+                    for i, h in enumerate(hashes)
+                ],
+            )
+    await index_service.rebuild(app.state)
+
+
+async def measure(n: int) -> dict[str, float]:
+    from foredeck.app import create_app
+    from foredeck.auth import service as auth_service
+    from foredeck.auth.schemas import Role
+    from foredeck.config import Config
+    from foredeck.db import transaction
+
+    texts = make_texts(n + QUERIES, seed=n)
+    queries = texts[n:]
+    texts = texts[:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(
+            data_dir=Path(tmp),
+            embedding_model="static-64",
+            workers=0,
+            rate_limit_enabled=False,
+            log_level="WARNING",
+        )
+        app = create_app(config)
+        async with app.router.lifespan_context(app):
+            embedder = app.state.embedder
+            t0 = time.perf_counter()
+            vectors = np.concatenate(
+                [embedder.encode(texts[i : i + 20_000]) for i in range(0, n, 20_000)]
+            )
+            t1 = time.perf_counter()
+            await load(app, texts, vectors)
+            t2 = time.perf_counter()
+            vindex = app.state.index_manager.vindex
+            print(
+                f"  {n:,} vectors: embed {t1 - t0:.1f} s, "
+                f"load + {vindex.kind} build {t2 - t1:.1f} s"
+            )
+            async with transaction(app.state.sessionmaker) as session:
+                user = await auth_service.create_user(
+                    session, username="bench", password="bench-password", role=Role.viewer
+                )
+                _, secret = await auth_service.create_api_key(session, user_id=user.id, name="b")
+            headers = {"Authorization": f"Bearer {secret}"}
+            qvecs = embedder.encode(queries)
+
+            # Reference: the raw FAISS call on the same index, same parameters.
+            params: Any = None
+            if vindex.kind == "hnsw":
+                params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+                params.efSearch = vindex.ef_search
+            raw = []
+            for q in qvecs:
+                s = time.perf_counter()
+                vindex.index.search(q.reshape(1, -1), 10, params=params)
+                raw.append(time.perf_counter() - s)
+
+            transport = httpx.ASGITransport(app=app)
+            api = []
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                for q in queries[:20]:  # warm up
+                    await client.get(
+                        "/api/v1/search", params={"q": q, "mode": "semantic"}, headers=headers
+                    )
+                for q in queries:
+                    s = time.perf_counter()
+                    resp = await client.get(
+                        "/api/v1/search",
+                        params={"q": q, "mode": "semantic", "k": 10},
+                        headers=headers,
+                    )
+                    api.append(time.perf_counter() - s)
+                    assert resp.status_code == 200 and len(resp.json()["data"]["hits"]) == 10
+
+            # Recall@10 of the approximate index against exact search on the same vectors.
+            exact = faiss.IndexFlatIP(vectors.shape[1])
+            exact.add(vectors)
+            _, truth = exact.search(qvecs, 10)
+            found = [
+                {vindex.slot_ids()[i] for i in row if i >= 0}
+                for row in vindex.index.search(qvecs, 10, params=params)[1]
+            ]
+            ids = vindex.slot_ids()
+            recall = float(
+                np.mean(
+                    [len(found[i] & {ids[j] for j in truth[i]}) / 10 for i in range(len(queries))]
+                )
+            )
+            return {
+                "n": n,
+                "kind": 1.0 if vindex.kind == "hnsw" else 0.0,
+                "raw_p50": pct(raw, 50),
+                "raw_p99": pct(raw, 99),
+                "api_p50": pct(api, 50),
+                "api_p99": pct(api, 99),
+                "recall": recall,
+            }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true", help="also measure 1M vectors")
+    parser.add_argument("--sizes", type=int, nargs="*", help="vector counts to measure")
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ([100_000, 1_000_000] if args.full else [100_000])
+    for n in sizes:
+        r = asyncio.run(measure(n))
+        kind = "hnsw" if r["kind"] else "flat"
+        print(
+            f"{n:,} vectors ({kind}): FAISS p50 {r['raw_p50']:.3f} ms p99 {r['raw_p99']:.3f} ms; "
+            f"API p50 {r['api_p50']:.3f} ms p99 {r['api_p99']:.3f} ms; "
+            f"overhead p50 {r['api_p50'] - r['raw_p50']:.3f} ms (target <= 2 ms); "
+            f"recall@10 vs exact {r['recall']:.3f} (target >= 0.95)"
+        )
+
+
+if __name__ == "__main__":
+    main()
