@@ -97,6 +97,10 @@ async def test_row_errors_are_reported_by_number(
     assert "invalid JSON" in result["errors"][0]["reason"]
     assert "content is empty" in result["errors"][1]["reason"]
     assert "memory_type" in result["errors"][2]["reason"]
+    events = await client.get(f"/api/v1/jobs/{job['id']}/events/history", headers=operator)
+    assert events.status_code == 200, events.text
+    row_events = [e for e in events.json()["data"] if e["kind"] == "row_errors"]
+    assert [e["row"] for ev in row_events for e in ev["data"]["errors"]] == [5, 10, 15]
 
     ragged = import_path(app, f"{coll}-ragged.csv")
     ragged.write_text(

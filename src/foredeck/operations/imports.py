@@ -22,6 +22,8 @@ from foredeck.operations.sources import SheetRows, resolve_import_path, sheet_ta
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
+# Row errors listed per batch event; the full list (up to the limit) is in the result.
+ROW_EVENT_MAX = 50
 
 
 def _read_error(field: str, exc: ReadError) -> ValidationFailed:
@@ -211,6 +213,7 @@ async def _stage_rows(
 ) -> None:
     size = ops.batch_size
     limit = ops.max_row_errors
+    emit = getattr(reporter, "event", None)
 
     def work(batch: Batch) -> tuple[list[Any], list[Any]]:
         staged = []
@@ -257,6 +260,13 @@ async def _stage_rows(
         counts.rows_read += len(batch.rows) + len(batch.errors)
         counts.staged += len(staged)
         counts.add_errors(errors, limit)
+        if errors and emit is not None and counts.error_count - len(errors) < limit:
+            await emit(
+                "row_errors",
+                {"errors": [{"row": e.row, "reason": e.reason} for e in errors[:ROW_EVENT_MAX]]},
+                level="warning",
+                message=f"{len(errors)} rows skipped in this batch",
+            )
         await stage.add(staged)
         total = reader.total_rows
         if total is None and reader.total_bytes and batch.bytes_read:
