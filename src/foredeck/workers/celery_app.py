@@ -166,6 +166,7 @@ class WorkerRuntime:
         self.runner: Any = None
         self.record: Any = None
         self._beat: Any = None
+        self._listen: Any = None
         self._consuming = True
 
     def start(self) -> None:
@@ -188,7 +189,28 @@ class WorkerRuntime:
         self._call(self.record.register())
         self._call(self._recover_own())
         self._beat = asyncio.run_coroutine_threadsafe(self._heartbeat_loop(), self.loop)
+        self._listen = asyncio.run_coroutine_threadsafe(self._control_loop(), self.loop)
+        # Retries and interrupted jobs go back to Celery from here once their row commits.
+        dispatch.register_waker(state.engine.sync_engine, self._wake)
         WorkerRuntime.current = self
+
+    def _wake(self, jobs: list[dispatch.Wake]) -> None:
+        self.loop.run_in_executor(None, send, jobs)
+
+    async def _control_loop(self) -> None:
+        pubsub = getattr(self.app.state, "pubsub", None)
+        if pubsub is None:
+            return
+        while True:
+            try:
+                async for msg in pubsub.subscribe(["workers"]):
+                    if msg.data.get("control"):
+                        await self.record.beat(self.runner, list(self.runner.contexts))
+                        await asyncio.to_thread(self._apply_pause, self.record.paused)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(1)
 
     def _call(self, coro: Any, timeout: float | None = None) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -235,11 +257,53 @@ class WorkerRuntime:
             ctx.stopping = True
 
     def stop(self) -> None:
-        if self._beat is not None:
-            self._beat.cancel()
+        for fut in (self._beat, self._listen):
+            if fut is not None:
+                fut.cancel()
         try:
             self._call(self.record.stop(), timeout=10)
             self._call(self._lifespan.__aexit__(None, None, None), timeout=30)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             WorkerRuntime.current = None
+
+
+def run_worker(
+    config: Any, *, queues: list[str] | None, concurrency: int, name: str | None
+) -> None:
+    """`foredeck worker`: the foredeck app's lifespan (no embedded pool) plus a Celery worker."""
+    import socket
+
+    from celery import signals
+
+    from foredeck.app import create_app
+    from foredeck.jobs.registry import HANDLERS, load_handlers
+
+    # A worker serves no HTTP, so it needs no rate limiter (nor its Redis store).
+    config = config.model_copy(update={"rate_limit_enabled": False})
+    configure(config.redis_url)
+    load_handlers()
+    chosen = queues or sorted({spec.queue for spec in HANDLERS.values()} | {"default"})
+    hostname = name or f"foredeck@{socket.gethostname()}"
+    app = create_app(config)
+    app.state.worker_process = True
+    runtime = WorkerRuntime(app, hostname, chosen, concurrency)
+
+    def _interrupt(**_kw: Any) -> None:
+        runtime.interrupt()
+
+    signals.worker_shutting_down.connect(_interrupt, weak=False)
+    runtime.start()
+    try:
+        worker = celery_app.Worker(
+            hostname=hostname,
+            queues=chosen,
+            concurrency=concurrency,
+            pool="threads",
+            loglevel=config.log_level.upper(),
+            without_gossip=True,
+            without_mingle=True,
+        )
+        worker.start()
+    finally:
+        runtime.stop()

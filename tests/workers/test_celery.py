@@ -1,0 +1,196 @@
+"""Scale-out end to end: PostgreSQL + Redis + a real `foredeck worker` (Celery) subprocess.
+
+Covers: jobs run on Celery with state in the database, pause of a Celery worker holds its jobs,
+kill -9 of the worker mid-job requeues the job after its lease and a new worker finishes it
+(with a higher fencing token), and the lock comes back free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from foredeck.app import create_app
+from foredeck.config import Config
+from foredeck.jobs.settings import JobSettings
+from tests.conftest import PASSWORD, _recreate_postgres, unique
+from tests.jobs.helpers import wait_job
+
+pytestmark = pytest.mark.slow
+PG_URL = os.environ.get(
+    "FOREDECK_TEST_CELERY_DATABASE_URL",
+    "postgresql+asyncpg://postgres@127.0.0.1:5432/foredeck_test_jobs_celery",
+)
+CELERY_REDIS = os.environ.get("FOREDECK_TEST_CELERY_REDIS_URL", "redis://127.0.0.1:6379/14")
+LEASE = "3"
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FOREDECK_DATA_DIR": str(data_dir),
+        "FOREDECK_DATABASE_URL": PG_URL,
+        "FOREDECK_REDIS_URL": CELERY_REDIS,
+        "FOREDECK_JOB_LEASE_SECONDS": LEASE,
+        "FOREDECK_WORKER_HEARTBEAT_SECONDS": "1",
+        "FOREDECK_JOB_RETRY_BASE_SECONDS": "0.1",
+        "FOREDECK_LOG_LEVEL": "WARNING",
+    }
+
+
+def start_worker(data_dir: Path, name: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "foredeck.cli", "worker", "--name", name, "-c", "2"],
+        env=_env(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=open(data_dir / f"{name.replace('@', '_')}.log", "wb"),
+        start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="module")
+async def scale_app(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[FastAPI]:
+    import redis
+
+    r = redis.Redis.from_url(CELERY_REDIS)
+    r.flushdb()
+    r.close()
+    await _recreate_postgres(PG_URL)
+    data_dir = tmp_path_factory.mktemp("scale")
+    config = Config(
+        data_dir=data_dir,
+        database_url=PG_URL,
+        redis_url=CELERY_REDIS,
+        # The Redis rate-limit store needs `coredis`, which is not installed (a platform issue).
+        rate_limit_enabled=False,
+    )
+    app = create_app(config)
+    app.state.job_settings = JobSettings(
+        job_lease_seconds=float(LEASE),
+        worker_heartbeat_seconds=1,
+        dispatch_resend_seconds=2,
+        job_retry_base_seconds=0.1,
+    )
+    app.state.data_dir_for_workers = data_dir
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def scale_client(scale_app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, dict]]:
+    from foredeck.auth import service as auth_service
+    from foredeck.auth.schemas import Role
+    from foredeck.db import transaction
+
+    name = unique("op")
+    async with transaction(scale_app.state.sessionmaker) as session:
+        await auth_service.create_user(session, username=name, password=PASSWORD, role=Role.admin)
+    transport = httpx.ASGITransport(app=scale_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        resp = await client.post(
+            "/api/v1/auth/token", json={"username": name, "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {resp.json()['data']['access_token']}"}
+        yield client, headers
+
+
+async def _wait_worker(client: httpx.AsyncClient, headers: dict, name: str, status: str) -> dict:
+    for _ in range(1200):
+        resp = await client.get(f"/api/v1/workers/{name}", headers=headers)
+        if resp.status_code == 200 and resp.json()["data"]["status"] == status:
+            return resp.json()["data"]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"worker {name} never became {status}")
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+async def test_celery_runs_jobs_pause_and_crash_recovery(
+    scale_app: FastAPI, scale_client: tuple[httpx.AsyncClient, dict]
+) -> None:
+    client, headers = scale_client
+    data_dir = scale_app.state.data_dir_for_workers
+    health = (await client.get("/health")).json()
+    assert health["mode"] == "scale-out"
+    first = start_worker(data_dir, "w1@test")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        await _wait_worker(client, headers, "w1@test", "running")
+        resp = await client.post(
+            "/api/v1/jobs/test", json={"count": 3, "delay": 0}, headers=headers
+        )
+        job = resp.json()["data"]["job"]
+        done = await wait_job(client, headers, job["id"], ("succeeded", "failed"))
+        assert done["status"] == "succeeded" and done["worker_id"] == "w1@test"
+        assert (await client.get("/health")).json()["services"]["task_queue"] == "connected"
+
+        # Pause: the worker stops consuming and its jobs wait; resume lets them run.
+        await client.post("/api/v1/workers/w1@test/pause", headers=headers)
+        await _wait_worker(client, headers, "w1@test", "paused")
+        resp = await client.post(
+            "/api/v1/jobs/test", json={"count": 1, "delay": 0}, headers=headers
+        )
+        held = resp.json()["data"]["job"]
+        await asyncio.sleep(1.0)
+        got = (await client.get(f"/api/v1/jobs/{held['id']}", headers=headers)).json()["data"]
+        assert got["status"] == "queued"
+        await client.post("/api/v1/workers/w1@test/resume", headers=headers)
+        await wait_job(client, headers, held["id"], ("succeeded",))
+
+        # kill -9 mid-job: the lease runs out, the job is requeued, another worker finishes it.
+        lock = unique("crash")
+        resp = await client.post(
+            "/api/v1/jobs",
+            json={"kind": "test", "params": {"count": 40, "delay": 0.1, "lock": lock}},
+            headers=headers,
+        )
+        crash = resp.json()["data"]["job"]
+        running = await wait_job(
+            client,
+            headers,
+            crash["id"],
+            ("running",),
+            predicate=lambda j: j["progress"]["done"] >= 3,
+        )
+        _stop(first, signal.SIGKILL)
+        second = start_worker(data_dir, "w2@test")
+        done = await wait_job(client, headers, crash["id"], ("succeeded", "failed"), deadline=120)
+        assert done["status"] == "succeeded", done
+        assert done["worker_id"] == "w2@test" and done["attempts"] == 2
+        # It resumed from its checkpoint rather than starting over.
+        assert done["result"]["resumed_from"] >= running["progress"]["done"] - 1
+        runs = (await client.get(f"/api/v1/jobs/{crash['id']}/runs", headers=headers)).json()
+        assert [r["status"] for r in runs["data"]] == ["lost", "succeeded"]
+        locks = (await client.get("/api/v1/locks", headers=headers)).json()["data"]
+        assert not next(lk for lk in locks if lk["name"] == f"test:{lock}")["held"]
+        workers = {
+            w["id"]: w
+            for w in (await client.get("/api/v1/workers", headers=headers)).json()["data"]
+        }
+        assert workers["w1@test"]["status"] in ("stale", "running")
+    finally:
+        _stop(first, signal.SIGKILL)
+        if second is not None:
+            _stop(second)
+    if second is not None:
+        stopped = (await client.get("/api/v1/workers/w2@test", headers=headers)).json()["data"]
+        assert stopped["status"] == "stopped"
