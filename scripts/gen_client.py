@@ -85,6 +85,9 @@ class Namer:
         self.names: dict[type, str] = {}
         self.used: dict[str, type] = {}
         self.rendered: set[str] = set()
+        # Names whose module is a router (it imports the server side): loaded on first use.
+        self.lazy: set[str] = set()
+        self.runtime = False
 
     def add(self, cls: type) -> None:
         if cls in self.names:
@@ -101,6 +104,8 @@ class Namer:
         if name is None:
             return "Any"
         self.rendered.add(name)
+        if self.runtime and name in self.lazy:
+            return f"_contracts.{name}"
         return name
 
 
@@ -174,11 +179,15 @@ def _result(op: Any, namer: Namer, imports: set[str]) -> tuple[str, str, bool]:
         return "Any", "None", False
     meta = getattr(model, "__pydantic_generic_metadata__", None) or {}
     origin = meta.get("origin")
-    if origin is not None and origin.__name__ == "Envelope":
-        inner = render_type(meta["args"][0], namer, imports)
-        return inner, inner, True
-    expr = render_type(model, namer, imports)
-    return expr, expr, False
+    unwrap = origin is not None and origin.__name__ == "Envelope"
+    target = meta["args"][0] if unwrap else model
+    annotation = render_type(target, namer, imports)
+    namer.runtime = True
+    try:
+        expr = render_type(target, namer, imports)
+    finally:
+        namer.runtime = False
+    return annotation, expr, unwrap
 
 
 def _method(op: Any, namer: Namer, imports: set[str], *, is_async: bool) -> str:
@@ -263,6 +272,8 @@ def build() -> tuple[str, str]:
     by_module: dict[str, list[tuple[str, str]]] = {}
     for cls, name in namer.names.items():
         by_module.setdefault(cls.__module__, []).append((cls.__name__, name))
+        if not cls.__module__.endswith(".schemas") and cls.__module__ not in BASE_MODULES:
+            namer.lazy.add(name)
     lines = [
         '"""Every request and response model of the foredeck API, importable in one place.',
         "",
@@ -270,16 +281,45 @@ def build() -> tuple[str, str]:
         "of the domains; do not edit by hand. Pydantic models (DTOs), separate from the ORM.",
         '"""',
         "",
-        "# ruff: noqa: I001",
+        "# ruff: noqa: I001, F401, RUF100",
+        "from typing import TYPE_CHECKING, Any",
+        "",
     ]
     exported = []
+    lazy_lines: list[str] = []
+    lazy_map: list[str] = []
     for mod in sorted(by_module):
         items = sorted(by_module[mod], key=lambda t: t[1])
         parts = [orig if orig == name else f"{orig} as {name}" for orig, name in items]
         exported.extend(name for _, name in items)
-        lines.append(f"from {mod} import (")
-        lines.extend(f"    {p}," for p in parts)
-        lines.append(")")
+        lazy = all(name in namer.lazy for _, name in items)
+        target = lazy_lines if lazy else lines
+        indent = "    " if lazy else ""
+        target.append(f"{indent}from {mod} import (")
+        target.extend(f"{indent}    {p}," for p in parts)
+        target.append(f"{indent})")
+        if lazy:
+            lazy_map.extend(f'    "{name}": ("{mod}", "{orig}"),' for orig, name in items)
+    lines.append("")
+    if lazy_lines:
+        lines.append("if TYPE_CHECKING:")
+        lines.extend(lazy_lines)
+        lines.append("")
+    lines.append("# Models defined in router modules, imported on first use so that importing the")
+    lines.append("# contracts does not load the server side (SQLAlchemy, services).")
+    lines.append("_LAZY: dict[str, tuple[str, str]] = {")
+    lines.extend(lazy_map)
+    lines.append("}")
+    lines.append("")
+    lines.append("")
+    lines.append("def __getattr__(name: str) -> Any:")
+    lines.append("    if name not in _LAZY:")
+    lines.append('        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")')
+    lines.append("    import importlib")
+    lines.append("")
+    lines.append("    module, original = _LAZY[name]")
+    lines.append("    return getattr(importlib.import_module(module), original)")
+    lines.append("")
     lines.append("")
     lines.append("__all__ = [")
     lines.extend(f'    "{n}",' for n in sorted(exported))
@@ -302,9 +342,17 @@ def build() -> tuple[str, str]:
         "import httpx",
         *sorted(imports),
         "",
+        "from typing import TYPE_CHECKING",
+        "",
+        "from foredeck import contracts as _contracts",
         "from foredeck.contracts import (",
-        *(f"    {n}," for n in sorted(namer.rendered)),
+        *(f"    {n}," for n in sorted(namer.rendered - namer.lazy)),
         ")",
+        "",
+        "if TYPE_CHECKING:",
+        "    from foredeck.contracts import (",
+        *(f"        {n}," for n in sorted(namer.rendered & namer.lazy) or ["Envelope"]),
+        "    )",
         "",
         "OPERATIONS: dict[str, tuple[str, str]] = {",
         *(f"    {op.name!r}: ({op.method!r}, {op.path!r})," for op in ops),

@@ -109,3 +109,16 @@ async def test_sync_client_over_http(
 
     model, total, code = await asyncio.to_thread(work)
     assert (model, total, code) == ("m", 1, "422 unknown")
+
+
+def test_client_needs_no_server_side() -> None:
+    """Another service imports the client and contracts without SQLAlchemy or the services."""
+    code = (
+        "import sys, foredeck.client, foredeck.contracts\n"
+        "names = ('sqlalchemy', 'foredeck.db', 'foredeck.models')\n"
+        "loaded = [m for m in names if m in sys.modules]\n"
+        "print(loaded)\n"
+        "sys.exit(1 if loaded else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

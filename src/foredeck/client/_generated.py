@@ -10,6 +10,9 @@ from typing import Any, Literal
 import httpx
 from datetime import datetime
 
+from typing import TYPE_CHECKING
+
+from foredeck import contracts as _contracts
 from foredeck.contracts import (
     AgentConfigCreate,
     AgentConfigOut,
@@ -43,15 +46,12 @@ from foredeck.contracts import (
     ExportParams,
     ExtractRequest,
     ExtractResponse,
-    Health,
     ImportConfigReport,
-    ImportFile,
     ImportRequest,
     IncidentCreate,
     IncidentOut,
     IncidentUpdate,
     IndexStats,
-    Info,
     JobCreate,
     JobCreated,
     JobRead,
@@ -98,6 +98,13 @@ from foredeck.contracts import (
     ValidationResult,
     WorkerRead,
 )
+
+if TYPE_CHECKING:
+    from foredeck.contracts import (
+        Health,
+        ImportFile,
+        Info,
+    )
 
 OPERATIONS: dict[str, tuple[str, str]] = {
     "list_memories": ("GET", "/api/v1/memories"),
@@ -318,7 +325,9 @@ class SyncOperations:
 
     def get_health(self) -> Health:
         """Health (GET /health)"""
-        return self._call("GET", "/health", path={}, query={}, result=Health, kind="json")
+        return self._call(
+            "GET", "/health", path={}, query={}, result=_contracts.Health, kind="json"
+        )
 
     def get_liveness(self) -> dict[str, str]:
         """Live (GET /health/live)"""
@@ -333,7 +342,13 @@ class SyncOperations:
     def get_info(self) -> Info:
         """Info (GET /api/v1/info)"""
         return self._call(
-            "GET", "/api/v1/info", path={}, query={}, result=Info, unwrap=True, kind="json"
+            "GET",
+            "/api/v1/info",
+            path={},
+            query={},
+            result=_contracts.Info,
+            unwrap=True,
+            kind="json",
         )
 
     def create_token(self, body: TokenRequest | dict[str, Any]) -> TokenResponse:
@@ -1032,7 +1047,7 @@ class SyncOperations:
             "/api/v1/operations/import/files",
             path={},
             query={},
-            result=list[ImportFile],
+            result=list[_contracts.ImportFile],
             unwrap=True,
             kind="json",
         )
@@ -2179,7 +2194,9 @@ class AsyncOperations:
 
     async def get_health(self) -> Health:
         """Health (GET /health)"""
-        return await self._call("GET", "/health", path={}, query={}, result=Health, kind="json")
+        return await self._call(
+            "GET", "/health", path={}, query={}, result=_contracts.Health, kind="json"
+        )
 
     async def get_liveness(self) -> dict[str, str]:
         """Live (GET /health/live)"""
@@ -2194,7 +2211,13 @@ class AsyncOperations:
     async def get_info(self) -> Info:
         """Info (GET /api/v1/info)"""
         return await self._call(
-            "GET", "/api/v1/info", path={}, query={}, result=Info, unwrap=True, kind="json"
+            "GET",
+            "/api/v1/info",
+            path={},
+            query={},
+            result=_contracts.Info,
+            unwrap=True,
+            kind="json",
         )
 
     async def create_token(self, body: TokenRequest | dict[str, Any]) -> TokenResponse:
@@ -2893,7 +2916,7 @@ class AsyncOperations:
             "/api/v1/operations/import/files",
             path={},
             query={},
-            result=list[ImportFile],
+            result=list[_contracts.ImportFile],
             unwrap=True,
             kind="json",
         )
