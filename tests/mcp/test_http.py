@@ -70,9 +70,14 @@ async def test_progress_notifications_on_a_long_job(
 ) -> None:
     token = await api_key(client, operator)
     seen: list[tuple[float, float | None, str | None]] = []
+    status_at_notice: list[str] = []
+    job_id = ""
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, total, message))
+        # What REST says at the moment a notification arrives: proof it came while running.
+        job = await client.get(f"/api/v1/jobs/{job_id}", headers=operator)
+        status_at_notice.append(job.json()["data"]["status"])
 
     async with _client(live_url, token) as mcp:
         started = data_of(await mcp.call_tool("create_test_job", {"count": 8, "delay": 0.15}))
@@ -86,6 +91,7 @@ async def test_progress_notifications_on_a_long_job(
     assert len({p for p, _, _ in seen}) >= 3, seen
     assert seen[-1][0] == 8 and seen[-1][1] == 8
     assert [p for p, _, _ in seen] == sorted(p for p, _, _ in seen)
+    assert "running" in status_at_notice, status_at_notice
 
 
 async def test_errors_carry_the_envelope(
