@@ -59,3 +59,26 @@ async def test_stdio_tools_progress_and_errors(
     assert bad.is_error
     fields = {d["field"] for d in json.loads(bad.content[0].text)["details"]}
     assert {"name", "modules"} <= fields
+
+
+def test_mcp_command_needs_credentials() -> None:
+    from typer.testing import CliRunner
+
+    from foredeck.cli.main import app as cli
+
+    result = CliRunner().invoke(cli, ["mcp"], env={"FOREDECK_TOKEN": "", "FOREDECK_URL": ""})
+    assert result.exit_code == 2
+    result = CliRunner().invoke(cli, ["mcp", "--user", "x", "--url", "http://127.0.0.1:1"])
+    assert result.exit_code == 2
+
+
+async def test_local_user_token_acts_as_that_user(
+    app: FastAPI, client: httpx.AsyncClient, make_user
+) -> None:
+    from foredeck.mcp.stdio import _local_token
+
+    name = unique("local")
+    await make_user("viewer", username=name)
+    token = await _local_token(app, name)
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["data"]["username"] == name and me.json()["data"]["role"] == "viewer"
