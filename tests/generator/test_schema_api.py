@@ -244,3 +244,51 @@ async def test_unreachable_llm_is_503(
         headers=operator,
     )
     assert resp.status_code == 200
+
+
+REVIEW_FIELDS = [
+    {"name": "id", "type": "uuid", "unique": True},
+    {"name": "review", "type": "text", "llm_prompt": "a one-line review of a kettle"},
+]
+
+
+async def test_llm_writes_free_text_once_per_job(
+    client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM
+) -> None:
+    from tests.generator.test_jobs import wait_job
+
+    written = [f"Kettle review number {i}: boils fast." for i in range(40)]
+    llm_configured.reply(json.dumps({"texts": written}))
+    body = {"schema": {"fields": REVIEW_FIELDS, "rows": 500, "chunk_size": 200, "seed": 2}}
+    resp = await client.post("/api/v1/datasets", json=body, headers=operator)
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["data"]["job_id"]
+    job = await wait_job(client, operator, job_id, ("succeeded", "failed"))
+    assert job["status"] == "succeeded", job["error"]
+    asked = len(llm_configured.requests)
+    assert "kettle" in llm_configured.requests[-1]["messages"][-1]["content"]
+    preview = await client.get(f"/api/v1/jobs/{job_id}/chunks/0?limit=200", headers=operator)
+    reviews = {r["review"] for r in preview.json()["data"]["data"]}
+    assert reviews <= set(written) and len(reviews) > 10
+    listing = (await client.get(f"/api/v1/jobs/{job_id}/chunks", headers=operator)).json()
+    again = await client.post(f"/api/v1/jobs/{job_id}/chunks/1", headers=operator)
+    assert again.json()["data"]["checksum"] == listing["data"]["chunks"][1]["checksum"]
+    assert len(llm_configured.requests) == asked  # the pool is kept with the job
+
+
+async def test_llm_text_needs_an_llm(client: httpx.AsyncClient, operator: dict) -> None:
+    body = {"schema": {"fields": REVIEW_FIELDS, "rows": 10}}
+    resp = await client.post("/api/v1/datasets", json=body, headers=operator)
+    err = assert_error(resp, 422, "LLM_NOT_CONFIGURED")
+    assert err["details"][0]["field"] == "fields.review.llm_prompt"
+
+
+async def test_malformed_text_pool_is_a_clear_error(fake_llm: FakeLLM) -> None:
+    from foredeck.generator import llm
+
+    cfg = llm.LLMConfig(base_url=fake_llm.url, model="m", timeout_s=5)
+    fake_llm.reply('{"texts": "not a list"}')
+    fake_llm.reply('{"texts": [1, 2, 3]}')
+    with pytest.raises(llm.LLMBadOutput) as caught:
+        await llm.texts(cfg, "reviews", 10, None)
+    assert "texts" in caught.value.details[0]["field"]

@@ -86,7 +86,7 @@ def generate(
 ) -> None:
     """Describe a dataset in words (or give a schema) and write it to a file, chunk by chunk."""
     from foredeck.generator import service as gen_service
-    from foredeck.generator import storage
+    from foredeck.generator import storage, textpools
     from foredeck.generator.schemas import DatasetSchema, ExtractRequest, OutputFormat
     from foredeck.generator.validate import Limits, check
 
@@ -158,9 +158,21 @@ def generate(
         Progress(*columns, console=console) as progress,
     ):
         folder = Path(tmp)
+        pools: dict[str, list[str]] = {}
+        if textpools.wanted(schema):
+            progress.console.print("asking the LLM for free-text values ...")
+
+            async def _pools(session):  # type: ignore[no-untyped-def]
+                return await textpools.ensure(session, config, schema, folder)
+
+            try:
+                pools = run_in_session(config, _pools)
+            except AppError as exc:
+                err_console.print(f"[red]{exc.message}[/]")
+                raise typer.Exit(1) from exc
         task = progress.add_task("generating", total=schema.rows)
         for index in range(schema.chunk_count):
-            rows_done, _, _ = storage.write_chunk(schema, index, folder)
+            rows_done, _, _ = storage.write_chunk(schema, index, folder, None, pools or None)
             progress.advance(task, rows_done)
         merge_task = progress.add_task(f"writing {fmt.value}", total=schema.rows)
         paths = [folder / storage.chunk_name(i) for i in range(schema.chunk_count)]

@@ -93,9 +93,12 @@ def build_columns(
 
 
 def generate_chunk(
-    schema: DatasetSchema, index: int, overrides: dict[str, Any] | None = None
+    schema: DatasetSchema,
+    index: int,
+    overrides: dict[str, Any] | None = None,
+    text_pools: dict[str, list[str]] | None = None,
 ) -> pa.Table:
-    """Rows of chunk `index`; the same (schema, index, overrides) always gives the same table."""
+    """Rows of chunk `index`; the same (schema, index, overrides, pools) gives the same table."""
     n = schema.chunk_rows(index)
     if n <= 0:
         raise ValueError(f"chunk {index} is past the end of the dataset")
@@ -115,6 +118,9 @@ def generate_chunk(
                 raise ColumnError(f"{spec.name}: unique is not supported for {spec.type.value}")
             # Keyed by the job seed, not a chunk override, so uniqueness survives overrides.
             values = col.coded(permute(row_ids, cap, seed=schema.seed, name=spec.name))
+        elif text_pools and spec.name in text_pools:
+            written = pa.array(text_pools[spec.name], pa.string())
+            values = written.take(pa.array(rng.integers(0, len(written), n)))
         else:
             values = col.random(rng, n)
         arrays[spec.name] = _with_nulls(values, col.spec.null_ratio, rng, n)

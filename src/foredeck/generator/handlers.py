@@ -8,7 +8,7 @@ from pydantic import BaseModel, model_validator
 
 from foredeck.db import transaction
 from foredeck.errors import ValidationFailed
-from foredeck.generator import datasets, storage
+from foredeck.generator import datasets, storage, textpools
 from foredeck.generator import service as gen_service
 from foredeck.generator.schemas import DatasetSchema, OutputFormat
 from foredeck.generator.validate import Limits, check
@@ -40,6 +40,11 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
     schema: DatasetSchema = ctx.params
     folder = gen_service.chunk_folder(ctx.state.config, ctx.job_id)
     start = int((ctx.checkpoint or {}).get("next_chunk", 0))
+    pools: textpools.Pools = {}
+    if textpools.wanted(schema):
+        async with ctx.transaction() as session:
+            pools = await textpools.ensure(session, ctx.state.config, schema, ctx.job_dir)
+        await ctx.event("llm_texts", {name: len(values) for name, values in pools.items()})
     done_rows = sum(schema.chunk_rows(i) for i in range(start))
     await ctx.progress(
         done=done_rows, total=schema.rows, message=f"chunk {start}/{schema.chunk_count}", force=True
@@ -55,7 +60,9 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
             made_by_hand = row is not None and row.status == "done" and path.exists()
         # A chunk made by hand (perhaps with overrides) while the job was paused is kept.
         if not made_by_hand:
-            rows, size, checksum = await ctx.run_sync(storage.write_chunk, schema, index, folder)
+            rows, size, checksum = await ctx.run_sync(
+                storage.write_chunk, schema, index, folder, None, pools or None
+            )
             async with ctx.transaction() as session:
                 await gen_service.record_chunk(
                     session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,45 +104,53 @@ def _schema_errors(data: dict[str, Any]) -> list[dict[str, str]]:
     return []
 
 
-async def extract(config: LLMConfig, description: str) -> dict[str, Any]:
-    """Ask the model for a schema; one retry tells it what was wrong with its first answer."""
-    url = config.base_url.rstrip("/") + "/chat/completions"
+Checker = Callable[[dict[str, Any]], list[dict[str, str]]]
+
+
+async def _post(
+    client: httpx.AsyncClient, config: LLMConfig, messages: list[dict[str, str]]
+) -> str:
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    messages: list[dict[str, str]] = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": description},
-    ]
+    payload = {
+        "model": config.model,
+        "messages": messages,
+        "temperature": 0,
+        "max_tokens": config.max_output_tokens,
+        "response_format": {"type": "json_object"},
+    }
+    try:
+        resp = await client.post(
+            config.base_url.rstrip("/") + "/chat/completions", json=payload, headers=headers
+        )
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailable(
+            f"The LLM at {config.base_url} cannot be reached: {type(exc).__name__}",
+            code="LLM_UNAVAILABLE",
+        ) from exc
+    if resp.status_code >= 400:
+        raise LLMBadOutput(
+            f"The LLM answered HTTP {resp.status_code}",
+            details=[{"field": "llm", "message": resp.text[:300]}],
+            code="LLM_ERROR",
+        )
+    try:
+        body = resp.json()
+    except ValueError as exc:
+        raise LLMBadOutput(
+            "The LLM answer is not JSON", details=[{"field": "llm", "message": resp.text[:300]}]
+        ) from exc
+    return _content(body)
+
+
+async def ask_json(
+    config: LLMConfig, system: str, user: str, check: Checker, what: str
+) -> dict[str, Any]:
+    """One JSON object from the model that passes `check`; one retry says what was wrong."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     last: LLMBadOutput | None = None
     async with httpx.AsyncClient(timeout=config.timeout_s) as client:
         for _ in range(ATTEMPTS):
-            payload = {
-                "model": config.model,
-                "messages": messages,
-                "temperature": 0,
-                "max_tokens": config.max_output_tokens,
-                "response_format": {"type": "json_object"},
-            }
-            try:
-                resp = await client.post(url, json=payload, headers=headers)
-            except httpx.HTTPError as exc:
-                raise ServiceUnavailable(
-                    f"The LLM at {config.base_url} cannot be reached: {type(exc).__name__}",
-                    code="LLM_UNAVAILABLE",
-                ) from exc
-            if resp.status_code >= 400:
-                raise LLMBadOutput(
-                    f"The LLM answered HTTP {resp.status_code}",
-                    details=[{"field": "llm", "message": resp.text[:300]}],
-                    code="LLM_ERROR",
-                )
-            try:
-                body = resp.json()
-            except ValueError as exc:
-                raise LLMBadOutput(
-                    "The LLM answer is not JSON",
-                    details=[{"field": "llm", "message": resp.text[:300]}],
-                ) from exc
-            content = _content(body)
+            content = await _post(client, config, messages)
             try:
                 data = parse_reply(content)
             except LLMBadOutput as exc:
@@ -151,14 +160,54 @@ async def extract(config: LLMConfig, description: str) -> dict[str, Any]:
                     {"role": "user", "content": f"{exc.message}. Reply with the JSON object only."},
                 ]
                 continue
-            errors = _schema_errors(data)
+            errors = check(data)
             if not errors:
                 return data
-            last = LLMBadOutput("The LLM reply is not a valid dataset schema", details=errors[:20])
+            last = LLMBadOutput(f"The LLM reply is not {what}", details=errors[:20])
             problems = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10])
             messages += [
                 {"role": "assistant", "content": content[:4000]},
-                {"role": "user", "content": f"That schema is invalid ({problems}). Fix it."},
+                {"role": "user", "content": f"That is invalid ({problems}). Fix it."},
             ]
     assert last is not None
     raise last
+
+
+async def extract(config: LLMConfig, description: str) -> dict[str, Any]:
+    """Ask the model for a dataset schema matching a description."""
+    return await ask_json(
+        config, SYSTEM_PROMPT, description, _schema_errors, "a valid dataset schema"
+    )
+
+
+TEXTS_PROMPT = (
+    "You write realistic sample values for one text column of a synthetic dataset. Reply with "
+    'ONE JSON object {"texts": [str, ...]} holding exactly the number of distinct values asked '
+    "for, each a complete value on its own, no numbering."
+)
+
+
+async def texts(config: LLMConfig, prompt: str, count: int, max_chars: int | None) -> list[str]:
+    """`count` distinct sample texts for a free-text field, written by the model."""
+    limit = f" Each at most {max_chars} characters." if max_chars else ""
+
+    def check(data: dict[str, Any]) -> list[dict[str, str]]:
+        values = data.get("texts")
+        if not isinstance(values, list) or not all(
+            isinstance(v, str) and v.strip() for v in values
+        ):
+            return [{"field": "texts", "message": "must be a list of non-empty strings"}]
+        if len(set(values)) < max(1, count // 2):
+            return [
+                {
+                    "field": "texts",
+                    "message": f"{len(set(values))} distinct values, asked for {count}",
+                }
+            ]
+        return []
+
+    data = await ask_json(
+        config, TEXTS_PROMPT, f"{count} values of: {prompt}.{limit}", check, "a list of texts"
+    )
+    out = list(dict.fromkeys(v.strip() for v in data["texts"]))
+    return [v[:max_chars] for v in out] if max_chars else out

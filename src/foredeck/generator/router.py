@@ -76,7 +76,7 @@ async def create_dataset(
             ),
         )
         schema = extracted.schema_
-    job = await gen_service.create_generate_job(session, schema, created_by=user.user_id)
+    job = await gen_service.create_generate_job(session, config, schema, created_by=user.user_id)
     read = job_read(job)
     return ok(JobCreated(job_id=read.id, status=read.status, job=read))
 

@@ -89,6 +89,11 @@ class FieldSpec(StrictBody):
     )
     locale: str | None = Field(default=None, max_length=10)
     ref: str | None = Field(default=None, description="Field whose values a reference samples")
+    llm_prompt: str | None = Field(
+        default=None,
+        max_length=500,
+        description="text only: what the configured LLM should write (a pool of values per job)",
+    )
     description: str | None = Field(default=None, max_length=500)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.errors import Conflict, NotFound, ValidationFailed
-from foredeck.generator import llm, rules, storage
+from foredeck.generator import llm, rules, storage, textpools
 from foredeck.generator.columns import ColumnError
 from foredeck.generator.schemas import (
     ChunkGenerateRequest,
@@ -133,10 +133,20 @@ async def extract_schema(
 
 
 async def create_generate_job(
-    session: AsyncSession, schema: DatasetSchema, *, created_by: int | None
+    session: AsyncSession, config: Config, schema: DatasetSchema, *, created_by: int | None
 ) -> Job:
     """Check the schema against the limits, then queue a `generate` job for it."""
     await asyncio.to_thread(require_valid, schema, await limits(session))
+    needs_llm = textpools.wanted(schema)
+    if needs_llm and await llm_config(session, config) is None:
+        raise ValidationFailed(
+            "Fields with llm_prompt need an LLM (settings section generator)",
+            details=[
+                {"field": f"fields.{n}.llm_prompt", "message": "no LLM configured"}
+                for n in needs_llm
+            ],
+            code="LLM_NOT_CONFIGURED",
+        )
     return await jobs_service.create_job(
         session, kind=KIND, params=schema.model_dump(mode="json"), created_by=created_by
     )
@@ -243,9 +253,10 @@ async def generate_chunk(
             name: o.model_dump(exclude_none=True) for name, o in body.fields.items()
         }
     folder = chunk_folder(config, job_id)
+    pools = await textpools.ensure(session, config, schema, config.path("jobs", job_id))
     try:
         rows, size, checksum = await asyncio.to_thread(
-            storage.write_chunk, schema, index, folder, overrides or None
+            storage.write_chunk, schema, index, folder, overrides or None, pools or None
         )
     except (ColumnError, ValueError) as exc:
         raise ValidationFailed.field("fields", f"The overrides cannot be generated: {exc}") from exc

@@ -48,10 +48,14 @@ def file_sha256(path: Path) -> str:
 
 
 def write_chunk(
-    schema: DatasetSchema, index: int, folder: Path, overrides: dict[str, Any] | None = None
+    schema: DatasetSchema,
+    index: int,
+    folder: Path,
+    overrides: dict[str, Any] | None = None,
+    text_pools: dict[str, list[str]] | None = None,
 ) -> tuple[int, int, str]:
     """Generate and store one chunk; (rows, bytes, sha256 of the file)."""
-    table = generate_chunk(schema, index, overrides)
+    table = generate_chunk(schema, index, overrides, text_pools)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / chunk_name(index)
     tmp = target.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")

@@ -71,6 +71,8 @@ def _field_issues(spec: FieldSpec, schema: DatasetSchema) -> list[Issue]:
         return issues
     if spec.ref is not None:
         bad("ref only applies to type reference", "IGNORED_CONSTRAINT", "warning")
+    if spec.llm_prompt is not None and spec.type != FieldType.text:
+        bad("llm_prompt only applies to type text", "IGNORED_CONSTRAINT", "warning")
     try:
         column = make_column(spec, schema.locale)
     except ColumnError as exc:
