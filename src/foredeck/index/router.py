@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import ValidationFailed
@@ -28,7 +28,7 @@ from foredeck.index.schemas import (
     SearchRequest,
     SearchResult,
 )
-from foredeck.kit.deps import SessionDep
+from foredeck.kit.deps import LazySession, SessionDep
 from foredeck.kit.envelope import Envelope, ok
 from foredeck.records.schemas import COLLECTION_PATTERN, MemoryType
 
@@ -90,16 +90,30 @@ async def restore_snapshot(request: Request, _: Admin, session: SessionDep) -> A
 
 
 @router.post("/api/v1/search", response_model=Envelope[SearchResult])
-async def search_post(body: SearchRequest, request: Request, _: Viewer, session: SessionDep) -> Any:
+async def search_post(body: SearchRequest, request: Request, _: Viewer) -> Any:
     """Semantic, keyword or hybrid search with filters."""
-    return ok(await search_service.search(session, request.app.state, body))
+    return await _run_search(request, body)
+
+
+async def _run_search(request: Request, body: SearchRequest) -> Response:
+    # A lazy session: the unfiltered semantic path on SQLite never needs one.
+    async with LazySession(request.app.state.sessionmaker) as session:
+        result = await search_service.search(session, request.app.state, body)
+    return _search_response(result)
+
+
+def _search_response(result: SearchResult) -> Response:
+    # Already validated by construction: serialise once instead of re-validating (hot path).
+    payload = result.model_dump_json()
+    return Response(
+        f'{{"success":true,"data":{payload},"meta":null}}', media_type="application/json"
+    )
 
 
 @router.get("/api/v1/search", response_model=Envelope[SearchResult])
 async def search_get(
     request: Request,
     _: Viewer,
-    session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query")],
     mode: SearchMode = SearchMode.hybrid,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
@@ -131,7 +145,7 @@ async def search_get(
         )
     except ValueError as exc:
         raise ValidationFailed.field("q", str(exc).splitlines()[-1]) from exc
-    return ok(await search_service.search(session, request.app.state, body))
+    return await _run_search(request, body)
 
 
 @router.get("/api/v1/rag", response_model=Envelope[list[RagIndex]])

@@ -172,8 +172,11 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     rows: dict[int, Any] = {}
     reader = getattr(state, "record_reader", None)
     if wanted and reader is not None and not _has_filters(filters):
-        # SQLite hot path: read-only sqlite3 on the loop, no thread hops (see records.reads).
-        rows = {r["id"]: r for r in _read_many(reader, wanted)}
+        # SQLite hot path: read-only sqlite3 on the loop, no thread hops (see records.reads);
+        # the k best first, the spares only if some of those were deleted meanwhile.
+        rows = {r["id"]: r for r in _read_many(reader, wanted[: body.k])}
+        if len(rows) < min(body.k, len(wanted)):
+            rows.update({r["id"]: r for r in _read_many(reader, wanted[body.k :])})
     elif wanted:
         stmt = records_service.filtered_query(**filters).where(Memory.id.in_(wanted))
         rows = {m.id: m for m in (await session.scalars(stmt)).all()}
