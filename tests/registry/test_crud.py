@@ -274,3 +274,11 @@ async def test_filters_search_sort_and_pages(client: httpx.AsyncClient, operator
     assert [s["name"] for s in found["data"]] == [f"{region}-1"]
     assert_error(await client.get(f"{base}&sort=nope", headers=operator), 422)
     assert_error(await client.get(f"{base}&status=exploded", headers=operator), 422)
+
+
+async def test_unknown_list_parameter_is_refused(client: httpx.AsyncClient, operator: dict) -> None:
+    err = assert_error(await client.get(f"{API}/servers?nmae=x", headers=operator), 422)
+    assert err["details"][0]["field"] == "nmae"
+    resp = await client.get(f"{API}/servers?page=1&per_page=5", headers=operator)
+    assert resp.status_code == 200 and resp.json()["meta"]["per_page"] == 5
+    assert_error(await client.get(f"{API}/servers?per_page=100000", headers=operator), 422)

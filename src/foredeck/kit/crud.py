@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field, create_model
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,7 @@ from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import Conflict, NotFound, ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
-from foredeck.kit.pagination import Pagination
+from foredeck.kit.pagination import page_params
 
 
 @dataclass(frozen=True)
@@ -273,8 +273,11 @@ def filter_model(spec: CrudSpec) -> type[BaseModel]:
         Literal[tuple(sorts)],  # type: ignore[valid-type]
         Field(default=spec.default_sort, description="A field; a leading - sorts descending"),
     )
+    fields["page"] = (int, Field(default=1, ge=1, le=1_000_000))
+    fields["per_page"] = (int | None, Field(default=None, ge=1))
     name = "".join(part.capitalize() for part in spec.path.split("_")) + "Filters"
-    return create_model(name, **fields)
+    # A misspelt filter would silently list everything; refuse it instead.
+    return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def crud_router(spec: CrudSpec) -> APIRouter:
@@ -288,9 +291,10 @@ def crud_router(spec: CrudSpec) -> APIRouter:
     async def list_route(
         _: Viewer,
         session: SessionDep,
-        page: Pagination,
+        request: Request,
         filters: Annotated[filters_model, Query()],  # type: ignore[valid-type]
     ) -> Any:
+        page = page_params(request, filters.page, filters.per_page)  # type: ignore[attr-defined]
         rows, total = await list_items(
             session,
             spec,
