@@ -47,7 +47,8 @@ async def test_list_and_call_each_family(
         page = data_of(await mcp.call_tool("list_memories", {"collection": coll}))
         assert [m["content"] for m in page["data"]] == ["hello mcp"]
         # system, users, settings, jobs
-        assert data_of(await mcp.call_tool("get_info", {}))["data"]
+        info = data_of(await mcp.call_tool("get_info", {}))["data"]
+        assert {"mcp", "registry"} <= set(info["features_enabled"])
         assert data_of(await mcp.call_tool("get_me", {}))["data"]["role"] == "operator"
         assert "data" in data_of(await mcp.call_tool("get_settings", {}))
         jobs = data_of(await mcp.call_tool("list_jobs", {"per_page": 5}))

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 
 async def startup(app: FastAPI) -> None:
+    app.state.features.add("mcp")
     stack = AsyncExitStack()
     app.state.mcp_stack = stack
     # Tool calls go through the app itself, in-process, so they pass the same middleware,

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 
 async def startup(app: FastAPI) -> None:
-    return None
+    app.state.features.add("registry")
 
 
 async def shutdown(app: FastAPI) -> None:
