@@ -68,7 +68,8 @@ def serve(
         f"[bold]foredeck {__version__}[/] {mode}\n"
         f"  data dir: {config.data_dir.resolve()}\n"
         f"  console:  http://{config.host}:{config.port}/\n"
-        f"  API docs: http://{config.host}:{config.port}/docs"
+        f"  API docs: http://{config.host}:{config.port}/docs\n"
+        f"  MCP:      http://{config.host}:{config.port}/mcp (or `foredeck mcp` over stdio)"
     )
     uvicorn.run(
         create_app(config),
