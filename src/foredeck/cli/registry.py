@@ -83,6 +83,13 @@ def show(value: Any, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps(data if meta is None else {"data": data, "meta": meta}, indent=2))
         return
+    if isinstance(data, dict):
+        # One record: a field / value table reads better than one very wide row.
+        single = Table("field", "value", show_header=False)
+        for key, value in data.items():
+            single.add_row(key, _cell(value, width=200))
+        console.print(single)
+        return
     rows = data if isinstance(data, list) else [data]
     if not rows or not isinstance(rows[0], dict):
         console.print(data)
@@ -99,12 +106,12 @@ def show(value: Any, *, as_json: bool) -> None:
         )
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, width: int = 60) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
         text = json.dumps(value)
-        return text if len(text) <= 60 else text[:57] + "..."
+        return text if len(text) <= width else text[: width - 3] + "..."
     return str(value)
 
 
