@@ -27,10 +27,6 @@ class ColumnError(ValueError):
     """A field's constraints cannot be generated (the validator reports these as issues)."""
 
 
-def _u64(values: np.ndarray) -> pa.Array:
-    return pa.array(values.astype(np.int64))
-
-
 def parse_date(value: int | float | str | None, default: date) -> date:
     if value is None:
         return default
