@@ -284,8 +284,20 @@ def register(app: typer.Typer) -> None:
         "or FOREDECK_URL and FOREDECK_TOKEN.",
         no_args_is_help=True,
     )
-    for entity in entities():
-        verbs = _verbs(entity)
+    try:
+        found = [(entity, _verbs(entity)) for entity in entities()]
+    except Exception as exc:  # a stale generated client must not take the whole CLI down
+        reason = f"{type(exc).__name__}: {exc}"
+
+        @registry_app.command("unavailable")
+        def unavailable() -> None:
+            """Why the registry commands could not load."""
+            err_console.print(f"[red]registry commands unavailable: {reason}[/]")
+            err_console.print("run: python scripts/gen_client.py")
+            raise typer.Exit(1)
+
+        found = []
+    for entity, verbs in found:
         if verbs:
             registry_app.add_typer(_entity_app(entity, verbs), name=entity.replace("_", "-"))
     app.add_typer(registry_app, name="registry")
