@@ -47,7 +47,18 @@ def make_csv(path: Path, rows: int) -> None:
             )
 
 
-async def _foredeck(data_dir: Path, csv_path: Path) -> tuple[float, dict[str, Any]]:
+def _drop_triggers(db: Path) -> None:
+    """For --without-text-index: both sides then write only the table and its indexes."""
+    conn = sqlite3.connect(db)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f'DROP TRIGGER "{name}"')
+    conn.commit()
+    conn.close()
+
+
+async def _foredeck(
+    data_dir: Path, csv_path: Path, plain: bool = False
+) -> tuple[float, dict[str, Any]]:
     from foredeck import migrate
     from foredeck.config import Config
     from foredeck.db import make_engine, make_sessionmaker
@@ -56,6 +67,8 @@ async def _foredeck(data_dir: Path, csv_path: Path) -> tuple[float, dict[str, An
 
     config = Config(data_dir=data_dir)
     await asyncio.to_thread(migrate.upgrade, config)
+    if plain:
+        _drop_triggers(data_dir / "foredeck.db")
     engine = make_engine(config)
     state = SimpleNamespace(config=config, engine=engine, sessionmaker=make_sessionmaker(engine))
     target = config.path("imports") / csv_path.name
@@ -70,13 +83,15 @@ async def _foredeck(data_dir: Path, csv_path: Path) -> tuple[float, dict[str, An
     return seconds, result
 
 
-def _reference(data_dir: Path, csv_path: Path, parse_in_timing: bool) -> float:
+def _reference(data_dir: Path, csv_path: Path, parse_in_timing: bool, plain: bool = False) -> float:
     from foredeck import migrate
     from foredeck.config import Config
     from foredeck.operations.importer import SQLITE_CACHE_KIB
 
     config = Config(data_dir=data_dir)
     migrate.upgrade(config)
+    if plain:
+        _drop_triggers(data_dir / "foredeck.db")
 
     def rows() -> list[tuple[Any, ...]]:
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -127,7 +142,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--full", action="store_true", help="1,000,000 rows")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--without-text-index",
+        action="store_true",
+        help="drop the full-text triggers in both databases (table and indexes only)",
+    )
     args = parser.parse_args(argv or [])
+    plain = args.without_text_index
     n = 1_000_000 if args.full else args.rows
     ours, ref, ref_parse = [], [], []
     with tempfile.TemporaryDirectory(prefix="fd-bench-import-") as tmp:
@@ -140,15 +161,18 @@ def main(argv: list[str] | None = None) -> None:
             for which in order:
                 folder = root / f"{which}{r}"
                 if which == "ours":
-                    seconds, result = asyncio.run(_foredeck(folder, csv_path))
+                    seconds, result = asyncio.run(_foredeck(folder, csv_path, plain))
                     assert result["inserted"] == n, result
                     ours.append(seconds)
                 elif which == "ref":
-                    ref.append(_reference(folder, csv_path, parse_in_timing=False))
+                    ref.append(_reference(folder, csv_path, parse_in_timing=False, plain=plain))
                 else:
-                    ref_parse.append(_reference(folder, csv_path, parse_in_timing=True))
+                    ref_parse.append(
+                        _reference(folder, csv_path, parse_in_timing=True, plain=plain)
+                    )
     o, rf, rp = (statistics.median(x) for x in (ours, ref, ref_parse))
-    print(f"rows: {n:,}, rounds: {args.rounds} (median)")
+    index = "without" if plain else "with"
+    print(f"rows: {n:,}, rounds: {args.rounds} (median), {index} the full-text index triggers")
     print(f"foredeck import (CSV file -> committed rows): {n / o:,.0f} rows/s ({o:.2f} s)")
     print(f"sqlite3 executemany, rows pre-parsed:          {n / rf:,.0f} rows/s ({rf:.2f} s)")
     print(f"sqlite3 executemany incl. CSV parse + hash:    {n / rp:,.0f} rows/s ({rp:.2f} s)")

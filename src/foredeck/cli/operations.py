@@ -222,9 +222,9 @@ def import_cmd(
         result = _finish(_run(config, fn))
     finally:
         if params.get("delete_after"):
-            from foredeck.operations.sources import imports_dir
+            from foredeck.operations.sources import discard_upload
 
-            shutil.rmtree((imports_dir(config) / params["path"]).parent, ignore_errors=True)
+            discard_upload(config, params["path"])
     table = Table("rows read", "inserted", "updated", "unchanged", "skipped", "duplicates")
     table.add_row(
         *(

@@ -11,7 +11,7 @@ from foredeck.jobs.registry import job_handler
 from foredeck.operations import exporter, imports
 from foredeck.operations.downloads import Download, download_provider
 from foredeck.operations.schemas import ExportParams, ImportParams
-from foredeck.operations.sources import exports_dir, resolve_import_path
+from foredeck.operations.sources import discard_upload, exports_dir
 
 
 @job_handler("import", params=ImportParams, queue="operations", locks=("import",), max_attempts=1)
@@ -23,11 +23,9 @@ async def run_import(ctx: JobContext) -> dict[str, Any]:
             ctx.state, params, ctx, owner_id=ctx.created_by, work_dir=ctx.job_dir
         )
     finally:
-        if params.delete_after and params.path:
-            try:
-                resolve_import_path(ctx.state.config, params.path).unlink(missing_ok=True)
-            except Exception:
-                pass
+        # Only uploads are removed: a file an operator put in the import dir stays.
+        if params.delete_after and params.path and params.path.startswith("uploads/"):
+            discard_upload(ctx.state.config, params.path)
 
 
 @job_handler("export", params=ExportParams, queue="operations", locks=("export",), max_attempts=1)

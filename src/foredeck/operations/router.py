@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -23,7 +22,7 @@ from foredeck.kit.envelope import Envelope, ok
 from foredeck.operations import downloads
 from foredeck.operations import service as operations_service
 from foredeck.operations.schemas import ExportParams, ImportParams, JobRef, OperationStatus
-from foredeck.operations.sources import imports_dir, safe_filename
+from foredeck.operations.sources import discard_upload, imports_dir, store_upload
 
 router = APIRouter(tags=["operations"])
 
@@ -81,26 +80,15 @@ async def _save_upload(request: Request, config: Any) -> ImportParams:
             fields["mapping"] = json.loads(str(form["mapping"]))
         except json.JSONDecodeError as exc:
             raise ValidationFailed.field("mapping", "mapping must be a JSON object") from exc
-    name = safe_filename(upload.filename)
-    relative = f"uploads/{uuid.uuid4().hex}/{name}"
-    target = imports_dir(config) / relative
-    fields.update(source="file", path=relative, delete_after=True, original_name=name)
-    params = operations_service.parse(ImportParams, fields)
-
-    def copy() -> int:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as out:
-            upload.file.seek(0)
-            shutil.copyfileobj(upload.file, out, 1 << 20)
-        return target.stat().st_size
-
+    relative = await store_upload(config, upload)
+    fields.update(
+        source="file", path=relative, delete_after=True, original_name=Path(relative).name
+    )
     try:
-        size = await asyncio.to_thread(copy)
-    finally:
-        await upload.close()
-    if size == 0:
-        shutil.rmtree(target.parent, ignore_errors=True)
-        raise ValidationFailed.field("file", "the uploaded file is empty")
+        params = operations_service.parse(ImportParams, fields)
+    except BaseException:
+        discard_upload(config, relative)
+        raise
     return params
 
 
@@ -126,7 +114,7 @@ async def start_import(
         )
     except BaseException:
         if uploaded and params.path:
-            shutil.rmtree((imports_dir(config) / params.path).parent, ignore_errors=True)
+            discard_upload(config, params.path)
         raise
     return ok(operations_service.job_ref(job))
 

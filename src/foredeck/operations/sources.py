@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import shutil
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,36 @@ def safe_filename(name: str | None, default: str = "upload") -> str:
     base = os.path.basename(name or "") or default
     cleaned = SAFE_NAME.sub("_", base).strip("._") or default
     return cleaned[:128]
+
+
+async def store_upload(config: Config, upload: Any) -> str:
+    """Write an uploaded file (a Starlette UploadFile) into the import dir; its path there.
+
+    An empty upload is refused (422) and leaves nothing behind."""
+    name = safe_filename(upload.filename)
+    relative = f"uploads/{uuid.uuid4().hex}/{name}"
+    target = imports_dir(config) / relative
+
+    def copy() -> int:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            upload.file.seek(0)
+            shutil.copyfileobj(upload.file, out, 1 << 20)
+        return target.stat().st_size
+
+    try:
+        size = await asyncio.to_thread(copy)
+    finally:
+        await upload.close()
+    if size == 0:
+        await asyncio.to_thread(shutil.rmtree, target.parent, True)
+        raise ValidationFailed.field("file", "the uploaded file is empty")
+    return relative
+
+
+def discard_upload(config: Config, relative: str) -> None:
+    """Remove an upload's folder (after its job, or when the import was refused)."""
+    shutil.rmtree((imports_dir(config) / relative).parent, ignore_errors=True)
 
 
 def resolve_import_path(config: Config, raw: str) -> Path:
