@@ -44,3 +44,15 @@ def test_tool_arguments_are_the_rest_contract(app: FastAPI) -> None:
     assert update["required"] == ["item_id"] and "port" in update["properties"]
     listing = tools["list_servers"].input_schema["properties"]
     assert {"page", "per_page", "sort", "status", "q"} <= set(listing)
+
+
+def test_every_reference_in_a_tool_schema_resolves(app: FastAPI) -> None:
+    import json
+    import re
+
+    for tool in app.state.mcp_toolset.tools.values():
+        text = json.dumps(tool.input_schema)
+        defs = tool.input_schema.get("$defs", {})
+        for ref in re.findall(r'"\$ref": "([^"]+)"', text):
+            assert ref.startswith("#/$defs/"), (tool.name, ref)
+            assert ref.rsplit("/", 1)[1] in defs, (tool.name, ref)

@@ -155,6 +155,7 @@ def build_tool(op: Operation, components: dict[str, Any]) -> Tool:
         if p.required:
             required.append(p.ident)
     flat = free = False
+    inline_defs: dict[str, Any] = {}
     if op.body_schema is not None:
         body = _body_object(op.body_schema, components)
         if _free_object(op.body_schema) and not props:
@@ -163,6 +164,8 @@ def build_tool(op: Operation, components: dict[str, Any]) -> Tool:
         elif body is not None and not set(body["properties"]) & set(props):
             flat = True
             props.update(copy.deepcopy(body["properties"]))
+            # A body schema written inline (openapi_extra) carries its own definitions.
+            inline_defs = copy.deepcopy(body.get("$defs", {}))
             if op.body_required:
                 required.extend(body.get("required", []))
         else:
@@ -174,10 +177,13 @@ def build_tool(op: Operation, components: dict[str, Any]) -> Tool:
         schema["required"] = sorted(set(required))
     where = f"{op.method} {op.path}"
     text = (op.description or op.summary or op.name).strip()
+    input_schema = _with_defs(schema, components)
+    if inline_defs:
+        input_schema.setdefault("$defs", {}).update(inline_defs)
     return Tool(
         name=op.name,
         description=f"{text}\n\nREST: {where}",
-        input_schema=_with_defs(schema, components),
+        input_schema=input_schema,
         op=op,
         flat_body=flat,
         annotations=_role_hint(op),
