@@ -104,3 +104,23 @@ async def test_import_into_records(client: httpx.AsyncClient, operator: dict) ->
     assert job["status"] == "succeeded", job["error"]
     listing = (await client.get(f"/api/v1/memories?collection={coll}", headers=operator)).json()
     assert listing["meta"]["total"] == 300
+
+
+async def test_sweep_removes_files_of_deleted_jobs(
+    app, client: httpx.AsyncClient, operator: dict
+) -> None:
+    from foredeck.generator.lifecycle import sweep
+
+    job_id = await make_dataset(client, operator, rows=50)
+    jobs_dir = app.state.config.path("jobs")
+    orphan = jobs_dir / "00000000-dead-4000-8000-000000000000"
+    (orphan / "chunks").mkdir(parents=True)
+    (orphan / "chunks" / "chunk-000000.parquet").write_bytes(b"x")
+    other_kind = jobs_dir / unique("not-a-dataset")
+    other_kind.mkdir()
+    removed = await sweep(app)
+    assert orphan.name in removed and not orphan.exists()
+    assert (jobs_dir / job_id / "chunks").is_dir()
+    assert other_kind.exists()
+    info = (await client.get("/api/v1/info", headers=operator)).json()["data"]
+    assert "generator" in info["features_enabled"]

@@ -1,13 +1,85 @@
-"""Start-up and shutdown of the generator domain, called in order from the app lifespan."""
+"""Start-up of the generator: register the feature and sweep dataset files of deleted jobs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
+import time
+from pathlib import Path
+
 from fastapi import FastAPI
+from sqlalchemy import select
+
+from foredeck.logging import get_logger
+from foredeck.models.jobs import Job
+
+log = get_logger(__name__)
+SWEEP_SECONDS = 3600.0
+# Links made for imports that never ran (a cancelled import job keeps its file).
+STALE_IMPORT_SECONDS = 2 * 86400
+MARKERS = ("chunks", "llm-texts.json")
+
+
+def _dataset_folders(jobs_dir: Path) -> dict[str, Path]:
+    if not jobs_dir.is_dir():
+        return {}
+    return {
+        entry.name: entry
+        for entry in jobs_dir.iterdir()
+        if entry.is_dir() and any((entry / m).exists() for m in MARKERS)
+    }
+
+
+def _remove_old(folder: Path, max_age_s: float) -> int:
+    if not folder.is_dir():
+        return 0
+    cutoff, removed = time.time() - max_age_s, 0
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+    return removed
+
+
+async def sweep(app: FastAPI) -> list[str]:
+    """Remove the chunk and dataset files of generation jobs that no longer exist."""
+    config = app.state.config
+    folders = await asyncio.to_thread(_dataset_folders, config.data_dir / "jobs")
+    removed: list[str] = []
+    if folders:
+        async with app.state.sessionmaker() as session:
+            alive = set(await session.scalars(select(Job.id).where(Job.id.in_(list(folders)))))
+        for job_id, folder in folders.items():
+            if job_id not in alive:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+                removed.append(job_id)
+    stale = await asyncio.to_thread(
+        _remove_old, config.data_dir / "imports" / "generated", STALE_IMPORT_SECONDS
+    )
+    if removed or stale:
+        log.info("generator_sweep", removed_jobs=len(removed), removed_import_links=stale)
+    return removed
+
+
+async def _loop(app: FastAPI) -> None:
+    while True:
+        try:
+            await sweep(app)
+        except Exception:
+            log.exception("generator_sweep_failed")
+        await asyncio.sleep(SWEEP_SECONDS)
 
 
 async def startup(app: FastAPI) -> None:
-    return None
+    app.state.features.add("generator")
+    app.state.generator_sweeper = asyncio.create_task(_loop(app))
 
 
 async def shutdown(app: FastAPI) -> None:
-    return None
+    task = getattr(app.state, "generator_sweeper", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
