@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
+from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobEvent
@@ -148,7 +149,7 @@ class JobContext:
         """Persist and publish an event of this job; returns its id (the SSE event id)."""
         if level not in LEVELS:
             level = "info"
-        async with self.state.sessionmaker() as session:
+        async with write_guard(self.state), self.state.sessionmaker() as session:
             ev = JobEvent(
                 job_id=self.job_id,
                 kind=kind,
@@ -212,7 +213,7 @@ class JobContext:
             "message": self.message,
             **({"counters": self.counters} if self.counters else {}),
         }
-        async with self.state.sessionmaker() as session:
+        async with write_guard(self.state), self.state.sessionmaker() as session:
             await self._fenced_update(session, **self.progress_values())
             ev = JobEvent(
                 job_id=self.job_id,
@@ -229,7 +230,7 @@ class JobContext:
 
     async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Persist a resume point; a retry or a resumed job starts its handler with it."""
-        async with self.state.sessionmaker() as session:
+        async with write_guard(self.state), self.state.sessionmaker() as session:
             await self._fenced_update(session, checkpoint=checkpoint, **self.progress_values())
             await session.commit()
         self._checkpoint = checkpoint
@@ -242,7 +243,7 @@ class JobContext:
 
         from foredeck.jobs.locks import set_job_lock_lease
 
-        async with self.state.sessionmaker() as session:
+        async with write_guard(self.state), self.state.sessionmaker() as session:
             now = utcnow()
             await self._fenced_update(
                 session, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease)

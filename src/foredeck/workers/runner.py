@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy import and_, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs import locks
-from foredeck.jobs.context import JobContext, event_payload
+from foredeck.jobs.context import JobContext
 from foredeck.jobs.dispatch import enqueue_after_commit
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
 from foredeck.jobs.registry import get_spec
+from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobEvent, JobRun, Worker, WorkerControl
@@ -26,6 +27,9 @@ from foredeck.workers.service import PAUSE_ALL, QUEUE_PREFIX
 
 log = get_logger(__name__)
 TRACEBACK_CHARS = 4000
+
+
+FINISH_BATCH = 200
 
 
 @dataclass
@@ -43,6 +47,41 @@ class Claimed:
     run_id: int
     progress: tuple[int, int | None, str | None, dict[str, Any]]
     started: float
+
+
+@dataclass
+class _Finish:
+    claimed: Claimed
+    job_values: dict[str, Any]
+    run_values: dict[str, Any]
+    release: bool
+    wake_delay: float | None
+    event: dict[str, Any]
+    status: str
+
+
+def _event_row(
+    job_id: str, message: str, data: dict[str, Any], now: Any, *, level: str = "info"
+) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "kind": "status",
+        "level": level,
+        "message": message,
+        "data": data,
+        "created_at": now,
+    }
+
+
+async def _insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert status events in one statement; returns their published form (with ids)."""
+    ids = await session.execute(
+        insert(JobEvent).returning(JobEvent.id, sort_by_parameter_order=True), rows
+    )
+    return [
+        {**row, "id": int(i), "created_at": row["created_at"].isoformat()}
+        for row, i in zip(rows, ids.scalars(), strict=True)
+    ]
 
 
 def backoff_seconds(attempt: int, base: float, cap: float) -> float:
@@ -77,14 +116,15 @@ class JobRunner:
         self.contexts: dict[str, JobContext] = {}
         self.processed = 0
         self.failed = 0
+        self._finishing: list[tuple[_Finish, asyncio.Future[str]]] = []
+        self._finisher: asyncio.Task[None] | None = None
 
-    def _publish(self, events: list[JobEvent]) -> None:
+    def _publish(self, payloads: list[dict[str, Any]]) -> None:
         pubsub = getattr(self.state, "pubsub", None)
         if pubsub is None:
             return
-        for ev in events:
-            payload = event_payload(ev)
-            pubsub.publish(f"job:{ev.job_id}", payload)
+        for payload in payloads:
+            pubsub.publish(f"job:{payload['job_id']}", payload)
             pubsub.publish("jobs", payload)
 
     async def claim(
@@ -96,9 +136,10 @@ class JobRunner:
     ) -> list[Claimed]:
         """Atomically move up to `limit` due jobs to running for this worker."""
         lease = self.settings.job_lease_seconds
-        events: list[JobEvent] = []
+        events: list[dict[str, Any]] = []
+        runs: list[dict[str, Any]] = []
         claimed: list[Claimed] = []
-        async with self.state.sessionmaker() as session:
+        async with write_guard(self.state), self.state.sessionmaker() as session:
             now = utcnow()
             stmt = select(Job.id).where(_claimable(now, self.worker_id))
             if job_id is not None:
@@ -169,24 +210,24 @@ class JobRunner:
                         )
                         log.info("job_waits_for_lock", job_id=row.id, reason=exc.message)
                         continue
-                run = JobRun(
-                    job_id=row.id,
-                    attempt=row.attempts,
-                    fence=row.fence,
-                    worker_id=self.worker_id,
-                    status="running",
-                    started_at=now,
+                runs.append(
+                    {
+                        "job_id": row.id,
+                        "attempt": row.attempts,
+                        "fence": row.fence,
+                        "worker_id": self.worker_id,
+                        "status": "running",
+                        "started_at": now,
+                    }
                 )
-                ev = JobEvent(
-                    job_id=row.id,
-                    kind="status",
-                    level="info",
-                    message="running",
-                    data={"status": "running", "attempt": row.attempts, "worker": self.worker_id},
-                    created_at=now,
+                events.append(
+                    _event_row(
+                        row.id,
+                        "running",
+                        {"status": "running", "attempt": row.attempts, "worker": self.worker_id},
+                        now,
+                    )
                 )
-                session.add_all([run, ev])
-                events.append(ev)
                 claimed.append(
                     Claimed(
                         job_id=row.id,
@@ -209,12 +250,16 @@ class JobRunner:
                         started=time.monotonic(),
                     )
                 )
-                claimed[-1].__dict__["_run"] = run
-            await session.flush()
-            for c in claimed:
-                c.run_id = c.__dict__.pop("_run").id
+            if claimed:
+                run_ids = await session.execute(
+                    insert(JobRun).returning(JobRun.id, sort_by_parameter_order=True), runs
+                )
+                for c, run_id in zip(claimed, run_ids.scalars(), strict=True):
+                    c.run_id = int(run_id)
+                payloads = await _insert_events(session, events)
             await session.commit()
-        self._publish(events)
+        if claimed:
+            self._publish(payloads)
         return claimed
 
     def _context(self, c: Claimed) -> JobContext:
@@ -348,47 +393,24 @@ class JobRunner:
                 status = "failed"
                 job_values.update(status=status, error=message, error_traceback=tb, finished_at=now)
             log.warning("job_attempt_failed", job_id=c.job_id, kind=c.kind, error=message)
-        events: list[JobEvent] = []
-        async with self.state.sessionmaker() as session:
-            result = await session.execute(
-                update(Job)
-                .where(Job.id == c.job_id, Job.fence == c.fence)
-                .values(**job_values)
-                .execution_options(synchronize_session=False)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                await session.rollback()
-                log.warning("job_attempt_lost", job_id=c.job_id, fence=c.fence)
-                return "lost"
-            await session.execute(
-                update(JobRun)
-                .where(JobRun.id == c.run_id)
-                .values(**run_values)
-                .execution_options(synchronize_session=False)
-            )
-            if release:
-                await locks.release_job_locks(session, c.job_id)
-            else:
-                await locks.set_job_lock_lease(session, c.job_id, None)
-            data: dict[str, Any] = {"status": status, "attempt": c.attempt}
-            if kind == "error":
-                data["error"] = run_values["error"]
-                if status == "queued":
-                    data["retry_in"] = round(wake_delay or 0.0, 3)
-            ev = JobEvent(
-                job_id=c.job_id,
-                kind="status",
-                level="error" if kind == "error" else "info",
-                message=status if kind != "interrupted" else "interrupted; requeued",
-                data=data,
-                created_at=now,
-            )
-            session.add(ev)
-            if wake_delay is not None:
-                enqueue_after_commit(session, c.job_id, c.queue, wake_delay)
-            await session.flush()
-            events.append(ev)
-            await session.commit()
+        data: dict[str, Any] = {"status": status, "attempt": c.attempt}
+        if kind == "error":
+            data["error"] = run_values["error"]
+            if status == "queued":
+                data["retry_in"] = round(wake_delay or 0.0, 3)
+        ev = _event_row(
+            c.job_id,
+            status if kind != "interrupted" else "interrupted; requeued",
+            data,
+            now,
+            level="error" if kind == "error" else "info",
+        )
+        written = await self._submit(
+            _Finish(c, job_values, run_values, release, wake_delay, ev, status)
+        )
+        if written == "lost":
+            log.warning("job_attempt_lost", job_id=c.job_id, fence=c.fence)
+            return "lost"
         metrics = getattr(self.state, "metrics", None)
         if metrics is not None:
             metrics.observe(c.kind, run_values["status"], duration / 1000)
@@ -396,8 +418,65 @@ class JobRunner:
             self.failed += 1
         elif status in ("succeeded", "cancelled"):
             self.processed += 1
-        self._publish(events)
         return status
+
+    async def _submit(self, finish: _Finish) -> str:
+        """Queue an outcome for the finisher, which writes all that are waiting in one commit."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._finishing.append((finish, fut))
+        if self._finisher is None or self._finisher.done():
+            self._finisher = asyncio.create_task(self._finish_loop(), name="job-finisher")
+        return await asyncio.shield(fut)
+
+    async def _finish_loop(self) -> None:
+        while self._finishing:
+            batch = self._finishing[:FINISH_BATCH]
+            del self._finishing[:FINISH_BATCH]
+            try:
+                written = await self._write_finishes([f for f, _ in batch])
+            except Exception as exc:
+                log.exception("job_finish_write_failed", count=len(batch))
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (f, fut), ok in zip(batch, written, strict=True):
+                if not fut.done():
+                    fut.set_result(f.status if ok else "lost")
+
+    async def _write_finishes(self, batch: list[_Finish]) -> list[bool]:
+        written: list[bool] = []
+        async with write_guard(self.state), self.state.sessionmaker() as session:
+            for f in batch:
+                c = f.claimed
+                result = await session.execute(
+                    update(Job)
+                    .where(Job.id == c.job_id, Job.fence == c.fence)
+                    .values(**f.job_values)
+                    .execution_options(synchronize_session=False)
+                )
+                if not result.rowcount:  # type: ignore[attr-defined]
+                    written.append(False)
+                    continue
+                written.append(True)
+                await session.execute(
+                    update(JobRun)
+                    .where(JobRun.id == c.run_id)
+                    .values(**f.run_values)
+                    .execution_options(synchronize_session=False)
+                )
+                if c.lock_keys:
+                    if f.release:
+                        await locks.release_job_locks(session, c.job_id)
+                    else:
+                        await locks.set_job_lock_lease(session, c.job_id, None)
+                if f.wake_delay is not None:
+                    enqueue_after_commit(session, c.job_id, c.queue, f.wake_delay)
+            done = [f.event for f, ok in zip(batch, written, strict=True) if ok]
+            payloads = await _insert_events(session, done) if done else []
+            await session.commit()
+        self._publish(payloads)
+        return written
 
     async def recover(self, session: AsyncSession, *, only_worker: str | None = None) -> int:
         """Requeue or fail jobs whose lease ran out (or, at start-up, this worker's orphans)."""

@@ -1,0 +1,104 @@
+"""Crash safety in one process: fencing stops a worker wrongly declared dead from writing over a
+newer attempt; a graceful stop requeues running jobs, which resume from their checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from foredeck.db import transaction
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import Job
+from foredeck.workers import service as workers_service
+from foredeck.workers.embedded import EmbeddedExecutor
+from foredeck.workers.runner import JobRunner
+from tests.jobs.helpers import start_test_job, wait_job
+
+
+@pytest.fixture
+async def main_worker_paused(app: FastAPI) -> AsyncIterator[None]:
+    """Keep the session's own pool out of the way so the test's runners get the job."""
+    worker_id = app.state.executor.worker_id
+    async with transaction(app.state.sessionmaker) as session:
+        await workers_service.set_worker_paused(session, worker_id, True)
+    try:
+        yield
+    finally:
+        async with transaction(app.state.sessionmaker) as session:
+            await workers_service.set_worker_paused(session, worker_id, False)
+
+
+async def test_fenced_out_attempt_cannot_write(
+    app: FastAPI, client: httpx.AsyncClient, operator: dict, main_worker_paused: None
+) -> None:
+    job = await start_test_job(client, operator, count=2000, delay=0.01)
+    a, b = JobRunner(app.state, "fence-a"), JobRunner(app.state, "fence-b")
+    claimed = await a.claim(limit=1, job_id=job["id"])
+    assert claimed and claimed[0].fence == 1
+    task_a = asyncio.create_task(a.execute(claimed[0]))
+    await wait_job(
+        client, operator, job["id"], ("running",), predicate=lambda j: j["progress"]["done"] > 2
+    )
+    # Declare A dead although it still runs: its lease is made to run out and recovery requeues.
+    async with transaction(app.state.sessionmaker) as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job["id"])
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    async with transaction(app.state.sessionmaker) as session:
+        assert await a.recover(session) >= 1
+    claimed_b = await b.claim(limit=1, job_id=job["id"])
+    assert claimed_b and claimed_b[0].fence == 2
+    assert await asyncio.wait_for(task_a, 60) == "lost"
+    task_b = asyncio.create_task(b.execute(claimed_b[0]))
+    await client.post(
+        f"/api/v1/jobs/{job['id']}/control", json={"action": "cancel"}, headers=operator
+    )
+    assert await asyncio.wait_for(task_b, 60) == "cancelled"
+    done = (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"]
+    assert done["status"] == "cancelled" and done["worker_id"] == "fence-b"
+    runs = (await client.get(f"/api/v1/jobs/{job['id']}/runs", headers=operator)).json()["data"]
+    assert [(r["worker_id"], r["status"]) for r in runs] == [
+        ("fence-a", "lost"),
+        ("fence-b", "cancelled"),
+    ]
+
+
+async def test_graceful_stop_requeues_and_resumes_from_checkpoint(
+    app: FastAPI, client: httpx.AsyncClient, operator: dict, main_worker_paused: None
+) -> None:
+    executor = EmbeddedExecutor(app.state, concurrency=1, worker_id="graceful-test")
+    await executor.start()
+    try:
+        job = await start_test_job(client, operator, count=300, delay=0.01)
+        await wait_job(
+            client,
+            operator,
+            job["id"],
+            ("running",),
+            predicate=lambda j: j["worker_id"] == "graceful-test" and j["progress"]["done"] > 5,
+        )
+    finally:
+        await executor.stop()
+    back = (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"]
+    assert back["status"] == "queued" and back["attempts"] == 0 and back["checkpoint"]["next"] > 0
+    worker = (await client.get("/api/v1/workers/graceful-test", headers=operator)).json()["data"]
+    assert worker["status"] == "stopped"
+    runs = (await client.get(f"/api/v1/jobs/{job['id']}/runs", headers=operator)).json()["data"]
+    assert runs[-1]["status"] == "interrupted"
+    # Another worker picks it up and continues where it stopped.
+    other = EmbeddedExecutor(app.state, concurrency=1, worker_id="graceful-next")
+    await other.start()
+    try:
+        done = await wait_job(client, operator, job["id"], ("succeeded", "failed"))
+    finally:
+        await other.stop()
+    assert done["status"] == "succeeded"
+    assert done["result"]["resumed_from"] >= back["checkpoint"]["next"]
