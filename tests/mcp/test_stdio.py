@@ -52,6 +52,22 @@ async def test_stdio_tools_progress_and_errors(
             )
         )["data"]
         bad = await mcp.call_tool("create_project", {"name": 5, "modules": "x"})
+        # What a desktop client does: import a file, follow the job, search what came in.
+        coll, word = unique("mcp"), unique("zebra")
+        folder = app.state.config.path("imports")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{coll}.csv").write_text(f"content\nthe {word} crossed the road\nplain row\n")
+        imported = data_of(
+            await mcp.call_tool(
+                "start_import", {"source": "file", "path": f"{coll}.csv", "collection": coll}
+            )
+        )
+        done = data_of(await mcp.call_tool("wait_for_job", {"job_id": imported["data"]["job_id"]}))
+        hits = data_of(
+            await mcp.call_tool("search", {"query": word, "collection": coll, "mode": "keyword"})
+        )
+    assert done["data"]["status"] == "succeeded" and done["data"]["result"]["inserted"] == 2
+    assert word in hits["data"]["hits"][0]["memory"]["content"]
     # The subprocess wrote to the same database the API reads.
     rest = await client.get(f"/api/v1/projects?name={name}", headers=operator)
     assert rest.json()["data"][0]["id"] == made["data"]["id"]
