@@ -181,11 +181,10 @@ async def embed_batch(
     return result
 
 
-async def retry_failed(session: AsyncSession) -> int:
-    """Put every failed record back to pending with a fresh attempt count."""
+async def _requeue(session: AsyncSession, where: Any) -> int:
     result: Any = await session.execute(
         update(Memory)
-        .where(Memory.embedding_state == "failed")
+        .where(where)
         .values(
             embedding_state="pending",
             embedding_attempts=0,
@@ -196,23 +195,16 @@ async def retry_failed(session: AsyncSession) -> int:
     await session.execute(delete(EmbeddingRetry))
     await session.flush()
     return int(result.rowcount or 0)
+
+
+async def retry_failed(session: AsyncSession) -> int:
+    """Put every failed record back to pending with a fresh attempt count."""
+    return await _requeue(session, Memory.embedding_state == "failed")
 
 
 async def reset_all(session: AsyncSession) -> int:
     """Every record back to pending (the embedding model changed)."""
-    result: Any = await session.execute(
-        update(Memory)
-        .where(Memory.embedding_state != "pending")
-        .values(
-            embedding_state="pending",
-            embedding_attempts=0,
-            embedding_error=None,
-            updated_at=Memory.updated_at,
-        )
-    )
-    await session.execute(delete(EmbeddingRetry))
-    await session.flush()
-    return int(result.rowcount or 0)
+    return await _requeue(session, Memory.embedding_state != "pending")
 
 
 async def cache_size(session: AsyncSession, model: str) -> int:

@@ -20,6 +20,13 @@ async def startup(app: FastAPI) -> None:
     if index_service.remove_deleted not in records_service.delete_hooks:
         records_service.delete_hooks.append(index_service.remove_deleted)
     state.features.add("vector_index")
+    state.health_checks["vector_index"] = _health
+
+
+async def _health(app: FastAPI) -> str:
+    """`ready` with the live vector count; the index works during rebuilds and restores."""
+    manager = app.state.index_manager
+    return f"ready ({manager.vindex.count} vectors, {manager.vindex.kind}, {manager.model})"
 
 
 async def shutdown(app: FastAPI) -> None:
