@@ -334,63 +334,24 @@ def crud_router(spec: CrudSpec) -> APIRouter:
 
     plural, one, label = spec.path, spec.label.replace(" ", "_"), spec.label
     words = plural.replace("_", " ")
-    one_model: Any = Envelope[out]  # type: ignore[valid-type]
-    # (path, endpoint, method, name, extra route options, summary, description)
-    routes: list[tuple[str, Any, str, str, dict[str, Any], str, str]] = [
-        (
-            "",
-            list_route,
-            "GET",
-            f"list_{plural}",
-            {"response_model": Paged[out]},  # type: ignore[valid-type]
-            f"List {words}",
-            f"{words.capitalize()}, filtered, sorted and paged.",
-        ),
-        (
-            "",
-            create_route,
-            "POST",
-            f"create_{one}",
-            {"response_model": one_model, "status_code": 201},
-            f"Create a {label}",
-            f"Create a {label} (operator). Writes the row only; no side effects.",
-        ),
-        (
-            "/{item_id}",
-            get_route,
-            "GET",
-            f"get_{one}",
-            {"response_model": one_model},
-            f"Get a {label}",
-            f"One {label}.",
-        ),
-        (
-            "/{item_id}",
-            update_route,
-            "PATCH",
-            f"update_{one}",
-            {"response_model": one_model},
-            f"Update a {label}",
-            "Change the fields sent (operator); others stay as they are.",
-        ),
-        (
-            "/{item_id}",
-            delete_route,
-            "DELETE",
-            f"delete_{one}",
-            {"status_code": 204, "response_class": Response},
-            f"Delete a {label}",
-            f"Delete a {label} (admin); 409 while other rows reference it unless cascade=true.",
-        ),
-    ]
-    for path, endpoint, method, name, options, summary, description in routes:
+    single: Any = Envelope[out]  # type: ignore[valid-type]
+
+    def add(path: str, endpoint: Any, method: str, name: str, doc: str, **options: Any) -> None:
+        summary, _, description = doc.partition(". ")
         router.add_api_route(
-            path,
-            endpoint,
-            methods=[method],
-            name=name,
-            summary=summary,
-            description=description,
-            **options,
-        )
+            path, endpoint, methods=[method], name=name, summary=summary,
+            description=description or summary, **options,
+        )  # fmt: skip
+
+    add("", list_route, "GET", f"list_{plural}", f"List {words}. {words.capitalize()}, "
+        "filtered, sorted and paged.", response_model=Paged[out])  # type: ignore[valid-type]  # fmt: skip
+    add("", create_route, "POST", f"create_{one}", f"Create a {label}. Operator; writes the "
+        "row only, no side effects.", response_model=single, status_code=201)  # fmt: skip
+    add("/{item_id}", get_route, "GET", f"get_{one}", f"Get a {label}. One {label}.",
+        response_model=single)  # fmt: skip
+    add("/{item_id}", update_route, "PATCH", f"update_{one}", f"Update a {label}. Operator; "
+        "the fields sent change, the others stay.", response_model=single)  # fmt: skip
+    add("/{item_id}", delete_route, "DELETE", f"delete_{one}", f"Delete a {label}. Admin; 409 "
+        "while other rows reference it unless cascade=true.", status_code=204,
+        response_class=Response)  # fmt: skip
     return router
