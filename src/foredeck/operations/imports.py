@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -250,35 +251,56 @@ async def _stage_rows(
             except ReadError as exc:
                 raise ImportFailed(str(exc)) from exc
 
-    while True:
-        await reporter.check()
-        got = await next_batch()
-        if got is None:
-            return
-        batch, staged, errors = got
-        errors.sort(key=lambda e: e.row)
-        counts.rows_read += len(batch.rows) + len(batch.errors)
-        counts.staged += len(staged)
-        counts.add_errors(errors, limit)
-        if errors and emit is not None and counts.error_count - len(errors) < limit:
-            await emit(
-                "row_errors",
-                {"errors": [{"row": e.row, "reason": e.reason} for e in errors[:ROW_EVENT_MAX]]},
-                level="warning",
-                message=f"{len(errors)} rows skipped in this batch",
-            )
-        await stage.add(staged)
-        total = reader.total_rows
-        if total is None and reader.total_bytes and batch.bytes_read:
-            total = max(
-                counts.rows_read, int(counts.rows_read * reader.total_bytes / batch.bytes_read)
-            )
-        await reporter.progress(
-            done=counts.rows_read,
-            total=max(total or 0, counts.rows_read) if total else None,
-            message=f"read {counts.rows_read} rows into {params.collection}",
-            **counts.counters(),
+    # The next batch is read and converted while this one is written: the CSV parser and
+    # SQLite's writer then use both cores instead of taking turns.
+    pending = asyncio.ensure_future(next_batch())
+    try:
+        while True:
+            await reporter.check()
+            got = await pending
+            if got is None:
+                return
+            pending = asyncio.ensure_future(next_batch())
+            await _store_batch(got, stage, reporter, counts, limit, emit, reader, params)
+    finally:
+        # Let a read in flight finish (a thread cannot be cancelled) before the file closes.
+        if not pending.done():
+            with contextlib.suppress(BaseException):
+                await pending
+
+
+async def _store_batch(
+    got: tuple[Batch, list[Any], list[Any]],
+    stage: Stage,
+    reporter: Reporter,
+    counts: Counts,
+    limit: int,
+    emit: Any,
+    reader: Reader | SheetRows,
+    params: ImportParams,
+) -> None:
+    batch, staged, errors = got
+    errors.sort(key=lambda e: e.row)
+    counts.rows_read += len(batch.rows) + len(batch.errors)
+    counts.staged += len(staged)
+    counts.add_errors(errors, limit)
+    if errors and emit is not None and counts.error_count - len(errors) < limit:
+        await emit(
+            "row_errors",
+            {"errors": [{"row": e.row, "reason": e.reason} for e in errors[:ROW_EVENT_MAX]]},
+            level="warning",
+            message=f"{len(errors)} rows skipped in this batch",
         )
+    await stage.add(staged)
+    total = reader.total_rows
+    if total is None and reader.total_bytes and batch.bytes_read:
+        total = max(counts.rows_read, int(counts.rows_read * reader.total_bytes / batch.bytes_read))
+    await reporter.progress(
+        done=counts.rows_read,
+        total=max(total or 0, counts.rows_read) if total else None,
+        message=f"read {counts.rows_read} rows into {params.collection}",
+        **counts.counters(),
+    )
 
 
 def _row_error(row_no: int, reason: str) -> Any:
