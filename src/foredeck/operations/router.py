@@ -108,6 +108,8 @@ async def start_import(
         params = await _save_upload(request, config)
     else:
         params = operations_service.parse(ImportParams, await _json_body(request))
+        # Only the server marks a file for removal (its own uploads).
+        params = params.model_copy(update={"delete_after": False})
     try:
         job = await operations_service.start_import(
             session, config, params, created_by=principal.user_id
