@@ -153,3 +153,29 @@ async def test_bad_files_are_refused_before_a_job(
     job = await run_import(client, operator, path=latin.name, collection=coll)
     assert (await records(client, operator, coll))[0]["content"] == "café crème"
     assert job["result"]["inserted"] == 1
+
+
+async def test_broken_json_files(client: httpx.AsyncClient, app: FastAPI, operator: dict) -> None:
+    coll = unique("js")
+    obj = import_path(app, f"{coll}-object.json")
+    obj.write_text(json.dumps({"content": "not in an array"}))
+    resp = await client.post(
+        "/api/v1/operations/import", json={"path": obj.name, "collection": coll}, headers=operator
+    )
+    assert "array" in assert_error(resp, 422)["details"][0]["message"]
+
+    cut = import_path(app, f"{coll}-cut.json")
+    body = json.dumps([{"content": f"item {i}"} for i in range(300)])
+    cut.write_text(body[: len(body) - 40])
+    job = await run_import(client, operator, expect="failed", path=cut.name, collection=coll)
+    assert "cut short" in job["error"] or "invalid JSON" in job["error"]
+    assert await records(client, operator, coll) == []
+
+    with_non_objects = import_path(app, f"{coll}-mixed.json")
+    items: list[object] = [{"content": f"ok {i}"} for i in range(20)]
+    items[3] = "a string"
+    items[7] = [1, 2]
+    with_non_objects.write_text(json.dumps(items))
+    job = await run_import(client, operator, path=with_non_objects.name, collection=coll)
+    assert job["result"]["inserted"] == 18
+    assert [e["row"] for e in job["result"]["errors"]] == [4, 8]
