@@ -179,3 +179,39 @@ async def test_broken_json_files(client: httpx.AsyncClient, app: FastAPI, operat
     job = await run_import(client, operator, path=with_non_objects.name, collection=coll)
     assert job["result"]["inserted"] == 18
     assert [e["row"] for e in job["result"]["errors"]] == [4, 8]
+
+
+async def test_preview_shows_the_mapping_and_first_rows(
+    client: httpx.AsyncClient, app: FastAPI, operator: dict
+) -> None:
+    coll = unique("pre")
+    path = import_path(app, f"{coll}.csv")
+    path.write_text("id;text;kind;tag\n1;hello;fact;a\n2;;note;b\n3;third;bogus;c\n")
+    resp = await client.post(
+        "/api/v1/operations/import/preview",
+        json={
+            "path": path.name,
+            "collection": coll,
+            "mapping": {
+                "content": "text",
+                "external_id": "id",
+                "memory_type": "kind",
+                "metadata": "*",
+            },
+        },
+        headers=operator,
+    )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert data["columns"] == ["id", "text", "kind", "tag"] and data["format"] == "csv"
+    assert data["mapping"]["metadata"] == ["tag"]
+    rows = data["rows"]
+    assert rows[0]["content"] == "hello" and rows[0]["metadata"] == {"tag": "a"}
+    assert rows[1]["error"] == "content is empty" and "memory_type" in rows[2]["error"]
+    assert await records(client, operator, coll) == []
+    bad = await client.post(
+        "/api/v1/operations/import/preview",
+        json={"path": path.name, "mapping": {"content": "nope"}},
+        headers=operator,
+    )
+    assert_error(bad, 422)

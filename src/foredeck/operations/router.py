@@ -19,9 +19,15 @@ from foredeck.errors import ValidationFailed
 from foredeck.jobs import service as jobs_service
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
-from foredeck.operations import downloads
+from foredeck.operations import downloads, preview
 from foredeck.operations import service as operations_service
-from foredeck.operations.schemas import ExportParams, ImportParams, JobRef, OperationStatus
+from foredeck.operations.schemas import (
+    ExportParams,
+    ImportParams,
+    ImportPreview,
+    JobRef,
+    OperationStatus,
+)
 from foredeck.operations.sources import discard_upload, imports_dir, store_upload
 
 router = APIRouter(tags=["operations"])
@@ -119,6 +125,14 @@ async def start_import(
             discard_upload(config, params.path)
         raise
     return ok(operations_service.job_ref(job))
+
+
+@router.post("/api/v1/operations/import/preview", response_model=Envelope[ImportPreview])
+async def preview_import(
+    body: ImportParams, _: Operator, session: SessionDep, config: ConfigDep
+) -> Any:
+    """The columns, the mapping as it will apply, and the first rows of a file or a sheet."""
+    return ok(await preview.preview(session, config, body))
 
 
 @router.post("/api/v1/operations/export", response_model=Envelope[JobRef], status_code=202)

@@ -131,6 +131,23 @@ class ImportResult(StrictBody):
     seconds: float
 
 
+class PreviewRow(StrictBody):
+    row: int
+    content: str | None = None
+    memory_type: str | None = None
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class ImportPreview(StrictBody):
+    columns: list[str]
+    format: str
+    total_rows: int | None
+    mapping: dict[str, Any]
+    rows: list[PreviewRow]
+
+
 class JobRef(StrictBody):
     job_id: str
     kind: str
