@@ -24,8 +24,9 @@ DATE_BETWEEN = re.compile(
     r"(?P<hi>\d{4}(?:-\d{2}-\d{2})?)\s*$"
 )
 CHOICES = re.compile(
-    r"^(?P<name>.+?)\s+(?:from|one of|in|among|either)\s+[\[(]?(?P<opts>[^\])]+?)[\])]?$"
+    r"^(?P<name>.+?)\s+(?:from|one of|in|among|either|as)\s+[\[(]?(?P<opts>[^\])]+?)[\])]?$"
 )
+LISTED = re.compile(r"^(?P<name>[^(\[:]+?)\s*(?:[(\[]|:)\s*(?P<opts>[^)\]]+?)\s*[)\]]?$")
 PATTERN = re.compile(r"^(?P<name>.+?)\s+(?:like|matching|pattern)\s+(?P<pattern>\S+)$")
 NULLS = re.compile(r"\(?\s*(?P<pct>\d+(?:\.\d+)?)\s*%\s*(?:null|empty|missing)s?\s*\)?")
 MIN_ONLY = re.compile(r"^(?P<name>.+?)\s+(?:over|above|at least|>=?)\s+(?P<v>-?[\d.]+)$")
@@ -93,6 +94,11 @@ KEYWORDS: dict[str, tuple[str, dict[str, Any]]] = {
     "text": ("text", {}),
     "title": ("lorem", {"min_length": 3, "max_length": 8}),
     "lorem": ("lorem", {}),
+    "in stock": ("boolean", {}),
+    "available": ("boolean", {}),
+    "paid": ("boolean", {}),
+    "deleted": ("boolean", {}),
+    "subscribed": ("boolean", {}),
     "active": ("boolean", {}),
     "enabled": ("boolean", {}),
     "verified": ("boolean", {}),
@@ -130,12 +136,15 @@ def _num(text: str) -> int | float:
 
 
 def _split_items(body: str) -> list[str]:
-    # Commas and "and" separate fields, except the "and" inside "between A and B".
+    # Commas and "and" separate fields, except the "and" of "between A and B" and anything
+    # inside brackets, which lists a field's choices.
     protected = re.sub(
         r"\b(between\s+\S+)\s+and\s+", lambda m: m.group(1) + " \x00 ", body, flags=re.I
     )
+    protected = re.sub(r"[(\[][^)\]]*[)\]]", lambda m: m.group(0).replace(",", "\x01"), protected)
     parts = re.split(r",|;|\band\b|\n", protected, flags=re.I)
-    return [p.replace("\x00", "and").strip(" .") for p in parts if p.strip(" .")]
+    cleaned = (p.replace("\x00", "and").replace("\x01", ",").strip(" .") for p in parts)
+    return [p for p in cleaned if p]
 
 
 def _keyword(text: str) -> tuple[str, dict[str, Any]] | None:
@@ -210,6 +219,16 @@ def _interpret(item: str) -> dict[str, Any] | None:
                 _num(o) if re.fullmatch(r"-?\d+(\.\d+)?", o) else o for o in options
             ]
             return {"name": snake(m.group("name")), "type": "choice", "choices": choices, **spec}
+    if (m := LISTED.match(text)) and re.search(r"[,/|]|\bor\b", m.group("opts")):
+        options = [o.strip(" '\"") for o in re.split(r"[/|,]|\bor\b", m.group("opts"))]
+        options = [o for o in options if o]
+        if len(options) >= 2:
+            listed: list[Any] = [
+                _num(o) if re.fullmatch(r"-?\d+(\.\d+)?", o) else o for o in options
+            ]
+            return {"name": snake(m.group("name")), "type": "choice", "choices": listed, **spec}
+    if re.match(r"^(?:is|has|can)\s+\w", text, re.I):
+        return {"name": snake(text), "type": "boolean", **spec}
     kind = _keyword(text)
     if kind is None:
         return None
