@@ -84,6 +84,27 @@ def _json(body: Any) -> Any:
     return body
 
 
+def _request(
+    method: str,
+    template: str,
+    *,
+    path: dict[str, Any],
+    query: dict[str, Any],
+    json: Any = None,
+    files: Any = None,
+    data: Any = None,
+) -> dict[str, Any]:
+    """The httpx.request arguments of one generated call."""
+    return {
+        "method": method,
+        "url": _url(template, path),
+        "params": _query(query),
+        "json": _json(json) if json is not None else None,
+        "files": files,
+        "data": data,
+    }
+
+
 def _raise_for(resp: httpx.Response) -> None:
     if resp.status_code < 400:
         return
@@ -134,23 +155,12 @@ class Client(SyncOperations):
         method: str,
         template: str,
         *,
-        path: dict[str, Any],
-        query: dict[str, Any],
-        json: Any = None,
-        files: Any = None,
-        data: Any = None,
         result: Any = None,
         unwrap: bool = False,
         kind: str = "json",
+        **request: Any,
     ) -> Any:
-        resp = self.http.request(
-            method,
-            _url(template, path),
-            params=_query(query),
-            json=_json(json) if json is not None else None,
-            files=files,
-            data=data,
-        )
+        resp = self.http.request(**_request(method, template, **request))
         return _result(resp, result, unwrap, kind)
 
     def close(self) -> None:
@@ -183,23 +193,12 @@ class AsyncClient(AsyncOperations):
         method: str,
         template: str,
         *,
-        path: dict[str, Any],
-        query: dict[str, Any],
-        json: Any = None,
-        files: Any = None,
-        data: Any = None,
         result: Any = None,
         unwrap: bool = False,
         kind: str = "json",
+        **request: Any,
     ) -> Any:
-        resp = await self.http.request(
-            method,
-            _url(template, path),
-            params=_query(query),
-            json=_json(json) if json is not None else None,
-            files=files,
-            data=data,
-        )
+        resp = await self.http.request(**_request(method, template, **request))
         return _result(resp, result, unwrap, kind)
 
     async def aclose(self) -> None:

@@ -47,6 +47,8 @@ from foredeck.contracts import (
     ExtractRequest,
     ExtractResponse,
     ImportConfigReport,
+    ImportParams,
+    ImportPreview,
     ImportRequest,
     IncidentCreate,
     IncidentOut,
@@ -169,6 +171,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "search_records": ("GET", "/api/v1/search"),
     "list_rag_indices": ("GET", "/api/v1/rag"),
     "start_import": ("POST", "/api/v1/operations/import"),
+    "preview_import": ("POST", "/api/v1/operations/import/preview"),
     "start_export": ("POST", "/api/v1/operations/export"),
     "get_operation_status": ("GET", "/api/v1/operations/{operation}/status"),
     "list_import_files": ("GET", "/api/v1/operations/import/files"),
@@ -1009,6 +1012,19 @@ class SyncOperations:
             query={},
             json=body,
             result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    def preview_import(self, body: ImportParams | dict[str, Any]) -> ImportPreview:
+        """Preview Import (POST /api/v1/operations/import/preview)"""
+        return self._call(
+            "POST",
+            "/api/v1/operations/import/preview",
+            path={},
+            query={},
+            json=body,
+            result=ImportPreview,
             unwrap=True,
             kind="json",
         )
@@ -2878,6 +2894,19 @@ class AsyncOperations:
             query={},
             json=body,
             result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def preview_import(self, body: ImportParams | dict[str, Any]) -> ImportPreview:
+        """Preview Import (POST /api/v1/operations/import/preview)"""
+        return await self._call(
+            "POST",
+            "/api/v1/operations/import/preview",
+            path={},
+            query={},
+            json=body,
+            result=ImportPreview,
             unwrap=True,
             kind="json",
         )
