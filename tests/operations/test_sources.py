@@ -51,6 +51,20 @@ async def test_upload_multipart(client: httpx.AsyncClient, app: FastAPI, operato
         headers=operator,
     )
     assert_error(empty, 422)
+    no_file = await client.post(
+        "/api/v1/operations/import",
+        data={"collection": coll},
+        files={"other": ("x.csv", b"content\nx\n", "text/csv")},
+        headers=operator,
+    )
+    assert assert_error(no_file, 422)["details"][0]["field"] == "file"
+    bad_mode = await client.post(
+        "/api/v1/operations/import",
+        files={"file": ("x.csv", b"content\nx\n", "text/csv")},
+        data={"collection": coll, "mode": "sideways"},
+        headers=operator,
+    )
+    assert assert_error(bad_mode, 422)["details"][0]["field"] == "mode"
     assert not any(p.is_file() for p in uploads.rglob("*"))
 
 

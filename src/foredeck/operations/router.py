@@ -12,7 +12,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from starlette.datastructures import UploadFile
 
 from foredeck.auth.deps import Operator, Viewer
 from foredeck.errors import ValidationFailed
@@ -28,7 +27,8 @@ from foredeck.operations.schemas import (
     JobRef,
     OperationStatus,
 )
-from foredeck.operations.sources import discard_upload, imports_dir, store_upload
+from foredeck.operations.sources import discard_upload, imports_dir
+from foredeck.operations.uploads import receive_upload
 
 router = APIRouter(tags=["operations"])
 
@@ -76,22 +76,18 @@ async def _json_body(request: Request) -> Any:
 
 async def _save_upload(request: Request, config: Any) -> ImportParams:
     """Stream the uploaded file into the managed import dir; the params come from form fields."""
-    form = await request.form(max_files=1, max_fields=50)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise ValidationFailed.field("file", "a multipart upload needs a file field named file")
-    fields: dict[str, Any] = {k: form[k] for k in UPLOAD_FIELDS if form.get(k) not in (None, "")}
-    if form.get("mapping"):
-        try:
-            fields["mapping"] = json.loads(str(form["mapping"]))
-        except json.JSONDecodeError as exc:
-            raise ValidationFailed.field("mapping", "mapping must be a JSON object") from exc
-    relative = await store_upload(config, upload)
-    fields.update(
-        source="file", path=relative, delete_after=True, original_name=Path(relative).name
-    )
+    form, relative = await receive_upload(request, config)
     try:
-        params = operations_service.parse(ImportParams, fields)
+        fields: dict[str, Any] = {k: form[k] for k in UPLOAD_FIELDS if form.get(k)}
+        if form.get("mapping"):
+            try:
+                fields["mapping"] = json.loads(form["mapping"])
+            except json.JSONDecodeError as exc:
+                raise ValidationFailed.field("mapping", "mapping must be a JSON object") from exc
+        fields.update(
+            source="file", path=relative, delete_after=True, original_name=Path(relative).name
+        )
+        params: ImportParams = operations_service.parse(ImportParams, fields)
     except BaseException:
         discard_upload(config, relative)
         raise
