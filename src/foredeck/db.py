@@ -18,6 +18,8 @@ from foredeck.config import Config
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are opened by _sqlite_write_begins_immediate, not by the sqlite3 module.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -37,7 +39,37 @@ def make_engine(config: Config) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_write_begins_immediate)
+        for name in ("commit", "rollback"):
+            event.listen(engine.sync_engine, name, _sqlite_tx_ended)
     return engine
+
+
+_WRITE_PREFIXES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
+_IN_WRITE_TX = "foredeck_write_tx"
+
+
+def _sqlite_write_begins_immediate(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """Reads run without a transaction; the first write opens one with BEGIN IMMEDIATE.
+
+    A deferred transaction that reads and then writes cannot upgrade its WAL snapshot once
+    another connection has committed, and SQLite then fails at once with "database is locked"
+    instead of waiting. Taking the write lock at the first write makes writers queue on
+    busy_timeout, while reads (and sessions left open between polls) hold no lock at all —
+    roughly PostgreSQL's READ COMMITTED, so conditional UPDATEs decide races as they do there.
+    """
+    if conn.info.get(_IN_WRITE_TX):
+        return
+    head = statement.lstrip()[:9].upper()
+    if head.startswith(_WRITE_PREFIXES):
+        cursor.execute("BEGIN IMMEDIATE")
+        conn.info[_IN_WRITE_TX] = True
+
+
+def _sqlite_tx_ended(conn: Any, *args: Any) -> None:
+    conn.info.pop(_IN_WRITE_TX, None)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
