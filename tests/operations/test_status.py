@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from contextlib import AsyncExitStack
 
 import httpx
 from fastapi import FastAPI
 
 from foredeck.db import transaction
-from foredeck.jobs.locks import operation_lock
+from foredeck.jobs.locks import LockHeld, operation_lock
 from foredeck.operations.lifecycle import sweep
 from foredeck.settings import service as settings_service
 from foredeck.workers import service as workers_service
@@ -60,27 +61,44 @@ async def test_second_import_is_refused_while_one_is_queued(
     assert third["result"]["unchanged"] == 2
 
 
+async def hold(stack: AsyncExitStack, app: FastAPI, name: str, holder: str) -> None:
+    """Take a lock for the test, waiting while a real job has it (e.g. an automatic rebuild)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 120
+    while True:
+        try:
+            await stack.enter_async_context(operation_lock(app.state, name, holder=holder))
+            return
+        except LockHeld:
+            if loop.time() > end:
+                raise
+            await asyncio.sleep(0.1)
+
+
 async def test_locks_are_per_operation(
     client: httpx.AsyncClient, app: FastAPI, operator: dict, viewer: dict
 ) -> None:
     coll = unique("per")
     path = import_path(app, f"{coll}.csv")
     path.write_text("content\nhello\n")
-    async with operation_lock(app.state, "index", holder="test: rebuild stand-in"):
+    async with AsyncExitStack() as index_lock:
+        await hold(index_lock, app, "index", "test: rebuild stand-in")
         rebuild = await client.post("/api/v1/operations/index", headers=operator)
         assert_error(rebuild, 409, "LOCK_HELD")
         status = (await client.get("/api/v1/operations/index/status", headers=viewer)).json()
         assert status["data"]["lock"]["holder"] == "test: rebuild stand-in"
         # an import and an export do not wait for the index
         await run_import(client, operator, path=path.name, collection=coll)
-        async with operation_lock(app.state, "export", holder="test: exporter"):
+        async with AsyncExitStack() as export_lock:
+            await hold(export_lock, app, "export", "test: exporter")
             blocked = await client.post(
                 "/api/v1/operations/export",
                 json={"format": "csv", "collection": coll},
                 headers=operator,
             )
             assert "exporter" in assert_error(blocked, 409, "LOCK_HELD")["message"]
-            async with operation_lock(app.state, "import", holder="test: importer"):
+            async with AsyncExitStack() as import_lock:
+                await hold(import_lock, app, "import", "test: importer")
                 refused = await client.post(
                     "/api/v1/operations/import",
                     json={"path": path.name, "collection": coll},
