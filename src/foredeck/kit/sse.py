@@ -58,7 +58,8 @@ def sse_response(
 async def until_deadline(
     source: AsyncIterator[Any], seconds: float, request: Request | None = None
 ) -> AsyncIterator[Any]:
-    """Pass items through until `seconds` have gone by or the client left, then say goodbye."""
+    """Pass items through until `seconds` have gone by, then say goodbye (sse-starlette itself
+    stops the generator when the client leaves)."""
     deadline = time.monotonic() + seconds
     it = source.__aiter__()
     try:
@@ -66,8 +67,6 @@ async def until_deadline(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if request is not None and await request.is_disconnected():
-                return
             try:
                 item = await asyncio.wait_for(it.__anext__(), min(remaining, 5.0))
             except TimeoutError:

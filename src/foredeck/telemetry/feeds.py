@@ -46,20 +46,12 @@ class JobFeed:
         self.clients: set[asyncio.Queue[dict[str, Any]]] = set()
         self.last = 0
         self._wake = asyncio.Event()
+        self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.ended = False
 
-    async def start(self) -> None:
-        async with self.state.sessionmaker() as session:
-            self.last = int(
-                (
-                    await session.execute(
-                        select(func.coalesce(func.max(JobEvent.id), 0)).where(
-                            JobEvent.job_id == self.job_id
-                        )
-                    )
-                ).scalar_one()
-            )
+    def start(self) -> None:
+        """Start reading; clients wait for `ready` so their catch-up follows the feed's start."""
         self._tasks = [
             asyncio.create_task(self._listen(), name=f"job-feed-listen-{self.job_id}"),
             asyncio.create_task(self._read(), name=f"job-feed-read-{self.job_id}"),
@@ -73,6 +65,17 @@ class JobFeed:
             self._wake.set()
 
     async def _read(self) -> None:
+        async with self.state.sessionmaker() as session:
+            self.last = int(
+                (
+                    await session.execute(
+                        select(func.coalesce(func.max(JobEvent.id), 0)).where(
+                            JobEvent.job_id == self.job_id
+                        )
+                    )
+                ).scalar_one()
+            )
+        self.ready.set()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
@@ -113,12 +116,14 @@ class JobFeeds:
         """A job's events after an id, in order; ends after the job has ended."""
         feed = self.feeds.get(job_id)
         if feed is None or feed.ended:
+            # Registered before any await, so simultaneous watchers share one feed.
             feed = JobFeed(self.state, job_id)
             self.feeds[job_id] = feed
-            await feed.start()
+            feed.start()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         feed.clients.add(queue)
         try:
+            await feed.ready.wait()
             last = after
             while True:
                 events, status = await read_events(self.state, job_id, last)

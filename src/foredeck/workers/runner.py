@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs import locks
@@ -30,6 +30,22 @@ TRACEBACK_CHARS = 4000
 
 
 FINISH_BATCH = 200
+FINAL = ("succeeded", "cancelled", "failed")
+JOB_FINAL_KEYS = (
+    "status",
+    "result",
+    "error",
+    "error_traceback",
+    "finished_at",
+    "lease_expires_at",
+    "updated_at",
+    "progress_done",
+    "progress_total",
+    "progress_percent",
+    "progress_message",
+    "counters",
+)
+RUN_KEYS = ("status", "finished_at", "duration_ms", "result", "error")
 
 
 @dataclass
@@ -58,6 +74,16 @@ class _Finish:
     wake_delay: float | None
     event: dict[str, Any]
     status: str
+
+
+def _uniform(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The same keys for every row of an executemany (missing ones written as NULL/defaults)."""
+    out = {k: values.get(k) for k in keys}
+    if "counters" in out and out["counters"] is None:
+        out["counters"] = {}
+    if "progress_done" in out and out["progress_done"] is None:
+        out["progress_done"] = 0
+    return out
 
 
 def _event_row(
@@ -344,6 +370,15 @@ class JobRunner:
         job_values: dict[str, Any] = {"lease_expires_at": None, "updated_at": now}
         if ctx is not None:
             job_values.update(ctx.progress_values())
+        else:
+            done, total, message, counters = c.progress
+            job_values.update(
+                progress_done=done,
+                progress_total=total,
+                progress_message=message,
+                counters=counters,
+                progress_percent=None,
+            )
         run_values: dict[str, Any] = {"finished_at": now, "duration_ms": duration}
         release = True
         wake_delay: float | None = None
@@ -445,9 +480,47 @@ class JobRunner:
                     fut.set_result(f.status if ok else "lost")
 
     async def _write_finishes(self, batch: list[_Finish]) -> list[bool]:
-        written: list[bool] = []
+        """Write outcomes in one transaction: final ones with one executemany, others one by one.
+
+        The fenced UPDATE of an executemany cannot report rows one by one, so the tokens are
+        read back in the same transaction: a row still carrying this attempt's token is one the
+        update matched (a token only changes when a queued job is claimed again).
+        """
+        ok: dict[int, bool] = {}
+        bulk = [
+            i for i, f in enumerate(batch) if f.status in FINAL and "attempts" not in f.job_values
+        ]
         async with write_guard(self.state), self.state.sessionmaker() as session:
-            for f in batch:
+            conn = await session.connection()
+            if bulk:
+                jobs: Table = Job.__table__  # type: ignore[assignment]
+                await conn.execute(
+                    jobs.update().where(
+                        jobs.c.id == bindparam("b_id"), jobs.c.fence == bindparam("b_fence")
+                    ),
+                    [
+                        {
+                            "b_id": batch[i].claimed.job_id,
+                            "b_fence": batch[i].claimed.fence,
+                            **_uniform(batch[i].job_values, JOB_FINAL_KEYS),
+                        }
+                        for i in bulk
+                    ],
+                )
+                tokens = dict(
+                    (
+                        await conn.execute(
+                            select(Job.id, Job.fence).where(
+                                Job.id.in_([batch[i].claimed.job_id for i in bulk])
+                            )
+                        )
+                    ).all()
+                )
+                for i in bulk:
+                    ok[i] = tokens.get(batch[i].claimed.job_id) == batch[i].claimed.fence
+            for i, f in enumerate(batch):
+                if i in ok:
+                    continue
                 c = f.claimed
                 result = await session.execute(
                     update(Job)
@@ -455,16 +528,17 @@ class JobRunner:
                     .values(**f.job_values)
                     .execution_options(synchronize_session=False)
                 )
-                if not result.rowcount:  # type: ignore[attr-defined]
-                    written.append(False)
-                    continue
-                written.append(True)
-                await session.execute(
-                    update(JobRun)
-                    .where(JobRun.id == c.run_id)
-                    .values(**f.run_values)
-                    .execution_options(synchronize_session=False)
+                ok[i] = bool(result.rowcount)  # type: ignore[attr-defined]
+            written = [ok[i] for i in range(len(batch))]
+            done = [f for f, w in zip(batch, written, strict=True) if w]
+            if done:
+                runs: Table = JobRun.__table__  # type: ignore[assignment]
+                await conn.execute(
+                    runs.update().where(runs.c.id == bindparam("b_id")),
+                    [{"b_id": f.claimed.run_id, **_uniform(f.run_values, RUN_KEYS)} for f in done],
                 )
+            for f in done:
+                c = f.claimed
                 if c.lock_keys:
                     if f.release:
                         await locks.release_job_locks(session, c.job_id)
@@ -472,8 +546,7 @@ class JobRunner:
                         await locks.set_job_lock_lease(session, c.job_id, None)
                 if f.wake_delay is not None:
                     enqueue_after_commit(session, c.job_id, c.queue, f.wake_delay)
-            done = [f.event for f, ok in zip(batch, written, strict=True) if ok]
-            payloads = await _insert_events(session, done) if done else []
+            payloads = await _insert_events(session, [f.event for f in done]) if done else []
             await session.commit()
         self._publish(payloads)
         return written

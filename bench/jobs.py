@@ -1,0 +1,287 @@
+"""bench.jobs: the job engine's own overhead.
+
+- Embedded executor (SQLite, in-process pool): no-op jobs/s end to end and enqueue->start
+  latency p50/p99 (targets >= 2,000 jobs/s, p50 <= 10 ms).
+- Celery mode (PostgreSQL + Redis + a `foredeck worker` subprocess) against a plain Celery
+  task on the same Redis with the same pool, in the same run (target >= 0.8x).
+
+Run: .venv/bin/python -m bench.jobs [--full] [--skip-celery]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import func, select
+
+PG_URL = os.environ.get(
+    "FOREDECK_BENCH_DATABASE_URL",
+    "postgresql+asyncpg://postgres@127.0.0.1:5432/foredeck_bench_jobs",
+)
+REDIS_URL = os.environ.get("FOREDECK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def _state(config: Any) -> Any:
+    from foredeck import migrate
+    from foredeck.db import make_engine, make_sessionmaker
+    from foredeck.jobs.registry import load_handlers
+    from foredeck.jobs.settings import JobSettings
+    from foredeck.telemetry.pubsub import LocalPubSub
+
+    await asyncio.to_thread(migrate.upgrade, config)
+    load_handlers()
+    engine = make_engine(config)
+    return SimpleNamespace(
+        config=config,
+        engine=engine,
+        sessionmaker=make_sessionmaker(engine),
+        redis=None,
+        pubsub=LocalPubSub(),
+        job_settings=JobSettings(job_progress_seconds=0.25),
+        metrics=None,
+    )
+
+
+async def _create(state: Any, n: int, batch: int = 500) -> list[str]:
+    from foredeck.db import transaction
+    from foredeck.jobs import service as jobs_service
+
+    ids: list[str] = []
+    for start in range(0, n, batch):
+        async with transaction(state.sessionmaker) as session:
+            for _ in range(min(batch, n - start)):
+                ids.append((await jobs_service.create_job(session, kind="noop")).id)
+    return ids
+
+
+async def _wait_done(state: Any, ids: list[str], deadline: float = 600) -> None:
+    from foredeck.models.jobs import Job
+
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        async with state.sessionmaker() as session:
+            left = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(Job)
+                    .where(Job.id.in_(ids[-1000:]), Job.status != "succeeded")
+                )
+            ).scalar_one()
+            if not left:
+                total_left = (
+                    await session.execute(
+                        select(func.count()).select_from(Job).where(Job.status != "succeeded")
+                    )
+                ).scalar_one()
+                if not total_left:
+                    return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("jobs did not finish")
+
+
+async def embedded(n_jobs: int, n_latency: int, concurrency: int) -> dict[str, float]:
+    from foredeck.config import Config
+    from foredeck.db import transaction
+    from foredeck.jobs import service as jobs_service
+    from foredeck.models.jobs import Job
+    from foredeck.workers.embedded import EmbeddedExecutor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(data_dir=Path(tmp), database_url=None, workers=concurrency)
+        state = await _state(config)
+        executor = EmbeddedExecutor(state, concurrency=concurrency, worker_id="bench@embedded")
+        # Throughput: a backlog created while the pool is paused, then drained.
+        await executor.start()
+        from foredeck.workers import service as workers_service
+
+        async with transaction(state.sessionmaker) as session:
+            await workers_service.pause_all(session)
+        t0 = time.perf_counter()
+        ids = await _create(state, n_jobs)
+        enqueue_s = time.perf_counter() - t0
+        async with transaction(state.sessionmaker) as session:
+            await workers_service.resume_all(session)
+        executor.wake()
+        t0 = time.perf_counter()
+        await _wait_done(state, ids)
+        run_s = time.perf_counter() - t0
+        # Latency: one job at a time into an idle pool, created -> started.
+        lat_ids = []
+        for _ in range(n_latency):
+            async with transaction(state.sessionmaker) as session:
+                job = await jobs_service.create_job(session, kind="noop")
+                lat_ids.append(job.id)
+            await asyncio.sleep(0.01)
+        await _wait_done(state, lat_ids)
+        async with state.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(Job.created_at, Job.started_at).where(Job.id.in_(lat_ids))
+                )
+            ).all()
+        lat = [(s - c).total_seconds() * 1000 for c, s in rows]
+        await executor.stop()
+        await state.engine.dispose()
+    return {
+        "jobs": n_jobs,
+        "enqueue_per_s": n_jobs / enqueue_s,
+        "jobs_per_s": n_jobs / run_s,
+        "latency_p50_ms": statistics.median(lat),
+        "latency_p99_ms": _pct(lat, 99),
+    }
+
+
+PLAIN_WORKER = """
+import sys
+from celery import Celery
+import redis
+app = Celery("plainbench", broker=sys.argv[1])
+app.conf.update(
+    task_ignore_result=True, worker_prefetch_multiplier=8, worker_hijack_root_logger=False
+)
+counter = redis.Redis.from_url(sys.argv[1])
+
+@app.task(name="plainbench.noop")
+def noop(i):
+    counter.incr("plainbench:done")
+
+if __name__ == "__main__":
+    app.Worker(hostname="plain@bench", queues=["plainbench"], concurrency=int(sys.argv[2]),
+               pool="threads", loglevel="WARNING", without_gossip=True, without_mingle=True).start()
+"""
+
+
+def plain_celery(n: int, concurrency: int) -> float:
+    """Jobs/s of a do-nothing Celery task (send all, wait until all ran)."""
+    import redis
+    from celery import Celery
+
+    r = redis.Redis.from_url(REDIS_URL)
+    r.flushdb()
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(PLAIN_WORKER)
+    proc = subprocess.Popen(
+        [sys.executable, f.name, REDIS_URL, str(concurrency)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        app = Celery("plainbench", broker=REDIS_URL)
+        app.conf.task_ignore_result = True
+        # Warm up: wait until the worker answers.
+        app.send_task("plainbench.noop", args=[0], queue="plainbench")
+        while int(r.get("plainbench:done") or 0) < 1:
+            time.sleep(0.05)
+        r.set("plainbench:done", 0)
+        t0 = time.perf_counter()
+        with app.producer_or_acquire() as producer:
+            for i in range(n):
+                app.send_task("plainbench.noop", args=[i], queue="plainbench", producer=producer)
+        while int(r.get("plainbench:done") or 0) < n:
+            time.sleep(0.01)
+        return n / (time.perf_counter() - t0)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        r.close()
+        os.unlink(f.name)
+
+
+async def celery_foredeck(n: int, concurrency: int) -> float:
+    """Jobs/s of foredeck no-op jobs on `foredeck worker` (PostgreSQL state, Redis broker)."""
+    import redis
+    from tests.conftest import _recreate_postgres
+
+    from foredeck.config import Config
+    from foredeck.models.jobs import Worker
+    from foredeck.workers import celery_app as fc
+
+    await _recreate_postgres(PG_URL)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    tmp = tempfile.mkdtemp()
+    config = Config(data_dir=Path(tmp), database_url=PG_URL, redis_url=REDIS_URL)
+    state = await _state(config)
+    env = {
+        **os.environ,
+        "FOREDECK_DATA_DIR": tmp,
+        "FOREDECK_DATABASE_URL": PG_URL,
+        "FOREDECK_REDIS_URL": REDIS_URL,
+        "FOREDECK_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
+        [
+            sys.executable,
+            "-m",
+            "foredeck.cli",
+            "worker",
+            "-n",
+            "bench@celery",
+            "-c",
+            str(concurrency),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        fc.configure(REDIS_URL)
+        while True:
+            async with state.sessionmaker() as session:
+                if await session.get(Worker, "bench@celery") is not None:
+                    break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        ids = await _create(state, n)
+        t0 = time.perf_counter()
+        await asyncio.to_thread(fc.send, [(i, "default", 0.0) for i in ids])
+        await _wait_done(state, ids)
+        return n / (time.perf_counter() - t0)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        await state.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true", help="20,000 jobs instead of 3,000")
+    parser.add_argument("--skip-celery", action="store_true")
+    args, _ = parser.parse_known_args()
+    n = 20_000 if args.full else 3_000
+    from foredeck.logging import configure_logging
+
+    configure_logging("console", "WARNING")
+    emb = asyncio.run(embedded(n, 200, concurrency=8))
+    print(
+        f"embedded (SQLite, 8 slots): {emb['jobs_per_s']:.0f} no-op jobs/s end to end "
+        f"(target 2000: {emb['jobs_per_s'] / 2000:.2f}x), enqueue {emb['enqueue_per_s']:.0f}/s, "
+        f"enqueue->start p50 {emb['latency_p50_ms']:.1f} ms, p99 {emb['latency_p99_ms']:.1f} ms"
+    )
+    if args.skip_celery:
+        return
+    m = 2_000 if not args.full else 10_000
+    plain = plain_celery(m, concurrency=4)
+    ours = asyncio.run(celery_foredeck(m, concurrency=4))
+    print(
+        f"celery (Redis, threads x4): plain task {plain:.0f}/s, foredeck job {ours:.0f}/s "
+        f"(PostgreSQL state) -> ratio {ours / plain:.2f}x (target 0.8x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
