@@ -215,3 +215,22 @@ async def test_preview_shows_the_mapping_and_first_rows(
         headers=operator,
     )
     assert_error(bad, 422)
+
+
+async def test_rows_without_external_ids(
+    client: httpx.AsyncClient, app: FastAPI, operator: dict
+) -> None:
+    coll = unique("noid")
+    path = import_path(app, f"{coll}.csv")
+    path.write_text("content\nalpha\nbeta\nalpha\ngamma\n")
+    first = await run_import(client, operator, path=path.name, collection=coll)
+    assert (first["result"]["inserted"], first["result"]["duplicates"]) == (3, 1)
+    again = await run_import(client, operator, path=path.name, collection=coll)
+    assert (again["result"]["inserted"], again["result"]["unchanged"]) == (0, 3)
+    appended = await run_import(client, operator, path=path.name, collection=coll, mode="append")
+    assert appended["result"]["inserted"] == 4
+    smaller = import_path(app, f"{coll}-small.csv")
+    smaller.write_text("content\nbeta\n")
+    rep = await run_import(client, operator, path=smaller.name, collection=coll, mode="replace")
+    assert rep["result"]["deleted"] == 6 and rep["result"]["unchanged"] == 1
+    assert [r["content"] for r in await records(client, operator, coll)] == ["beta"]

@@ -59,6 +59,7 @@ class Counts:
     unchanged: int = 0
     skipped: int = 0
     duplicates: int = 0
+    staged_without_ext: int = 0
     deleted: int = 0
 
     def add_errors(self, errors: Iterable[RowError], limit: int) -> None:
@@ -152,13 +153,15 @@ class Stage:
         """Apply the staged rows to the collection in one transaction (the caller commits)."""
         s, c = self.name, collection
         now = utcnow()
-        await self.conn.exec_driver_sql(f"CREATE INDEX {s}_ext ON {s} (external_id, row_no)")
-        # A later row with the same external_id wins, as a second import of it would.
-        counts.duplicates = await self._exec(
-            f"DELETE FROM {s} WHERE external_id IS NOT NULL AND EXISTS (SELECT 1 FROM {s} b "
-            f"WHERE b.external_id = {s}.external_id AND b.row_no > {s}.row_no)"
-        )
-        if mode != "append":
+        with_ext = counts.staged - counts.staged_without_ext
+        if with_ext:
+            await self.conn.exec_driver_sql(f"CREATE INDEX {s}_ext ON {s} (external_id, row_no)")
+            # A later row with the same external_id wins, as a second import of it would.
+            counts.duplicates = await self._exec(
+                f"DELETE FROM {s} WHERE external_id IS NOT NULL AND EXISTS (SELECT 1 FROM {s} b "
+                f"WHERE b.external_id = {s}.external_id AND b.row_no > {s}.row_no)"
+            )
+        if mode != "append" and counts.staged_without_ext:
             await self.conn.exec_driver_sql(f"CREATE INDEX {s}_hash ON {s} (content_hash, row_no)")
             counts.duplicates += await self._exec(
                 f"DELETE FROM {s} WHERE external_id IS NULL AND EXISTS (SELECT 1 FROM {s} b "
@@ -182,7 +185,9 @@ class Stage:
             "EXISTS (SELECT 1 FROM memories m WHERE m.collection = :c "
             "AND m.external_id IS NULL AND m.content_hash = s.content_hash)"
         )
-        if mode == "append":
+        if not with_ext:
+            pass
+        elif mode == "append":
             conflicts = await self.conn.execute(
                 text(
                     f"SELECT s.row_no, s.external_id FROM {s} s WHERE s.external_id IS NOT NULL "
@@ -223,44 +228,62 @@ class Stage:
             f"{self._meta('s.metadata')}, s.external_id, s.content_hash, "
             f"CAST(:owner AS BIGINT), 'pending', 0, :now, :now FROM {s} s"
         )
-        counts.inserted = await self._exec(
-            f"INSERT INTO memories ({columns}) {select_part} WHERE s.external_id IS NOT NULL "
-            f"AND NOT {ext_exists} ORDER BY s.row_no "
-            "ON CONFLICT (collection, external_id) DO NOTHING",
-            c=c,
-            owner=owner_id,
-            now=now,
-        )
-        no_ext_filter = "" if mode == "append" else f" AND NOT {hash_exists}"
-        counts.inserted += await self._exec(
-            f"INSERT INTO memories ({columns}) {select_part} WHERE s.external_id IS NULL"
-            f"{no_ext_filter} ORDER BY s.row_no",
-            c=c,
-            owner=owner_id,
-            now=now,
-        )
+        if with_ext:
+            # Existing ids were updated (or reported) above; the conflict clause skips them
+            # here without a second lookup per row.
+            counts.inserted = await self._exec(
+                f"INSERT INTO memories ({columns}) {select_part} WHERE s.external_id IS NOT "
+                "NULL ORDER BY s.row_no ON CONFLICT (collection, external_id) DO NOTHING",
+                c=c,
+                owner=owner_id,
+                now=now,
+            )
+        if counts.staged_without_ext:
+            no_ext_filter = "" if mode == "append" else f" AND NOT {hash_exists}"
+            counts.inserted += await self._exec(
+                f"INSERT INTO memories ({columns}) {select_part} WHERE s.external_id IS NULL"
+                f"{no_ext_filter} ORDER BY s.row_no",
+                c=c,
+                owner=owner_id,
+                now=now,
+            )
         if suspended:
             await resume_copy_triggers(self.conn, suspended, before=before)
         if mode == "replace":
-            counts.deleted = await self._delete_rest(collection)
+            counts.deleted = await self._delete_rest(
+                collection, with_ext > 0, counts.staged_without_ext > 0
+            )
         counts.unchanged = max(0, staged - counts.inserted - counts.updated - counts.skipped)
 
-    async def _delete_rest(self, collection: str) -> int:
+    async def _delete_rest(self, collection: str, any_with_ext: bool, any_without_ext: bool) -> int:
         """Records of the collection that the import did not name (replace mode)."""
         s = self.name
         # Two queries, so each NOT EXISTS can use one staging index.
         by_ext = await self.conn.execute(
             text(
-                f"SELECT m.id FROM memories m WHERE m.collection = :c AND m.external_id IS NOT "
-                f"NULL AND NOT EXISTS (SELECT 1 FROM {s} s WHERE s.external_id = m.external_id)"
+                "SELECT m.id FROM memories m WHERE m.collection = :c AND m.external_id IS NOT NULL"
+                + (
+                    f" AND NOT EXISTS (SELECT 1 FROM {s} s WHERE s.external_id = m.external_id)"
+                    if any_with_ext
+                    else ""
+                )
             ),
             {"c": collection},
         )
+        # Without staged rows lacking an id, every id-less record of the collection goes;
+        # otherwise those whose text the import does not have, and all but the oldest copy
+        # of a text it has (an earlier append may have added copies).
         by_hash = await self.conn.execute(
             text(
-                f"SELECT m.id FROM memories m WHERE m.collection = :c AND m.external_id IS NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM {s} s WHERE s.content_hash = m.content_hash "
-                "AND s.external_id IS NULL)"
+                "SELECT m.id FROM memories m WHERE m.collection = :c AND m.external_id IS NULL"
+                + (
+                    f" AND (NOT EXISTS (SELECT 1 FROM {s} s WHERE s.content_hash = "
+                    "m.content_hash AND s.external_id IS NULL) OR EXISTS (SELECT 1 FROM "
+                    "memories o WHERE o.content_hash = m.content_hash AND o.collection = :c "
+                    "AND o.external_id IS NULL AND o.id < m.id))"
+                    if any_without_ext
+                    else ""
+                )
             ),
             {"c": collection},
         )

@@ -283,6 +283,7 @@ async def _store_batch(
     errors.sort(key=lambda e: e.row)
     counts.rows_read += len(batch.rows) + len(batch.errors)
     counts.staged += len(staged)
+    counts.staged_without_ext += sum(1 for r in staged if r[3] is None)
     counts.add_errors(errors, limit)
     if errors and emit is not None and counts.error_count - len(errors) < limit:
         await emit(
