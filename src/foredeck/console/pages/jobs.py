@@ -81,6 +81,15 @@ def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str
     return filters, errors, raw
 
 
+def _kinds_and_queues() -> tuple[list[str], list[str]]:
+    registry = service("jobs", "registry")
+    if registry is None:
+        return [], []
+    registry.load_handlers()
+    specs = list(registry.HANDLERS.values())
+    return sorted(s.kind for s in specs), sorted({s.queue for s in specs})
+
+
 def _statement(jobs: Any, filters: dict[str, Any], worker: str) -> Any:
     stmt = jobs.filtered_jobs(**filters)
     if worker:
@@ -109,10 +118,8 @@ async def _table_context(request: Request, session: Any) -> dict[str, Any]:
         rows, total = await jobs.list_jobs(
             session, stmt, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
         )
-    kinds = sorted(k["kind"] for k in jobs.known_kinds())
-    queues = sorted(
-        q for q in await session.scalars(select(Job.queue).distinct().limit(100)) if q is not None
-    )
+    # Suggestions come from the handler registry: a DISTINCT over a million jobs would not.
+    kinds, queues = _kinds_and_queues()
     qs = _query_string(raw)
     return {
         "rows": rows,

@@ -1,0 +1,59 @@
+"""Scale-out: a change made on one replica reaches a browser connected to another (Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import aclosing
+
+import pytest
+from fastapi import FastAPI
+
+from foredeck.config import Config
+from foredeck.db import transaction
+from foredeck.models.jobs import Worker
+from tests.console.helpers import HTMX, console_client
+from tests.console.server import LiveServer
+
+
+@pytest.fixture(scope="module")
+def replicas(app: FastAPI, config: Config, redis_url: str) -> Iterator[list[LiveServer]]:
+    # Rate limits are not what this checks (and their Redis storage needs an extra package).
+    scaled = config.model_copy(update={"redis_url": redis_url, "rate_limit_enabled": False})
+    servers = [LiveServer(scaled).start(), LiveServer(scaled).start()]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+async def test_a_pause_on_one_replica_streams_to_a_browser_on_the_other(
+    app: FastAPI, replicas: list[LiveServer]
+) -> None:
+    acting_server, watching_server = replicas
+    worker_id = f"replica-{uuid.uuid4().hex[:8]}"
+    async with transaction(app.state.sessionmaker) as session:
+        session.add(Worker(id=worker_id, host="h", pid=1, role="test", queues=["t"]))
+    watcher, _ = await console_client(app, "viewer", base_url=watching_server.url)
+    actor, csrf = await console_client(app, "operator", base_url=acting_server.url)
+    async with aclosing(watcher), aclosing(actor):
+        page = await watcher.get("/ui/")
+        assert "scale-out" in page.text
+        async with watcher.stream("GET", "/ui/sse?topics=workers") as stream:
+            hub = watching_server.app.state.console_hub
+            for _ in range(500):
+                if hub.client_count:
+                    break
+                await asyncio.sleep(0.01)
+            resp = await actor.post(
+                "/ui/workers/control",
+                data={"worker_id": worker_id, "action": "pause"},
+                headers={**HTMX, "X-CSRF-Token": csrf},
+            )
+            assert resp.status_code == 204
+            async for line in stream.aiter_lines():
+                if line.startswith("data: "):
+                    items = json.loads(line[6:]).get("items", [])
+                    if any(i.get("worker") == worker_id for i in items):
+                        break
