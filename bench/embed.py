@@ -39,6 +39,13 @@ def make_texts(n: int, seed: int = 7) -> list[str]:
     return out
 
 
+def quiet_settings() -> object:
+    """Telemetry off the measured path: one snapshot at start, then none during the run."""
+    from foredeck.jobs.settings import JobSettings
+
+    return JobSettings(telemetry_interval_seconds=3600)
+
+
 def bare(embedder: object, texts: list[str], batch: int) -> float:
     started = time.perf_counter()
     for i in range(0, len(texts), batch):
@@ -67,6 +74,7 @@ async def pipeline(model: str, texts: list[str], batch: int) -> float:
             log_level="WARNING",
         )
         app = create_app(config)
+        app.state.job_settings = quiet_settings()
         async with app.router.lifespan_context(app):
             now = utcnow()
             rows = [

@@ -100,31 +100,38 @@ async def semantic_ids(
     return vindex.search(vector, n, allowed)  # type: ignore[no-any-return]
 
 
-def term_pattern(terms: list[str]) -> re.Pattern[str] | None:
-    """One regex for all query terms (built once per search, used for every hit)."""
-    words = sorted((t for t in terms if len(t) > 1), key=len, reverse=True)
-    if not words:
-        return None
-    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in words) + r")\w*", re.IGNORECASE)
+def highlight_terms(terms: list[str]) -> frozenset[str]:
+    """The words worth marking: query terms longer than one character."""
+    return frozenset(t for t in terms if len(t) > 1)
 
 
-def highlights(content: str, pattern: re.Pattern[str] | None, limit: int = 3) -> list[str]:
+def _marks(word: str, terms: frozenset[str]) -> bool:
+    low = word.lower()
+    # A light stem so "lighthouses" marks for "lighthouse" and vice versa.
+    return low in terms or low.rstrip("s") in terms or f"{low}s" in terms
+
+
+def highlights(content: str, terms: frozenset[str], limit: int = 3) -> list[str]:
     """Up to `limit` escaped fragments around query terms, terms wrapped in <mark>."""
-    if pattern is None:
+    if not terms:
         return []
     out: list[str] = []
     last_end = -1
-    for found in pattern.finditer(content):
-        if found.start() < last_end:
+    for found in WORD.finditer(content):
+        if found.start() < last_end or not _marks(found.group(0), terms):
             continue
         start = max(0, found.start() - SNIPPET_CHARS)
         end = min(len(content), found.end() + SNIPPET_CHARS)
-        piece = content[start:end]
-        marked = pattern.sub(lambda m: f"\x00{m.group(0)}\x01", piece)
-        escaped = html.escape(marked).replace("\x00", "<mark>").replace("\x01", "</mark>")
+        parts, cursor = [], start
+        for word in WORD.finditer(content, start, end):
+            if _marks(word.group(0), terms):
+                parts.append(html.escape(content[cursor : word.start()]))
+                parts.append(f"<mark>{html.escape(word.group(0))}</mark>")
+                cursor = word.end()
+        parts.append(html.escape(content[cursor:end]))
         prefix = "…" if start > 0 else ""
         suffix = "…" if end < len(content) else ""
-        out.append(f"{prefix}{escaped}{suffix}")
+        out.append(f"{prefix}{''.join(parts)}{suffix}")
         last_end = end
         if len(out) >= limit:
             break
@@ -180,7 +187,7 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     elif wanted:
         stmt = records_service.filtered_query(**filters).where(Memory.id.in_(wanted))
         rows = {m.id: m for m in (await session.scalars(stmt)).all()}
-    pattern = term_pattern(terms_of(body.query))
+    marked = highlight_terms(terms_of(body.query))
     hits: list[SearchHit] = []
     for memory_id, score in ranked:
         memory = rows.get(memory_id)
@@ -193,7 +200,7 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
                 score=round(score, 6),
                 semantic_score=sem.get(memory_id),
                 keyword_score=kw.get(memory_id),
-                highlights=highlights(content, pattern),
+                highlights=highlights(content, marked),
                 memory=MemoryOut.model_validate(memory),
             )
         )
