@@ -99,6 +99,13 @@ async def test_jobs_filters_live_in_the_url_and_batch_on_the_filter(app: FastAPI
         assert await _statuses(app, ids) == ["queued", "queued", "cancelled"]
         count = await client.get(f"/ui/jobs/count?queue={queue}&status=cancelled")
         assert count.text == "1"
+        oldest = await client.get(f"/ui/jobs?queue={queue}&sort=created")
+        newest = await client.get(f"/ui/jobs?queue={queue}")
+        positions = [oldest.text.index(f"/ui/jobs/{i}") for i in ids]
+        assert positions == sorted(positions)
+        positions = [newest.text.index(f"/ui/jobs/{i}") for i in ids]
+        assert positions == sorted(positions, reverse=True)
+        assert (await client.get("/ui/jobs?sort=bogus")).status_code == 422
         invalid = await client.get("/ui/jobs?created_after=yesterday")
         assert invalid.status_code == 422 and "Use a date like" in invalid.text
 
