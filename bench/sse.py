@@ -102,6 +102,9 @@ async def sse_client(
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
     writer.write(f"{request}{head}\r\n".encode())
     await writer.drain()
+    status = await reader.readline()
+    if b" 200 " not in status:
+        raise RuntimeError(f"stream refused: {status!r}")
     ready()
     event, got = None, 0
     try:
@@ -187,7 +190,7 @@ def bench_reference(clients: int, ticks: int) -> dict[str, Any]:
         _wait_port(port)
 
         async def start() -> None:
-            async with httpx.AsyncClient() as c:
+            async with httpx.AsyncClient(timeout=120) as c:
                 await c.post(f"http://127.0.0.1:{port}/start")
 
         lat, counts = asyncio.run(run_clients(port, "/stream", {}, clients, start))
@@ -244,7 +247,7 @@ def bench_foredeck(clients: int, ticks: int) -> dict[str, Any]:
             job_id = job.json()["data"]["job_id"]
 
         async def start() -> None:
-            async with httpx.AsyncClient(base_url=base) as c:
+            async with httpx.AsyncClient(base_url=base, timeout=120) as c:
                 (await c.post("/api/v1/queues/bench/resume", headers=auth)).raise_for_status()
 
         lat, counts = asyncio.run(

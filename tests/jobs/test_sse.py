@@ -59,3 +59,17 @@ async def test_events_arrive_in_order_and_stream_ends(
 
 async def test_missing_job_stream_is_404(client: httpx.AsyncClient, viewer: dict) -> None:
     assert_error(await client.get("/api/v1/jobs/nope/events", headers=viewer), 404)
+
+
+async def test_many_watchers_share_one_feed_and_see_the_same_events(
+    client: httpx.AsyncClient, operator: dict
+) -> None:
+    import asyncio
+
+    job = await start_test_job(client, operator, count=8, delay=0.05)
+    responses = await asyncio.gather(
+        *[client.get(f"/api/v1/jobs/{job['id']}/events", headers=operator) for _ in range(20)]
+    )
+    seen = [[int(e["id"]) for e in parse_sse(r.text) if e["id"] is not None] for r in responses]
+    assert all(ids == seen[0] for ids in seen)
+    assert len(seen[0]) >= 3 and seen[0] == sorted(seen[0])

@@ -1,24 +1,26 @@
 """Job event feeds: one database reader per watched job, shared by all of its SSE clients.
 
-A client joins the feed first, then catches up from the database, then takes live events
-(skipping ids it already sent), so nothing falls between the two. The feed reads new rows
-when the job's pub/sub topic says something happened, and polls as a fallback; it never
-holds a session while it waits.
+A client joins the feed first, then catches up from the feed's memory of recent events (or,
+for an older Last-Event-ID, from the database), then takes live events, skipping ids it has
+sent, so nothing falls between the two. The feed reads new rows when the job's pub/sub topic
+says something happened, and polls as a fallback; it never holds a session while it waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from foredeck.jobs.context import event_payload
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, JobEvent
 
 POLL_SECONDS = 1.0
+HISTORY = 5000
 END = {"end": True}
 BATCH = 1000
 
@@ -40,11 +42,17 @@ async def read_events(
 
 
 class JobFeed:
+    """Reads a job's new events once for all its watchers and keeps the recent ones in memory,
+    so a burst of watchers catches up without a query each."""
+
     def __init__(self, state: Any, job_id: str) -> None:
         self.state = state
         self.job_id = job_id
         self.clients: set[asyncio.Queue[dict[str, Any]]] = set()
         self.last = 0
+        # Events with an id above `floor` are all in `history`.
+        self.floor = 0
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -64,21 +72,18 @@ class JobFeed:
         async for _msg in pubsub.subscribe([f"job:{self.job_id}"]):
             self._wake.set()
 
+    def _keep(self, ev: dict[str, Any]) -> None:
+        if len(self.history) == self.history.maxlen:
+            self.floor = self.history[0]["id"]
+        self.history.append(ev)
+        self.last = max(self.last, ev["id"])
+
     async def _read(self) -> None:
-        async with self.state.sessionmaker() as session:
-            self.last = int(
-                (
-                    await session.execute(
-                        select(func.coalesce(func.max(JobEvent.id), 0)).where(
-                            JobEvent.job_id == self.job_id
-                        )
-                    )
-                ).scalar_one()
-            )
-        self.ready.set()
+        first = True
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            if not first:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
                 events, status = await read_events(self.state, self.job_id, self.last)
@@ -86,9 +91,16 @@ class JobFeed:
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             for ev in events:
-                self.last = max(self.last, ev["id"])
+                self._keep(ev)
                 self._send(ev)
-            if len(events) < BATCH and (status is None or status in TERMINAL_STATUSES):
+            if len(events) == BATCH:
+                # More are waiting: read on before anyone relies on the history.
+                self._wake.set()
+                continue
+            if first:
+                first = False
+                self.ready.set()
+            if status is None or status in TERMINAL_STATUSES:
                 self.ended = True
                 self._send(END)
                 return
@@ -125,15 +137,20 @@ class JobFeeds:
         try:
             await feed.ready.wait()
             last = after
-            while True:
-                events, status = await read_events(self.state, job_id, last)
-                for ev in events:
-                    last = ev["id"]
-                    yield ev
-                if len(events) < BATCH:
-                    break
-            if status is None or status in TERMINAL_STATUSES:
-                return
+            if after < feed.floor:
+                # Older than the feed remembers: read the gap from the database first.
+                while last < feed.floor:
+                    events, _status = await read_events(self.state, job_id, last)
+                    events = [e for e in events if e["id"] <= feed.floor]
+                    for ev in events:
+                        last = ev["id"]
+                        yield ev
+                    if not events:
+                        break
+                last = max(last, feed.floor)
+            for ev in [e for e in feed.history if e["id"] > last]:
+                last = ev["id"]
+                yield ev
             while True:
                 item = await queue.get()
                 if item is END:
