@@ -37,6 +37,7 @@ class Maintenance:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:maintenance"
         self.runner = JobRunner(state, worker_id=self.holder)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.is_leader = False
 
     @property
@@ -48,7 +49,7 @@ class Maintenance:
             self._task = asyncio.create_task(self._loop(), name="foredeck-maintenance")
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
             except asyncio.CancelledError:
@@ -96,9 +97,11 @@ class Maintenance:
 
     async def stop(self) -> None:
         if self._task is not None:
+            # A cancel that lands inside a database await can be absorbed on the way out;
+            # the flag ends the loop at its next turn, and the wait is bounded either way.
+            self._stopping = True
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=self.interval + 5)
         if self.is_leader:
             with contextlib.suppress(Exception):
                 async with transaction(self.state.sessionmaker) as session:
