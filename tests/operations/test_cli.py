@@ -72,3 +72,16 @@ def test_cli_import_export_round_trip(tmp_path: Path) -> None:
     assert refused.exit_code == 1
     shown = runner.invoke(app, ["settings", "show", "retention", "--data-dir", str(data_dir)])
     assert '"export_days": 2' in shown.output
+
+
+def test_cli_settings_import_config(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = tmp_path / "var"
+    config_file = tmp_path / "foredeck.yaml"
+    config_file.write_text("retention:\n  export_days: 9\nindex:\n  type: nope\n")
+    env = {"FOREDECK_CONFIG_FILE": str(config_file), "FOREDECK_RETENTION_JOB_DAYS": "12"}
+    result = runner.invoke(app, ["settings", "import-config", "--data-dir", str(data_dir)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "imported: retention" in result.output and "skipped index" in result.output
+    shown = runner.invoke(app, ["settings", "show", "retention", "--data-dir", str(data_dir)])
+    assert '"export_days": 9' in shown.output and '"job_days": 12' in shown.output
