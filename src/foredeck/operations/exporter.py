@@ -25,6 +25,8 @@ from foredeck.records import service as records_service
 log = get_logger(__name__)
 PAGE_ROWS = 20_000
 SHEET_CHUNK = 5_000
+# Google Sheets refuses a cell longer than this.
+SHEET_CELL_MAX = 50_000
 COLUMNS = [
     "id",
     "external_id",
@@ -257,6 +259,12 @@ async def _to_sheet(
         await client.update(sid, first, [COLUMNS])
         async for rows in _pages(state, params):
             await reporter.check()
+            too_long = next((r[0] for r in rows if len(r[4]) > SHEET_CELL_MAX), None)
+            if too_long is not None:
+                raise ExportFailed(
+                    f"record {too_long} has more than {SHEET_CELL_MAX} characters, the most a "
+                    "Google Sheets cell holds; export it to a file instead"
+                )
             for start in range(0, len(rows), SHEET_CHUNK):
                 chunk = [_sheet_row(r) for r in rows[start : start + SHEET_CHUNK]]
                 await client.append(sid, quote_tab(tab), chunk)
