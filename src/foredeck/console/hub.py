@@ -38,6 +38,8 @@ class Batch:
     count: int
     items: list[Any]
     at: float
+    # The SSE text, made once however many browsers receive the batch.
+    encoded: str | None = None
 
 
 @dataclass(eq=False)

@@ -40,11 +40,19 @@ def parse_topics(raw: str) -> frozenset[str]:
 
 
 def format_batch(hub: LiveHub, batch: Batch) -> str:
-    payload = {"topic": batch.topic, "count": batch.count, "items": batch.items, "at": batch.at}
-    data = json.dumps(payload, default=str, separators=(",", ":"))
-    # Event names may not contain ':' reliably in every client; job topics use '.'.
-    name = batch.topic.replace(":", ".")
-    return f"id: {hub.event_id(batch)}\nevent: {name}\ndata: {data}\n\n"
+    """The SSE frame of a batch (encoded once and shared by every client)."""
+    if batch.encoded is None:
+        payload = {
+            "topic": batch.topic,
+            "count": batch.count,
+            "items": batch.items,
+            "at": batch.at,
+        }
+        data = json.dumps(payload, default=str, separators=(",", ":"))
+        # Event names may not contain ':' reliably in every client; job topics use '.'.
+        name = batch.topic.replace(":", ".")
+        batch.encoded = f"id: {hub.event_id(batch)}\nevent: {name}\ndata: {data}\n\n"
+    return batch.encoded
 
 
 def _control(name: str, data: dict[str, Any]) -> str:
@@ -73,8 +81,9 @@ async def stream(
                 yield format_batch(hub, batch)
         deadline = time.monotonic() + lifetime
         while True:
+            # A closed connection cancels this generator (the response watches for it).
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or await request.is_disconnected():
+            if remaining <= 0:
                 return
             try:
                 batch = await asyncio.wait_for(queue.get(), min(PING_EVERY, remaining))
