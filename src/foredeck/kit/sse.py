@@ -62,20 +62,32 @@ async def until_deadline(
     stops the generator when the client leaves)."""
     deadline = time.monotonic() + seconds
     it = source.__aiter__()
+    # One pending __anext__ at a time and never cancelled on a quiet spell: cancelling it
+    # would close the source generator.
+    pending: asyncio.Future[Any] | None = None
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            if pending is None:
+                pending = asyncio.ensure_future(it.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=remaining)
+            if not done:
+                break
             try:
-                item = await asyncio.wait_for(it.__anext__(), min(remaining, 5.0))
-            except TimeoutError:
-                continue
+                item = pending.result()
             except StopAsyncIteration:
+                pending = None
                 return
+            pending = None
             yield item
         yield ServerSentEvent(data="{}", event="reconnect", retry=1000)
     finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
         with contextlib.suppress(Exception):
             await it.aclose()  # type: ignore[attr-defined]
 

@@ -4,121 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
-import traceback
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy import and_, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs import locks
 from foredeck.jobs.context import JobContext
-from foredeck.jobs.dispatch import enqueue_after_commit
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
 from foredeck.jobs.registry import get_spec
 from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
-from foredeck.models.jobs import Job, JobEvent, JobRun, Worker, WorkerControl
+from foredeck.models.jobs import Job, JobRun, Worker, WorkerControl
+from foredeck.workers.outcomes import (
+    FINISH_BATCH,
+    Claimed,
+    Finish,
+    backoff_seconds,
+    event_row,
+    insert_events,
+    recover,
+    traceback_summary,
+    write_finishes,
+)
 from foredeck.workers.service import PAUSE_ALL, QUEUE_PREFIX
 
 log = get_logger(__name__)
-TRACEBACK_CHARS = 4000
-
-
-FINISH_BATCH = 200
-FINAL = ("succeeded", "cancelled", "failed")
-JOB_FINAL_KEYS = (
-    "status",
-    "result",
-    "error",
-    "error_traceback",
-    "finished_at",
-    "lease_expires_at",
-    "updated_at",
-    "progress_done",
-    "progress_total",
-    "progress_percent",
-    "progress_message",
-    "counters",
-)
-RUN_KEYS = ("status", "finished_at", "duration_ms", "result", "error")
-
-
-@dataclass
-class Claimed:
-    job_id: str
-    kind: str
-    queue: str
-    fence: int
-    attempt: int
-    max_attempts: int
-    params: dict[str, Any]
-    checkpoint: dict[str, Any] | None
-    created_by: int | None
-    lock_keys: list[str]
-    run_id: int
-    progress: tuple[int, int | None, str | None, dict[str, Any]]
-    started: float
-
-
-@dataclass
-class _Finish:
-    claimed: Claimed
-    job_values: dict[str, Any]
-    run_values: dict[str, Any]
-    release: bool
-    wake_delay: float | None
-    event: dict[str, Any]
-    status: str
-
-
-def _uniform(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The same keys for every row of an executemany (missing ones written as NULL/defaults)."""
-    out = {k: values.get(k) for k in keys}
-    if "counters" in out and out["counters"] is None:
-        out["counters"] = {}
-    if "progress_done" in out and out["progress_done"] is None:
-        out["progress_done"] = 0
-    return out
-
-
-def _event_row(
-    job_id: str, message: str, data: dict[str, Any], now: Any, *, level: str = "info"
-) -> dict[str, Any]:
-    return {
-        "job_id": job_id,
-        "kind": "status",
-        "level": level,
-        "message": message,
-        "data": data,
-        "created_at": now,
-    }
-
-
-async def _insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert status events in one statement; returns their published form (with ids)."""
-    ids = await session.execute(
-        insert(JobEvent).returning(JobEvent.id, sort_by_parameter_order=True), rows
-    )
-    return [
-        {**row, "id": int(i), "created_at": row["created_at"].isoformat()}
-        for row, i in zip(rows, ids.scalars(), strict=True)
-    ]
-
-
-def backoff_seconds(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with +-25 % jitter, so retries of many jobs do not stampede."""
-    delay = min(cap, base * (2 ** max(0, attempt - 1)))
-    return max(0.0, delay * random.uniform(0.75, 1.25))
-
-
-def traceback_summary(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return text[-TRACEBACK_CHARS:]
 
 
 def _claimable(now: Any, worker_id: str) -> Any:
@@ -142,7 +56,7 @@ class JobRunner:
         self.contexts: dict[str, JobContext] = {}
         self.processed = 0
         self.failed = 0
-        self._finishing: list[tuple[_Finish, asyncio.Future[str]]] = []
+        self._finishing: list[tuple[Finish, asyncio.Future[str]]] = []
         self._finisher: asyncio.Task[None] | None = None
 
     def _publish(self, payloads: list[dict[str, Any]]) -> None:
@@ -247,7 +161,7 @@ class JobRunner:
                     }
                 )
                 events.append(
-                    _event_row(
+                    event_row(
                         row.id,
                         "running",
                         {"status": "running", "attempt": row.attempts, "worker": self.worker_id},
@@ -282,7 +196,7 @@ class JobRunner:
                 )
                 for c, run_id in zip(claimed, run_ids.scalars(), strict=True):
                     c.run_id = int(run_id)
-                payloads = await _insert_events(session, events)
+                payloads = await insert_events(session, events)
             await session.commit()
         if claimed:
             self._publish(payloads)
@@ -433,7 +347,7 @@ class JobRunner:
             data["error"] = run_values["error"]
             if status == "queued":
                 data["retry_in"] = round(wake_delay or 0.0, 3)
-        ev = _event_row(
+        ev = event_row(
             c.job_id,
             status if kind != "interrupted" else "interrupted; requeued",
             data,
@@ -441,7 +355,7 @@ class JobRunner:
             level="error" if kind == "error" else "info",
         )
         written = await self._submit(
-            _Finish(c, job_values, run_values, release, wake_delay, ev, status)
+            Finish(c, job_values, run_values, release, wake_delay, ev, status)
         )
         if written == "lost":
             log.warning("job_attempt_lost", job_id=c.job_id, fence=c.fence)
@@ -455,7 +369,7 @@ class JobRunner:
             self.processed += 1
         return status
 
-    async def _submit(self, finish: _Finish) -> str:
+    async def _submit(self, finish: Finish) -> str:
         """Queue an outcome for the finisher, which writes all that are waiting in one commit."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._finishing.append((finish, fut))
@@ -468,154 +382,18 @@ class JobRunner:
             batch = self._finishing[:FINISH_BATCH]
             del self._finishing[:FINISH_BATCH]
             try:
-                written = await self._write_finishes([f for f, _ in batch])
+                written, payloads = await write_finishes(self.state, [f for f, _ in batch])
             except Exception as exc:
                 log.exception("job_finish_write_failed", count=len(batch))
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
+            self._publish(payloads)
             for (f, fut), ok in zip(batch, written, strict=True):
                 if not fut.done():
                     fut.set_result(f.status if ok else "lost")
 
-    async def _write_finishes(self, batch: list[_Finish]) -> list[bool]:
-        """Write outcomes in one transaction: final ones with one executemany, others one by one.
-
-        The fenced UPDATE of an executemany cannot report rows one by one, so the tokens are
-        read back in the same transaction: a row still carrying this attempt's token is one the
-        update matched (a token only changes when a queued job is claimed again).
-        """
-        ok: dict[int, bool] = {}
-        bulk = [
-            i for i, f in enumerate(batch) if f.status in FINAL and "attempts" not in f.job_values
-        ]
-        async with write_guard(self.state), self.state.sessionmaker() as session:
-            conn = await session.connection()
-            if bulk:
-                jobs: Table = Job.__table__  # type: ignore[assignment]
-                await conn.execute(
-                    jobs.update().where(
-                        jobs.c.id == bindparam("b_id"), jobs.c.fence == bindparam("b_fence")
-                    ),
-                    [
-                        {
-                            "b_id": batch[i].claimed.job_id,
-                            "b_fence": batch[i].claimed.fence,
-                            **_uniform(batch[i].job_values, JOB_FINAL_KEYS),
-                        }
-                        for i in bulk
-                    ],
-                )
-                tokens = dict(
-                    (
-                        await conn.execute(
-                            select(Job.id, Job.fence).where(
-                                Job.id.in_([batch[i].claimed.job_id for i in bulk])
-                            )
-                        )
-                    ).all()
-                )
-                for i in bulk:
-                    ok[i] = tokens.get(batch[i].claimed.job_id) == batch[i].claimed.fence
-            for i, f in enumerate(batch):
-                if i in ok:
-                    continue
-                c = f.claimed
-                result = await session.execute(
-                    update(Job)
-                    .where(Job.id == c.job_id, Job.fence == c.fence)
-                    .values(**f.job_values)
-                    .execution_options(synchronize_session=False)
-                )
-                ok[i] = bool(result.rowcount)  # type: ignore[attr-defined]
-            written = [ok[i] for i in range(len(batch))]
-            done = [f for f, w in zip(batch, written, strict=True) if w]
-            if done:
-                runs: Table = JobRun.__table__  # type: ignore[assignment]
-                await conn.execute(
-                    runs.update().where(runs.c.id == bindparam("b_id")),
-                    [{"b_id": f.claimed.run_id, **_uniform(f.run_values, RUN_KEYS)} for f in done],
-                )
-            for f in done:
-                c = f.claimed
-                if c.lock_keys:
-                    if f.release:
-                        await locks.release_job_locks(session, c.job_id)
-                    else:
-                        await locks.set_job_lock_lease(session, c.job_id, None)
-                if f.wake_delay is not None:
-                    enqueue_after_commit(session, c.job_id, c.queue, f.wake_delay)
-            payloads = await _insert_events(session, [f.event for f in done]) if done else []
-            await session.commit()
-        self._publish(payloads)
-        return written
-
     async def recover(self, session: AsyncSession, *, only_worker: str | None = None) -> int:
         """Requeue or fail jobs whose lease ran out (or, at start-up, this worker's orphans)."""
-        now = utcnow()
-        stmt = select(
-            Job.id, Job.status, Job.fence, Job.attempts, Job.max_attempts, Job.queue
-        ).where(Job.status.in_(("running", "cancelling", "paused")), Job.worker_id.is_not(None))
-        if only_worker is not None:
-            stmt = stmt.where(Job.worker_id == only_worker)
-        else:
-            stmt = stmt.where(Job.lease_expires_at < now)
-        count = 0
-        for row in (await session.execute(stmt)).all():
-            values: dict[str, Any] = {
-                "worker_id": None,
-                "lease_expires_at": None,
-                "updated_at": now,
-            }
-            release = False
-            if row.status == "cancelling":
-                values.update(status="cancelled", finished_at=now)
-                release = True
-            elif row.status == "paused":
-                pass
-            elif row.attempts < row.max_attempts:
-                values.update(status="queued", run_after=now)
-            else:
-                values.update(
-                    status="failed",
-                    finished_at=now,
-                    error="Worker lost: no heartbeat within the job lease",
-                )
-                release = True
-            guard = update(Job).where(Job.id == row.id, Job.fence == row.fence)
-            if only_worker is None:
-                guard = guard.where(Job.lease_expires_at < now)
-            done = await session.execute(
-                guard.values(**values).execution_options(synchronize_session=False)
-            )
-            if not done.rowcount:  # type: ignore[attr-defined]
-                continue
-            count += 1
-            await session.execute(
-                update(JobRun)
-                .where(JobRun.job_id == row.id, JobRun.fence == row.fence)
-                .where(JobRun.finished_at.is_(None))
-                .values(status="lost", finished_at=now, error="worker lost")
-                .execution_options(synchronize_session=False)
-            )
-            if release:
-                await locks.release_job_locks(session, row.id)
-            else:
-                await locks.set_job_lock_lease(session, row.id, None)
-            new_status = values.get("status", row.status)
-            session.add(
-                JobEvent(
-                    job_id=row.id,
-                    kind="status",
-                    level="warning",
-                    message="worker lost",
-                    data={"status": new_status, "reason": "lease expired"},
-                    created_at=now,
-                )
-            )
-            if new_status == "queued":
-                enqueue_after_commit(session, row.id, row.queue)
-            log.warning("job_recovered", job_id=row.id, status=new_status)
-        await session.flush()
-        return count
+        return await recover(session, only_worker=only_worker)
