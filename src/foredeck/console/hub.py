@@ -38,6 +38,8 @@ class Batch:
     count: int
     items: list[Any]
     at: float
+    # When the hub received the batch's first message (delivery latency starts there).
+    since: float = 0.0
     # The SSE text, made once however many browsers receive the batch.
     encoded: str | None = None
 
@@ -72,6 +74,7 @@ class LiveHub:
         self.ring: deque[Batch] = deque(maxlen=RING_SIZE)
         self._pending: dict[str, list[Any]] = {}
         self._counts: dict[str, int] = {}
+        self._since: dict[str, float] = {}
         self._clients: set[_Client] = set()
         self._subscriptions: dict[str, asyncio.Task[None]] = {}
         self._refs: dict[str, int] = {}
@@ -121,6 +124,8 @@ class LiveHub:
 
     def offer(self, topic: str, data: Any) -> None:
         """Queue one message for the next batch of its topic."""
+        if topic not in self._pending:
+            self._since[topic] = time.time()
         items = self._pending.setdefault(topic, [])
         self._counts[topic] = self._counts.get(topic, 0) + 1
         items.append(data)
@@ -138,12 +143,19 @@ class LiveHub:
 
     def flush(self) -> list[Batch]:
         """Turn pending messages into numbered batches and hand them to clients."""
-        pending, counts = self._pending, self._counts
-        self._pending, self._counts = {}, {}
+        pending, counts, since = self._pending, self._counts, self._since
+        self._pending, self._counts, self._since = {}, {}, {}
         batches = []
         now = time.time()
         for topic, items in pending.items():
-            batch = Batch(next(self._seq), topic, counts.get(topic, len(items)), items, now)
+            batch = Batch(
+                next(self._seq),
+                topic,
+                counts.get(topic, len(items)),
+                items,
+                now,
+                since.get(topic, now),
+            )
             self.ring.append(batch)
             batches.append(batch)
             for client in self._clients:

@@ -47,6 +47,7 @@ def format_batch(hub: LiveHub, batch: Batch) -> str:
             "count": batch.count,
             "items": batch.items,
             "at": batch.at,
+            "since": batch.since,
         }
         data = json.dumps(payload, default=str, separators=(",", ":"))
         # Event names may not contain ':' reliably in every client; job topics use '.'.

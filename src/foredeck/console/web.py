@@ -165,6 +165,17 @@ def render(
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
+def parse_when(name: str, value: str | None, errors: dict[str, str]) -> datetime | None:
+    """A date or date-time from a form or query field; a message in `errors` when unreadable."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        errors[name] = "Use a date like 2026-11-23 or 2026-11-23T10:00"
+        return None
+
+
 def toast_headers(message: str, level: str = "success", **extra: Any) -> dict[str, str]:
     """An htmx HX-Trigger header that shows a toast (and fires any extra events)."""
     events: dict[str, Any] = {"fd:toast": {"level": level, "message": message}}

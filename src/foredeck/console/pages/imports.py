@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +93,13 @@ def _field_errors(exc: ValidationFailed) -> dict[str, str]:
     return errors
 
 
+def _sources() -> Any:
+    sources = service("operations", "sources")
+    if sources is None:
+        raise NotFound("Import is not available in this build")
+    return sources
+
+
 async def _managed_files(request: Request) -> list[str]:
     sources = service("operations", "sources")
     if sources is None:
@@ -139,31 +144,6 @@ async def import_page(request: Request, session: SessionDep) -> Response:
     return render(request, "import.html", await _context(request, session, None, {}))
 
 
-async def _save_upload(request: Request, upload: UploadFile) -> str:
-    """Stream the upload into the managed import dir; returns its path there."""
-    sources = service("operations", "sources")
-    assert sources is not None
-    name = sources.safe_filename(upload.filename)
-    relative = f"uploads/{uuid.uuid4().hex}/{name}"
-    target = sources.imports_dir(request.app.state.config) / relative
-
-    def copy() -> int:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as out:
-            upload.file.seek(0)
-            shutil.copyfileobj(upload.file, out, 1 << 20)
-        return target.stat().st_size
-
-    try:
-        size = await asyncio.to_thread(copy)
-    finally:
-        await upload.close()
-    if size == 0:
-        shutil.rmtree(target.parent, ignore_errors=True)
-        raise ValidationFailed.field("file", "The uploaded file is empty")
-    return relative
-
-
 @router.post("/ui/import")
 async def start_import(request: Request, session: SessionDep) -> Response:
     """Check the form with the API's rules and start the import job."""
@@ -172,6 +152,7 @@ async def start_import(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     values = _values(form)
     config = request.app.state.config
+    sources = _sources()
     uploaded_path: str | None = None
     try:
         if values["source"] not in SOURCES:
@@ -182,7 +163,7 @@ async def start_import(request: Request, session: SessionDep) -> Response:
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise ValidationFailed.field("file", "Choose a file to upload")
             ops.parse(_import_params_model(), {**params, "path": "placeholder"})
-            uploaded_path = await _save_upload(request, upload)
+            uploaded_path = await sources.store_upload(config, upload)
             params.update(path=uploaded_path, delete_after=True, original_name=upload.filename)
         job = await ops.start_import(
             session,
@@ -220,58 +201,37 @@ def _import_params_model() -> Any:
 
 @router.post("/ui/import/preview")
 async def preview(request: Request, session: SessionDep) -> Response:
-    """The first rows and the columns of a file, to map columns from."""
+    """The columns and first rows of a file through the mapping, to map columns from."""
     require(request, Role.operator)
-    readers = service("operations", "readers")
-    sources = service("operations", "sources")
-    if readers is None or sources is None:
-        raise NotFound("Import is not available in this build")
+    ops = _ops()
+    sources = _sources()
+    previewer = service("operations", "preview")
+    if previewer is None:
+        raise NotFound("Import preview is not available in this build")
     form = await request.form()
     values = _values(form)
     config = request.app.state.config
-    tmp: Path | None = None
     errors: dict[str, str] = {}
-    result: dict[str, Any] | None = None
+    result: Any = None
+    uploaded_path: str | None = None
     try:
+        params = _params(values)
         if values["source"] == "upload":
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise ValidationFailed.field("file", "Choose a file to preview")
-            tmp = Path(tempfile.mkdtemp(prefix="preview-"))
-            path = tmp / sources.safe_filename(upload.filename)
-            data = await upload.read()
-            await asyncio.to_thread(path.write_bytes, data)
-        elif values["source"] == "file":
-            if not values["path"]:
-                raise ValidationFailed.field("path", "Choose a file")
-            path = sources.resolve_import_path(config, values["path"])
-        else:
-            raise ValidationFailed.field("_form", "Preview works for uploads and managed files")
-        result = await asyncio.to_thread(_read_preview, readers, path, values)
+            uploaded_path = await sources.store_upload(config, upload)
+            params["path"] = uploaded_path
+        result = await previewer.preview(
+            session, config, ops.parse(_import_params_model(), params), limit=PREVIEW_ROWS
+        )
     except ValidationFailed as exc:
         errors = _field_errors(exc)
-    except readers.ReadError as exc:
-        errors = {"file" if values["source"] == "upload" else "path": str(exc)}
+        if values["source"] == "upload" and "path" in errors:
+            errors["file"] = errors.pop("path")
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if uploaded_path is not None:
+            sources.discard_upload(config, uploaded_path)
     context = await _context(request, session, values, errors)
     context["preview"] = result
     return render(request, "import.html", context, block="import_preview")
-
-
-def _read_preview(readers: Any, path: Path, values: dict[str, Any]) -> dict[str, Any]:
-    reader = readers.open_reader(
-        path,
-        fmt=values["format"],
-        encoding=values["encoding"] or None,
-        delimiter=values["delimiter"] or None,
-    )
-    try:
-        rows: list[Any] = []
-        for batch in reader.batches(PREVIEW_ROWS):
-            rows.extend(row for _, row in batch.rows)
-            break
-        return {"columns": reader.columns, "rows": rows[:PREVIEW_ROWS], "format": reader.format}
-    finally:
-        reader.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +14,7 @@ from foredeck.console.web import (
     ConsoleRoute,
     base_context,
     done,
+    parse_when,
     principal_of,
     publish_after,
     render,
@@ -58,16 +58,6 @@ def _jobs_service() -> Any:
     return jobs
 
 
-def _dt(name: str, value: str | None, errors: dict[str, str]) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        errors[name] = "Use a date like 2026-11-23 or 2026-11-23T10:00"
-        return None
-
-
 def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """(service filters, errors, the raw values to refill the form) from a query or form."""
     errors: dict[str, str] = {}
@@ -88,8 +78,8 @@ def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str
         "status": [s for s in statuses if s in JOB_STATUSES] or None,
         "kind": [raw["kind"]] if raw["kind"] else None,
         "queue": [raw["queue"]] if raw["queue"] else None,
-        "created_after": _dt("created_after", raw["created_after"], errors),
-        "created_before": _dt("created_before", raw["created_before"], errors),
+        "created_after": parse_when("created_after", raw["created_after"], errors),
+        "created_before": parse_when("created_before", raw["created_before"], errors),
         "q": raw["q"] or None,
     }
     return filters, errors, raw

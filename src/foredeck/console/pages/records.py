@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup, escape
 
 from foredeck.console import search_backend
-from foredeck.console.web import ConsoleRoute, base_context, render
+from foredeck.console.web import ConsoleRoute, base_context, parse_when, render
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.records import service as records_service
@@ -37,16 +36,6 @@ def highlight(text: str, query: str, limit: int = 400) -> Markup:
     return Markup(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", str(out)))
 
 
-def _parse_dt(name: str, value: str | None, errors: dict[str, str]) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        errors[name] = "Use a date like 2026-11-23 or 2026-11-23T10:00"
-        return None
-
-
 def record_filters(query: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
     """The API's record filters from a query string, with the same checks."""
     filters: dict[str, Any] = {}
@@ -62,8 +51,8 @@ def record_filters(query: dict[str, str], errors: dict[str, str]) -> dict[str, A
             errors["embedding_state"] = "Unknown state"
         else:
             filters["embedding_state"] = query["embedding_state"]
-    filters["created_after"] = _parse_dt("created_after", query.get("created_after"), errors)
-    filters["created_before"] = _parse_dt("created_before", query.get("created_before"), errors)
+    filters["created_after"] = parse_when("created_after", query.get("created_after"), errors)
+    filters["created_before"] = parse_when("created_before", query.get("created_before"), errors)
     return {k: v for k, v in filters.items() if v is not None}
 
 
