@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="also measure 1M vectors")
     parser.add_argument("--sizes", type=int, nargs="*", help="vector counts to measure")
-    args = parser.parse_args(argv)
+    # parse_known_args: `python -m bench embed search` passes the module names along.
+    args, _ = parser.parse_known_args(argv)
     sizes = args.sizes or ([100_000, 1_000_000] if args.full else [100_000])
     for n in sizes:
         r = asyncio.run(measure(n))
