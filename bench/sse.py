@@ -159,6 +159,16 @@ async def run_clients(
     return latencies, counts
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        # uvicorn waits for open streams on SIGTERM; the measurement is over, so do not wait.
+        proc.kill()
+        proc.wait(10)
+
+
 def _wait_port(port: int, deadline: float = 120) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -196,8 +206,7 @@ def bench_reference(clients: int, ticks: int) -> dict[str, Any]:
         lat, counts = asyncio.run(run_clients(port, "/stream", {}, clients, start))
         return _summary(lat, counts, clients, ticks)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        _stop(proc)
 
 
 def bench_foredeck(clients: int, ticks: int) -> dict[str, Any]:
@@ -255,8 +264,7 @@ def bench_foredeck(clients: int, ticks: int) -> dict[str, Any]:
         )
         return _summary(lat, counts, clients, ticks)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        _stop(proc)
 
 
 def main() -> None:
