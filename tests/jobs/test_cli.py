@@ -63,3 +63,8 @@ def test_jobs_and_workers_cli(tmp_path: Path) -> None:
     assert code == 0
     code, out = invoke("workers", "resume", "--data-dir", data)
     assert code == 0
+    # watch follows the event stream of a job to its end (here: one that is already over).
+    code, out = invoke("jobs", "cancel", job_id, "--data-dir", data)
+    assert code == 0
+    code, out = invoke("jobs", "watch", job_id, "--data-dir", data)
+    assert code == 1 and "cancelled" in out and "status" in out
