@@ -28,13 +28,14 @@ log = get_logger(__name__)
 # Records first: FastAPI matches routes in order and record reads are the hottest path.
 ROUTER_MODULES = [
     "foredeck.records.router",
+    # Search is a hot path too: matched before the other domains' routes.
+    "foredeck.index.router",
     "foredeck.system.router",
     "foredeck.auth.router",
     "foredeck.jobs.router",
     "foredeck.workers.router",
     "foredeck.telemetry.router",
     "foredeck.embedding.router",
-    "foredeck.index.router",
     "foredeck.operations.router",
     "foredeck.settings.router",
     "foredeck.generator.router",

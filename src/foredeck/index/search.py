@@ -101,14 +101,10 @@ async def semantic_ids(
 
 
 def highlight_terms(terms: list[str]) -> frozenset[str]:
-    """The words worth marking: query terms longer than one character."""
-    return frozenset(t for t in terms if len(t) > 1)
-
-
-def _marks(word: str, terms: frozenset[str]) -> bool:
-    low = word.lower()
-    # A light stem so "lighthouses" marks for "lighthouse" and vice versa.
-    return low in terms or low.rstrip("s") in terms or f"{low}s" in terms
+    """The word forms to mark: query terms longer than one character, with a light stem so
+    "lighthouses" marks for "lighthouse" and vice versa."""
+    words = [t for t in terms if len(t) > 1]
+    return frozenset([*words, *(f"{t}s" for t in words), *(t.rstrip("s") for t in words)])
 
 
 def highlights(content: str, terms: frozenset[str], limit: int = 3) -> list[str]:
@@ -118,20 +114,21 @@ def highlights(content: str, terms: frozenset[str], limit: int = 3) -> list[str]
     out: list[str] = []
     last_end = -1
     for found in WORD.finditer(content):
-        if found.start() < last_end or not _marks(found.group(0), terms):
+        if found.start() < last_end or found.group(0).lower() not in terms:
             continue
         start = max(0, found.start() - SNIPPET_CHARS)
         end = min(len(content), found.end() + SNIPPET_CHARS)
         parts, cursor = [], start
         for word in WORD.finditer(content, start, end):
-            if _marks(word.group(0), terms):
-                parts.append(html.escape(content[cursor : word.start()]))
-                parts.append(f"<mark>{html.escape(word.group(0))}</mark>")
+            if word.group(0).lower() in terms:
+                parts += (content[cursor : word.start()], "\x00", word.group(0), "\x01")
                 cursor = word.end()
-        parts.append(html.escape(content[cursor:end]))
+        parts.append(content[cursor:end])
+        # Escape once per fragment; the markers survive escaping and become the tags.
+        text = html.escape("".join(parts)).replace("\x00", "<mark>").replace("\x01", "</mark>")
         prefix = "…" if start > 0 else ""
         suffix = "…" if end < len(content) else ""
-        out.append(f"{prefix}{''.join(parts)}{suffix}")
+        out.append(f"{prefix}{text}{suffix}")
         last_end = end
         if len(out) >= limit:
             break
