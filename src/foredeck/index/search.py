@@ -118,7 +118,8 @@ def highlights(content: str, terms: frozenset[str], limit: int = 3) -> list[str]
             continue
         start = max(0, found.start() - SNIPPET_CHARS)
         end = min(len(content), found.end() + SNIPPET_CHARS)
-        parts, cursor = [], start
+        parts: list[str] = []
+        cursor = start
         for word in WORD.finditer(content, start, end):
             if word.group(0).lower() in terms:
                 parts += (content[cursor : word.start()], "\x00", word.group(0), "\x01")
