@@ -183,6 +183,27 @@ async def prune_free_locks(session: AsyncSession) -> None:
     await session.execute(delete(Lock).where(Lock.holder_job_id.is_(None), Lock.holder.is_(None)))
 
 
+async def try_lead(state: Any, name: str, holder: str, lease_seconds: float) -> bool:
+    """Take or renew a leadership lock for one process; False while another holds it."""
+    try:
+        async with transaction(state.sessionmaker) as session:
+            await acquire(session, name, holder=holder, lease_seconds=lease_seconds)
+    except Conflict:
+        return False
+    return True
+
+
+async def step_down(state: Any, name: str, holder: str) -> None:
+    """Give a leadership lock back at shutdown so another process takes over at once."""
+    async with transaction(state.sessionmaker) as session:
+        await session.execute(
+            update(Lock)
+            .where(Lock.name == name, Lock.holder == holder)
+            .values(holder=None, holder_job_id=None, expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def default_holder(label: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{label}"
 

@@ -82,7 +82,7 @@ async def until_deadline(
                 return
             pending = None
             yield item
-        yield ServerSentEvent(data="{}", event="reconnect", retry=1000)
+        yield reconnect_event()
     finally:
         if pending is not None:
             pending.cancel()
@@ -90,6 +90,27 @@ async def until_deadline(
                 await pending
         with contextlib.suppress(Exception):
             await it.aclose()  # type: ignore[attr-defined]
+
+
+DEADLINE: Any = object()
+
+
+def reconnect_event() -> ServerSentEvent:
+    """The last event of a bounded stream: reconnect (with Last-Event-ID) in a second."""
+    return ServerSentEvent(data="{}", event="reconnect", retry=1000)
+
+
+def deadline_in(queue: asyncio.Queue[Any], seconds: float) -> asyncio.TimerHandle:
+    """Put DEADLINE into a client's queue after `seconds`: a bounded stream without a timer
+    task per message (the consumer just sees DEADLINE come out of its queue)."""
+
+    def put() -> None:
+        if queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+        queue.put_nowait(DEADLINE)
+
+    return asyncio.get_running_loop().call_later(seconds, put)
 
 
 @dataclass
@@ -134,9 +155,9 @@ class TopicBatcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            # Bounded: a cancel absorbed inside an await must not hang shutdown.
+            await asyncio.wait({self._task}, timeout=5)
+        self._task = None
 
     async def _pump(self) -> None:
         while True:
@@ -192,11 +213,13 @@ class TopicBatcher:
         return f"{self.boot}-{batch.id}"
 
     async def stream(
-        self, topics: set[str], last_id: str | None = None
+        self, topics: set[str], last_id: str | None = None, *, seconds: float | None = None
     ) -> AsyncIterator[ServerSentEvent]:
-        """The events one client sees: what it missed, then live batches of its topics."""
-        queue: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1000)
+        """The events one client sees: what it missed, then live batches of its topics; after
+        `seconds` a `reconnect` event ends the stream."""
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1000)
         self._clients.add(queue)
+        timer = deadline_in(queue, seconds) if seconds else None
         try:
             missed = self.since(last_id, topics)
             if missed is None:
@@ -206,9 +229,14 @@ class TopicBatcher:
                 yield self._sse(batch)
             while True:
                 batch = await queue.get()
+                if batch is DEADLINE:
+                    yield reconnect_event()
+                    return
                 if batch.topic in topics:
                     yield self._sse(batch)
         finally:
+            if timer is not None:
+                timer.cancel()
             self._clients.discard(queue)
 
     def _sse(self, batch: Batch) -> ServerSentEvent:

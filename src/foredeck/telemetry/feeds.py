@@ -17,11 +17,14 @@ from typing import Any
 from sqlalchemy import select
 
 from foredeck.jobs.context import event_payload
+from foredeck.jobs.tasks import stop_tasks
+from foredeck.kit.sse import DEADLINE, deadline_in
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, JobEvent
 
 POLL_SECONDS = 1.0
 HISTORY = 5000
 END = {"end": True}
+RECONNECT = {"reconnect": True}
 BATCH = 1000
 
 
@@ -110,11 +113,7 @@ class JobFeed:
             queue.put_nowait(item)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(*self._tasks, wait_seconds=5)
 
 
 class JobFeeds:
@@ -124,8 +123,11 @@ class JobFeeds:
         self.state = state
         self.feeds: dict[str, JobFeed] = {}
 
-    async def watch(self, job_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
-        """A job's events after an id, in order; ends after the job has ended."""
+    async def watch(
+        self, job_id: str, after: int, *, seconds: float | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A job's events after an id, in order; ends after the job has ended, or yields
+        RECONNECT and ends once `seconds` have passed."""
         feed = self.feeds.get(job_id)
         if feed is None or feed.ended:
             # Registered before any await, so simultaneous watchers share one feed.
@@ -134,6 +136,7 @@ class JobFeeds:
             feed.start()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         feed.clients.add(queue)
+        timer = deadline_in(queue, seconds) if seconds else None
         try:
             await feed.ready.wait()
             last = after
@@ -153,6 +156,9 @@ class JobFeeds:
                 yield ev
             while True:
                 item = await queue.get()
+                if item is DEADLINE:
+                    yield RECONNECT
+                    return
                 if item is END:
                     return
                 if item["id"] <= last:
@@ -160,6 +166,8 @@ class JobFeeds:
                 last = item["id"]
                 yield item
         finally:
+            if timer is not None:
+                timer.cancel()
             feed.clients.discard(queue)
             if not feed.clients and self.feeds.get(job_id) is feed:
                 del self.feeds[job_id]

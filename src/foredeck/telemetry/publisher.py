@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from foredeck.db import transaction
-from foredeck.errors import Conflict
 from foredeck.jobs import locks
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.telemetry import service as telemetry_service
 
@@ -50,14 +50,9 @@ class TelemetryPublisher:
             await asyncio.sleep(max(0.05, self.interval - (time.monotonic() - started)))
 
     async def _lead(self) -> bool:
-        try:
-            async with transaction(self.state.sessionmaker) as session:
-                await locks.acquire(
-                    session, LEADER_LOCK, holder=self.source, lease_seconds=self.interval * 3
-                )
-            self.is_leader = True
-        except Conflict:
-            self.is_leader = False
+        self.is_leader = await locks.try_lead(
+            self.state, LEADER_LOCK, self.source, self.interval * 3
+        )
         return self.is_leader
 
     async def snapshot(self) -> dict[str, Any]:
@@ -90,21 +85,9 @@ class TelemetryPublisher:
         return snap
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks(self._task)
         # Flush: the last state before shutdown is kept for the charts.
         with contextlib.suppress(Exception):
             if self.is_leader:
                 await self.tick(record=True)
-                async with transaction(self.state.sessionmaker) as session:
-                    from sqlalchemy import update
-
-                    from foredeck.models.jobs import Lock
-
-                    await session.execute(
-                        update(Lock)
-                        .where(Lock.name == LEADER_LOCK, Lock.holder == self.source)
-                        .values(holder=None, holder_job_id=None, expires_at=None)
-                    )
+                await locks.step_down(self.state, LEADER_LOCK, self.source)

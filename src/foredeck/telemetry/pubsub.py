@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, NamedTuple
 
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 
 log = get_logger(__name__)
@@ -136,10 +137,7 @@ class RedisPubSub(LocalPubSub):
     async def close(self) -> None:
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        await stop_tasks(self._reader, wait_seconds=5)
         await super().close()
 
 

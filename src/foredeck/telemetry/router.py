@@ -12,9 +12,16 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from foredeck.auth.deps import Viewer
 from foredeck.errors import NotFound, ValidationFailed
 from foredeck.kit.envelope import Envelope, ok
-from foredeck.kit.sse import int_event_id, last_event_id, sse_event, sse_response, until_deadline
+from foredeck.kit.sse import (
+    int_event_id,
+    last_event_id,
+    reconnect_event,
+    sse_event,
+    sse_response,
+)
 from foredeck.models.jobs import Job
 from foredeck.telemetry import service as telemetry_service
+from foredeck.telemetry.feeds import RECONNECT
 
 router = APIRouter(tags=["telemetry"])
 STREAM_TOPICS = ("telemetry", "workers", "jobs")
@@ -68,13 +75,10 @@ async def stream(
         if resume is None and "telemetry" in chosen:
             # A new client sees the current state at once, not after the next tick.
             yield sse_event(await state.telemetry.current(), event="snapshot")
-        async for ev in batcher.stream(chosen, resume):
+        async for ev in batcher.stream(chosen, resume, seconds=settings.sse_max_seconds):
             yield ev
 
-    return sse_response(
-        until_deadline(events(), settings.sse_max_seconds, request),
-        ping_seconds=settings.sse_ping_seconds,
-    )
+    return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
 
 
 @router.get("/api/v1/jobs/{job_id}/events", response_class=EventSourceResponse, tags=["jobs"])
@@ -88,14 +92,14 @@ async def job_events(request: Request, job_id: str, _: Viewer) -> Any:
     settings = state.job_settings
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        async for ev in state.job_feeds.watch(job_id, after):
+        async for ev in state.job_feeds.watch(job_id, after, seconds=settings.sse_max_seconds):
+            if ev is RECONNECT:
+                yield reconnect_event()
+                return
             yield sse_event(ev, event=ev["kind"], id=ev["id"])
         yield sse_event({"job_id": job_id}, event="end")
 
-    return sse_response(
-        until_deadline(events(), settings.sse_max_seconds, request),
-        ping_seconds=settings.sse_ping_seconds,
-    )
+    return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
 
 
 @router.get("/metrics", include_in_schema=True, response_class=Response)

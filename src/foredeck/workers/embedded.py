@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from foredeck.db import transaction
 from foredeck.jobs import dispatch
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Worker
@@ -209,11 +210,7 @@ class EmbeddedExecutor:
         self._stopping = True
         dispatch.unregister_waker(self._engine, self.wake)
         self._wake.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(*self._tasks)
         for ctx in list(self.runner.contexts.values()):
             ctx.stopping = True
         pending = list(self.running.values())

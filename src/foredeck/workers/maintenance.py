@@ -14,14 +14,13 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from foredeck.db import transaction
-from foredeck.errors import Conflict
 from foredeck.jobs import locks
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
-from foredeck.models.jobs import TERMINAL_STATUSES, Job, Lock, TelemetrySample
+from foredeck.models.jobs import TERMINAL_STATUSES, Job, TelemetrySample
 from foredeck.workers import service as workers_service
 from foredeck.workers.runner import JobRunner
 
@@ -72,14 +71,9 @@ class Maintenance:
                 await dispatcher.resend_due()
 
     async def _lead(self) -> bool:
-        try:
-            async with transaction(self.state.sessionmaker) as session:
-                await locks.acquire(
-                    session, LEADER_LOCK, holder=self.holder, lease_seconds=self.interval * 3
-                )
-            self.is_leader = True
-        except Conflict:
-            self.is_leader = False
+        self.is_leader = await locks.try_lead(
+            self.state, LEADER_LOCK, self.holder, self.interval * 3
+        )
         return self.is_leader
 
     async def _prune(self) -> None:
@@ -104,9 +98,4 @@ class Maintenance:
             await asyncio.wait({self._task}, timeout=self.interval + 5)
         if self.is_leader:
             with contextlib.suppress(Exception):
-                async with transaction(self.state.sessionmaker) as session:
-                    await session.execute(
-                        update(Lock)
-                        .where(Lock.name == LEADER_LOCK, Lock.holder == self.holder)
-                        .values(holder=None, holder_job_id=None, expires_at=None)
-                    )
+                await locks.step_down(self.state, LEADER_LOCK, self.holder)
