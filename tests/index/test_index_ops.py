@@ -148,3 +148,30 @@ async def test_search_filters(
         ).json()["data"]
         assert future["hits"] == [], mode
     assert_error(await client.get("/api/v1/search?q=a&metadata=novalue", headers=viewer), 422)
+
+
+async def test_index_settings_choose_the_type(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict, operator: dict, viewer: dict
+) -> None:
+    coll = unique("hn")
+    await create(client, operator, coll, ["settings decide the index type"])
+    await wait_embedded(app, client, viewer, coll, 1)
+    resp = await client.put(
+        "/api/v1/settings/index", json={"type": "hnsw", "hnsw_m": 16}, headers=admin
+    )
+    assert resp.status_code == 200, resp.text
+    try:
+        job = (await client.post("/api/v1/operations/index", headers=operator)).json()["data"]
+        done = await wait_job(client, viewer, job["job_id"])
+        assert done["status"] == "succeeded" and done["result"]["index_type"] == "hnsw"
+        stats = (await client.get("/api/v1/index", headers=viewer)).json()["data"]
+        assert stats["index_type"] == "hnsw"
+        body = {"query": "settings decide", "mode": "semantic", "collection": coll}
+        hits = (await client.post("/api/v1/search", json=body, headers=viewer)).json()["data"]
+        assert len(hits["hits"]) == 1
+    finally:
+        await client.delete("/api/v1/settings/index", headers=admin)
+        job = (await client.post("/api/v1/operations/index", headers=operator)).json()["data"]
+        assert (await wait_job(client, viewer, job["job_id"]))["status"] == "succeeded"
+    stats = (await client.get("/api/v1/index", headers=viewer)).json()["data"]
+    assert stats["index_type"] == "flat"
