@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 
 log = get_logger(__name__)
@@ -90,11 +91,7 @@ class LiveHub:
         tasks = [*self._subscriptions.values()]
         if self._flusher is not None:
             tasks.append(self._flusher)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(*tasks, wait_seconds=5)
         self._subscriptions.clear()
         for client in list(self._clients):
             with contextlib.suppress(asyncio.QueueFull):

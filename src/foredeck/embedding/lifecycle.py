@@ -19,6 +19,7 @@ from foredeck.db import transaction
 from foredeck.embedding import registry
 from foredeck.embedding import service as embedding_service
 from foredeck.errors import AppError
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 
@@ -106,6 +107,4 @@ async def startup(app: FastAPI) -> None:
 async def shutdown(app: FastAPI) -> None:
     task = getattr(app.state, "embed_loop", None)
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks(task)

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.jobs import Job
 
@@ -80,6 +81,4 @@ async def startup(app: FastAPI) -> None:
 async def shutdown(app: FastAPI) -> None:
     task = getattr(app.state, "generator_sweeper", None)
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks(task)

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound
+from foredeck.jobs.tasks import stop_tasks
+from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, Lock
@@ -186,7 +188,7 @@ async def prune_free_locks(session: AsyncSession) -> None:
 async def try_lead(state: Any, name: str, holder: str, lease_seconds: float) -> bool:
     """Take or renew a leadership lock for one process; False while another holds it."""
     try:
-        async with transaction(state.sessionmaker) as session:
+        async with write_guard(state), transaction(state.sessionmaker) as session:
             await acquire(session, name, holder=holder, lease_seconds=lease_seconds)
     except Conflict:
         return False
@@ -195,7 +197,7 @@ async def try_lead(state: Any, name: str, holder: str, lease_seconds: float) -> 
 
 async def step_down(state: Any, name: str, holder: str) -> None:
     """Give a leadership lock back at shutdown so another process takes over at once."""
-    async with transaction(state.sessionmaker) as session:
+    async with write_guard(state), transaction(state.sessionmaker) as session:
         await session.execute(
             update(Lock)
             .where(Lock.name == name, Lock.holder == holder)
@@ -226,7 +228,7 @@ async def operation_lock(
     lease = lease_seconds or settings.lock_lease_seconds
     # Each use is its own holder unless the caller names one (a named holder may re-enter).
     who = holder or f"{default_holder(name)}:{uuid.uuid4().hex[:8]}"
-    async with transaction(state.sessionmaker) as session:
+    async with write_guard(state), transaction(state.sessionmaker) as session:
         current = await session.get(Lock, name)
         reentered = holder_job_id is not None and (
             current is not None and current.holder_job_id == holder_job_id
@@ -239,7 +241,7 @@ async def operation_lock(
         while True:
             await asyncio.sleep(lease / 3)
             try:
-                async with transaction(state.sessionmaker) as session:
+                async with write_guard(state), transaction(state.sessionmaker) as session:
                     await session.execute(
                         update(Lock)
                         .where(Lock.name == name, Lock.fence == token)
@@ -253,10 +255,8 @@ async def operation_lock(
     try:
         yield token
     finally:
-        renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
-        async with transaction(state.sessionmaker) as session:
+        await stop_tasks(renewer)
+        async with write_guard(state), transaction(state.sessionmaker) as session:
             # A lock the job declared stays with the job until it ends.
             if not reentered:
                 await release(session, name, fence=token)

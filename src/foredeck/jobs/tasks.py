@@ -13,7 +13,11 @@ async def stop_tasks(*tasks: asyncio.Future[Any] | None, wait_seconds: float = 1
     swallowed, so awaiting the task itself could wait forever.
     """
     live = {t for t in tasks if t is not None and not t.done()}
-    for task in live:
-        task.cancel()
-    if live:
-        await asyncio.wait(live, timeout=wait_seconds)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    # Cancel again each round: an absorbed cancel (Python 3.11's wait_for can also swallow
+    # one) leaves the task running, and the next cancel lands at its next await.
+    while live and loop.time() < deadline:
+        for task in live:
+            task.cancel()
+        _, live = await asyncio.wait(live, timeout=min(0.1, max(0.0, deadline - loop.time())))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import time
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.operations.sources import exports_dir, imports_dir
 from foredeck.settings import service as settings_service
@@ -65,6 +65,4 @@ async def startup(app: FastAPI) -> None:
 async def shutdown(app: FastAPI) -> None:
     task = getattr(app.state, "operations_sweeper", None)
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks(task)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from foredeck.jobs import locks
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
 from foredeck.jobs.registry import get_spec
+from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -251,9 +251,7 @@ class JobRunner:
             try:
                 result = await handler
             finally:
-                beat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beat
+                await stop_tasks(beat)
             if result is not None and not isinstance(result, dict):
                 result = {"value": result}
             outcome = ("succeeded", result)
