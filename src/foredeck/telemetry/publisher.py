@@ -13,6 +13,7 @@ from typing import Any
 from foredeck.db import transaction
 from foredeck.jobs import locks
 from foredeck.jobs.tasks import stop_tasks
+from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.telemetry import service as telemetry_service
 
@@ -77,7 +78,7 @@ class TelemetryPublisher:
         if record is None:
             record = await self._lead()
         if record:
-            async with transaction(self.state.sessionmaker) as session:
+            async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
                 await telemetry_service.record(session, self.source, snap)
             pubsub = getattr(self.state, "pubsub", None)
             if pubsub is not None:

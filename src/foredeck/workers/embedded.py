@@ -13,6 +13,7 @@ from sqlalchemy import select
 from foredeck.db import transaction
 from foredeck.jobs import dispatch
 from foredeck.jobs.tasks import stop_tasks
+from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Worker
@@ -42,7 +43,7 @@ class WorkerRecord:
 
     async def register(self) -> None:
         now = utcnow()
-        async with transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             worker = await session.get(Worker, self.worker_id)
             if worker is None:
                 worker = Worker(id=self.worker_id, paused=False, processed=0, failed=0)
@@ -65,7 +66,7 @@ class WorkerRecord:
         """Write liveness and counters; learn the operator's pause wish."""
         processed, failed = runner.processed, runner.failed
         runner.processed = runner.failed = 0
-        async with transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             controls = await active_controls(session)
             worker = await session.get(Worker, self.worker_id)
             if worker is None:
@@ -85,7 +86,7 @@ class WorkerRecord:
             worker.payload = dict(self.payload)
 
     async def stop(self) -> None:
-        async with transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             worker = await session.get(Worker, self.worker_id)
             if worker is not None:
                 worker.status = "stopped"
@@ -126,7 +127,7 @@ class EmbeddedExecutor:
 
     async def start(self) -> None:
         await self.record.register()
-        async with transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             # Jobs this worker id held before a crash cannot still be running: take them back now.
             recovered = await self.runner.recover(session, only_worker=self.worker_id)
         if recovered:

@@ -18,6 +18,7 @@ from sqlalchemy import delete
 
 from foredeck.db import transaction
 from foredeck.jobs import locks
+from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, TelemetrySample
@@ -59,9 +60,9 @@ class Maintenance:
 
     async def tick(self) -> None:
         """One round of upkeep."""
-        async with transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             await self.runner.recover(session)
-        async with transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             if await workers_service.finish_drain_if_empty(session):
                 log.info("drain_finished")
         if await self._lead():
@@ -79,7 +80,7 @@ class Maintenance:
     async def _prune(self) -> None:
         now = utcnow()
         keep = timedelta(hours=self.settings.telemetry_retention_hours)
-        async with transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             await session.execute(
                 delete(TelemetrySample).where(TelemetrySample.created_at < now - keep)
             )
