@@ -156,6 +156,16 @@ def _keyword(text: str) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def _choice(name: str, opts: str) -> dict[str, Any] | None:
+    """A choice field from "a/b/c", "a, b or c" (two options at least)."""
+    options = [o.strip(" '\"") for o in re.split(r"[/|,]|\bor\b", opts)]
+    options = [o for o in options if o]
+    if len(options) < 2:
+        return None
+    choices: list[Any] = [_num(o) if re.fullmatch(r"-?\d+(\.\d+)?", o) else o for o in options]
+    return {"name": snake(name), "type": "choice", "choices": choices}
+
+
 def _interpret(item: str) -> dict[str, Any] | None:
     text = item.strip()
     spec: dict[str, Any] = {}
@@ -211,22 +221,9 @@ def _interpret(item: str) -> dict[str, Any] | None:
             "pattern": m.group("pattern"),
             **spec,
         }
-    if m := CHOICES.match(text):
-        options = [o.strip(" '\"") for o in re.split(r"[/|,]|\bor\b", m.group("opts"))]
-        options = [o for o in options if o]
-        if len(options) >= 2:
-            choices: list[Any] = [
-                _num(o) if re.fullmatch(r"-?\d+(\.\d+)?", o) else o for o in options
-            ]
-            return {"name": snake(m.group("name")), "type": "choice", "choices": choices, **spec}
-    if (m := LISTED.match(text)) and re.search(r"[,/|]|\bor\b", m.group("opts")):
-        options = [o.strip(" '\"") for o in re.split(r"[/|,]|\bor\b", m.group("opts"))]
-        options = [o for o in options if o]
-        if len(options) >= 2:
-            listed: list[Any] = [
-                _num(o) if re.fullmatch(r"-?\d+(\.\d+)?", o) else o for o in options
-            ]
-            return {"name": snake(m.group("name")), "type": "choice", "choices": listed, **spec}
+    for regex in (CHOICES, LISTED):
+        if (m := regex.match(text)) and (choice := _choice(m.group("name"), m.group("opts"))):
+            return {**choice, **spec}
     if re.match(r"^(?:is|has|can)\s+\w", text, re.I):
         return {"name": snake(text), "type": "boolean", **spec}
     kind = _keyword(text)
