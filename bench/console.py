@@ -62,6 +62,20 @@ def _server(args: list[str], port: int, env: dict[str, str], log: Path) -> Itera
                 proc.kill()
 
 
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=out)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -273,7 +287,7 @@ async def _run_import(base: str, cookies: httpx.Cookies, csrf: str, path: Path) 
         return float(result.get("rows_read", 0)) / seconds
 
 
-async def sse_under_import(clients: int, rows: int) -> dict[str, float]:
+async def sse_under_import(clients: int, rows: int, redis_url: str | None) -> dict[str, float]:
     data = Path(tempfile.mkdtemp(prefix="bench-console-sse-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -282,6 +296,9 @@ async def sse_under_import(clients: int, rows: int) -> dict[str, float]:
         "FOREDECK_RATE_LIMIT_ENABLED": "false",
         "FOREDECK_LOG_LEVEL": "WARNING",
     }
+    if redis_url:
+        # Scale-out: the server only serves; a Celery worker process runs the imports.
+        env.update(FOREDECK_REDIS_URL=redis_url, FOREDECK_WORKERS="0")
     csv_path = data / "bench.csv"
     _csv(csv_path, rows)
     try:
@@ -292,7 +309,14 @@ async def sse_under_import(clients: int, rows: int) -> dict[str, float]:
             subprocess.run, create, env={**os.environ, **env}, check=True, capture_output=True
         )
         args = [sys.executable, "-m", "foredeck.cli", "serve", "--port", str(port)]
-        with _server(args, port, env, data / "server.log"):
+        worker: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if redis_url:
+            worker = _process(
+                [sys.executable, "-m", "foredeck.cli", "worker", "-c", "2"],
+                {**env, "FOREDECK_WORKERS": "2"},
+                data / "worker.log",
+            )
+        with _server(args, port, env, data / "server.log"), worker:
             async with httpx.AsyncClient(base_url=base, timeout=60) as login:
                 csrf = await _login(login, "bench")
                 cookies = login.cookies
@@ -323,7 +347,12 @@ async def sse_under_import(clients: int, rows: int) -> dict[str, float]:
                     )
                     for _ in range(clients)
                 ]
-                await asyncio.wait_for(ready.wait(), 120)
+                try:
+                    await asyncio.wait_for(ready.wait(), 120)
+                except TimeoutError:
+                    raise RuntimeError(
+                        f"only {counter[0]} of {clients} SSE clients connected"
+                    ) from None
                 with_clients.append(await _run_import(base, cookies, csrf, csv_path))
                 for task in tasks:
                     task.cancel()
@@ -359,6 +388,11 @@ async def sse_under_import(clients: int, rows: int) -> dict[str, float]:
             "end_to_end_p99_ms": p99,
             "rate_ratio": loaded_rate / base_rate,
         }
+    except BaseException:
+        for name in ("server.log", "worker.log"):
+            if (data / name).exists():
+                shutil.copy(data / name, Path(tempfile.gettempdir()) / f"bench-console-{name}")
+        raise
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -372,6 +406,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--skip-sse", action="store_true")
     parser.add_argument("--skip-jobs", action="store_true")
+    parser.add_argument(
+        "--scale-out",
+        nargs="?",
+        const="redis://127.0.0.1:6379/14",
+        default=None,
+        help="run the SSE part in scale-out mode (Redis URL; a Celery worker runs the import)",
+    )
     args, _ = parser.parse_known_args(sys.argv[2:] if sys.argv[1:2] == ["console"] else None)
     count = args.jobs or (1_000_000 if args.full else 200_000)
     os.environ.setdefault("FOREDECK_LOG_LEVEL", "WARNING")
@@ -380,7 +421,7 @@ def main() -> None:
         asyncio.run(jobs_page(count, args.rounds))
     if not args.skip_sse:
         print(f"bench.console: {args.clients} SSE clients during a {args.rows:,}-row import")
-        asyncio.run(sse_under_import(args.clients, args.rows))
+        asyncio.run(sse_under_import(args.clients, args.rows, args.scale_out))
 
 
 if __name__ == "__main__":

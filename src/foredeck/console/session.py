@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.auth.service import Principal
 from foredeck.kit.envelope import error_response
+from foredeck.logging import get_logger
+
+log = get_logger(__name__)
 
 COOKIE = "foredeck_session"
 LOGIN_COOKIE = "foredeck_login"
@@ -101,27 +105,62 @@ def revoked_key(sid: str) -> str:
     return f"console:revoked:{sid}"
 
 
-async def principal_for_session(app: Any, session: ConsoleSession) -> Principal | None:
-    """The signed-in user (cached briefly), or None when revoked, deleted or disabled."""
+async def _lookup(app: Any, session: ConsoleSession) -> Principal | None:
     cache = app.state.cache
-    if await cache.get(revoked_key(session.sid)) is not None:
+    try:
+        if await cache.get(revoked_key(session.sid)) is not None:
+            return None
+        key = f"console:user:{session.user_id}"
+        hit = await cache.get(key)
+        if hit is None:
+            async with app.state.sessionmaker() as db:
+                user = await db.get(auth_service.User, session.user_id)
+                hit = (
+                    {"id": user.id, "username": user.username, "role": user.role}
+                    if user is not None and user.is_active
+                    else {"id": None}
+                )
+            await cache.set(key, hit, USER_CACHE_TTL)
+    except Exception:
+        # Without the revocation list a signed-out cookie could pass: fail closed.
+        log.warning("console_session_check_failed", user_id=session.user_id)
         return None
-    key = f"console:user:{session.user_id}"
-    hit = await cache.get(key)
-    if hit is None:
-        async with app.state.sessionmaker() as db:
-            user = await db.get(auth_service.User, session.user_id)
-            hit = (
-                {"id": user.id, "username": user.username, "role": user.role}
-                if user is not None and user.is_active
-                else {"id": None}
-            )
-        await cache.set(key, hit, USER_CACHE_TTL)
     if hit.get("id") is None:
         return None
     return Principal(
         user_id=int(hit["id"]), username=hit["username"], role=Role(hit["role"]), via="session"
     )
+
+
+# A page opens several requests at once (the page, its SSE stream, htmx refreshes); they share
+# one lookup, and its answer is kept for a moment in this process.
+LOCAL_TTL = 2.0
+_local: dict[str, tuple[float, Principal | None]] = {}
+_inflight: dict[str, asyncio.Future[Principal | None]] = {}
+
+
+def forget_local(sid: str) -> None:
+    """Drop this process's memory of a session (at sign-out)."""
+    for key in [k for k in _local if k.startswith(f"{sid}:")]:
+        _local.pop(key, None)
+
+
+async def principal_for_session(app: Any, session: ConsoleSession) -> Principal | None:
+    """The signed-in user (cached briefly), or None when revoked, deleted or disabled."""
+    key = f"{session.sid}:{session.user_id}:{id(app)}"
+    hit = _local.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    future = _inflight.get(key)
+    if future is None:
+        future = asyncio.ensure_future(_lookup(app, session))
+        _inflight[key] = future
+        future.add_done_callback(lambda _f: _inflight.pop(key, None))
+    principal = await asyncio.shield(future)
+    if len(_local) > 10_000:
+        _local.clear()
+    _local[key] = (time.monotonic() + LOCAL_TTL, principal)
+    return principal
 
 
 class ConsoleSessionMiddleware:

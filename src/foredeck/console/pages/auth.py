@@ -110,6 +110,7 @@ async def logout(request: Request) -> Response:
     if session is not None:
         left = max(1.0, session.issued_at + config.token_ttl_seconds - time.time())
         await request.app.state.cache.set(console_session.revoked_key(session.sid), 1, left)
+        console_session.forget_local(session.sid)
     response: Response
     if request.headers.get("hx-request") == "true":
         response = Response(status_code=200, headers={"HX-Redirect": "/ui/login"})
