@@ -144,7 +144,8 @@ def build() -> tuple[str, str]:
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Config(data_dir=Path(tmp)))
-        ops = collect(app)
+        # Sorted by name, so moving a router in app.py does not reshuffle the file.
+        ops = sorted(collect(app), key=lambda op: op.name)
 
     namer = Namer()
     modules = BASE_MODULES + _schema_modules()

@@ -109,132 +109,132 @@ if TYPE_CHECKING:
     )
 
 OPERATIONS: dict[str, tuple[str, str]] = {
-    "list_memories": ("GET", "/api/v1/memories"),
-    "create_memory": ("POST", "/api/v1/memories"),
-    "get_memory": ("GET", "/api/v1/memories/{memory_id}"),
-    "update_memory": ("PATCH", "/api/v1/memories/{memory_id}"),
-    "delete_memory": ("DELETE", "/api/v1/memories/{memory_id}"),
-    "get_health": ("GET", "/health"),
-    "get_liveness": ("GET", "/health/live"),
-    "get_readiness": ("GET", "/health/ready"),
-    "get_info": ("GET", "/api/v1/info"),
-    "create_token": ("POST", "/api/v1/auth/token"),
-    "get_me": ("GET", "/api/v1/users/me"),
-    "update_me": ("PATCH", "/api/v1/users/me"),
-    "get_preferences": ("GET", "/api/v1/users/me/preferences"),
-    "update_preferences": ("PATCH", "/api/v1/users/me/preferences"),
-    "search_users": ("GET", "/api/v1/users/search"),
-    "list_users": ("GET", "/api/v1/users"),
-    "create_user": ("POST", "/api/v1/users"),
-    "get_user": ("GET", "/api/v1/users/{user_id}"),
-    "update_user": ("PATCH", "/api/v1/users/{user_id}"),
-    "delete_user": ("DELETE", "/api/v1/users/{user_id}"),
-    "list_api_keys": ("GET", "/api/v1/api_keys"),
-    "create_api_key": ("POST", "/api/v1/api_keys"),
-    "revoke_api_key": ("DELETE", "/api/v1/api_keys/{key_id}"),
-    "create_job": ("POST", "/api/v1/jobs"),
-    "create_test_job": ("POST", "/api/v1/jobs/test"),
-    "list_jobs": ("GET", "/api/v1/jobs"),
-    "list_job_kinds": ("GET", "/api/v1/jobs/kinds"),
-    "control_jobs": ("POST", "/api/v1/jobs/bulk"),
-    "get_job": ("GET", "/api/v1/jobs/{job_id}"),
-    "list_job_runs": ("GET", "/api/v1/jobs/{job_id}/runs"),
-    "list_job_events": ("GET", "/api/v1/jobs/{job_id}/events/history"),
     "control_job": ("POST", "/api/v1/jobs/{job_id}/control"),
-    "get_queue_summary": ("GET", "/api/v1/queue"),
-    "list_locks": ("GET", "/api/v1/locks"),
-    "free_lock": ("DELETE", "/api/v1/locks/{name}"),
-    "list_workers": ("GET", "/api/v1/workers"),
-    "get_worker_controls": ("GET", "/api/v1/workers/controls"),
-    "pause_all_workers": ("POST", "/api/v1/workers/pause-all"),
-    "resume_all_workers": ("POST", "/api/v1/workers/resume-all"),
-    "drain_workers": ("POST", "/api/v1/workers/drain"),
-    "undrain_workers": ("POST", "/api/v1/workers/undrain"),
-    "get_worker": ("GET", "/api/v1/workers/{worker_id}"),
-    "pause_worker": ("POST", "/api/v1/workers/{worker_id}/pause"),
-    "resume_worker": ("POST", "/api/v1/workers/{worker_id}/resume"),
-    "pause_queue": ("POST", "/api/v1/queues/{queue}/pause"),
-    "resume_queue": ("POST", "/api/v1/queues/{queue}/resume"),
-    "get_telemetry_snapshot": ("GET", "/api/v1/telemetry/snapshot"),
-    "get_telemetry_history": ("GET", "/api/v1/telemetry/history"),
-    "stream_telemetry": ("GET", "/api/v1/telemetry/stream"),
-    "stream_job_events": ("GET", "/api/v1/jobs/{job_id}/events"),
-    "get_metrics": ("GET", "/metrics"),
-    "list_available_models": ("GET", "/api/v1/available_models"),
-    "get_embedding_status": ("GET", "/api/v1/embedding"),
-    "retry_failed_embeddings": ("POST", "/api/v1/embedding/retry"),
-    "get_index_stats": ("GET", "/api/v1/index"),
-    "rebuild_index": ("POST", "/api/v1/operations/index"),
+    "control_jobs": ("POST", "/api/v1/jobs/bulk"),
+    "create_agent_config": ("POST", "/api/v1/agent_configs"),
+    "create_allocation": ("POST", "/api/v1/allocations"),
+    "create_api_key": ("POST", "/api/v1/api_keys"),
+    "create_cli_agent_config": ("POST", "/api/v1/cli_agent_configs"),
+    "create_dataset": ("POST", "/api/v1/datasets"),
+    "create_incident": ("POST", "/api/v1/incidents"),
+    "create_job": ("POST", "/api/v1/jobs"),
+    "create_memory": ("POST", "/api/v1/memories"),
+    "create_project": ("POST", "/api/v1/projects"),
+    "create_server": ("POST", "/api/v1/servers"),
+    "create_service_deployment": ("POST", "/api/v1/service_deployments"),
+    "create_task": ("POST", "/api/v1/tasks"),
+    "create_task_execution": ("POST", "/api/v1/task_executions"),
+    "create_test_job": ("POST", "/api/v1/jobs/test"),
+    "create_token": ("POST", "/api/v1/auth/token"),
+    "create_user": ("POST", "/api/v1/users"),
+    "delete_agent_config": ("DELETE", "/api/v1/agent_configs/{item_id}"),
+    "delete_allocation": ("DELETE", "/api/v1/allocations/{item_id}"),
+    "delete_cli_agent_config": ("DELETE", "/api/v1/cli_agent_configs/{item_id}"),
+    "delete_incident": ("DELETE", "/api/v1/incidents/{item_id}"),
+    "delete_memory": ("DELETE", "/api/v1/memories/{memory_id}"),
+    "delete_project": ("DELETE", "/api/v1/projects/{item_id}"),
+    "delete_server": ("DELETE", "/api/v1/servers/{item_id}"),
+    "delete_service_deployment": ("DELETE", "/api/v1/service_deployments/{item_id}"),
+    "delete_task": ("DELETE", "/api/v1/tasks/{item_id}"),
+    "delete_task_execution": ("DELETE", "/api/v1/task_executions/{item_id}"),
+    "delete_user": ("DELETE", "/api/v1/users/{user_id}"),
+    "download_dataset": ("GET", "/api/v1/jobs/{job_id}/download"),
     "download_index_snapshot": ("GET", "/api/v1/index/snapshot"),
+    "drain_workers": ("POST", "/api/v1/workers/drain"),
+    "extract_schema": ("POST", "/api/v1/schema/extract"),
+    "free_lock": ("DELETE", "/api/v1/locks/{name}"),
+    "generate_chunk": ("POST", "/api/v1/jobs/{job_id}/chunks/{index}"),
+    "get_agent_config": ("GET", "/api/v1/agent_configs/{item_id}"),
+    "get_allocation": ("GET", "/api/v1/allocations/{item_id}"),
+    "get_chunk": ("GET", "/api/v1/jobs/{job_id}/chunks/{index}"),
+    "get_cli_agent_config": ("GET", "/api/v1/cli_agent_configs/{item_id}"),
+    "get_embedding_status": ("GET", "/api/v1/embedding"),
+    "get_health": ("GET", "/health"),
+    "get_incident": ("GET", "/api/v1/incidents/{item_id}"),
+    "get_index_stats": ("GET", "/api/v1/index"),
+    "get_info": ("GET", "/api/v1/info"),
+    "get_job": ("GET", "/api/v1/jobs/{job_id}"),
+    "get_liveness": ("GET", "/health/live"),
+    "get_me": ("GET", "/api/v1/users/me"),
+    "get_memory": ("GET", "/api/v1/memories/{memory_id}"),
+    "get_metrics": ("GET", "/metrics"),
+    "get_operation_status": ("GET", "/api/v1/operations/{operation}/status"),
+    "get_preferences": ("GET", "/api/v1/users/me/preferences"),
+    "get_project": ("GET", "/api/v1/projects/{item_id}"),
+    "get_queue_summary": ("GET", "/api/v1/queue"),
+    "get_readiness": ("GET", "/health/ready"),
+    "get_server": ("GET", "/api/v1/servers/{item_id}"),
+    "get_service_deployment": ("GET", "/api/v1/service_deployments/{item_id}"),
+    "get_settings": ("GET", "/api/v1/settings"),
+    "get_settings_section": ("GET", "/api/v1/settings/{section}"),
+    "get_task": ("GET", "/api/v1/tasks/{item_id}"),
+    "get_task_execution": ("GET", "/api/v1/task_executions/{item_id}"),
+    "get_telemetry_history": ("GET", "/api/v1/telemetry/history"),
+    "get_telemetry_snapshot": ("GET", "/api/v1/telemetry/snapshot"),
+    "get_user": ("GET", "/api/v1/users/{user_id}"),
+    "get_worker": ("GET", "/api/v1/workers/{worker_id}"),
+    "get_worker_controls": ("GET", "/api/v1/workers/controls"),
+    "import_dataset": ("POST", "/api/v1/jobs/{job_id}/import"),
+    "import_settings_config": ("POST", "/api/v1/settings/import-config"),
+    "list_agent_configs": ("GET", "/api/v1/agent_configs"),
+    "list_allocations": ("GET", "/api/v1/allocations"),
+    "list_api_keys": ("GET", "/api/v1/api_keys"),
+    "list_available_models": ("GET", "/api/v1/available_models"),
+    "list_chunks": ("GET", "/api/v1/jobs/{job_id}/chunks"),
+    "list_cli_agent_configs": ("GET", "/api/v1/cli_agent_configs"),
+    "list_import_files": ("GET", "/api/v1/operations/import/files"),
+    "list_incidents": ("GET", "/api/v1/incidents"),
+    "list_job_events": ("GET", "/api/v1/jobs/{job_id}/events/history"),
+    "list_job_kinds": ("GET", "/api/v1/jobs/kinds"),
+    "list_job_runs": ("GET", "/api/v1/jobs/{job_id}/runs"),
+    "list_jobs": ("GET", "/api/v1/jobs"),
+    "list_locks": ("GET", "/api/v1/locks"),
+    "list_memories": ("GET", "/api/v1/memories"),
+    "list_projects": ("GET", "/api/v1/projects"),
+    "list_rag_indices": ("GET", "/api/v1/rag"),
+    "list_servers": ("GET", "/api/v1/servers"),
+    "list_service_deployments": ("GET", "/api/v1/service_deployments"),
+    "list_task_executions": ("GET", "/api/v1/task_executions"),
+    "list_tasks": ("GET", "/api/v1/tasks"),
+    "list_users": ("GET", "/api/v1/users"),
+    "list_workers": ("GET", "/api/v1/workers"),
+    "pause_all_workers": ("POST", "/api/v1/workers/pause-all"),
+    "pause_queue": ("POST", "/api/v1/queues/{queue}/pause"),
+    "pause_worker": ("POST", "/api/v1/workers/{worker_id}/pause"),
+    "prepare_download": ("POST", "/api/v1/jobs/{job_id}/download"),
+    "preview_import": ("POST", "/api/v1/operations/import/preview"),
+    "rebuild_index": ("POST", "/api/v1/operations/index"),
+    "reset_settings_section": ("DELETE", "/api/v1/settings/{section}"),
     "restore_index_snapshot": ("POST", "/api/v1/index/snapshot"),
+    "resume_all_workers": ("POST", "/api/v1/workers/resume-all"),
+    "resume_queue": ("POST", "/api/v1/queues/{queue}/resume"),
+    "resume_worker": ("POST", "/api/v1/workers/{worker_id}/resume"),
+    "retry_failed_embeddings": ("POST", "/api/v1/embedding/retry"),
+    "revoke_api_key": ("DELETE", "/api/v1/api_keys/{key_id}"),
     "search": ("POST", "/api/v1/search"),
     "search_records": ("GET", "/api/v1/search"),
-    "list_rag_indices": ("GET", "/api/v1/rag"),
-    "start_import": ("POST", "/api/v1/operations/import"),
-    "preview_import": ("POST", "/api/v1/operations/import/preview"),
+    "search_users": ("GET", "/api/v1/users/search"),
     "start_export": ("POST", "/api/v1/operations/export"),
-    "get_operation_status": ("GET", "/api/v1/operations/{operation}/status"),
-    "list_import_files": ("GET", "/api/v1/operations/import/files"),
-    "download_dataset": ("GET", "/api/v1/jobs/{job_id}/download"),
-    "get_settings": ("GET", "/api/v1/settings"),
-    "import_settings_config": ("POST", "/api/v1/settings/import-config"),
-    "get_settings_section": ("GET", "/api/v1/settings/{section}"),
-    "update_settings": ("PUT", "/api/v1/settings/{section}"),
-    "validate_settings_section": ("POST", "/api/v1/settings/{section}/validate"),
-    "reset_settings_section": ("DELETE", "/api/v1/settings/{section}"),
-    "extract_schema": ("POST", "/api/v1/schema/extract"),
-    "validate_schema": ("POST", "/api/v1/schema/validate"),
-    "create_dataset": ("POST", "/api/v1/datasets"),
-    "list_chunks": ("GET", "/api/v1/jobs/{job_id}/chunks"),
-    "generate_chunk": ("POST", "/api/v1/jobs/{job_id}/chunks/{index}"),
-    "get_chunk": ("GET", "/api/v1/jobs/{job_id}/chunks/{index}"),
-    "prepare_download": ("POST", "/api/v1/jobs/{job_id}/download"),
-    "import_dataset": ("POST", "/api/v1/jobs/{job_id}/import"),
-    "list_projects": ("GET", "/api/v1/projects"),
-    "create_project": ("POST", "/api/v1/projects"),
-    "get_project": ("GET", "/api/v1/projects/{item_id}"),
-    "update_project": ("PATCH", "/api/v1/projects/{item_id}"),
-    "delete_project": ("DELETE", "/api/v1/projects/{item_id}"),
-    "list_tasks": ("GET", "/api/v1/tasks"),
-    "create_task": ("POST", "/api/v1/tasks"),
-    "get_task": ("GET", "/api/v1/tasks/{item_id}"),
-    "update_task": ("PATCH", "/api/v1/tasks/{item_id}"),
-    "delete_task": ("DELETE", "/api/v1/tasks/{item_id}"),
-    "list_servers": ("GET", "/api/v1/servers"),
-    "create_server": ("POST", "/api/v1/servers"),
-    "get_server": ("GET", "/api/v1/servers/{item_id}"),
-    "update_server": ("PATCH", "/api/v1/servers/{item_id}"),
-    "delete_server": ("DELETE", "/api/v1/servers/{item_id}"),
-    "list_allocations": ("GET", "/api/v1/allocations"),
-    "create_allocation": ("POST", "/api/v1/allocations"),
-    "get_allocation": ("GET", "/api/v1/allocations/{item_id}"),
-    "update_allocation": ("PATCH", "/api/v1/allocations/{item_id}"),
-    "delete_allocation": ("DELETE", "/api/v1/allocations/{item_id}"),
-    "list_incidents": ("GET", "/api/v1/incidents"),
-    "create_incident": ("POST", "/api/v1/incidents"),
-    "get_incident": ("GET", "/api/v1/incidents/{item_id}"),
-    "update_incident": ("PATCH", "/api/v1/incidents/{item_id}"),
-    "delete_incident": ("DELETE", "/api/v1/incidents/{item_id}"),
-    "list_service_deployments": ("GET", "/api/v1/service_deployments"),
-    "create_service_deployment": ("POST", "/api/v1/service_deployments"),
-    "get_service_deployment": ("GET", "/api/v1/service_deployments/{item_id}"),
-    "update_service_deployment": ("PATCH", "/api/v1/service_deployments/{item_id}"),
-    "delete_service_deployment": ("DELETE", "/api/v1/service_deployments/{item_id}"),
-    "list_agent_configs": ("GET", "/api/v1/agent_configs"),
-    "create_agent_config": ("POST", "/api/v1/agent_configs"),
-    "get_agent_config": ("GET", "/api/v1/agent_configs/{item_id}"),
+    "start_import": ("POST", "/api/v1/operations/import"),
+    "stream_job_events": ("GET", "/api/v1/jobs/{job_id}/events"),
+    "stream_telemetry": ("GET", "/api/v1/telemetry/stream"),
+    "undrain_workers": ("POST", "/api/v1/workers/undrain"),
     "update_agent_config": ("PATCH", "/api/v1/agent_configs/{item_id}"),
-    "delete_agent_config": ("DELETE", "/api/v1/agent_configs/{item_id}"),
-    "list_cli_agent_configs": ("GET", "/api/v1/cli_agent_configs"),
-    "create_cli_agent_config": ("POST", "/api/v1/cli_agent_configs"),
-    "get_cli_agent_config": ("GET", "/api/v1/cli_agent_configs/{item_id}"),
+    "update_allocation": ("PATCH", "/api/v1/allocations/{item_id}"),
     "update_cli_agent_config": ("PATCH", "/api/v1/cli_agent_configs/{item_id}"),
-    "delete_cli_agent_config": ("DELETE", "/api/v1/cli_agent_configs/{item_id}"),
-    "list_task_executions": ("GET", "/api/v1/task_executions"),
-    "create_task_execution": ("POST", "/api/v1/task_executions"),
-    "get_task_execution": ("GET", "/api/v1/task_executions/{item_id}"),
+    "update_incident": ("PATCH", "/api/v1/incidents/{item_id}"),
+    "update_me": ("PATCH", "/api/v1/users/me"),
+    "update_memory": ("PATCH", "/api/v1/memories/{memory_id}"),
+    "update_preferences": ("PATCH", "/api/v1/users/me/preferences"),
+    "update_project": ("PATCH", "/api/v1/projects/{item_id}"),
+    "update_server": ("PATCH", "/api/v1/servers/{item_id}"),
+    "update_service_deployment": ("PATCH", "/api/v1/service_deployments/{item_id}"),
+    "update_settings": ("PUT", "/api/v1/settings/{section}"),
+    "update_task": ("PATCH", "/api/v1/tasks/{item_id}"),
     "update_task_execution": ("PATCH", "/api/v1/task_executions/{item_id}"),
-    "delete_task_execution": ("DELETE", "/api/v1/task_executions/{item_id}"),
+    "update_user": ("PATCH", "/api/v1/users/{user_id}"),
+    "validate_schema": ("POST", "/api/v1/schema/validate"),
+    "validate_settings_section": ("POST", "/api/v1/settings/{section}/validate"),
 }
 
 
@@ -242,257 +242,54 @@ class SyncOperations:
     def _call(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
-    def list_memories(
-        self,
-        *,
-        memory_type: Any | None = None,
-        collection: str | None = None,
-        owner_id: int | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        embedding_state: Any | None = None,
-        q: str | None = None,
-        sort: Any | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[MemoryOut]:
-        """List Memories (GET /api/v1/memories)"""
-        return self._call(
-            "GET",
-            "/api/v1/memories",
-            path={},
-            query={
-                "memory_type": memory_type,
-                "collection": collection,
-                "owner_id": owner_id,
-                "created_after": created_after,
-                "created_before": created_before,
-                "embedding_state": embedding_state,
-                "q": q,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[MemoryOut],
-            kind="json",
-        )
-
-    def create_memory(self, body: MemoryCreate | dict[str, Any]) -> MemoryOut:
-        """Create Memory (POST /api/v1/memories)"""
+    def control_job(self, job_id: str, body: ControlBody | dict[str, Any]) -> JobRead:
+        """Control Job (POST /api/v1/jobs/{job_id}/control)"""
         return self._call(
             "POST",
-            "/api/v1/memories",
-            path={},
+            "/api/v1/jobs/{job_id}/control",
+            path={"job_id": job_id},
             query={},
             json=body,
-            result=MemoryOut,
+            result=JobRead,
             unwrap=True,
             kind="json",
         )
 
-    def get_memory(self, memory_id: int) -> MemoryOut:
-        """Get Memory (GET /api/v1/memories/{memory_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/memories/{memory_id}",
-            path={"memory_id": memory_id},
-            query={},
-            result=MemoryOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_memory(self, memory_id: int, body: MemoryUpdate | dict[str, Any]) -> MemoryOut:
-        """Update Memory (PATCH /api/v1/memories/{memory_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/memories/{memory_id}",
-            path={"memory_id": memory_id},
-            query={},
-            json=body,
-            result=MemoryOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_memory(self, memory_id: int) -> None:
-        """Delete Memory (DELETE /api/v1/memories/{memory_id})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/memories/{memory_id}",
-            path={"memory_id": memory_id},
-            query={},
-            result=None,
-            kind="empty",
-        )
-
-    def get_health(self) -> Health:
-        """Health (GET /health)"""
-        return self._call(
-            "GET", "/health", path={}, query={}, result=_contracts.Health, kind="json"
-        )
-
-    def get_liveness(self) -> dict[str, str]:
-        """Live (GET /health/live)"""
-        return self._call(
-            "GET", "/health/live", path={}, query={}, result=dict[str, str], kind="json"
-        )
-
-    def get_readiness(self) -> Any:
-        """Ready (GET /health/ready)"""
-        return self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
-
-    def get_info(self) -> Info:
-        """Info (GET /api/v1/info)"""
-        return self._call(
-            "GET",
-            "/api/v1/info",
-            path={},
-            query={},
-            result=_contracts.Info,
-            unwrap=True,
-            kind="json",
-        )
-
-    def create_token(self, body: TokenRequest | dict[str, Any]) -> TokenResponse:
-        """Create Token (POST /api/v1/auth/token)"""
+    def control_jobs(self, body: BulkControlBody | dict[str, Any]) -> BulkResult:
+        """Bulk Control (POST /api/v1/jobs/bulk)"""
         return self._call(
             "POST",
-            "/api/v1/auth/token",
+            "/api/v1/jobs/bulk",
             path={},
             query={},
             json=body,
-            result=TokenResponse,
+            result=BulkResult,
             unwrap=True,
             kind="json",
         )
 
-    def get_me(self) -> UserOut:
-        """Read Me (GET /api/v1/users/me)"""
-        return self._call(
-            "GET", "/api/v1/users/me", path={}, query={}, result=UserOut, unwrap=True, kind="json"
-        )
-
-    def update_me(self, body: MePatch | dict[str, Any]) -> UserOut:
-        """Update Me (PATCH /api/v1/users/me)"""
-        return self._call(
-            "PATCH",
-            "/api/v1/users/me",
-            path={},
-            query={},
-            json=body,
-            result=UserOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_preferences(self) -> Preferences:
-        """Read Preferences (GET /api/v1/users/me/preferences)"""
-        return self._call(
-            "GET",
-            "/api/v1/users/me/preferences",
-            path={},
-            query={},
-            result=Preferences,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_preferences(self, body: PreferencesPatch | dict[str, Any]) -> Preferences:
-        """Update Preferences (PATCH /api/v1/users/me/preferences)"""
-        return self._call(
-            "PATCH",
-            "/api/v1/users/me/preferences",
-            path={},
-            query={},
-            json=body,
-            result=Preferences,
-            unwrap=True,
-            kind="json",
-        )
-
-    def search_users(self, *, q: str, limit: int | None = None) -> list[UserPublic]:
-        """Search Users (GET /api/v1/users/search)"""
-        return self._call(
-            "GET",
-            "/api/v1/users/search",
-            path={},
-            query={"q": q, "limit": limit},
-            result=list[UserPublic],
-            unwrap=True,
-            kind="json",
-        )
-
-    def list_users(
-        self, *, role: Any | None = None, page: int | None = None, per_page: int | None = None
-    ) -> Paged[UserOut]:
-        """List Users (GET /api/v1/users)"""
-        return self._call(
-            "GET",
-            "/api/v1/users",
-            path={},
-            query={"role": role, "page": page, "per_page": per_page},
-            result=Paged[UserOut],
-            kind="json",
-        )
-
-    def create_user(self, body: UserCreate | dict[str, Any]) -> UserOut:
-        """Create User (POST /api/v1/users)"""
+    def create_agent_config(self, body: AgentConfigCreate | dict[str, Any]) -> AgentConfigOut:
+        """Create a agent config (POST /api/v1/agent_configs)"""
         return self._call(
             "POST",
-            "/api/v1/users",
+            "/api/v1/agent_configs",
             path={},
             query={},
             json=body,
-            result=UserOut,
+            result=AgentConfigOut,
             unwrap=True,
             kind="json",
         )
 
-    def get_user(self, user_id: int) -> UserOut:
-        """Get User (GET /api/v1/users/{user_id})"""
+    def create_allocation(self, body: AllocationCreate | dict[str, Any]) -> AllocationOut:
+        """Create a allocation (POST /api/v1/allocations)"""
         return self._call(
-            "GET",
-            "/api/v1/users/{user_id}",
-            path={"user_id": user_id},
-            query={},
-            result=UserOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_user(self, user_id: int, body: UserUpdate | dict[str, Any]) -> UserOut:
-        """Update User (PATCH /api/v1/users/{user_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/users/{user_id}",
-            path={"user_id": user_id},
-            query={},
-            json=body,
-            result=UserOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_user(self, user_id: int) -> None:
-        """Delete User (DELETE /api/v1/users/{user_id})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/users/{user_id}",
-            path={"user_id": user_id},
-            query={},
-            result=None,
-            kind="empty",
-        )
-
-    def list_api_keys(self) -> list[ApiKeyOut]:
-        """List Api Keys (GET /api/v1/api_keys)"""
-        return self._call(
-            "GET",
-            "/api/v1/api_keys",
+            "POST",
+            "/api/v1/allocations",
             path={},
             query={},
-            result=list[ApiKeyOut],
+            json=body,
+            result=AllocationOut,
             unwrap=True,
             kind="json",
         )
@@ -510,14 +307,43 @@ class SyncOperations:
             kind="json",
         )
 
-    def revoke_api_key(self, key_id: int) -> ApiKeyOut:
-        """Revoke Api Key (DELETE /api/v1/api_keys/{key_id})"""
+    def create_cli_agent_config(
+        self, body: CLIAgentConfigCreate | dict[str, Any]
+    ) -> CLIAgentConfigOut:
+        """Create a cli agent config (POST /api/v1/cli_agent_configs)"""
         return self._call(
-            "DELETE",
-            "/api/v1/api_keys/{key_id}",
-            path={"key_id": key_id},
+            "POST",
+            "/api/v1/cli_agent_configs",
+            path={},
             query={},
-            result=ApiKeyOut,
+            json=body,
+            result=CLIAgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_dataset(self, body: DatasetCreate | dict[str, Any]) -> JobCreated:
+        """Create Dataset (POST /api/v1/datasets)"""
+        return self._call(
+            "POST",
+            "/api/v1/datasets",
+            path={},
+            query={},
+            json=body,
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_incident(self, body: IncidentCreate | dict[str, Any]) -> IncidentOut:
+        """Create a incident (POST /api/v1/incidents)"""
+        return self._call(
+            "POST",
+            "/api/v1/incidents",
+            path={},
+            query={},
+            json=body,
+            result=IncidentOut,
             unwrap=True,
             kind="json",
         )
@@ -535,6 +361,84 @@ class SyncOperations:
             kind="json",
         )
 
+    def create_memory(self, body: MemoryCreate | dict[str, Any]) -> MemoryOut:
+        """Create Memory (POST /api/v1/memories)"""
+        return self._call(
+            "POST",
+            "/api/v1/memories",
+            path={},
+            query={},
+            json=body,
+            result=MemoryOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_project(self, body: ProjectCreate | dict[str, Any]) -> ProjectOut:
+        """Create a project (POST /api/v1/projects)"""
+        return self._call(
+            "POST",
+            "/api/v1/projects",
+            path={},
+            query={},
+            json=body,
+            result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_server(self, body: ServerCreate | dict[str, Any]) -> ServerOut:
+        """Create a server (POST /api/v1/servers)"""
+        return self._call(
+            "POST",
+            "/api/v1/servers",
+            path={},
+            query={},
+            json=body,
+            result=ServerOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_service_deployment(self, body: DeploymentCreate | dict[str, Any]) -> DeploymentOut:
+        """Create a service deployment (POST /api/v1/service_deployments)"""
+        return self._call(
+            "POST",
+            "/api/v1/service_deployments",
+            path={},
+            query={},
+            json=body,
+            result=DeploymentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_task(self, body: TaskCreate | dict[str, Any]) -> TaskOut:
+        """Create a task (POST /api/v1/tasks)"""
+        return self._call(
+            "POST",
+            "/api/v1/tasks",
+            path={},
+            query={},
+            json=body,
+            result=TaskOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_task_execution(self, body: TaskExecutionCreate | dict[str, Any]) -> TaskExecutionOut:
+        """Create a task execution (POST /api/v1/task_executions)"""
+        return self._call(
+            "POST",
+            "/api/v1/task_executions",
+            path={},
+            query={},
+            json=body,
+            result=TaskExecutionOut,
+            unwrap=True,
+            kind="json",
+        )
+
     def create_test_job(
         self, body: TestJobCreate | None | dict[str, Any] | None = None
     ) -> JobCreated:
@@ -546,6 +450,818 @@ class SyncOperations:
             query={},
             json=body,
             result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_token(self, body: TokenRequest | dict[str, Any]) -> TokenResponse:
+        """Create Token (POST /api/v1/auth/token)"""
+        return self._call(
+            "POST",
+            "/api/v1/auth/token",
+            path={},
+            query={},
+            json=body,
+            result=TokenResponse,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_user(self, body: UserCreate | dict[str, Any]) -> UserOut:
+        """Create User (POST /api/v1/users)"""
+        return self._call(
+            "POST",
+            "/api/v1/users",
+            path={},
+            query={},
+            json=body,
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def delete_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a agent config (DELETE /api/v1/agent_configs/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_allocation(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a allocation (DELETE /api/v1/allocations/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/allocations/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_cli_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a cli agent config (DELETE /api/v1/cli_agent_configs/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/cli_agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_incident(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a incident (DELETE /api/v1/incidents/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/incidents/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_memory(self, memory_id: int) -> None:
+        """Delete Memory (DELETE /api/v1/memories/{memory_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/memories/{memory_id}",
+            path={"memory_id": memory_id},
+            query={},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_project(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a project (DELETE /api/v1/projects/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/projects/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_server(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a server (DELETE /api/v1/servers/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/servers/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_service_deployment(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a service deployment (DELETE /api/v1/service_deployments/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/service_deployments/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_task(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a task (DELETE /api/v1/tasks/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/tasks/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_task_execution(self, item_id: str, *, cascade: bool | None = None) -> None:
+        """Delete a task execution (DELETE /api/v1/task_executions/{item_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/task_executions/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_user(self, user_id: int) -> None:
+        """Delete User (DELETE /api/v1/users/{user_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/users/{user_id}",
+            path={"user_id": user_id},
+            query={},
+            result=None,
+            kind="empty",
+        )
+
+    def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
+        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/download",
+            path={"job_id": job_id},
+            query={"format": format},
+            result=None,
+            kind="raw",
+        )
+
+    def download_index_snapshot(self) -> httpx.Response:
+        """Download Snapshot (GET /api/v1/index/snapshot)"""
+        return self._call(
+            "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
+        )
+
+    def drain_workers(self) -> ControlsRead:
+        """Drain (POST /api/v1/workers/drain)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/drain",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def extract_schema(self, body: ExtractRequest | dict[str, Any]) -> ExtractResponse:
+        """Extract Schema (POST /api/v1/schema/extract)"""
+        return self._call(
+            "POST",
+            "/api/v1/schema/extract",
+            path={},
+            query={},
+            json=body,
+            result=ExtractResponse,
+            unwrap=True,
+            kind="json",
+        )
+
+    def free_lock(self, name: str) -> LockRead:
+        """Free Lock (DELETE /api/v1/locks/{name})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/locks/{name}",
+            path={"name": name},
+            query={},
+            result=LockRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def generate_chunk(
+        self,
+        job_id: str,
+        index: int,
+        body: ChunkGenerateRequest | None | dict[str, Any] | None = None,
+    ) -> ChunkOut:
+        """Generate Chunk (POST /api/v1/jobs/{job_id}/chunks/{index})"""
+        return self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/chunks/{index}",
+            path={"job_id": job_id, "index": index},
+            query={},
+            json=body,
+            result=ChunkOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_agent_config(self, item_id: int) -> AgentConfigOut:
+        """Get a agent config (GET /api/v1/agent_configs/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=AgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_allocation(self, item_id: int) -> AllocationOut:
+        """Get a allocation (GET /api/v1/allocations/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/allocations/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=AllocationOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_chunk(
+        self,
+        job_id: str,
+        index: int,
+        *,
+        format: Literal["json", "csv"] | None = None,
+        limit: int | None = None,
+    ) -> ChunkPreview:
+        """Preview Chunk (GET /api/v1/jobs/{job_id}/chunks/{index})"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/chunks/{index}",
+            path={"job_id": job_id, "index": index},
+            query={"format": format, "limit": limit},
+            result=ChunkPreview,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_cli_agent_config(self, item_id: int) -> CLIAgentConfigOut:
+        """Get a cli agent config (GET /api/v1/cli_agent_configs/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/cli_agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=CLIAgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_embedding_status(self) -> EmbeddingStatus:
+        """Embedding Status (GET /api/v1/embedding)"""
+        return self._call(
+            "GET",
+            "/api/v1/embedding",
+            path={},
+            query={},
+            result=EmbeddingStatus,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_health(self) -> Health:
+        """Health (GET /health)"""
+        return self._call(
+            "GET", "/health", path={}, query={}, result=_contracts.Health, kind="json"
+        )
+
+    def get_incident(self, item_id: int) -> IncidentOut:
+        """Get a incident (GET /api/v1/incidents/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/incidents/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=IncidentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_index_stats(self) -> IndexStats:
+        """Index Stats (GET /api/v1/index)"""
+        return self._call(
+            "GET", "/api/v1/index", path={}, query={}, result=IndexStats, unwrap=True, kind="json"
+        )
+
+    def get_info(self) -> Info:
+        """Info (GET /api/v1/info)"""
+        return self._call(
+            "GET",
+            "/api/v1/info",
+            path={},
+            query={},
+            result=_contracts.Info,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_job(self, job_id: str) -> JobRead:
+        """Get Job (GET /api/v1/jobs/{job_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}",
+            path={"job_id": job_id},
+            query={},
+            result=JobRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_liveness(self) -> dict[str, str]:
+        """Live (GET /health/live)"""
+        return self._call(
+            "GET", "/health/live", path={}, query={}, result=dict[str, str], kind="json"
+        )
+
+    def get_me(self) -> UserOut:
+        """Read Me (GET /api/v1/users/me)"""
+        return self._call(
+            "GET", "/api/v1/users/me", path={}, query={}, result=UserOut, unwrap=True, kind="json"
+        )
+
+    def get_memory(self, memory_id: int) -> MemoryOut:
+        """Get Memory (GET /api/v1/memories/{memory_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/memories/{memory_id}",
+            path={"memory_id": memory_id},
+            query={},
+            result=MemoryOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_metrics(self) -> httpx.Response:
+        """Metrics (GET /metrics)"""
+        return self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
+
+    def get_operation_status(
+        self, operation: Literal["import", "export", "index"]
+    ) -> OperationStatus:
+        """Operation Status (GET /api/v1/operations/{operation}/status)"""
+        return self._call(
+            "GET",
+            "/api/v1/operations/{operation}/status",
+            path={"operation": operation},
+            query={},
+            result=OperationStatus,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_preferences(self) -> Preferences:
+        """Read Preferences (GET /api/v1/users/me/preferences)"""
+        return self._call(
+            "GET",
+            "/api/v1/users/me/preferences",
+            path={},
+            query={},
+            result=Preferences,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_project(self, item_id: int) -> ProjectOut:
+        """Get a project (GET /api/v1/projects/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/projects/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_queue_summary(self) -> QueueSummary:
+        """Queue Summary (GET /api/v1/queue)"""
+        return self._call(
+            "GET", "/api/v1/queue", path={}, query={}, result=QueueSummary, unwrap=True, kind="json"
+        )
+
+    def get_readiness(self) -> Any:
+        """Ready (GET /health/ready)"""
+        return self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
+
+    def get_server(self, item_id: int) -> ServerOut:
+        """Get a server (GET /api/v1/servers/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/servers/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=ServerOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_service_deployment(self, item_id: int) -> DeploymentOut:
+        """Get a service deployment (GET /api/v1/service_deployments/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/service_deployments/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=DeploymentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_settings(self) -> SettingsOut:
+        """Get Settings (GET /api/v1/settings)"""
+        return self._call(
+            "GET",
+            "/api/v1/settings",
+            path={},
+            query={},
+            result=SettingsOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_settings_section(self, section: str) -> SectionOut:
+        """Get Section (GET /api/v1/settings/{section})"""
+        return self._call(
+            "GET",
+            "/api/v1/settings/{section}",
+            path={"section": section},
+            query={},
+            result=SectionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_task(self, item_id: int) -> TaskOut:
+        """Get a task (GET /api/v1/tasks/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/tasks/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=TaskOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_task_execution(self, item_id: str) -> TaskExecutionOut:
+        """Get a task execution (GET /api/v1/task_executions/{item_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/task_executions/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=TaskExecutionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_telemetry_history(
+        self, *, window: str | None = None, step: str | None = None
+    ) -> dict[str, Any]:
+        """History (GET /api/v1/telemetry/history)"""
+        return self._call(
+            "GET",
+            "/api/v1/telemetry/history",
+            path={},
+            query={"window": window, "step": step},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_telemetry_snapshot(self) -> dict[str, Any]:
+        """Snapshot (GET /api/v1/telemetry/snapshot)"""
+        return self._call(
+            "GET",
+            "/api/v1/telemetry/snapshot",
+            path={},
+            query={},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_user(self, user_id: int) -> UserOut:
+        """Get User (GET /api/v1/users/{user_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/users/{user_id}",
+            path={"user_id": user_id},
+            query={},
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_worker(self, worker_id: str) -> WorkerRead:
+        """Get Worker (GET /api/v1/workers/{worker_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/workers/{worker_id}",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def get_worker_controls(self) -> ControlsRead:
+        """Controls (GET /api/v1/workers/controls)"""
+        return self._call(
+            "GET",
+            "/api/v1/workers/controls",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def import_dataset(self, job_id: str, body: ImportRequest | dict[str, Any]) -> JobCreated:
+        """Import Dataset (POST /api/v1/jobs/{job_id}/import)"""
+        return self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/import",
+            path={"job_id": job_id},
+            query={},
+            json=body,
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    def import_settings_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
+        """Import Config (POST /api/v1/settings/import-config)"""
+        return self._call(
+            "POST",
+            "/api/v1/settings/import-config",
+            path={},
+            query={"overwrite": overwrite},
+            result=ImportConfigReport,
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_agent_configs(
+        self,
+        *,
+        model: str | None = None,
+        enabled: bool | None = None,
+        name: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[AgentConfigOut]:
+        """List agent configs (GET /api/v1/agent_configs)"""
+        return self._call(
+            "GET",
+            "/api/v1/agent_configs",
+            path={},
+            query={
+                "model": model,
+                "enabled": enabled,
+                "name": name,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[AgentConfigOut],
+            kind="json",
+        )
+
+    def list_allocations(
+        self,
+        *,
+        server_id: int | None = None,
+        project_id: int | None = None,
+        port: int | None = None,
+        protocol: Literal["tcp", "udp"] | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id", "-id", "port", "-port", "service", "-service", "created_at", "-created_at"
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[AllocationOut]:
+        """List allocations (GET /api/v1/allocations)"""
+        return self._call(
+            "GET",
+            "/api/v1/allocations",
+            path={},
+            query={
+                "server_id": server_id,
+                "project_id": project_id,
+                "port": port,
+                "protocol": protocol,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[AllocationOut],
+            kind="json",
+        )
+
+    def list_api_keys(self) -> list[ApiKeyOut]:
+        """List Api Keys (GET /api/v1/api_keys)"""
+        return self._call(
+            "GET",
+            "/api/v1/api_keys",
+            path={},
+            query={},
+            result=list[ApiKeyOut],
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_available_models(self) -> list[AvailableModel]:
+        """Available Models (GET /api/v1/available_models)"""
+        return self._call(
+            "GET",
+            "/api/v1/available_models",
+            path={},
+            query={},
+            result=list[AvailableModel],
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_chunks(self, job_id: str) -> ChunkList:
+        """List Chunks (GET /api/v1/jobs/{job_id}/chunks)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/chunks",
+            path={"job_id": job_id},
+            query={},
+            result=ChunkList,
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_cli_agent_configs(
+        self,
+        *,
+        model: str | None = None,
+        enabled: bool | None = None,
+        name: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[CLIAgentConfigOut]:
+        """List cli agent configs (GET /api/v1/cli_agent_configs)"""
+        return self._call(
+            "GET",
+            "/api/v1/cli_agent_configs",
+            path={},
+            query={
+                "model": model,
+                "enabled": enabled,
+                "name": name,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[CLIAgentConfigOut],
+            kind="json",
+        )
+
+    def list_import_files(self) -> list[ImportFile]:
+        """List Import Files (GET /api/v1/operations/import/files)"""
+        return self._call(
+            "GET",
+            "/api/v1/operations/import/files",
+            path={},
+            query={},
+            result=list[_contracts.ImportFile],
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_incidents(
+        self,
+        *,
+        server_id: int | None = None,
+        severity: Literal["low", "medium", "high", "critical"] | None = None,
+        status: Literal["open", "acknowledged", "resolved"] | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id",
+            "-id",
+            "opened_at",
+            "-opened_at",
+            "resolved_at",
+            "-resolved_at",
+            "severity",
+            "-severity",
+            "status",
+            "-status",
+            "created_at",
+            "-created_at",
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[IncidentOut]:
+        """List incidents (GET /api/v1/incidents)"""
+        return self._call(
+            "GET",
+            "/api/v1/incidents",
+            path={},
+            query={
+                "server_id": server_id,
+                "severity": severity,
+                "status": status,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[IncidentOut],
+            kind="json",
+        )
+
+    def list_job_events(
+        self, job_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[EventRead]:
+        """Job Event History (GET /api/v1/jobs/{job_id}/events/history)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/events/history",
+            path={"job_id": job_id},
+            query={"after": after, "limit": limit},
+            result=list[EventRead],
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_job_kinds(self) -> list[KindRead]:
+        """Job Kinds (GET /api/v1/jobs/kinds)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/kinds",
+            path={},
+            query={},
+            result=list[KindRead],
+            unwrap=True,
+            kind="json",
+        )
+
+    def list_job_runs(self, job_id: str) -> list[RunRead]:
+        """Job Runs (GET /api/v1/jobs/{job_id}/runs)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/runs",
+            path={"job_id": job_id},
+            query={},
+            result=list[RunRead],
             unwrap=True,
             kind="json",
         )
@@ -586,88 +1302,6 @@ class SyncOperations:
             kind="json",
         )
 
-    def list_job_kinds(self) -> list[KindRead]:
-        """Job Kinds (GET /api/v1/jobs/kinds)"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/kinds",
-            path={},
-            query={},
-            result=list[KindRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    def control_jobs(self, body: BulkControlBody | dict[str, Any]) -> BulkResult:
-        """Bulk Control (POST /api/v1/jobs/bulk)"""
-        return self._call(
-            "POST",
-            "/api/v1/jobs/bulk",
-            path={},
-            query={},
-            json=body,
-            result=BulkResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_job(self, job_id: str) -> JobRead:
-        """Get Job (GET /api/v1/jobs/{job_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}",
-            path={"job_id": job_id},
-            query={},
-            result=JobRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def list_job_runs(self, job_id: str) -> list[RunRead]:
-        """Job Runs (GET /api/v1/jobs/{job_id}/runs)"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/runs",
-            path={"job_id": job_id},
-            query={},
-            result=list[RunRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    def list_job_events(
-        self, job_id: str, *, after: int | None = None, limit: int | None = None
-    ) -> list[EventRead]:
-        """Job Event History (GET /api/v1/jobs/{job_id}/events/history)"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/events/history",
-            path={"job_id": job_id},
-            query={"after": after, "limit": limit},
-            result=list[EventRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    def control_job(self, job_id: str, body: ControlBody | dict[str, Any]) -> JobRead:
-        """Control Job (POST /api/v1/jobs/{job_id}/control)"""
-        return self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/control",
-            path={"job_id": job_id},
-            query={},
-            json=body,
-            result=JobRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_queue_summary(self) -> QueueSummary:
-        """Queue Summary (GET /api/v1/queue)"""
-        return self._call(
-            "GET", "/api/v1/queue", path={}, query={}, result=QueueSummary, unwrap=True, kind="json"
-        )
-
     def list_locks(self) -> list[LockRead]:
         """List Locks (GET /api/v1/locks)"""
         return self._call(
@@ -680,596 +1314,38 @@ class SyncOperations:
             kind="json",
         )
 
-    def free_lock(self, name: str) -> LockRead:
-        """Free Lock (DELETE /api/v1/locks/{name})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/locks/{name}",
-            path={"name": name},
-            query={},
-            result=LockRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def list_workers(self, *, include_stopped: bool | None = None) -> list[WorkerRead]:
-        """List Workers (GET /api/v1/workers)"""
-        return self._call(
-            "GET",
-            "/api/v1/workers",
-            path={},
-            query={"include_stopped": include_stopped},
-            result=list[WorkerRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_worker_controls(self) -> ControlsRead:
-        """Controls (GET /api/v1/workers/controls)"""
-        return self._call(
-            "GET",
-            "/api/v1/workers/controls",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def pause_all_workers(self) -> ControlsRead:
-        """Pause All (POST /api/v1/workers/pause-all)"""
-        return self._call(
-            "POST",
-            "/api/v1/workers/pause-all",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def resume_all_workers(self) -> ControlsRead:
-        """Resume All (POST /api/v1/workers/resume-all)"""
-        return self._call(
-            "POST",
-            "/api/v1/workers/resume-all",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def drain_workers(self) -> ControlsRead:
-        """Drain (POST /api/v1/workers/drain)"""
-        return self._call(
-            "POST",
-            "/api/v1/workers/drain",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def undrain_workers(self) -> ControlsRead:
-        """Undrain (POST /api/v1/workers/undrain)"""
-        return self._call(
-            "POST",
-            "/api/v1/workers/undrain",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_worker(self, worker_id: str) -> WorkerRead:
-        """Get Worker (GET /api/v1/workers/{worker_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/workers/{worker_id}",
-            path={"worker_id": worker_id},
-            query={},
-            result=WorkerRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def pause_worker(self, worker_id: str) -> WorkerRead:
-        """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
-        return self._call(
-            "POST",
-            "/api/v1/workers/{worker_id}/pause",
-            path={"worker_id": worker_id},
-            query={},
-            result=WorkerRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def resume_worker(self, worker_id: str) -> WorkerRead:
-        """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
-        return self._call(
-            "POST",
-            "/api/v1/workers/{worker_id}/resume",
-            path={"worker_id": worker_id},
-            query={},
-            result=WorkerRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def pause_queue(self, queue: str) -> ControlsRead:
-        """Pause Queue (POST /api/v1/queues/{queue}/pause)"""
-        return self._call(
-            "POST",
-            "/api/v1/queues/{queue}/pause",
-            path={"queue": queue},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def resume_queue(self, queue: str) -> ControlsRead:
-        """Resume Queue (POST /api/v1/queues/{queue}/resume)"""
-        return self._call(
-            "POST",
-            "/api/v1/queues/{queue}/resume",
-            path={"queue": queue},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_telemetry_snapshot(self) -> dict[str, Any]:
-        """Snapshot (GET /api/v1/telemetry/snapshot)"""
-        return self._call(
-            "GET",
-            "/api/v1/telemetry/snapshot",
-            path={},
-            query={},
-            result=dict[str, Any],
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_telemetry_history(
-        self, *, window: str | None = None, step: str | None = None
-    ) -> dict[str, Any]:
-        """History (GET /api/v1/telemetry/history)"""
-        return self._call(
-            "GET",
-            "/api/v1/telemetry/history",
-            path={},
-            query={"window": window, "step": step},
-            result=dict[str, Any],
-            unwrap=True,
-            kind="json",
-        )
-
-    def stream_telemetry(self, *, topics: str | None = None) -> httpx.Response:
-        """Stream (GET /api/v1/telemetry/stream)"""
-        return self._call(
-            "GET",
-            "/api/v1/telemetry/stream",
-            path={},
-            query={"topics": topics},
-            result=None,
-            kind="raw",
-        )
-
-    def stream_job_events(self, job_id: str) -> httpx.Response:
-        """Job Events (GET /api/v1/jobs/{job_id}/events)"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/events",
-            path={"job_id": job_id},
-            query={},
-            result=None,
-            kind="raw",
-        )
-
-    def get_metrics(self) -> httpx.Response:
-        """Metrics (GET /metrics)"""
-        return self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
-
-    def list_available_models(self) -> list[AvailableModel]:
-        """Available Models (GET /api/v1/available_models)"""
-        return self._call(
-            "GET",
-            "/api/v1/available_models",
-            path={},
-            query={},
-            result=list[AvailableModel],
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_embedding_status(self) -> EmbeddingStatus:
-        """Embedding Status (GET /api/v1/embedding)"""
-        return self._call(
-            "GET",
-            "/api/v1/embedding",
-            path={},
-            query={},
-            result=EmbeddingStatus,
-            unwrap=True,
-            kind="json",
-        )
-
-    def retry_failed_embeddings(self) -> RetryResult:
-        """Retry Failed (POST /api/v1/embedding/retry)"""
-        return self._call(
-            "POST",
-            "/api/v1/embedding/retry",
-            path={},
-            query={},
-            result=RetryResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_index_stats(self) -> IndexStats:
-        """Index Stats (GET /api/v1/index)"""
-        return self._call(
-            "GET", "/api/v1/index", path={}, query={}, result=IndexStats, unwrap=True, kind="json"
-        )
-
-    def rebuild_index(self) -> dict[str, Any]:
-        """Start Index Rebuild (POST /api/v1/operations/index)"""
-        return self._call(
-            "POST",
-            "/api/v1/operations/index",
-            path={},
-            query={},
-            result=dict[str, Any],
-            unwrap=True,
-            kind="json",
-        )
-
-    def download_index_snapshot(self) -> httpx.Response:
-        """Download Snapshot (GET /api/v1/index/snapshot)"""
-        return self._call(
-            "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
-        )
-
-    def restore_index_snapshot(
-        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
-    ) -> RestoreResult:
-        """Restore Snapshot (POST /api/v1/index/snapshot)"""
-        return self._call(
-            "POST",
-            "/api/v1/index/snapshot",
-            path={},
-            query={},
-            files=files,
-            data=data,
-            result=RestoreResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    def search(self, body: SearchRequest | dict[str, Any]) -> SearchResult:
-        """Search Post (POST /api/v1/search)"""
-        return self._call(
-            "POST",
-            "/api/v1/search",
-            path={},
-            query={},
-            json=body,
-            result=SearchResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    def search_records(
+    def list_memories(
         self,
         *,
-        q: str,
-        mode: Any | None = None,
-        k: int | None = None,
-        collection: str | None = None,
         memory_type: Any | None = None,
+        collection: str | None = None,
+        owner_id: int | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-        metadata: list[str] | None = None,
-    ) -> SearchResult:
-        """Search Get (GET /api/v1/search)"""
+        embedding_state: Any | None = None,
+        q: str | None = None,
+        sort: Any | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[MemoryOut]:
+        """List Memories (GET /api/v1/memories)"""
         return self._call(
             "GET",
-            "/api/v1/search",
+            "/api/v1/memories",
             path={},
             query={
-                "q": q,
-                "mode": mode,
-                "k": k,
-                "collection": collection,
                 "memory_type": memory_type,
+                "collection": collection,
+                "owner_id": owner_id,
                 "created_after": created_after,
                 "created_before": created_before,
-                "metadata": metadata,
+                "embedding_state": embedding_state,
+                "q": q,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
             },
-            result=SearchResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    def list_rag_indices(self) -> list[RagIndex]:
-        """Rag Indices (GET /api/v1/rag)"""
-        return self._call(
-            "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
-        )
-
-    def start_import(self, body: Any) -> JobRef:
-        """Start Import (POST /api/v1/operations/import)"""
-        return self._call(
-            "POST",
-            "/api/v1/operations/import",
-            path={},
-            query={},
-            json=body,
-            result=JobRef,
-            unwrap=True,
-            kind="json",
-        )
-
-    def preview_import(self, body: ImportParams | dict[str, Any]) -> ImportPreview:
-        """Preview Import (POST /api/v1/operations/import/preview)"""
-        return self._call(
-            "POST",
-            "/api/v1/operations/import/preview",
-            path={},
-            query={},
-            json=body,
-            result=ImportPreview,
-            unwrap=True,
-            kind="json",
-        )
-
-    def start_export(self, body: ExportParams | dict[str, Any]) -> JobRef:
-        """Start Export (POST /api/v1/operations/export)"""
-        return self._call(
-            "POST",
-            "/api/v1/operations/export",
-            path={},
-            query={},
-            json=body,
-            result=JobRef,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_operation_status(
-        self, operation: Literal["import", "export", "index"]
-    ) -> OperationStatus:
-        """Operation Status (GET /api/v1/operations/{operation}/status)"""
-        return self._call(
-            "GET",
-            "/api/v1/operations/{operation}/status",
-            path={"operation": operation},
-            query={},
-            result=OperationStatus,
-            unwrap=True,
-            kind="json",
-        )
-
-    def list_import_files(self) -> list[ImportFile]:
-        """List Import Files (GET /api/v1/operations/import/files)"""
-        return self._call(
-            "GET",
-            "/api/v1/operations/import/files",
-            path={},
-            query={},
-            result=list[_contracts.ImportFile],
-            unwrap=True,
-            kind="json",
-        )
-
-    def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
-        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/download",
-            path={"job_id": job_id},
-            query={"format": format},
-            result=None,
-            kind="raw",
-        )
-
-    def get_settings(self) -> SettingsOut:
-        """Get Settings (GET /api/v1/settings)"""
-        return self._call(
-            "GET",
-            "/api/v1/settings",
-            path={},
-            query={},
-            result=SettingsOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def import_settings_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
-        """Import Config (POST /api/v1/settings/import-config)"""
-        return self._call(
-            "POST",
-            "/api/v1/settings/import-config",
-            path={},
-            query={"overwrite": overwrite},
-            result=ImportConfigReport,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_settings_section(self, section: str) -> SectionOut:
-        """Get Section (GET /api/v1/settings/{section})"""
-        return self._call(
-            "GET",
-            "/api/v1/settings/{section}",
-            path={"section": section},
-            query={},
-            result=SectionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_settings(
-        self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
-    ) -> SectionOut:
-        """Put Section (PUT /api/v1/settings/{section})"""
-        return self._call(
-            "PUT",
-            "/api/v1/settings/{section}",
-            path={"section": section},
-            query={"notes": notes},
-            json=body,
-            result=SectionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def validate_settings_section(
-        self, section: str, body: dict[str, Any] | None | dict[str, Any] | None = None
-    ) -> ValidationResult:
-        """Validate Section (POST /api/v1/settings/{section}/validate)"""
-        return self._call(
-            "POST",
-            "/api/v1/settings/{section}/validate",
-            path={"section": section},
-            query={},
-            json=body,
-            result=ValidationResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    def reset_settings_section(self, section: str) -> SectionOut:
-        """Reset Section (DELETE /api/v1/settings/{section})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/settings/{section}",
-            path={"section": section},
-            query={},
-            result=SectionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def extract_schema(self, body: ExtractRequest | dict[str, Any]) -> ExtractResponse:
-        """Extract Schema (POST /api/v1/schema/extract)"""
-        return self._call(
-            "POST",
-            "/api/v1/schema/extract",
-            path={},
-            query={},
-            json=body,
-            result=ExtractResponse,
-            unwrap=True,
-            kind="json",
-        )
-
-    def validate_schema(self, body: dict[str, Any] | dict[str, Any]) -> ValidationReport:
-        """Validate Schema (POST /api/v1/schema/validate)"""
-        return self._call(
-            "POST",
-            "/api/v1/schema/validate",
-            path={},
-            query={},
-            json=body,
-            result=ValidationReport,
-            unwrap=True,
-            kind="json",
-        )
-
-    def create_dataset(self, body: DatasetCreate | dict[str, Any]) -> JobCreated:
-        """Create Dataset (POST /api/v1/datasets)"""
-        return self._call(
-            "POST",
-            "/api/v1/datasets",
-            path={},
-            query={},
-            json=body,
-            result=JobCreated,
-            unwrap=True,
-            kind="json",
-        )
-
-    def list_chunks(self, job_id: str) -> ChunkList:
-        """List Chunks (GET /api/v1/jobs/{job_id}/chunks)"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/chunks",
-            path={"job_id": job_id},
-            query={},
-            result=ChunkList,
-            unwrap=True,
-            kind="json",
-        )
-
-    def generate_chunk(
-        self,
-        job_id: str,
-        index: int,
-        body: ChunkGenerateRequest | None | dict[str, Any] | None = None,
-    ) -> ChunkOut:
-        """Generate Chunk (POST /api/v1/jobs/{job_id}/chunks/{index})"""
-        return self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/chunks/{index}",
-            path={"job_id": job_id, "index": index},
-            query={},
-            json=body,
-            result=ChunkOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_chunk(
-        self,
-        job_id: str,
-        index: int,
-        *,
-        format: Literal["json", "csv"] | None = None,
-        limit: int | None = None,
-    ) -> ChunkPreview:
-        """Preview Chunk (GET /api/v1/jobs/{job_id}/chunks/{index})"""
-        return self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/chunks/{index}",
-            path={"job_id": job_id, "index": index},
-            query={"format": format, "limit": limit},
-            result=ChunkPreview,
-            unwrap=True,
-            kind="json",
-        )
-
-    def prepare_download(
-        self, job_id: str, body: DownloadRequest | None | dict[str, Any] | None = None
-    ) -> DownloadInfo:
-        """Prepare Download (POST /api/v1/jobs/{job_id}/download)"""
-        return self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/download",
-            path={"job_id": job_id},
-            query={},
-            json=body,
-            result=DownloadInfo,
-            unwrap=True,
-            kind="json",
-        )
-
-    def import_dataset(self, job_id: str, body: ImportRequest | dict[str, Any]) -> JobCreated:
-        """Import Dataset (POST /api/v1/jobs/{job_id}/import)"""
-        return self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/import",
-            path={"job_id": job_id},
-            query={},
-            json=body,
-            result=JobCreated,
-            unwrap=True,
+            result=Paged[MemoryOut],
             kind="json",
         )
 
@@ -1318,53 +1394,151 @@ class SyncOperations:
             kind="json",
         )
 
-    def create_project(self, body: ProjectCreate | dict[str, Any]) -> ProjectOut:
-        """Create a project (POST /api/v1/projects)"""
+    def list_rag_indices(self) -> list[RagIndex]:
+        """Rag Indices (GET /api/v1/rag)"""
         return self._call(
-            "POST",
-            "/api/v1/projects",
-            path={},
-            query={},
-            json=body,
-            result=ProjectOut,
-            unwrap=True,
-            kind="json",
+            "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
         )
 
-    def get_project(self, item_id: int) -> ProjectOut:
-        """Get a project (GET /api/v1/projects/{item_id})"""
+    def list_servers(
+        self,
+        *,
+        name: str | None = None,
+        status: Literal["active", "maintenance", "offline", "decommissioned"] | None = None,
+        provider: str | None = None,
+        region: str | None = None,
+        host: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id",
+            "-id",
+            "name",
+            "-name",
+            "status",
+            "-status",
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[ServerOut]:
+        """List servers (GET /api/v1/servers)"""
         return self._call(
             "GET",
-            "/api/v1/projects/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=ProjectOut,
-            unwrap=True,
+            "/api/v1/servers",
+            path={},
+            query={
+                "name": name,
+                "status": status,
+                "provider": provider,
+                "region": region,
+                "host": host,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[ServerOut],
             kind="json",
         )
 
-    def update_project(self, item_id: int, body: ProjectUpdate | dict[str, Any]) -> ProjectOut:
-        """Update a project (PATCH /api/v1/projects/{item_id})"""
+    def list_service_deployments(
+        self,
+        *,
+        project_id: int | None = None,
+        server_id: int | None = None,
+        service: str | None = None,
+        status: Literal["pending", "deploying", "running", "failed", "stopped"] | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id",
+            "-id",
+            "service",
+            "-service",
+            "deployed_at",
+            "-deployed_at",
+            "status",
+            "-status",
+            "created_at",
+            "-created_at",
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[DeploymentOut]:
+        """List service deployments (GET /api/v1/service_deployments)"""
         return self._call(
-            "PATCH",
-            "/api/v1/projects/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=ProjectOut,
-            unwrap=True,
+            "GET",
+            "/api/v1/service_deployments",
+            path={},
+            query={
+                "project_id": project_id,
+                "server_id": server_id,
+                "service": service,
+                "status": status,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[DeploymentOut],
             kind="json",
         )
 
-    def delete_project(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a project (DELETE /api/v1/projects/{item_id})"""
+    def list_task_executions(
+        self,
+        *,
+        task_id: int | None = None,
+        worker_id: str | None = None,
+        status: Literal["success", "failure", "in_progress", "error"] | None = None,
+        source: Literal["worker", "job"] | None = None,
+        job_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "created_at",
+            "-created_at",
+            "started_at",
+            "-started_at",
+            "finished_at",
+            "-finished_at",
+            "duration_ms",
+            "-duration_ms",
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[TaskExecutionOut]:
+        """List task executions (GET /api/v1/task_executions)"""
         return self._call(
-            "DELETE",
-            "/api/v1/projects/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
+            "GET",
+            "/api/v1/task_executions",
+            path={},
+            query={
+                "task_id": task_id,
+                "worker_id": worker_id,
+                "status": status,
+                "source": source,
+                "job_id": job_id,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[TaskExecutionOut],
+            kind="json",
         )
 
     def list_tasks(
@@ -1417,212 +1591,323 @@ class SyncOperations:
             kind="json",
         )
 
-    def create_task(self, body: TaskCreate | dict[str, Any]) -> TaskOut:
-        """Create a task (POST /api/v1/tasks)"""
+    def list_users(
+        self, *, role: Any | None = None, page: int | None = None, per_page: int | None = None
+    ) -> Paged[UserOut]:
+        """List Users (GET /api/v1/users)"""
+        return self._call(
+            "GET",
+            "/api/v1/users",
+            path={},
+            query={"role": role, "page": page, "per_page": per_page},
+            result=Paged[UserOut],
+            kind="json",
+        )
+
+    def list_workers(self, *, include_stopped: bool | None = None) -> list[WorkerRead]:
+        """List Workers (GET /api/v1/workers)"""
+        return self._call(
+            "GET",
+            "/api/v1/workers",
+            path={},
+            query={"include_stopped": include_stopped},
+            result=list[WorkerRead],
+            unwrap=True,
+            kind="json",
+        )
+
+    def pause_all_workers(self) -> ControlsRead:
+        """Pause All (POST /api/v1/workers/pause-all)"""
         return self._call(
             "POST",
-            "/api/v1/tasks",
+            "/api/v1/workers/pause-all",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def pause_queue(self, queue: str) -> ControlsRead:
+        """Pause Queue (POST /api/v1/queues/{queue}/pause)"""
+        return self._call(
+            "POST",
+            "/api/v1/queues/{queue}/pause",
+            path={"queue": queue},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def pause_worker(self, worker_id: str) -> WorkerRead:
+        """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/pause",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def prepare_download(
+        self, job_id: str, body: DownloadRequest | None | dict[str, Any] | None = None
+    ) -> DownloadInfo:
+        """Prepare Download (POST /api/v1/jobs/{job_id}/download)"""
+        return self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/download",
+            path={"job_id": job_id},
+            query={},
+            json=body,
+            result=DownloadInfo,
+            unwrap=True,
+            kind="json",
+        )
+
+    def preview_import(self, body: ImportParams | dict[str, Any]) -> ImportPreview:
+        """Preview Import (POST /api/v1/operations/import/preview)"""
+        return self._call(
+            "POST",
+            "/api/v1/operations/import/preview",
             path={},
             query={},
             json=body,
-            result=TaskOut,
+            result=ImportPreview,
             unwrap=True,
             kind="json",
         )
 
-    def get_task(self, item_id: int) -> TaskOut:
-        """Get a task (GET /api/v1/tasks/{item_id})"""
+    def rebuild_index(self) -> dict[str, Any]:
+        """Start Index Rebuild (POST /api/v1/operations/index)"""
         return self._call(
-            "GET",
-            "/api/v1/tasks/{item_id}",
-            path={"item_id": item_id},
+            "POST",
+            "/api/v1/operations/index",
+            path={},
             query={},
-            result=TaskOut,
+            result=dict[str, Any],
             unwrap=True,
             kind="json",
         )
 
-    def update_task(self, item_id: int, body: TaskUpdate | dict[str, Any]) -> TaskOut:
-        """Update a task (PATCH /api/v1/tasks/{item_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/tasks/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=TaskOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_task(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a task (DELETE /api/v1/tasks/{item_id})"""
+    def reset_settings_section(self, section: str) -> SectionOut:
+        """Reset Section (DELETE /api/v1/settings/{section})"""
         return self._call(
             "DELETE",
-            "/api/v1/tasks/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    def list_servers(
-        self,
-        *,
-        name: str | None = None,
-        status: Literal["active", "maintenance", "offline", "decommissioned"] | None = None,
-        provider: str | None = None,
-        region: str | None = None,
-        host: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id",
-            "-id",
-            "name",
-            "-name",
-            "status",
-            "-status",
-            "created_at",
-            "-created_at",
-            "updated_at",
-            "-updated_at",
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[ServerOut]:
-        """List servers (GET /api/v1/servers)"""
-        return self._call(
-            "GET",
-            "/api/v1/servers",
-            path={},
-            query={
-                "name": name,
-                "status": status,
-                "provider": provider,
-                "region": region,
-                "host": host,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[ServerOut],
+            "/api/v1/settings/{section}",
+            path={"section": section},
+            query={},
+            result=SectionOut,
+            unwrap=True,
             kind="json",
         )
 
-    def create_server(self, body: ServerCreate | dict[str, Any]) -> ServerOut:
-        """Create a server (POST /api/v1/servers)"""
+    def restore_index_snapshot(
+        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+    ) -> RestoreResult:
+        """Restore Snapshot (POST /api/v1/index/snapshot)"""
         return self._call(
             "POST",
-            "/api/v1/servers",
+            "/api/v1/index/snapshot",
             path={},
             query={},
-            json=body,
-            result=ServerOut,
+            files=files,
+            data=data,
+            result=RestoreResult,
             unwrap=True,
             kind="json",
         )
 
-    def get_server(self, item_id: int) -> ServerOut:
-        """Get a server (GET /api/v1/servers/{item_id})"""
+    def resume_all_workers(self) -> ControlsRead:
+        """Resume All (POST /api/v1/workers/resume-all)"""
         return self._call(
-            "GET",
-            "/api/v1/servers/{item_id}",
-            path={"item_id": item_id},
+            "POST",
+            "/api/v1/workers/resume-all",
+            path={},
             query={},
-            result=ServerOut,
+            result=ControlsRead,
             unwrap=True,
             kind="json",
         )
 
-    def update_server(self, item_id: int, body: ServerUpdate | dict[str, Any]) -> ServerOut:
-        """Update a server (PATCH /api/v1/servers/{item_id})"""
+    def resume_queue(self, queue: str) -> ControlsRead:
+        """Resume Queue (POST /api/v1/queues/{queue}/resume)"""
         return self._call(
-            "PATCH",
-            "/api/v1/servers/{item_id}",
-            path={"item_id": item_id},
+            "POST",
+            "/api/v1/queues/{queue}/resume",
+            path={"queue": queue},
             query={},
-            json=body,
-            result=ServerOut,
+            result=ControlsRead,
             unwrap=True,
             kind="json",
         )
 
-    def delete_server(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a server (DELETE /api/v1/servers/{item_id})"""
+    def resume_worker(self, worker_id: str) -> WorkerRead:
+        """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/resume",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def retry_failed_embeddings(self) -> RetryResult:
+        """Retry Failed (POST /api/v1/embedding/retry)"""
+        return self._call(
+            "POST",
+            "/api/v1/embedding/retry",
+            path={},
+            query={},
+            result=RetryResult,
+            unwrap=True,
+            kind="json",
+        )
+
+    def revoke_api_key(self, key_id: int) -> ApiKeyOut:
+        """Revoke Api Key (DELETE /api/v1/api_keys/{key_id})"""
         return self._call(
             "DELETE",
-            "/api/v1/servers/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    def list_allocations(
-        self,
-        *,
-        server_id: int | None = None,
-        project_id: int | None = None,
-        port: int | None = None,
-        protocol: Literal["tcp", "udp"] | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id", "-id", "port", "-port", "service", "-service", "created_at", "-created_at"
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[AllocationOut]:
-        """List allocations (GET /api/v1/allocations)"""
-        return self._call(
-            "GET",
-            "/api/v1/allocations",
-            path={},
-            query={
-                "server_id": server_id,
-                "project_id": project_id,
-                "port": port,
-                "protocol": protocol,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[AllocationOut],
-            kind="json",
-        )
-
-    def create_allocation(self, body: AllocationCreate | dict[str, Any]) -> AllocationOut:
-        """Create a allocation (POST /api/v1/allocations)"""
-        return self._call(
-            "POST",
-            "/api/v1/allocations",
-            path={},
+            "/api/v1/api_keys/{key_id}",
+            path={"key_id": key_id},
             query={},
-            json=body,
-            result=AllocationOut,
+            result=ApiKeyOut,
             unwrap=True,
             kind="json",
         )
 
-    def get_allocation(self, item_id: int) -> AllocationOut:
-        """Get a allocation (GET /api/v1/allocations/{item_id})"""
+    def search(self, body: SearchRequest | dict[str, Any]) -> SearchResult:
+        """Search Post (POST /api/v1/search)"""
+        return self._call(
+            "POST",
+            "/api/v1/search",
+            path={},
+            query={},
+            json=body,
+            result=SearchResult,
+            unwrap=True,
+            kind="json",
+        )
+
+    def search_records(
+        self,
+        *,
+        q: str,
+        mode: Any | None = None,
+        k: int | None = None,
+        collection: str | None = None,
+        memory_type: Any | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        metadata: list[str] | None = None,
+    ) -> SearchResult:
+        """Search Get (GET /api/v1/search)"""
         return self._call(
             "GET",
-            "/api/v1/allocations/{item_id}",
+            "/api/v1/search",
+            path={},
+            query={
+                "q": q,
+                "mode": mode,
+                "k": k,
+                "collection": collection,
+                "memory_type": memory_type,
+                "created_after": created_after,
+                "created_before": created_before,
+                "metadata": metadata,
+            },
+            result=SearchResult,
+            unwrap=True,
+            kind="json",
+        )
+
+    def search_users(self, *, q: str, limit: int | None = None) -> list[UserPublic]:
+        """Search Users (GET /api/v1/users/search)"""
+        return self._call(
+            "GET",
+            "/api/v1/users/search",
+            path={},
+            query={"q": q, "limit": limit},
+            result=list[UserPublic],
+            unwrap=True,
+            kind="json",
+        )
+
+    def start_export(self, body: ExportParams | dict[str, Any]) -> JobRef:
+        """Start Export (POST /api/v1/operations/export)"""
+        return self._call(
+            "POST",
+            "/api/v1/operations/export",
+            path={},
+            query={},
+            json=body,
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    def start_import(self, body: Any) -> JobRef:
+        """Start Import (POST /api/v1/operations/import)"""
+        return self._call(
+            "POST",
+            "/api/v1/operations/import",
+            path={},
+            query={},
+            json=body,
+            result=JobRef,
+            unwrap=True,
+            kind="json",
+        )
+
+    def stream_job_events(self, job_id: str) -> httpx.Response:
+        """Job Events (GET /api/v1/jobs/{job_id}/events)"""
+        return self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/events",
+            path={"job_id": job_id},
+            query={},
+            result=None,
+            kind="raw",
+        )
+
+    def stream_telemetry(self, *, topics: str | None = None) -> httpx.Response:
+        """Stream (GET /api/v1/telemetry/stream)"""
+        return self._call(
+            "GET",
+            "/api/v1/telemetry/stream",
+            path={},
+            query={"topics": topics},
+            result=None,
+            kind="raw",
+        )
+
+    def undrain_workers(self) -> ControlsRead:
+        """Undrain (POST /api/v1/workers/undrain)"""
+        return self._call(
+            "POST",
+            "/api/v1/workers/undrain",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_agent_config(
+        self, item_id: int, body: AgentConfigUpdate | dict[str, Any]
+    ) -> AgentConfigOut:
+        """Update a agent config (PATCH /api/v1/agent_configs/{item_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/agent_configs/{item_id}",
             path={"item_id": item_id},
             query={},
-            result=AllocationOut,
+            json=body,
+            result=AgentConfigOut,
             unwrap=True,
             kind="json",
         )
@@ -1642,9 +1927,459 @@ class SyncOperations:
             kind="json",
         )
 
-    def delete_allocation(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a allocation (DELETE /api/v1/allocations/{item_id})"""
+    def update_cli_agent_config(
+        self, item_id: int, body: CLIAgentConfigUpdate | dict[str, Any]
+    ) -> CLIAgentConfigOut:
+        """Update a cli agent config (PATCH /api/v1/cli_agent_configs/{item_id})"""
         return self._call(
+            "PATCH",
+            "/api/v1/cli_agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=CLIAgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_incident(self, item_id: int, body: IncidentUpdate | dict[str, Any]) -> IncidentOut:
+        """Update a incident (PATCH /api/v1/incidents/{item_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/incidents/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=IncidentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_me(self, body: MePatch | dict[str, Any]) -> UserOut:
+        """Update Me (PATCH /api/v1/users/me)"""
+        return self._call(
+            "PATCH",
+            "/api/v1/users/me",
+            path={},
+            query={},
+            json=body,
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_memory(self, memory_id: int, body: MemoryUpdate | dict[str, Any]) -> MemoryOut:
+        """Update Memory (PATCH /api/v1/memories/{memory_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/memories/{memory_id}",
+            path={"memory_id": memory_id},
+            query={},
+            json=body,
+            result=MemoryOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_preferences(self, body: PreferencesPatch | dict[str, Any]) -> Preferences:
+        """Update Preferences (PATCH /api/v1/users/me/preferences)"""
+        return self._call(
+            "PATCH",
+            "/api/v1/users/me/preferences",
+            path={},
+            query={},
+            json=body,
+            result=Preferences,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_project(self, item_id: int, body: ProjectUpdate | dict[str, Any]) -> ProjectOut:
+        """Update a project (PATCH /api/v1/projects/{item_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/projects/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_server(self, item_id: int, body: ServerUpdate | dict[str, Any]) -> ServerOut:
+        """Update a server (PATCH /api/v1/servers/{item_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/servers/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=ServerOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_service_deployment(
+        self, item_id: int, body: DeploymentUpdate | dict[str, Any]
+    ) -> DeploymentOut:
+        """Update a service deployment (PATCH /api/v1/service_deployments/{item_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/service_deployments/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=DeploymentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_settings(
+        self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
+    ) -> SectionOut:
+        """Put Section (PUT /api/v1/settings/{section})"""
+        return self._call(
+            "PUT",
+            "/api/v1/settings/{section}",
+            path={"section": section},
+            query={"notes": notes},
+            json=body,
+            result=SectionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_task(self, item_id: int, body: TaskUpdate | dict[str, Any]) -> TaskOut:
+        """Update a task (PATCH /api/v1/tasks/{item_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/tasks/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=TaskOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_task_execution(
+        self, item_id: str, body: TaskExecutionUpdate | dict[str, Any]
+    ) -> TaskExecutionOut:
+        """Update a task execution (PATCH /api/v1/task_executions/{item_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/task_executions/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=TaskExecutionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_user(self, user_id: int, body: UserUpdate | dict[str, Any]) -> UserOut:
+        """Update User (PATCH /api/v1/users/{user_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/users/{user_id}",
+            path={"user_id": user_id},
+            query={},
+            json=body,
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def validate_schema(self, body: dict[str, Any] | dict[str, Any]) -> ValidationReport:
+        """Validate Schema (POST /api/v1/schema/validate)"""
+        return self._call(
+            "POST",
+            "/api/v1/schema/validate",
+            path={},
+            query={},
+            json=body,
+            result=ValidationReport,
+            unwrap=True,
+            kind="json",
+        )
+
+    def validate_settings_section(
+        self, section: str, body: dict[str, Any] | None | dict[str, Any] | None = None
+    ) -> ValidationResult:
+        """Validate Section (POST /api/v1/settings/{section}/validate)"""
+        return self._call(
+            "POST",
+            "/api/v1/settings/{section}/validate",
+            path={"section": section},
+            query={},
+            json=body,
+            result=ValidationResult,
+            unwrap=True,
+            kind="json",
+        )
+
+
+class AsyncOperations:
+    async def _call(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    async def control_job(self, job_id: str, body: ControlBody | dict[str, Any]) -> JobRead:
+        """Control Job (POST /api/v1/jobs/{job_id}/control)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/control",
+            path={"job_id": job_id},
+            query={},
+            json=body,
+            result=JobRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def control_jobs(self, body: BulkControlBody | dict[str, Any]) -> BulkResult:
+        """Bulk Control (POST /api/v1/jobs/bulk)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/bulk",
+            path={},
+            query={},
+            json=body,
+            result=BulkResult,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_agent_config(self, body: AgentConfigCreate | dict[str, Any]) -> AgentConfigOut:
+        """Create a agent config (POST /api/v1/agent_configs)"""
+        return await self._call(
+            "POST",
+            "/api/v1/agent_configs",
+            path={},
+            query={},
+            json=body,
+            result=AgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_allocation(self, body: AllocationCreate | dict[str, Any]) -> AllocationOut:
+        """Create a allocation (POST /api/v1/allocations)"""
+        return await self._call(
+            "POST",
+            "/api/v1/allocations",
+            path={},
+            query={},
+            json=body,
+            result=AllocationOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_api_key(self, body: ApiKeyCreate | dict[str, Any]) -> ApiKeyCreated:
+        """Create Api Key (POST /api/v1/api_keys)"""
+        return await self._call(
+            "POST",
+            "/api/v1/api_keys",
+            path={},
+            query={},
+            json=body,
+            result=ApiKeyCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_cli_agent_config(
+        self, body: CLIAgentConfigCreate | dict[str, Any]
+    ) -> CLIAgentConfigOut:
+        """Create a cli agent config (POST /api/v1/cli_agent_configs)"""
+        return await self._call(
+            "POST",
+            "/api/v1/cli_agent_configs",
+            path={},
+            query={},
+            json=body,
+            result=CLIAgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_dataset(self, body: DatasetCreate | dict[str, Any]) -> JobCreated:
+        """Create Dataset (POST /api/v1/datasets)"""
+        return await self._call(
+            "POST",
+            "/api/v1/datasets",
+            path={},
+            query={},
+            json=body,
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_incident(self, body: IncidentCreate | dict[str, Any]) -> IncidentOut:
+        """Create a incident (POST /api/v1/incidents)"""
+        return await self._call(
+            "POST",
+            "/api/v1/incidents",
+            path={},
+            query={},
+            json=body,
+            result=IncidentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_job(self, body: JobCreate | dict[str, Any]) -> JobCreated:
+        """Create Job (POST /api/v1/jobs)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs",
+            path={},
+            query={},
+            json=body,
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_memory(self, body: MemoryCreate | dict[str, Any]) -> MemoryOut:
+        """Create Memory (POST /api/v1/memories)"""
+        return await self._call(
+            "POST",
+            "/api/v1/memories",
+            path={},
+            query={},
+            json=body,
+            result=MemoryOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_project(self, body: ProjectCreate | dict[str, Any]) -> ProjectOut:
+        """Create a project (POST /api/v1/projects)"""
+        return await self._call(
+            "POST",
+            "/api/v1/projects",
+            path={},
+            query={},
+            json=body,
+            result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_server(self, body: ServerCreate | dict[str, Any]) -> ServerOut:
+        """Create a server (POST /api/v1/servers)"""
+        return await self._call(
+            "POST",
+            "/api/v1/servers",
+            path={},
+            query={},
+            json=body,
+            result=ServerOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_service_deployment(
+        self, body: DeploymentCreate | dict[str, Any]
+    ) -> DeploymentOut:
+        """Create a service deployment (POST /api/v1/service_deployments)"""
+        return await self._call(
+            "POST",
+            "/api/v1/service_deployments",
+            path={},
+            query={},
+            json=body,
+            result=DeploymentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_task(self, body: TaskCreate | dict[str, Any]) -> TaskOut:
+        """Create a task (POST /api/v1/tasks)"""
+        return await self._call(
+            "POST",
+            "/api/v1/tasks",
+            path={},
+            query={},
+            json=body,
+            result=TaskOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_task_execution(
+        self, body: TaskExecutionCreate | dict[str, Any]
+    ) -> TaskExecutionOut:
+        """Create a task execution (POST /api/v1/task_executions)"""
+        return await self._call(
+            "POST",
+            "/api/v1/task_executions",
+            path={},
+            query={},
+            json=body,
+            result=TaskExecutionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_test_job(
+        self, body: TestJobCreate | None | dict[str, Any] | None = None
+    ) -> JobCreated:
+        """Create Test Job (POST /api/v1/jobs/test)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/test",
+            path={},
+            query={},
+            json=body,
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_token(self, body: TokenRequest | dict[str, Any]) -> TokenResponse:
+        """Create Token (POST /api/v1/auth/token)"""
+        return await self._call(
+            "POST",
+            "/api/v1/auth/token",
+            path={},
+            query={},
+            json=body,
+            result=TokenResponse,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_user(self, body: UserCreate | dict[str, Any]) -> UserOut:
+        """Create User (POST /api/v1/users)"""
+        return await self._call(
+            "POST",
+            "/api/v1/users",
+            path={},
+            query={},
+            json=body,
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def delete_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a agent config (DELETE /api/v1/agent_configs/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_allocation(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a allocation (DELETE /api/v1/allocations/{item_id})"""
+        return await self._call(
             "DELETE",
             "/api/v1/allocations/{item_id}",
             path={"item_id": item_id},
@@ -1653,7 +2388,686 @@ class SyncOperations:
             kind="empty",
         )
 
-    def list_incidents(
+    async def delete_cli_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a cli agent config (DELETE /api/v1/cli_agent_configs/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/cli_agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_incident(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a incident (DELETE /api/v1/incidents/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/incidents/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_memory(self, memory_id: int) -> None:
+        """Delete Memory (DELETE /api/v1/memories/{memory_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/memories/{memory_id}",
+            path={"memory_id": memory_id},
+            query={},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_project(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a project (DELETE /api/v1/projects/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/projects/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_server(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a server (DELETE /api/v1/servers/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/servers/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_service_deployment(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a service deployment (DELETE /api/v1/service_deployments/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/service_deployments/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_task(self, item_id: int, *, cascade: bool | None = None) -> None:
+        """Delete a task (DELETE /api/v1/tasks/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/tasks/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_task_execution(self, item_id: str, *, cascade: bool | None = None) -> None:
+        """Delete a task execution (DELETE /api/v1/task_executions/{item_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/task_executions/{item_id}",
+            path={"item_id": item_id},
+            query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_user(self, user_id: int) -> None:
+        """Delete User (DELETE /api/v1/users/{user_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/users/{user_id}",
+            path={"user_id": user_id},
+            query={},
+            result=None,
+            kind="empty",
+        )
+
+    async def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
+        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
+        return await self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/download",
+            path={"job_id": job_id},
+            query={"format": format},
+            result=None,
+            kind="raw",
+        )
+
+    async def download_index_snapshot(self) -> httpx.Response:
+        """Download Snapshot (GET /api/v1/index/snapshot)"""
+        return await self._call(
+            "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
+        )
+
+    async def drain_workers(self) -> ControlsRead:
+        """Drain (POST /api/v1/workers/drain)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/drain",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def extract_schema(self, body: ExtractRequest | dict[str, Any]) -> ExtractResponse:
+        """Extract Schema (POST /api/v1/schema/extract)"""
+        return await self._call(
+            "POST",
+            "/api/v1/schema/extract",
+            path={},
+            query={},
+            json=body,
+            result=ExtractResponse,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def free_lock(self, name: str) -> LockRead:
+        """Free Lock (DELETE /api/v1/locks/{name})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/locks/{name}",
+            path={"name": name},
+            query={},
+            result=LockRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def generate_chunk(
+        self,
+        job_id: str,
+        index: int,
+        body: ChunkGenerateRequest | None | dict[str, Any] | None = None,
+    ) -> ChunkOut:
+        """Generate Chunk (POST /api/v1/jobs/{job_id}/chunks/{index})"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/chunks/{index}",
+            path={"job_id": job_id, "index": index},
+            query={},
+            json=body,
+            result=ChunkOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_agent_config(self, item_id: int) -> AgentConfigOut:
+        """Get a agent config (GET /api/v1/agent_configs/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=AgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_allocation(self, item_id: int) -> AllocationOut:
+        """Get a allocation (GET /api/v1/allocations/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/allocations/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=AllocationOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_chunk(
+        self,
+        job_id: str,
+        index: int,
+        *,
+        format: Literal["json", "csv"] | None = None,
+        limit: int | None = None,
+    ) -> ChunkPreview:
+        """Preview Chunk (GET /api/v1/jobs/{job_id}/chunks/{index})"""
+        return await self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/chunks/{index}",
+            path={"job_id": job_id, "index": index},
+            query={"format": format, "limit": limit},
+            result=ChunkPreview,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_cli_agent_config(self, item_id: int) -> CLIAgentConfigOut:
+        """Get a cli agent config (GET /api/v1/cli_agent_configs/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/cli_agent_configs/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=CLIAgentConfigOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_embedding_status(self) -> EmbeddingStatus:
+        """Embedding Status (GET /api/v1/embedding)"""
+        return await self._call(
+            "GET",
+            "/api/v1/embedding",
+            path={},
+            query={},
+            result=EmbeddingStatus,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_health(self) -> Health:
+        """Health (GET /health)"""
+        return await self._call(
+            "GET", "/health", path={}, query={}, result=_contracts.Health, kind="json"
+        )
+
+    async def get_incident(self, item_id: int) -> IncidentOut:
+        """Get a incident (GET /api/v1/incidents/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/incidents/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=IncidentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_index_stats(self) -> IndexStats:
+        """Index Stats (GET /api/v1/index)"""
+        return await self._call(
+            "GET", "/api/v1/index", path={}, query={}, result=IndexStats, unwrap=True, kind="json"
+        )
+
+    async def get_info(self) -> Info:
+        """Info (GET /api/v1/info)"""
+        return await self._call(
+            "GET",
+            "/api/v1/info",
+            path={},
+            query={},
+            result=_contracts.Info,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_job(self, job_id: str) -> JobRead:
+        """Get Job (GET /api/v1/jobs/{job_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}",
+            path={"job_id": job_id},
+            query={},
+            result=JobRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_liveness(self) -> dict[str, str]:
+        """Live (GET /health/live)"""
+        return await self._call(
+            "GET", "/health/live", path={}, query={}, result=dict[str, str], kind="json"
+        )
+
+    async def get_me(self) -> UserOut:
+        """Read Me (GET /api/v1/users/me)"""
+        return await self._call(
+            "GET", "/api/v1/users/me", path={}, query={}, result=UserOut, unwrap=True, kind="json"
+        )
+
+    async def get_memory(self, memory_id: int) -> MemoryOut:
+        """Get Memory (GET /api/v1/memories/{memory_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/memories/{memory_id}",
+            path={"memory_id": memory_id},
+            query={},
+            result=MemoryOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_metrics(self) -> httpx.Response:
+        """Metrics (GET /metrics)"""
+        return await self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
+
+    async def get_operation_status(
+        self, operation: Literal["import", "export", "index"]
+    ) -> OperationStatus:
+        """Operation Status (GET /api/v1/operations/{operation}/status)"""
+        return await self._call(
+            "GET",
+            "/api/v1/operations/{operation}/status",
+            path={"operation": operation},
+            query={},
+            result=OperationStatus,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_preferences(self) -> Preferences:
+        """Read Preferences (GET /api/v1/users/me/preferences)"""
+        return await self._call(
+            "GET",
+            "/api/v1/users/me/preferences",
+            path={},
+            query={},
+            result=Preferences,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_project(self, item_id: int) -> ProjectOut:
+        """Get a project (GET /api/v1/projects/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/projects/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_queue_summary(self) -> QueueSummary:
+        """Queue Summary (GET /api/v1/queue)"""
+        return await self._call(
+            "GET", "/api/v1/queue", path={}, query={}, result=QueueSummary, unwrap=True, kind="json"
+        )
+
+    async def get_readiness(self) -> Any:
+        """Ready (GET /health/ready)"""
+        return await self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
+
+    async def get_server(self, item_id: int) -> ServerOut:
+        """Get a server (GET /api/v1/servers/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/servers/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=ServerOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_service_deployment(self, item_id: int) -> DeploymentOut:
+        """Get a service deployment (GET /api/v1/service_deployments/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/service_deployments/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=DeploymentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_settings(self) -> SettingsOut:
+        """Get Settings (GET /api/v1/settings)"""
+        return await self._call(
+            "GET",
+            "/api/v1/settings",
+            path={},
+            query={},
+            result=SettingsOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_settings_section(self, section: str) -> SectionOut:
+        """Get Section (GET /api/v1/settings/{section})"""
+        return await self._call(
+            "GET",
+            "/api/v1/settings/{section}",
+            path={"section": section},
+            query={},
+            result=SectionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_task(self, item_id: int) -> TaskOut:
+        """Get a task (GET /api/v1/tasks/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/tasks/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=TaskOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_task_execution(self, item_id: str) -> TaskExecutionOut:
+        """Get a task execution (GET /api/v1/task_executions/{item_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/task_executions/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            result=TaskExecutionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_telemetry_history(
+        self, *, window: str | None = None, step: str | None = None
+    ) -> dict[str, Any]:
+        """History (GET /api/v1/telemetry/history)"""
+        return await self._call(
+            "GET",
+            "/api/v1/telemetry/history",
+            path={},
+            query={"window": window, "step": step},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_telemetry_snapshot(self) -> dict[str, Any]:
+        """Snapshot (GET /api/v1/telemetry/snapshot)"""
+        return await self._call(
+            "GET",
+            "/api/v1/telemetry/snapshot",
+            path={},
+            query={},
+            result=dict[str, Any],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_user(self, user_id: int) -> UserOut:
+        """Get User (GET /api/v1/users/{user_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/users/{user_id}",
+            path={"user_id": user_id},
+            query={},
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_worker(self, worker_id: str) -> WorkerRead:
+        """Get Worker (GET /api/v1/workers/{worker_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/workers/{worker_id}",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def get_worker_controls(self) -> ControlsRead:
+        """Controls (GET /api/v1/workers/controls)"""
+        return await self._call(
+            "GET",
+            "/api/v1/workers/controls",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def import_dataset(self, job_id: str, body: ImportRequest | dict[str, Any]) -> JobCreated:
+        """Import Dataset (POST /api/v1/jobs/{job_id}/import)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/import",
+            path={"job_id": job_id},
+            query={},
+            json=body,
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def import_settings_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
+        """Import Config (POST /api/v1/settings/import-config)"""
+        return await self._call(
+            "POST",
+            "/api/v1/settings/import-config",
+            path={},
+            query={"overwrite": overwrite},
+            result=ImportConfigReport,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def list_agent_configs(
+        self,
+        *,
+        model: str | None = None,
+        enabled: bool | None = None,
+        name: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[AgentConfigOut]:
+        """List agent configs (GET /api/v1/agent_configs)"""
+        return await self._call(
+            "GET",
+            "/api/v1/agent_configs",
+            path={},
+            query={
+                "model": model,
+                "enabled": enabled,
+                "name": name,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[AgentConfigOut],
+            kind="json",
+        )
+
+    async def list_allocations(
+        self,
+        *,
+        server_id: int | None = None,
+        project_id: int | None = None,
+        port: int | None = None,
+        protocol: Literal["tcp", "udp"] | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id", "-id", "port", "-port", "service", "-service", "created_at", "-created_at"
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[AllocationOut]:
+        """List allocations (GET /api/v1/allocations)"""
+        return await self._call(
+            "GET",
+            "/api/v1/allocations",
+            path={},
+            query={
+                "server_id": server_id,
+                "project_id": project_id,
+                "port": port,
+                "protocol": protocol,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[AllocationOut],
+            kind="json",
+        )
+
+    async def list_api_keys(self) -> list[ApiKeyOut]:
+        """List Api Keys (GET /api/v1/api_keys)"""
+        return await self._call(
+            "GET",
+            "/api/v1/api_keys",
+            path={},
+            query={},
+            result=list[ApiKeyOut],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def list_available_models(self) -> list[AvailableModel]:
+        """Available Models (GET /api/v1/available_models)"""
+        return await self._call(
+            "GET",
+            "/api/v1/available_models",
+            path={},
+            query={},
+            result=list[AvailableModel],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def list_chunks(self, job_id: str) -> ChunkList:
+        """List Chunks (GET /api/v1/jobs/{job_id}/chunks)"""
+        return await self._call(
+            "GET",
+            "/api/v1/jobs/{job_id}/chunks",
+            path={"job_id": job_id},
+            query={},
+            result=ChunkList,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def list_cli_agent_configs(
+        self,
+        *,
+        model: str | None = None,
+        enabled: bool | None = None,
+        name: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[CLIAgentConfigOut]:
+        """List cli agent configs (GET /api/v1/cli_agent_configs)"""
+        return await self._call(
+            "GET",
+            "/api/v1/cli_agent_configs",
+            path={},
+            query={
+                "model": model,
+                "enabled": enabled,
+                "name": name,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[CLIAgentConfigOut],
+            kind="json",
+        )
+
+    async def list_import_files(self) -> list[ImportFile]:
+        """List Import Files (GET /api/v1/operations/import/files)"""
+        return await self._call(
+            "GET",
+            "/api/v1/operations/import/files",
+            path={},
+            query={},
+            result=list[_contracts.ImportFile],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def list_incidents(
         self,
         *,
         server_id: int | None = None,
@@ -1681,7 +3095,7 @@ class SyncOperations:
         per_page: int | None = None,
     ) -> Paged[IncidentOut]:
         """List incidents (GET /api/v1/incidents)"""
-        return self._call(
+        return await self._call(
             "GET",
             "/api/v1/incidents",
             path={},
@@ -1700,734 +3114,40 @@ class SyncOperations:
             kind="json",
         )
 
-    def create_incident(self, body: IncidentCreate | dict[str, Any]) -> IncidentOut:
-        """Create a incident (POST /api/v1/incidents)"""
-        return self._call(
-            "POST",
-            "/api/v1/incidents",
-            path={},
-            query={},
-            json=body,
-            result=IncidentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_incident(self, item_id: int) -> IncidentOut:
-        """Get a incident (GET /api/v1/incidents/{item_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/incidents/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=IncidentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_incident(self, item_id: int, body: IncidentUpdate | dict[str, Any]) -> IncidentOut:
-        """Update a incident (PATCH /api/v1/incidents/{item_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/incidents/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=IncidentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_incident(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a incident (DELETE /api/v1/incidents/{item_id})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/incidents/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    def list_service_deployments(
-        self,
-        *,
-        project_id: int | None = None,
-        server_id: int | None = None,
-        service: str | None = None,
-        status: Literal["pending", "deploying", "running", "failed", "stopped"] | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id",
-            "-id",
-            "service",
-            "-service",
-            "deployed_at",
-            "-deployed_at",
-            "status",
-            "-status",
-            "created_at",
-            "-created_at",
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[DeploymentOut]:
-        """List service deployments (GET /api/v1/service_deployments)"""
-        return self._call(
-            "GET",
-            "/api/v1/service_deployments",
-            path={},
-            query={
-                "project_id": project_id,
-                "server_id": server_id,
-                "service": service,
-                "status": status,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[DeploymentOut],
-            kind="json",
-        )
-
-    def create_service_deployment(self, body: DeploymentCreate | dict[str, Any]) -> DeploymentOut:
-        """Create a service deployment (POST /api/v1/service_deployments)"""
-        return self._call(
-            "POST",
-            "/api/v1/service_deployments",
-            path={},
-            query={},
-            json=body,
-            result=DeploymentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_service_deployment(self, item_id: int) -> DeploymentOut:
-        """Get a service deployment (GET /api/v1/service_deployments/{item_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/service_deployments/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=DeploymentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_service_deployment(
-        self, item_id: int, body: DeploymentUpdate | dict[str, Any]
-    ) -> DeploymentOut:
-        """Update a service deployment (PATCH /api/v1/service_deployments/{item_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/service_deployments/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=DeploymentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_service_deployment(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a service deployment (DELETE /api/v1/service_deployments/{item_id})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/service_deployments/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    def list_agent_configs(
-        self,
-        *,
-        model: str | None = None,
-        enabled: bool | None = None,
-        name: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[AgentConfigOut]:
-        """List agent configs (GET /api/v1/agent_configs)"""
-        return self._call(
-            "GET",
-            "/api/v1/agent_configs",
-            path={},
-            query={
-                "model": model,
-                "enabled": enabled,
-                "name": name,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[AgentConfigOut],
-            kind="json",
-        )
-
-    def create_agent_config(self, body: AgentConfigCreate | dict[str, Any]) -> AgentConfigOut:
-        """Create a agent config (POST /api/v1/agent_configs)"""
-        return self._call(
-            "POST",
-            "/api/v1/agent_configs",
-            path={},
-            query={},
-            json=body,
-            result=AgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_agent_config(self, item_id: int) -> AgentConfigOut:
-        """Get a agent config (GET /api/v1/agent_configs/{item_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=AgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_agent_config(
-        self, item_id: int, body: AgentConfigUpdate | dict[str, Any]
-    ) -> AgentConfigOut:
-        """Update a agent config (PATCH /api/v1/agent_configs/{item_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=AgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a agent config (DELETE /api/v1/agent_configs/{item_id})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    def list_cli_agent_configs(
-        self,
-        *,
-        model: str | None = None,
-        enabled: bool | None = None,
-        name: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[CLIAgentConfigOut]:
-        """List cli agent configs (GET /api/v1/cli_agent_configs)"""
-        return self._call(
-            "GET",
-            "/api/v1/cli_agent_configs",
-            path={},
-            query={
-                "model": model,
-                "enabled": enabled,
-                "name": name,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[CLIAgentConfigOut],
-            kind="json",
-        )
-
-    def create_cli_agent_config(
-        self, body: CLIAgentConfigCreate | dict[str, Any]
-    ) -> CLIAgentConfigOut:
-        """Create a cli agent config (POST /api/v1/cli_agent_configs)"""
-        return self._call(
-            "POST",
-            "/api/v1/cli_agent_configs",
-            path={},
-            query={},
-            json=body,
-            result=CLIAgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_cli_agent_config(self, item_id: int) -> CLIAgentConfigOut:
-        """Get a cli agent config (GET /api/v1/cli_agent_configs/{item_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/cli_agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=CLIAgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_cli_agent_config(
-        self, item_id: int, body: CLIAgentConfigUpdate | dict[str, Any]
-    ) -> CLIAgentConfigOut:
-        """Update a cli agent config (PATCH /api/v1/cli_agent_configs/{item_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/cli_agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=CLIAgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_cli_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a cli agent config (DELETE /api/v1/cli_agent_configs/{item_id})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/cli_agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    def list_task_executions(
-        self,
-        *,
-        task_id: int | None = None,
-        worker_id: str | None = None,
-        status: Literal["success", "failure", "in_progress", "error"] | None = None,
-        source: Literal["worker", "job"] | None = None,
-        job_id: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "created_at",
-            "-created_at",
-            "started_at",
-            "-started_at",
-            "finished_at",
-            "-finished_at",
-            "duration_ms",
-            "-duration_ms",
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[TaskExecutionOut]:
-        """List task executions (GET /api/v1/task_executions)"""
-        return self._call(
-            "GET",
-            "/api/v1/task_executions",
-            path={},
-            query={
-                "task_id": task_id,
-                "worker_id": worker_id,
-                "status": status,
-                "source": source,
-                "job_id": job_id,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[TaskExecutionOut],
-            kind="json",
-        )
-
-    def create_task_execution(self, body: TaskExecutionCreate | dict[str, Any]) -> TaskExecutionOut:
-        """Create a task execution (POST /api/v1/task_executions)"""
-        return self._call(
-            "POST",
-            "/api/v1/task_executions",
-            path={},
-            query={},
-            json=body,
-            result=TaskExecutionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def get_task_execution(self, item_id: str) -> TaskExecutionOut:
-        """Get a task execution (GET /api/v1/task_executions/{item_id})"""
-        return self._call(
-            "GET",
-            "/api/v1/task_executions/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=TaskExecutionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def update_task_execution(
-        self, item_id: str, body: TaskExecutionUpdate | dict[str, Any]
-    ) -> TaskExecutionOut:
-        """Update a task execution (PATCH /api/v1/task_executions/{item_id})"""
-        return self._call(
-            "PATCH",
-            "/api/v1/task_executions/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=TaskExecutionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    def delete_task_execution(self, item_id: str, *, cascade: bool | None = None) -> None:
-        """Delete a task execution (DELETE /api/v1/task_executions/{item_id})"""
-        return self._call(
-            "DELETE",
-            "/api/v1/task_executions/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-
-class AsyncOperations:
-    async def _call(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    async def list_memories(
-        self,
-        *,
-        memory_type: Any | None = None,
-        collection: str | None = None,
-        owner_id: int | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        embedding_state: Any | None = None,
-        q: str | None = None,
-        sort: Any | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[MemoryOut]:
-        """List Memories (GET /api/v1/memories)"""
+    async def list_job_events(
+        self, job_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[EventRead]:
+        """Job Event History (GET /api/v1/jobs/{job_id}/events/history)"""
         return await self._call(
             "GET",
-            "/api/v1/memories",
-            path={},
-            query={
-                "memory_type": memory_type,
-                "collection": collection,
-                "owner_id": owner_id,
-                "created_after": created_after,
-                "created_before": created_before,
-                "embedding_state": embedding_state,
-                "q": q,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[MemoryOut],
-            kind="json",
-        )
-
-    async def create_memory(self, body: MemoryCreate | dict[str, Any]) -> MemoryOut:
-        """Create Memory (POST /api/v1/memories)"""
-        return await self._call(
-            "POST",
-            "/api/v1/memories",
-            path={},
-            query={},
-            json=body,
-            result=MemoryOut,
+            "/api/v1/jobs/{job_id}/events/history",
+            path={"job_id": job_id},
+            query={"after": after, "limit": limit},
+            result=list[EventRead],
             unwrap=True,
             kind="json",
         )
 
-    async def get_memory(self, memory_id: int) -> MemoryOut:
-        """Get Memory (GET /api/v1/memories/{memory_id})"""
+    async def list_job_kinds(self) -> list[KindRead]:
+        """Job Kinds (GET /api/v1/jobs/kinds)"""
         return await self._call(
             "GET",
-            "/api/v1/memories/{memory_id}",
-            path={"memory_id": memory_id},
+            "/api/v1/jobs/kinds",
+            path={},
             query={},
-            result=MemoryOut,
+            result=list[KindRead],
             unwrap=True,
             kind="json",
         )
 
-    async def update_memory(self, memory_id: int, body: MemoryUpdate | dict[str, Any]) -> MemoryOut:
-        """Update Memory (PATCH /api/v1/memories/{memory_id})"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/memories/{memory_id}",
-            path={"memory_id": memory_id},
-            query={},
-            json=body,
-            result=MemoryOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def delete_memory(self, memory_id: int) -> None:
-        """Delete Memory (DELETE /api/v1/memories/{memory_id})"""
-        return await self._call(
-            "DELETE",
-            "/api/v1/memories/{memory_id}",
-            path={"memory_id": memory_id},
-            query={},
-            result=None,
-            kind="empty",
-        )
-
-    async def get_health(self) -> Health:
-        """Health (GET /health)"""
-        return await self._call(
-            "GET", "/health", path={}, query={}, result=_contracts.Health, kind="json"
-        )
-
-    async def get_liveness(self) -> dict[str, str]:
-        """Live (GET /health/live)"""
-        return await self._call(
-            "GET", "/health/live", path={}, query={}, result=dict[str, str], kind="json"
-        )
-
-    async def get_readiness(self) -> Any:
-        """Ready (GET /health/ready)"""
-        return await self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
-
-    async def get_info(self) -> Info:
-        """Info (GET /api/v1/info)"""
+    async def list_job_runs(self, job_id: str) -> list[RunRead]:
+        """Job Runs (GET /api/v1/jobs/{job_id}/runs)"""
         return await self._call(
             "GET",
-            "/api/v1/info",
-            path={},
+            "/api/v1/jobs/{job_id}/runs",
+            path={"job_id": job_id},
             query={},
-            result=_contracts.Info,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def create_token(self, body: TokenRequest | dict[str, Any]) -> TokenResponse:
-        """Create Token (POST /api/v1/auth/token)"""
-        return await self._call(
-            "POST",
-            "/api/v1/auth/token",
-            path={},
-            query={},
-            json=body,
-            result=TokenResponse,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_me(self) -> UserOut:
-        """Read Me (GET /api/v1/users/me)"""
-        return await self._call(
-            "GET", "/api/v1/users/me", path={}, query={}, result=UserOut, unwrap=True, kind="json"
-        )
-
-    async def update_me(self, body: MePatch | dict[str, Any]) -> UserOut:
-        """Update Me (PATCH /api/v1/users/me)"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/users/me",
-            path={},
-            query={},
-            json=body,
-            result=UserOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_preferences(self) -> Preferences:
-        """Read Preferences (GET /api/v1/users/me/preferences)"""
-        return await self._call(
-            "GET",
-            "/api/v1/users/me/preferences",
-            path={},
-            query={},
-            result=Preferences,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def update_preferences(self, body: PreferencesPatch | dict[str, Any]) -> Preferences:
-        """Update Preferences (PATCH /api/v1/users/me/preferences)"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/users/me/preferences",
-            path={},
-            query={},
-            json=body,
-            result=Preferences,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def search_users(self, *, q: str, limit: int | None = None) -> list[UserPublic]:
-        """Search Users (GET /api/v1/users/search)"""
-        return await self._call(
-            "GET",
-            "/api/v1/users/search",
-            path={},
-            query={"q": q, "limit": limit},
-            result=list[UserPublic],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def list_users(
-        self, *, role: Any | None = None, page: int | None = None, per_page: int | None = None
-    ) -> Paged[UserOut]:
-        """List Users (GET /api/v1/users)"""
-        return await self._call(
-            "GET",
-            "/api/v1/users",
-            path={},
-            query={"role": role, "page": page, "per_page": per_page},
-            result=Paged[UserOut],
-            kind="json",
-        )
-
-    async def create_user(self, body: UserCreate | dict[str, Any]) -> UserOut:
-        """Create User (POST /api/v1/users)"""
-        return await self._call(
-            "POST",
-            "/api/v1/users",
-            path={},
-            query={},
-            json=body,
-            result=UserOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_user(self, user_id: int) -> UserOut:
-        """Get User (GET /api/v1/users/{user_id})"""
-        return await self._call(
-            "GET",
-            "/api/v1/users/{user_id}",
-            path={"user_id": user_id},
-            query={},
-            result=UserOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def update_user(self, user_id: int, body: UserUpdate | dict[str, Any]) -> UserOut:
-        """Update User (PATCH /api/v1/users/{user_id})"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/users/{user_id}",
-            path={"user_id": user_id},
-            query={},
-            json=body,
-            result=UserOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def delete_user(self, user_id: int) -> None:
-        """Delete User (DELETE /api/v1/users/{user_id})"""
-        return await self._call(
-            "DELETE",
-            "/api/v1/users/{user_id}",
-            path={"user_id": user_id},
-            query={},
-            result=None,
-            kind="empty",
-        )
-
-    async def list_api_keys(self) -> list[ApiKeyOut]:
-        """List Api Keys (GET /api/v1/api_keys)"""
-        return await self._call(
-            "GET",
-            "/api/v1/api_keys",
-            path={},
-            query={},
-            result=list[ApiKeyOut],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def create_api_key(self, body: ApiKeyCreate | dict[str, Any]) -> ApiKeyCreated:
-        """Create Api Key (POST /api/v1/api_keys)"""
-        return await self._call(
-            "POST",
-            "/api/v1/api_keys",
-            path={},
-            query={},
-            json=body,
-            result=ApiKeyCreated,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def revoke_api_key(self, key_id: int) -> ApiKeyOut:
-        """Revoke Api Key (DELETE /api/v1/api_keys/{key_id})"""
-        return await self._call(
-            "DELETE",
-            "/api/v1/api_keys/{key_id}",
-            path={"key_id": key_id},
-            query={},
-            result=ApiKeyOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def create_job(self, body: JobCreate | dict[str, Any]) -> JobCreated:
-        """Create Job (POST /api/v1/jobs)"""
-        return await self._call(
-            "POST",
-            "/api/v1/jobs",
-            path={},
-            query={},
-            json=body,
-            result=JobCreated,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def create_test_job(
-        self, body: TestJobCreate | None | dict[str, Any] | None = None
-    ) -> JobCreated:
-        """Create Test Job (POST /api/v1/jobs/test)"""
-        return await self._call(
-            "POST",
-            "/api/v1/jobs/test",
-            path={},
-            query={},
-            json=body,
-            result=JobCreated,
+            result=list[RunRead],
             unwrap=True,
             kind="json",
         )
@@ -2468,88 +3188,6 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def list_job_kinds(self) -> list[KindRead]:
-        """Job Kinds (GET /api/v1/jobs/kinds)"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/kinds",
-            path={},
-            query={},
-            result=list[KindRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def control_jobs(self, body: BulkControlBody | dict[str, Any]) -> BulkResult:
-        """Bulk Control (POST /api/v1/jobs/bulk)"""
-        return await self._call(
-            "POST",
-            "/api/v1/jobs/bulk",
-            path={},
-            query={},
-            json=body,
-            result=BulkResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_job(self, job_id: str) -> JobRead:
-        """Get Job (GET /api/v1/jobs/{job_id})"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}",
-            path={"job_id": job_id},
-            query={},
-            result=JobRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def list_job_runs(self, job_id: str) -> list[RunRead]:
-        """Job Runs (GET /api/v1/jobs/{job_id}/runs)"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/runs",
-            path={"job_id": job_id},
-            query={},
-            result=list[RunRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def list_job_events(
-        self, job_id: str, *, after: int | None = None, limit: int | None = None
-    ) -> list[EventRead]:
-        """Job Event History (GET /api/v1/jobs/{job_id}/events/history)"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/events/history",
-            path={"job_id": job_id},
-            query={"after": after, "limit": limit},
-            result=list[EventRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def control_job(self, job_id: str, body: ControlBody | dict[str, Any]) -> JobRead:
-        """Control Job (POST /api/v1/jobs/{job_id}/control)"""
-        return await self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/control",
-            path={"job_id": job_id},
-            query={},
-            json=body,
-            result=JobRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_queue_summary(self) -> QueueSummary:
-        """Queue Summary (GET /api/v1/queue)"""
-        return await self._call(
-            "GET", "/api/v1/queue", path={}, query={}, result=QueueSummary, unwrap=True, kind="json"
-        )
-
     async def list_locks(self) -> list[LockRead]:
         """List Locks (GET /api/v1/locks)"""
         return await self._call(
@@ -2562,596 +3200,38 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def free_lock(self, name: str) -> LockRead:
-        """Free Lock (DELETE /api/v1/locks/{name})"""
-        return await self._call(
-            "DELETE",
-            "/api/v1/locks/{name}",
-            path={"name": name},
-            query={},
-            result=LockRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def list_workers(self, *, include_stopped: bool | None = None) -> list[WorkerRead]:
-        """List Workers (GET /api/v1/workers)"""
-        return await self._call(
-            "GET",
-            "/api/v1/workers",
-            path={},
-            query={"include_stopped": include_stopped},
-            result=list[WorkerRead],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_worker_controls(self) -> ControlsRead:
-        """Controls (GET /api/v1/workers/controls)"""
-        return await self._call(
-            "GET",
-            "/api/v1/workers/controls",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def pause_all_workers(self) -> ControlsRead:
-        """Pause All (POST /api/v1/workers/pause-all)"""
-        return await self._call(
-            "POST",
-            "/api/v1/workers/pause-all",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def resume_all_workers(self) -> ControlsRead:
-        """Resume All (POST /api/v1/workers/resume-all)"""
-        return await self._call(
-            "POST",
-            "/api/v1/workers/resume-all",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def drain_workers(self) -> ControlsRead:
-        """Drain (POST /api/v1/workers/drain)"""
-        return await self._call(
-            "POST",
-            "/api/v1/workers/drain",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def undrain_workers(self) -> ControlsRead:
-        """Undrain (POST /api/v1/workers/undrain)"""
-        return await self._call(
-            "POST",
-            "/api/v1/workers/undrain",
-            path={},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_worker(self, worker_id: str) -> WorkerRead:
-        """Get Worker (GET /api/v1/workers/{worker_id})"""
-        return await self._call(
-            "GET",
-            "/api/v1/workers/{worker_id}",
-            path={"worker_id": worker_id},
-            query={},
-            result=WorkerRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def pause_worker(self, worker_id: str) -> WorkerRead:
-        """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
-        return await self._call(
-            "POST",
-            "/api/v1/workers/{worker_id}/pause",
-            path={"worker_id": worker_id},
-            query={},
-            result=WorkerRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def resume_worker(self, worker_id: str) -> WorkerRead:
-        """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
-        return await self._call(
-            "POST",
-            "/api/v1/workers/{worker_id}/resume",
-            path={"worker_id": worker_id},
-            query={},
-            result=WorkerRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def pause_queue(self, queue: str) -> ControlsRead:
-        """Pause Queue (POST /api/v1/queues/{queue}/pause)"""
-        return await self._call(
-            "POST",
-            "/api/v1/queues/{queue}/pause",
-            path={"queue": queue},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def resume_queue(self, queue: str) -> ControlsRead:
-        """Resume Queue (POST /api/v1/queues/{queue}/resume)"""
-        return await self._call(
-            "POST",
-            "/api/v1/queues/{queue}/resume",
-            path={"queue": queue},
-            query={},
-            result=ControlsRead,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_telemetry_snapshot(self) -> dict[str, Any]:
-        """Snapshot (GET /api/v1/telemetry/snapshot)"""
-        return await self._call(
-            "GET",
-            "/api/v1/telemetry/snapshot",
-            path={},
-            query={},
-            result=dict[str, Any],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_telemetry_history(
-        self, *, window: str | None = None, step: str | None = None
-    ) -> dict[str, Any]:
-        """History (GET /api/v1/telemetry/history)"""
-        return await self._call(
-            "GET",
-            "/api/v1/telemetry/history",
-            path={},
-            query={"window": window, "step": step},
-            result=dict[str, Any],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def stream_telemetry(self, *, topics: str | None = None) -> httpx.Response:
-        """Stream (GET /api/v1/telemetry/stream)"""
-        return await self._call(
-            "GET",
-            "/api/v1/telemetry/stream",
-            path={},
-            query={"topics": topics},
-            result=None,
-            kind="raw",
-        )
-
-    async def stream_job_events(self, job_id: str) -> httpx.Response:
-        """Job Events (GET /api/v1/jobs/{job_id}/events)"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/events",
-            path={"job_id": job_id},
-            query={},
-            result=None,
-            kind="raw",
-        )
-
-    async def get_metrics(self) -> httpx.Response:
-        """Metrics (GET /metrics)"""
-        return await self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
-
-    async def list_available_models(self) -> list[AvailableModel]:
-        """Available Models (GET /api/v1/available_models)"""
-        return await self._call(
-            "GET",
-            "/api/v1/available_models",
-            path={},
-            query={},
-            result=list[AvailableModel],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_embedding_status(self) -> EmbeddingStatus:
-        """Embedding Status (GET /api/v1/embedding)"""
-        return await self._call(
-            "GET",
-            "/api/v1/embedding",
-            path={},
-            query={},
-            result=EmbeddingStatus,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def retry_failed_embeddings(self) -> RetryResult:
-        """Retry Failed (POST /api/v1/embedding/retry)"""
-        return await self._call(
-            "POST",
-            "/api/v1/embedding/retry",
-            path={},
-            query={},
-            result=RetryResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_index_stats(self) -> IndexStats:
-        """Index Stats (GET /api/v1/index)"""
-        return await self._call(
-            "GET", "/api/v1/index", path={}, query={}, result=IndexStats, unwrap=True, kind="json"
-        )
-
-    async def rebuild_index(self) -> dict[str, Any]:
-        """Start Index Rebuild (POST /api/v1/operations/index)"""
-        return await self._call(
-            "POST",
-            "/api/v1/operations/index",
-            path={},
-            query={},
-            result=dict[str, Any],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def download_index_snapshot(self) -> httpx.Response:
-        """Download Snapshot (GET /api/v1/index/snapshot)"""
-        return await self._call(
-            "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
-        )
-
-    async def restore_index_snapshot(
-        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
-    ) -> RestoreResult:
-        """Restore Snapshot (POST /api/v1/index/snapshot)"""
-        return await self._call(
-            "POST",
-            "/api/v1/index/snapshot",
-            path={},
-            query={},
-            files=files,
-            data=data,
-            result=RestoreResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def search(self, body: SearchRequest | dict[str, Any]) -> SearchResult:
-        """Search Post (POST /api/v1/search)"""
-        return await self._call(
-            "POST",
-            "/api/v1/search",
-            path={},
-            query={},
-            json=body,
-            result=SearchResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def search_records(
+    async def list_memories(
         self,
         *,
-        q: str,
-        mode: Any | None = None,
-        k: int | None = None,
-        collection: str | None = None,
         memory_type: Any | None = None,
+        collection: str | None = None,
+        owner_id: int | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-        metadata: list[str] | None = None,
-    ) -> SearchResult:
-        """Search Get (GET /api/v1/search)"""
+        embedding_state: Any | None = None,
+        q: str | None = None,
+        sort: Any | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[MemoryOut]:
+        """List Memories (GET /api/v1/memories)"""
         return await self._call(
             "GET",
-            "/api/v1/search",
+            "/api/v1/memories",
             path={},
             query={
-                "q": q,
-                "mode": mode,
-                "k": k,
-                "collection": collection,
                 "memory_type": memory_type,
+                "collection": collection,
+                "owner_id": owner_id,
                 "created_after": created_after,
                 "created_before": created_before,
-                "metadata": metadata,
+                "embedding_state": embedding_state,
+                "q": q,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
             },
-            result=SearchResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def list_rag_indices(self) -> list[RagIndex]:
-        """Rag Indices (GET /api/v1/rag)"""
-        return await self._call(
-            "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
-        )
-
-    async def start_import(self, body: Any) -> JobRef:
-        """Start Import (POST /api/v1/operations/import)"""
-        return await self._call(
-            "POST",
-            "/api/v1/operations/import",
-            path={},
-            query={},
-            json=body,
-            result=JobRef,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def preview_import(self, body: ImportParams | dict[str, Any]) -> ImportPreview:
-        """Preview Import (POST /api/v1/operations/import/preview)"""
-        return await self._call(
-            "POST",
-            "/api/v1/operations/import/preview",
-            path={},
-            query={},
-            json=body,
-            result=ImportPreview,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def start_export(self, body: ExportParams | dict[str, Any]) -> JobRef:
-        """Start Export (POST /api/v1/operations/export)"""
-        return await self._call(
-            "POST",
-            "/api/v1/operations/export",
-            path={},
-            query={},
-            json=body,
-            result=JobRef,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_operation_status(
-        self, operation: Literal["import", "export", "index"]
-    ) -> OperationStatus:
-        """Operation Status (GET /api/v1/operations/{operation}/status)"""
-        return await self._call(
-            "GET",
-            "/api/v1/operations/{operation}/status",
-            path={"operation": operation},
-            query={},
-            result=OperationStatus,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def list_import_files(self) -> list[ImportFile]:
-        """List Import Files (GET /api/v1/operations/import/files)"""
-        return await self._call(
-            "GET",
-            "/api/v1/operations/import/files",
-            path={},
-            query={},
-            result=list[_contracts.ImportFile],
-            unwrap=True,
-            kind="json",
-        )
-
-    async def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
-        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/download",
-            path={"job_id": job_id},
-            query={"format": format},
-            result=None,
-            kind="raw",
-        )
-
-    async def get_settings(self) -> SettingsOut:
-        """Get Settings (GET /api/v1/settings)"""
-        return await self._call(
-            "GET",
-            "/api/v1/settings",
-            path={},
-            query={},
-            result=SettingsOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def import_settings_config(self, *, overwrite: bool | None = None) -> ImportConfigReport:
-        """Import Config (POST /api/v1/settings/import-config)"""
-        return await self._call(
-            "POST",
-            "/api/v1/settings/import-config",
-            path={},
-            query={"overwrite": overwrite},
-            result=ImportConfigReport,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_settings_section(self, section: str) -> SectionOut:
-        """Get Section (GET /api/v1/settings/{section})"""
-        return await self._call(
-            "GET",
-            "/api/v1/settings/{section}",
-            path={"section": section},
-            query={},
-            result=SectionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def update_settings(
-        self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
-    ) -> SectionOut:
-        """Put Section (PUT /api/v1/settings/{section})"""
-        return await self._call(
-            "PUT",
-            "/api/v1/settings/{section}",
-            path={"section": section},
-            query={"notes": notes},
-            json=body,
-            result=SectionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def validate_settings_section(
-        self, section: str, body: dict[str, Any] | None | dict[str, Any] | None = None
-    ) -> ValidationResult:
-        """Validate Section (POST /api/v1/settings/{section}/validate)"""
-        return await self._call(
-            "POST",
-            "/api/v1/settings/{section}/validate",
-            path={"section": section},
-            query={},
-            json=body,
-            result=ValidationResult,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def reset_settings_section(self, section: str) -> SectionOut:
-        """Reset Section (DELETE /api/v1/settings/{section})"""
-        return await self._call(
-            "DELETE",
-            "/api/v1/settings/{section}",
-            path={"section": section},
-            query={},
-            result=SectionOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def extract_schema(self, body: ExtractRequest | dict[str, Any]) -> ExtractResponse:
-        """Extract Schema (POST /api/v1/schema/extract)"""
-        return await self._call(
-            "POST",
-            "/api/v1/schema/extract",
-            path={},
-            query={},
-            json=body,
-            result=ExtractResponse,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def validate_schema(self, body: dict[str, Any] | dict[str, Any]) -> ValidationReport:
-        """Validate Schema (POST /api/v1/schema/validate)"""
-        return await self._call(
-            "POST",
-            "/api/v1/schema/validate",
-            path={},
-            query={},
-            json=body,
-            result=ValidationReport,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def create_dataset(self, body: DatasetCreate | dict[str, Any]) -> JobCreated:
-        """Create Dataset (POST /api/v1/datasets)"""
-        return await self._call(
-            "POST",
-            "/api/v1/datasets",
-            path={},
-            query={},
-            json=body,
-            result=JobCreated,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def list_chunks(self, job_id: str) -> ChunkList:
-        """List Chunks (GET /api/v1/jobs/{job_id}/chunks)"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/chunks",
-            path={"job_id": job_id},
-            query={},
-            result=ChunkList,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def generate_chunk(
-        self,
-        job_id: str,
-        index: int,
-        body: ChunkGenerateRequest | None | dict[str, Any] | None = None,
-    ) -> ChunkOut:
-        """Generate Chunk (POST /api/v1/jobs/{job_id}/chunks/{index})"""
-        return await self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/chunks/{index}",
-            path={"job_id": job_id, "index": index},
-            query={},
-            json=body,
-            result=ChunkOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_chunk(
-        self,
-        job_id: str,
-        index: int,
-        *,
-        format: Literal["json", "csv"] | None = None,
-        limit: int | None = None,
-    ) -> ChunkPreview:
-        """Preview Chunk (GET /api/v1/jobs/{job_id}/chunks/{index})"""
-        return await self._call(
-            "GET",
-            "/api/v1/jobs/{job_id}/chunks/{index}",
-            path={"job_id": job_id, "index": index},
-            query={"format": format, "limit": limit},
-            result=ChunkPreview,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def prepare_download(
-        self, job_id: str, body: DownloadRequest | None | dict[str, Any] | None = None
-    ) -> DownloadInfo:
-        """Prepare Download (POST /api/v1/jobs/{job_id}/download)"""
-        return await self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/download",
-            path={"job_id": job_id},
-            query={},
-            json=body,
-            result=DownloadInfo,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def import_dataset(self, job_id: str, body: ImportRequest | dict[str, Any]) -> JobCreated:
-        """Import Dataset (POST /api/v1/jobs/{job_id}/import)"""
-        return await self._call(
-            "POST",
-            "/api/v1/jobs/{job_id}/import",
-            path={"job_id": job_id},
-            query={},
-            json=body,
-            result=JobCreated,
-            unwrap=True,
+            result=Paged[MemoryOut],
             kind="json",
         )
 
@@ -3200,55 +3280,151 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def create_project(self, body: ProjectCreate | dict[str, Any]) -> ProjectOut:
-        """Create a project (POST /api/v1/projects)"""
+    async def list_rag_indices(self) -> list[RagIndex]:
+        """Rag Indices (GET /api/v1/rag)"""
         return await self._call(
-            "POST",
-            "/api/v1/projects",
-            path={},
-            query={},
-            json=body,
-            result=ProjectOut,
-            unwrap=True,
-            kind="json",
+            "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
         )
 
-    async def get_project(self, item_id: int) -> ProjectOut:
-        """Get a project (GET /api/v1/projects/{item_id})"""
+    async def list_servers(
+        self,
+        *,
+        name: str | None = None,
+        status: Literal["active", "maintenance", "offline", "decommissioned"] | None = None,
+        provider: str | None = None,
+        region: str | None = None,
+        host: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id",
+            "-id",
+            "name",
+            "-name",
+            "status",
+            "-status",
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[ServerOut]:
+        """List servers (GET /api/v1/servers)"""
         return await self._call(
             "GET",
-            "/api/v1/projects/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=ProjectOut,
-            unwrap=True,
+            "/api/v1/servers",
+            path={},
+            query={
+                "name": name,
+                "status": status,
+                "provider": provider,
+                "region": region,
+                "host": host,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[ServerOut],
             kind="json",
         )
 
-    async def update_project(
-        self, item_id: int, body: ProjectUpdate | dict[str, Any]
-    ) -> ProjectOut:
-        """Update a project (PATCH /api/v1/projects/{item_id})"""
+    async def list_service_deployments(
+        self,
+        *,
+        project_id: int | None = None,
+        server_id: int | None = None,
+        service: str | None = None,
+        status: Literal["pending", "deploying", "running", "failed", "stopped"] | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "id",
+            "-id",
+            "service",
+            "-service",
+            "deployed_at",
+            "-deployed_at",
+            "status",
+            "-status",
+            "created_at",
+            "-created_at",
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[DeploymentOut]:
+        """List service deployments (GET /api/v1/service_deployments)"""
         return await self._call(
-            "PATCH",
-            "/api/v1/projects/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=ProjectOut,
-            unwrap=True,
+            "GET",
+            "/api/v1/service_deployments",
+            path={},
+            query={
+                "project_id": project_id,
+                "server_id": server_id,
+                "service": service,
+                "status": status,
+                "q": q,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[DeploymentOut],
             kind="json",
         )
 
-    async def delete_project(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a project (DELETE /api/v1/projects/{item_id})"""
+    async def list_task_executions(
+        self,
+        *,
+        task_id: int | None = None,
+        worker_id: str | None = None,
+        status: Literal["success", "failure", "in_progress", "error"] | None = None,
+        source: Literal["worker", "job"] | None = None,
+        job_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Literal[
+            "created_at",
+            "-created_at",
+            "started_at",
+            "-started_at",
+            "finished_at",
+            "-finished_at",
+            "duration_ms",
+            "-duration_ms",
+        ]
+        | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+    ) -> Paged[TaskExecutionOut]:
+        """List task executions (GET /api/v1/task_executions)"""
         return await self._call(
-            "DELETE",
-            "/api/v1/projects/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
+            "GET",
+            "/api/v1/task_executions",
+            path={},
+            query={
+                "task_id": task_id,
+                "worker_id": worker_id,
+                "status": status,
+                "source": source,
+                "job_id": job_id,
+                "created_after": created_after,
+                "created_before": created_before,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+            result=Paged[TaskExecutionOut],
+            kind="json",
         )
 
     async def list_tasks(
@@ -3301,497 +3477,308 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def create_task(self, body: TaskCreate | dict[str, Any]) -> TaskOut:
-        """Create a task (POST /api/v1/tasks)"""
+    async def list_users(
+        self, *, role: Any | None = None, page: int | None = None, per_page: int | None = None
+    ) -> Paged[UserOut]:
+        """List Users (GET /api/v1/users)"""
+        return await self._call(
+            "GET",
+            "/api/v1/users",
+            path={},
+            query={"role": role, "page": page, "per_page": per_page},
+            result=Paged[UserOut],
+            kind="json",
+        )
+
+    async def list_workers(self, *, include_stopped: bool | None = None) -> list[WorkerRead]:
+        """List Workers (GET /api/v1/workers)"""
+        return await self._call(
+            "GET",
+            "/api/v1/workers",
+            path={},
+            query={"include_stopped": include_stopped},
+            result=list[WorkerRead],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def pause_all_workers(self) -> ControlsRead:
+        """Pause All (POST /api/v1/workers/pause-all)"""
         return await self._call(
             "POST",
-            "/api/v1/tasks",
+            "/api/v1/workers/pause-all",
+            path={},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def pause_queue(self, queue: str) -> ControlsRead:
+        """Pause Queue (POST /api/v1/queues/{queue}/pause)"""
+        return await self._call(
+            "POST",
+            "/api/v1/queues/{queue}/pause",
+            path={"queue": queue},
+            query={},
+            result=ControlsRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def pause_worker(self, worker_id: str) -> WorkerRead:
+        """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/pause",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def prepare_download(
+        self, job_id: str, body: DownloadRequest | None | dict[str, Any] | None = None
+    ) -> DownloadInfo:
+        """Prepare Download (POST /api/v1/jobs/{job_id}/download)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/{job_id}/download",
+            path={"job_id": job_id},
+            query={},
+            json=body,
+            result=DownloadInfo,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def preview_import(self, body: ImportParams | dict[str, Any]) -> ImportPreview:
+        """Preview Import (POST /api/v1/operations/import/preview)"""
+        return await self._call(
+            "POST",
+            "/api/v1/operations/import/preview",
             path={},
             query={},
             json=body,
-            result=TaskOut,
+            result=ImportPreview,
             unwrap=True,
             kind="json",
         )
 
-    async def get_task(self, item_id: int) -> TaskOut:
-        """Get a task (GET /api/v1/tasks/{item_id})"""
+    async def rebuild_index(self) -> dict[str, Any]:
+        """Start Index Rebuild (POST /api/v1/operations/index)"""
         return await self._call(
-            "GET",
-            "/api/v1/tasks/{item_id}",
-            path={"item_id": item_id},
+            "POST",
+            "/api/v1/operations/index",
+            path={},
             query={},
-            result=TaskOut,
+            result=dict[str, Any],
             unwrap=True,
             kind="json",
         )
 
-    async def update_task(self, item_id: int, body: TaskUpdate | dict[str, Any]) -> TaskOut:
-        """Update a task (PATCH /api/v1/tasks/{item_id})"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/tasks/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=TaskOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def delete_task(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a task (DELETE /api/v1/tasks/{item_id})"""
+    async def reset_settings_section(self, section: str) -> SectionOut:
+        """Reset Section (DELETE /api/v1/settings/{section})"""
         return await self._call(
             "DELETE",
-            "/api/v1/tasks/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    async def list_servers(
-        self,
-        *,
-        name: str | None = None,
-        status: Literal["active", "maintenance", "offline", "decommissioned"] | None = None,
-        provider: str | None = None,
-        region: str | None = None,
-        host: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id",
-            "-id",
-            "name",
-            "-name",
-            "status",
-            "-status",
-            "created_at",
-            "-created_at",
-            "updated_at",
-            "-updated_at",
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[ServerOut]:
-        """List servers (GET /api/v1/servers)"""
-        return await self._call(
-            "GET",
-            "/api/v1/servers",
-            path={},
-            query={
-                "name": name,
-                "status": status,
-                "provider": provider,
-                "region": region,
-                "host": host,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[ServerOut],
+            "/api/v1/settings/{section}",
+            path={"section": section},
+            query={},
+            result=SectionOut,
+            unwrap=True,
             kind="json",
         )
 
-    async def create_server(self, body: ServerCreate | dict[str, Any]) -> ServerOut:
-        """Create a server (POST /api/v1/servers)"""
+    async def restore_index_snapshot(
+        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+    ) -> RestoreResult:
+        """Restore Snapshot (POST /api/v1/index/snapshot)"""
         return await self._call(
             "POST",
-            "/api/v1/servers",
+            "/api/v1/index/snapshot",
             path={},
             query={},
-            json=body,
-            result=ServerOut,
+            files=files,
+            data=data,
+            result=RestoreResult,
             unwrap=True,
             kind="json",
         )
 
-    async def get_server(self, item_id: int) -> ServerOut:
-        """Get a server (GET /api/v1/servers/{item_id})"""
+    async def resume_all_workers(self) -> ControlsRead:
+        """Resume All (POST /api/v1/workers/resume-all)"""
         return await self._call(
-            "GET",
-            "/api/v1/servers/{item_id}",
-            path={"item_id": item_id},
+            "POST",
+            "/api/v1/workers/resume-all",
+            path={},
             query={},
-            result=ServerOut,
+            result=ControlsRead,
             unwrap=True,
             kind="json",
         )
 
-    async def update_server(self, item_id: int, body: ServerUpdate | dict[str, Any]) -> ServerOut:
-        """Update a server (PATCH /api/v1/servers/{item_id})"""
+    async def resume_queue(self, queue: str) -> ControlsRead:
+        """Resume Queue (POST /api/v1/queues/{queue}/resume)"""
         return await self._call(
-            "PATCH",
-            "/api/v1/servers/{item_id}",
-            path={"item_id": item_id},
+            "POST",
+            "/api/v1/queues/{queue}/resume",
+            path={"queue": queue},
             query={},
-            json=body,
-            result=ServerOut,
+            result=ControlsRead,
             unwrap=True,
             kind="json",
         )
 
-    async def delete_server(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a server (DELETE /api/v1/servers/{item_id})"""
+    async def resume_worker(self, worker_id: str) -> WorkerRead:
+        """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
+        return await self._call(
+            "POST",
+            "/api/v1/workers/{worker_id}/resume",
+            path={"worker_id": worker_id},
+            query={},
+            result=WorkerRead,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def retry_failed_embeddings(self) -> RetryResult:
+        """Retry Failed (POST /api/v1/embedding/retry)"""
+        return await self._call(
+            "POST",
+            "/api/v1/embedding/retry",
+            path={},
+            query={},
+            result=RetryResult,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def revoke_api_key(self, key_id: int) -> ApiKeyOut:
+        """Revoke Api Key (DELETE /api/v1/api_keys/{key_id})"""
         return await self._call(
             "DELETE",
-            "/api/v1/servers/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    async def list_allocations(
-        self,
-        *,
-        server_id: int | None = None,
-        project_id: int | None = None,
-        port: int | None = None,
-        protocol: Literal["tcp", "udp"] | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id", "-id", "port", "-port", "service", "-service", "created_at", "-created_at"
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[AllocationOut]:
-        """List allocations (GET /api/v1/allocations)"""
-        return await self._call(
-            "GET",
-            "/api/v1/allocations",
-            path={},
-            query={
-                "server_id": server_id,
-                "project_id": project_id,
-                "port": port,
-                "protocol": protocol,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[AllocationOut],
+            "/api/v1/api_keys/{key_id}",
+            path={"key_id": key_id},
+            query={},
+            result=ApiKeyOut,
+            unwrap=True,
             kind="json",
         )
 
-    async def create_allocation(self, body: AllocationCreate | dict[str, Any]) -> AllocationOut:
-        """Create a allocation (POST /api/v1/allocations)"""
+    async def search(self, body: SearchRequest | dict[str, Any]) -> SearchResult:
+        """Search Post (POST /api/v1/search)"""
         return await self._call(
             "POST",
-            "/api/v1/allocations",
+            "/api/v1/search",
             path={},
             query={},
             json=body,
-            result=AllocationOut,
+            result=SearchResult,
             unwrap=True,
             kind="json",
         )
 
-    async def get_allocation(self, item_id: int) -> AllocationOut:
-        """Get a allocation (GET /api/v1/allocations/{item_id})"""
-        return await self._call(
-            "GET",
-            "/api/v1/allocations/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=AllocationOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def update_allocation(
-        self, item_id: int, body: AllocationUpdate | dict[str, Any]
-    ) -> AllocationOut:
-        """Update a allocation (PATCH /api/v1/allocations/{item_id})"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/allocations/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=AllocationOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def delete_allocation(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a allocation (DELETE /api/v1/allocations/{item_id})"""
-        return await self._call(
-            "DELETE",
-            "/api/v1/allocations/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    async def list_incidents(
+    async def search_records(
         self,
         *,
-        server_id: int | None = None,
-        severity: Literal["low", "medium", "high", "critical"] | None = None,
-        status: Literal["open", "acknowledged", "resolved"] | None = None,
-        q: str | None = None,
+        q: str,
+        mode: Any | None = None,
+        k: int | None = None,
+        collection: str | None = None,
+        memory_type: Any | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-        sort: Literal[
-            "id",
-            "-id",
-            "opened_at",
-            "-opened_at",
-            "resolved_at",
-            "-resolved_at",
-            "severity",
-            "-severity",
-            "status",
-            "-status",
-            "created_at",
-            "-created_at",
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[IncidentOut]:
-        """List incidents (GET /api/v1/incidents)"""
+        metadata: list[str] | None = None,
+    ) -> SearchResult:
+        """Search Get (GET /api/v1/search)"""
         return await self._call(
             "GET",
-            "/api/v1/incidents",
+            "/api/v1/search",
             path={},
             query={
-                "server_id": server_id,
-                "severity": severity,
-                "status": status,
                 "q": q,
+                "mode": mode,
+                "k": k,
+                "collection": collection,
+                "memory_type": memory_type,
                 "created_after": created_after,
                 "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
+                "metadata": metadata,
             },
-            result=Paged[IncidentOut],
+            result=SearchResult,
+            unwrap=True,
             kind="json",
         )
 
-    async def create_incident(self, body: IncidentCreate | dict[str, Any]) -> IncidentOut:
-        """Create a incident (POST /api/v1/incidents)"""
+    async def search_users(self, *, q: str, limit: int | None = None) -> list[UserPublic]:
+        """Search Users (GET /api/v1/users/search)"""
+        return await self._call(
+            "GET",
+            "/api/v1/users/search",
+            path={},
+            query={"q": q, "limit": limit},
+            result=list[UserPublic],
+            unwrap=True,
+            kind="json",
+        )
+
+    async def start_export(self, body: ExportParams | dict[str, Any]) -> JobRef:
+        """Start Export (POST /api/v1/operations/export)"""
         return await self._call(
             "POST",
-            "/api/v1/incidents",
+            "/api/v1/operations/export",
             path={},
             query={},
             json=body,
-            result=IncidentOut,
+            result=JobRef,
             unwrap=True,
             kind="json",
         )
 
-    async def get_incident(self, item_id: int) -> IncidentOut:
-        """Get a incident (GET /api/v1/incidents/{item_id})"""
+    async def start_import(self, body: Any) -> JobRef:
+        """Start Import (POST /api/v1/operations/import)"""
         return await self._call(
-            "GET",
-            "/api/v1/incidents/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=IncidentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def update_incident(
-        self, item_id: int, body: IncidentUpdate | dict[str, Any]
-    ) -> IncidentOut:
-        """Update a incident (PATCH /api/v1/incidents/{item_id})"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/incidents/{item_id}",
-            path={"item_id": item_id},
+            "POST",
+            "/api/v1/operations/import",
+            path={},
             query={},
             json=body,
-            result=IncidentOut,
+            result=JobRef,
             unwrap=True,
             kind="json",
         )
 
-    async def delete_incident(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a incident (DELETE /api/v1/incidents/{item_id})"""
+    async def stream_job_events(self, job_id: str) -> httpx.Response:
+        """Job Events (GET /api/v1/jobs/{job_id}/events)"""
         return await self._call(
-            "DELETE",
-            "/api/v1/incidents/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
+            "GET",
+            "/api/v1/jobs/{job_id}/events",
+            path={"job_id": job_id},
+            query={},
             result=None,
-            kind="empty",
+            kind="raw",
         )
 
-    async def list_service_deployments(
-        self,
-        *,
-        project_id: int | None = None,
-        server_id: int | None = None,
-        service: str | None = None,
-        status: Literal["pending", "deploying", "running", "failed", "stopped"] | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id",
-            "-id",
-            "service",
-            "-service",
-            "deployed_at",
-            "-deployed_at",
-            "status",
-            "-status",
-            "created_at",
-            "-created_at",
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[DeploymentOut]:
-        """List service deployments (GET /api/v1/service_deployments)"""
+    async def stream_telemetry(self, *, topics: str | None = None) -> httpx.Response:
+        """Stream (GET /api/v1/telemetry/stream)"""
         return await self._call(
             "GET",
-            "/api/v1/service_deployments",
+            "/api/v1/telemetry/stream",
             path={},
-            query={
-                "project_id": project_id,
-                "server_id": server_id,
-                "service": service,
-                "status": status,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[DeploymentOut],
-            kind="json",
-        )
-
-    async def create_service_deployment(
-        self, body: DeploymentCreate | dict[str, Any]
-    ) -> DeploymentOut:
-        """Create a service deployment (POST /api/v1/service_deployments)"""
-        return await self._call(
-            "POST",
-            "/api/v1/service_deployments",
-            path={},
-            query={},
-            json=body,
-            result=DeploymentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_service_deployment(self, item_id: int) -> DeploymentOut:
-        """Get a service deployment (GET /api/v1/service_deployments/{item_id})"""
-        return await self._call(
-            "GET",
-            "/api/v1/service_deployments/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=DeploymentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def update_service_deployment(
-        self, item_id: int, body: DeploymentUpdate | dict[str, Any]
-    ) -> DeploymentOut:
-        """Update a service deployment (PATCH /api/v1/service_deployments/{item_id})"""
-        return await self._call(
-            "PATCH",
-            "/api/v1/service_deployments/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            json=body,
-            result=DeploymentOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def delete_service_deployment(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a service deployment (DELETE /api/v1/service_deployments/{item_id})"""
-        return await self._call(
-            "DELETE",
-            "/api/v1/service_deployments/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
+            query={"topics": topics},
             result=None,
-            kind="empty",
+            kind="raw",
         )
 
-    async def list_agent_configs(
-        self,
-        *,
-        model: str | None = None,
-        enabled: bool | None = None,
-        name: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[AgentConfigOut]:
-        """List agent configs (GET /api/v1/agent_configs)"""
-        return await self._call(
-            "GET",
-            "/api/v1/agent_configs",
-            path={},
-            query={
-                "model": model,
-                "enabled": enabled,
-                "name": name,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[AgentConfigOut],
-            kind="json",
-        )
-
-    async def create_agent_config(self, body: AgentConfigCreate | dict[str, Any]) -> AgentConfigOut:
-        """Create a agent config (POST /api/v1/agent_configs)"""
+    async def undrain_workers(self) -> ControlsRead:
+        """Undrain (POST /api/v1/workers/undrain)"""
         return await self._call(
             "POST",
-            "/api/v1/agent_configs",
+            "/api/v1/workers/undrain",
             path={},
             query={},
-            json=body,
-            result=AgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_agent_config(self, item_id: int) -> AgentConfigOut:
-        """Get a agent config (GET /api/v1/agent_configs/{item_id})"""
-        return await self._call(
-            "GET",
-            "/api/v1/agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=AgentConfigOut,
+            result=ControlsRead,
             unwrap=True,
             kind="json",
         )
@@ -3811,76 +3798,17 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def delete_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a agent config (DELETE /api/v1/agent_configs/{item_id})"""
+    async def update_allocation(
+        self, item_id: int, body: AllocationUpdate | dict[str, Any]
+    ) -> AllocationOut:
+        """Update a allocation (PATCH /api/v1/allocations/{item_id})"""
         return await self._call(
-            "DELETE",
-            "/api/v1/agent_configs/{item_id}",
+            "PATCH",
+            "/api/v1/allocations/{item_id}",
             path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    async def list_cli_agent_configs(
-        self,
-        *,
-        model: str | None = None,
-        enabled: bool | None = None,
-        name: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "id", "-id", "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[CLIAgentConfigOut]:
-        """List cli agent configs (GET /api/v1/cli_agent_configs)"""
-        return await self._call(
-            "GET",
-            "/api/v1/cli_agent_configs",
-            path={},
-            query={
-                "model": model,
-                "enabled": enabled,
-                "name": name,
-                "q": q,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[CLIAgentConfigOut],
-            kind="json",
-        )
-
-    async def create_cli_agent_config(
-        self, body: CLIAgentConfigCreate | dict[str, Any]
-    ) -> CLIAgentConfigOut:
-        """Create a cli agent config (POST /api/v1/cli_agent_configs)"""
-        return await self._call(
-            "POST",
-            "/api/v1/cli_agent_configs",
-            path={},
             query={},
             json=body,
-            result=CLIAgentConfigOut,
-            unwrap=True,
-            kind="json",
-        )
-
-    async def get_cli_agent_config(self, item_id: int) -> CLIAgentConfigOut:
-        """Get a cli agent config (GET /api/v1/cli_agent_configs/{item_id})"""
-        return await self._call(
-            "GET",
-            "/api/v1/cli_agent_configs/{item_id}",
-            path={"item_id": item_id},
-            query={},
-            result=CLIAgentConfigOut,
+            result=AllocationOut,
             unwrap=True,
             kind="json",
         )
@@ -3900,85 +3828,127 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def delete_cli_agent_config(self, item_id: int, *, cascade: bool | None = None) -> None:
-        """Delete a cli agent config (DELETE /api/v1/cli_agent_configs/{item_id})"""
+    async def update_incident(
+        self, item_id: int, body: IncidentUpdate | dict[str, Any]
+    ) -> IncidentOut:
+        """Update a incident (PATCH /api/v1/incidents/{item_id})"""
         return await self._call(
-            "DELETE",
-            "/api/v1/cli_agent_configs/{item_id}",
+            "PATCH",
+            "/api/v1/incidents/{item_id}",
             path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
-        )
-
-    async def list_task_executions(
-        self,
-        *,
-        task_id: int | None = None,
-        worker_id: str | None = None,
-        status: Literal["success", "failure", "in_progress", "error"] | None = None,
-        source: Literal["worker", "job"] | None = None,
-        job_id: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        sort: Literal[
-            "created_at",
-            "-created_at",
-            "started_at",
-            "-started_at",
-            "finished_at",
-            "-finished_at",
-            "duration_ms",
-            "-duration_ms",
-        ]
-        | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-    ) -> Paged[TaskExecutionOut]:
-        """List task executions (GET /api/v1/task_executions)"""
-        return await self._call(
-            "GET",
-            "/api/v1/task_executions",
-            path={},
-            query={
-                "task_id": task_id,
-                "worker_id": worker_id,
-                "status": status,
-                "source": source,
-                "job_id": job_id,
-                "created_after": created_after,
-                "created_before": created_before,
-                "sort": sort,
-                "page": page,
-                "per_page": per_page,
-            },
-            result=Paged[TaskExecutionOut],
-            kind="json",
-        )
-
-    async def create_task_execution(
-        self, body: TaskExecutionCreate | dict[str, Any]
-    ) -> TaskExecutionOut:
-        """Create a task execution (POST /api/v1/task_executions)"""
-        return await self._call(
-            "POST",
-            "/api/v1/task_executions",
-            path={},
             query={},
             json=body,
-            result=TaskExecutionOut,
+            result=IncidentOut,
             unwrap=True,
             kind="json",
         )
 
-    async def get_task_execution(self, item_id: str) -> TaskExecutionOut:
-        """Get a task execution (GET /api/v1/task_executions/{item_id})"""
+    async def update_me(self, body: MePatch | dict[str, Any]) -> UserOut:
+        """Update Me (PATCH /api/v1/users/me)"""
         return await self._call(
-            "GET",
-            "/api/v1/task_executions/{item_id}",
+            "PATCH",
+            "/api/v1/users/me",
+            path={},
+            query={},
+            json=body,
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_memory(self, memory_id: int, body: MemoryUpdate | dict[str, Any]) -> MemoryOut:
+        """Update Memory (PATCH /api/v1/memories/{memory_id})"""
+        return await self._call(
+            "PATCH",
+            "/api/v1/memories/{memory_id}",
+            path={"memory_id": memory_id},
+            query={},
+            json=body,
+            result=MemoryOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_preferences(self, body: PreferencesPatch | dict[str, Any]) -> Preferences:
+        """Update Preferences (PATCH /api/v1/users/me/preferences)"""
+        return await self._call(
+            "PATCH",
+            "/api/v1/users/me/preferences",
+            path={},
+            query={},
+            json=body,
+            result=Preferences,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_project(
+        self, item_id: int, body: ProjectUpdate | dict[str, Any]
+    ) -> ProjectOut:
+        """Update a project (PATCH /api/v1/projects/{item_id})"""
+        return await self._call(
+            "PATCH",
+            "/api/v1/projects/{item_id}",
             path={"item_id": item_id},
             query={},
-            result=TaskExecutionOut,
+            json=body,
+            result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_server(self, item_id: int, body: ServerUpdate | dict[str, Any]) -> ServerOut:
+        """Update a server (PATCH /api/v1/servers/{item_id})"""
+        return await self._call(
+            "PATCH",
+            "/api/v1/servers/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=ServerOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_service_deployment(
+        self, item_id: int, body: DeploymentUpdate | dict[str, Any]
+    ) -> DeploymentOut:
+        """Update a service deployment (PATCH /api/v1/service_deployments/{item_id})"""
+        return await self._call(
+            "PATCH",
+            "/api/v1/service_deployments/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=DeploymentOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_settings(
+        self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
+    ) -> SectionOut:
+        """Put Section (PUT /api/v1/settings/{section})"""
+        return await self._call(
+            "PUT",
+            "/api/v1/settings/{section}",
+            path={"section": section},
+            query={"notes": notes},
+            json=body,
+            result=SectionOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_task(self, item_id: int, body: TaskUpdate | dict[str, Any]) -> TaskOut:
+        """Update a task (PATCH /api/v1/tasks/{item_id})"""
+        return await self._call(
+            "PATCH",
+            "/api/v1/tasks/{item_id}",
+            path={"item_id": item_id},
+            query={},
+            json=body,
+            result=TaskOut,
             unwrap=True,
             kind="json",
         )
@@ -3998,15 +3968,45 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def delete_task_execution(self, item_id: str, *, cascade: bool | None = None) -> None:
-        """Delete a task execution (DELETE /api/v1/task_executions/{item_id})"""
+    async def update_user(self, user_id: int, body: UserUpdate | dict[str, Any]) -> UserOut:
+        """Update User (PATCH /api/v1/users/{user_id})"""
         return await self._call(
-            "DELETE",
-            "/api/v1/task_executions/{item_id}",
-            path={"item_id": item_id},
-            query={"cascade": cascade},
-            result=None,
-            kind="empty",
+            "PATCH",
+            "/api/v1/users/{user_id}",
+            path={"user_id": user_id},
+            query={},
+            json=body,
+            result=UserOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def validate_schema(self, body: dict[str, Any] | dict[str, Any]) -> ValidationReport:
+        """Validate Schema (POST /api/v1/schema/validate)"""
+        return await self._call(
+            "POST",
+            "/api/v1/schema/validate",
+            path={},
+            query={},
+            json=body,
+            result=ValidationReport,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def validate_settings_section(
+        self, section: str, body: dict[str, Any] | None | dict[str, Any] | None = None
+    ) -> ValidationResult:
+        """Validate Section (POST /api/v1/settings/{section}/validate)"""
+        return await self._call(
+            "POST",
+            "/api/v1/settings/{section}/validate",
+            path={"section": section},
+            query={},
+            json=body,
+            result=ValidationResult,
+            unwrap=True,
+            kind="json",
         )
 
 
