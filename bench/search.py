@@ -159,19 +159,26 @@ async def measure(n: int) -> dict[str, float]:
                     api.append(time.perf_counter() - s)
                     assert resp.status_code == 200 and len(resp.json()["data"]["hits"]) == 10
 
-            # Recall@10 of the approximate index against exact search on the same vectors.
+            # Recall@10 of the approximate index against exact search on the same vectors,
+            # at the configured efSearch and around it.
             exact = faiss.IndexFlatIP(vectors.shape[1])
             exact.add(vectors)
             _, truth = exact.search(qvecs, 10)
-            found = [
-                {vindex.slot_ids()[i] for i in row if i >= 0}
-                for row in vindex.index.search(qvecs, 10, params=params)[1]
-            ]
             ids = vindex.slot_ids()
-            recall = float(
-                np.mean(
-                    [len(found[i] & {ids[j] for j in truth[i]}) / 10 for i in range(len(queries))]
+            sweep = {}
+            for ef in sorted({64, vindex.ef_search, 256}):
+                if params is not None:
+                    params.efSearch = ef
+                labels = vindex.index.search(qvecs, 10, params=params)[1]
+                found = [{ids[i] for i in row if i >= 0} for row in labels]
+                sweep[ef] = float(
+                    np.mean(
+                        [len(found[i] & {ids[j] for j in truth[i]}) / 10 for i in range(len(qvecs))]
+                    )
                 )
+            recall = sweep[vindex.ef_search]
+            print(
+                "  recall@10 by efSearch: " + ", ".join(f"{e}: {r:.3f}" for e, r in sweep.items())
             )
             return {
                 "n": n,

@@ -73,7 +73,7 @@ class Config(BaseSettings):
     index_hnsw_threshold: int = Field(default=50_000, ge=1)
     index_hnsw_m: int = Field(default=32, ge=4, le=256)
     index_hnsw_ef_construction: int = Field(default=80, ge=8)
-    index_hnsw_ef_search: int = Field(default=64, ge=8)
+    index_hnsw_ef_search: int = Field(default=128, ge=8)
     index_checkpoint_every: int = Field(default=5_000, ge=1)
     index_sync_seconds: float = Field(default=1.0, ge=0)
     index_snapshot_max_bytes: int = Field(default=4 * 1024**3, ge=1024)
