@@ -135,7 +135,22 @@ async def schema_action(request: Request, session: SessionDep) -> Response:
     report = await gen.validate_schema(session, data if isinstance(data, dict) else {})
     values.update(issues=[i.model_dump() for i in report.issues], valid=report.valid)
     if intent == "generate" and report.valid and report.schema_ is not None:
-        job = await gen.create_generate_job(session, report.schema_, created_by=principal.user_id)
+        try:
+            job = await gen.create_generate_job(
+                session, request.app.state.config, report.schema_, created_by=principal.user_id
+            )
+        except ValidationFailed as exc:
+            values["issues"] = [
+                {"field": d.get("field"), "message": d["message"], "severity": "error"}
+                for d in exc.details
+            ] or [{"field": None, "message": exc.message, "severity": "error"}]
+            values["valid"] = False
+            context = await _context(request, session, **values)
+            headers = toast_headers(exc.message, "error")
+            block = "dataset_work" if is_htmx(request) else None
+            return render(
+                request, "datasets.html", context, block=block, status=422, headers=headers
+            )
         target = f"/ui/datasets/{job.id}"
         if is_htmx(request):
             response: Response = Response(
