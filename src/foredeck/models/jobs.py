@@ -23,6 +23,8 @@ class Job(Base):
         Index("ix_jobs_claim", "status", "priority", "created_at"),
         Index("ix_jobs_created_at", "created_at"),
         Index("ix_jobs_kind_created", "kind", "created_at"),
+        # Listing by kind and status together (e.g. queued imports) at a million rows.
+        Index("ix_jobs_kind_status_created", "kind", "status", "created_at"),
         Index("ix_jobs_queue_status", "queue", "status"),
         Index("ix_jobs_status_finished", "status", "finished_at"),
         Index("ix_jobs_lease", "lease_expires_at"),

@@ -110,6 +110,7 @@ def upgrade() -> None:
     op.create_index("ix_jobs_created_at", "jobs", ["created_at"])
     op.create_index("ix_jobs_created_by", "jobs", ["created_by"])
     op.create_index("ix_jobs_kind_created", "jobs", ["kind", "created_at"])
+    op.create_index("ix_jobs_kind_status_created", "jobs", ["kind", "status", "created_at"])
     op.create_index("ix_jobs_lease", "jobs", ["lease_expires_at"])
     op.create_index("ix_jobs_queue_status", "jobs", ["queue", "status"])
     op.create_index("ix_jobs_status_finished", "jobs", ["status", "finished_at"])
