@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from fastapi import FastAPI
 
@@ -140,3 +142,19 @@ def test_placeholder_secret_refused_outside_development() -> None:
     with pytest.raises(ValidationError):
         Config(environment="staging")
     assert Config(environment="production", secret_key="k" * 40).secret_key
+
+
+async def test_rate_limits_shared_through_redis(redis_url: str) -> None:
+    """Scale-out: two replicas count against the same Redis window."""
+    from starlette.datastructures import Headers
+
+    from foredeck.kit.ratelimit import RateLimiter
+
+    key = f"Bearer {uuid.uuid4().hex}"
+    config = Config(redis_url=redis_url, rate_limit_default="3/minute", rate_limits={})
+    replicas = [RateLimiter(config), RateLimiter(config)]
+    scope = {"path": "/api/v1/info", "method": "GET", "client": ("127.0.0.1", 1)}
+    headers = Headers({"authorization": key})
+    verdicts = [await replicas[i % 2].check(scope, headers) for i in range(4)]
+    assert [v.allowed for v in verdicts if v is not None] == [True, True, True, False]
+    assert verdicts[3] is not None and verdicts[3].headers["X-RateLimit-Remaining"] == "0"

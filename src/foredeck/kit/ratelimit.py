@@ -31,7 +31,10 @@ class RateLimiter:
         if storage is None:
             if config.redis_url:
                 url = config.redis_url.replace("redis://", "async+redis://", 1)
-                storage = RedisStorage(url, key_prefix="foredeck:ratelimit")
+                # redis-py is already a dependency; the default async driver would be coredis.
+                storage = RedisStorage(
+                    url, implementation="redispy", key_prefix="foredeck:ratelimit"
+                )
             else:
                 storage = MemoryStorage()
         self.storage = storage
