@@ -42,6 +42,8 @@ def make_engine(config: Config) -> AsyncEngine:
         event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_write_begins_immediate)
         for name in ("commit", "rollback"):
             event.listen(engine.sync_engine, name, _sqlite_tx_ended)
+        # The pool rolls back returned connections itself, without Connection events.
+        event.listen(engine.sync_engine.pool, "reset", _sqlite_pool_reset)
     return engine
 
 
@@ -70,6 +72,10 @@ def _sqlite_write_begins_immediate(
 
 def _sqlite_tx_ended(conn: Any, *args: Any) -> None:
     conn.info.pop(_IN_WRITE_TX, None)
+
+
+def _sqlite_pool_reset(dbapi_connection: Any, record: Any, *args: Any) -> None:
+    record.info.pop(_IN_WRITE_TX, None)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
