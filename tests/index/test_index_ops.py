@@ -89,6 +89,7 @@ async def test_deleting_a_record_removes_its_vector(
     ids = await create(client, operator, coll, ["the record that stays", "the record that goes"])
     await wait_embedded(app, client, viewer, coll, 2)
     manager = app.state.index_manager
+    await client.get("/api/v1/index", headers=viewer)  # any read catches up with the log
     assert ids[1] in manager.vindex
     assert (await client.delete(f"/api/v1/memories/{ids[1]}", headers=operator)).status_code == 204
     await client.get("/api/v1/index", headers=viewer)  # any read catches up with the log

@@ -78,6 +78,8 @@ class IndexManager:
         self.generation = -1
         self.folder: str | None = None
         self.applied_seq = 0
+        # seq -> when first missed (monotonic); see _note_gaps.
+        self.gaps: dict[int, float] = {}
         self.dirty = True
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
@@ -120,47 +122,89 @@ class IndexManager:
         self.generation = state.generation
         self.folder = state.folder
         self.applied_seq = state.checkpoint_seq
+        self.gaps = {}
         log.info("index_loaded", folder=state.folder, vectors=vindex.count)
 
     async def _replay(self, session: AsyncSession) -> None:
         while True:
-            rows = (
-                await session.execute(
-                    select(
-                        IndexChange.seq,
-                        IndexChange.memory_id,
-                        IndexChange.op,
-                        IndexChange.content_hash,
+            cols = (
+                IndexChange.seq,
+                IndexChange.memory_id,
+                IndexChange.op,
+                IndexChange.content_hash,
+            )
+            rows = list(
+                (
+                    await session.execute(
+                        select(*cols)
+                        .where(IndexChange.seq > self.applied_seq)
+                        .order_by(IndexChange.seq)
+                        .limit(SYNC_BATCH)
                     )
-                    .where(IndexChange.seq > self.applied_seq)
-                    .order_by(IndexChange.seq)
-                    .limit(SYNC_BATCH)
-                )
-            ).all()
-            if not rows:
+                ).all()
+            )
+            late = await self._late_changes(session)
+            if not rows and not late:
                 return
-            final: dict[int, str | None] = {}
-            for _seq, memory_id, op, content_hash in rows:
-                final[memory_id] = content_hash if op == "add" else None
-            hashes = {h for h in final.values() if h}
-            vectors: dict[str, bytes] = {}
-            for chunk in _chunks(sorted(hashes), 5_000):
-                found = await session.execute(
-                    select(EmbeddingVector.content_hash, EmbeddingVector.vector).where(
-                        EmbeddingVector.model == self.model,
-                        EmbeddingVector.content_hash.in_(chunk),
-                    )
-                )
-                vectors.update({h: v for h, v in found.all()})
-            removed = [i for i, h in final.items() if h is None or h not in vectors]
-            added = [(i, h) for i, h in final.items() if h is not None and h in vectors]
-            self.vindex.remove(removed)
-            if added:
-                matrix = vectors_from_bytes([vectors[h] for _, h in added], self.dimension)
-                self.vindex.add([i for i, _ in added], matrix)
-            self.applied_seq = int(rows[-1][0])
+            self._note_gaps([int(r[0]) for r in rows])
+            await self._apply(session, [*late, *rows])
+            if rows:
+                self.applied_seq = int(rows[-1][0])
             if len(rows) < SYNC_BATCH:
                 return
+
+    def _note_gaps(self, seqs: list[int]) -> None:
+        """Sequence numbers skipped so far: on PostgreSQL a writer may commit them later."""
+        now = time.monotonic()
+        expected = self.applied_seq + 1
+        for seq in seqs:
+            for missing in range(expected, min(seq, expected + 1_000)):
+                self.gaps.setdefault(missing, now)
+            expected = seq + 1
+
+    async def _late_changes(self, session: AsyncSession) -> list[Any]:
+        """Changes that filled a gap since the last sync; gaps older than the window are
+        rolled-back sequence numbers and are forgotten."""
+        if not self.gaps:
+            return []
+        cutoff = time.monotonic() - REPLAY_WINDOW.total_seconds()
+        self.gaps = {seq: seen for seq, seen in self.gaps.items() if seen >= cutoff}
+        if not self.gaps:
+            return []
+        cols = (IndexChange.seq, IndexChange.memory_id, IndexChange.op, IndexChange.content_hash)
+        found = list(
+            (
+                await session.execute(
+                    select(*cols)
+                    .where(IndexChange.seq.in_(sorted(self.gaps)))
+                    .order_by(IndexChange.seq)
+                )
+            ).all()
+        )
+        for row in found:
+            self.gaps.pop(int(row[0]), None)
+        return found
+
+    async def _apply(self, session: AsyncSession, rows: list[Any]) -> None:
+        final: dict[int, str | None] = {}
+        for _seq, memory_id, op, content_hash in rows:
+            final[memory_id] = content_hash if op == "add" else None
+        hashes = {h for h in final.values() if h}
+        vectors: dict[str, bytes] = {}
+        for chunk in _chunks(sorted(hashes), 5_000):
+            found = await session.execute(
+                select(EmbeddingVector.content_hash, EmbeddingVector.vector).where(
+                    EmbeddingVector.model == self.model,
+                    EmbeddingVector.content_hash.in_(chunk),
+                )
+            )
+            vectors.update({h: v for h, v in found.all()})
+        removed = [i for i, h in final.items() if h is None or h not in vectors]
+        added = [(i, h) for i, h in final.items() if h is not None and h in vectors]
+        self.vindex.remove(removed)
+        if added:
+            matrix = vectors_from_bytes([vectors[h] for _, h in added], self.dimension)
+            self.vindex.add([i for i, _ in added], matrix)
 
     async def checkpoint(self, sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
         """Write the live index as a new generation; False when another process won the race."""
@@ -228,6 +272,7 @@ class IndexManager:
         self.generation = int(new_generation or 0)
         self.folder = name
         self.applied_seq = max(checkpoint_seq, 0)
+        self.gaps = {}
         self.dirty = True
         await asyncio.to_thread(store.cleanup, self.root, _keep(name, previous_folder))
         return True
