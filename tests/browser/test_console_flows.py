@@ -66,9 +66,11 @@ async def test_import_progress_and_lock_in_a_second_browser(
         await first.fill("#import-collection", collection)
         await first.click("#start-import")
         await _toast(first, "Import started")
-        await expect(first.get_by_test_id("import-progress")).to_contain_text("queued")
+        await expect(first.get_by_test_id("import-progress")).to_contain_text(
+            "queued", timeout=20_000
+        )
         # The other browser sees the start button disabled, with the holder, without a reload.
-        await expect(second.locator("#start-import")).to_be_disabled()
+        await expect(second.locator("#start-import")).to_be_disabled(timeout=20_000)
         await expect(second.locator("#import-start")).to_contain_text("an import is running")
         await expect(second.locator("#import-lock a")).to_have_attribute(
             "href", re.compile(r"/ui/jobs/.+")

@@ -21,7 +21,10 @@ from tests.console.server import LiveServer
 @pytest.fixture(scope="module")
 def replicas(app: FastAPI, config: Config, redis_url: str) -> Iterator[list[LiveServer]]:
     # Rate limits are not what this checks (and their Redis storage needs an extra package).
-    scaled = config.model_copy(update={"redis_url": redis_url, "rate_limit_enabled": False})
+    # No executors: the replicas only serve (and leave the shared worker rows alone).
+    scaled = config.model_copy(
+        update={"redis_url": redis_url, "rate_limit_enabled": False, "workers": 0}
+    )
     servers = [LiveServer(scaled).start(), LiveServer(scaled).start()]
     yield servers
     for server in servers:
