@@ -101,9 +101,13 @@ async def collect(session: AsyncSession, heartbeat_seconds: float) -> dict[str, 
         for r in running.all()
     ]
     controls = await workers_service.active_controls(session)
+    from foredeck.embedding import service as embedding_service
+
     return {
         "at": now.isoformat(),
         "queue_depth": sum(q["queued"] for q in queues.values()),
+        # The embedding queue is records, not jobs: one embed job drains many of them.
+        "pending_embeddings": await embedding_service.due_count(session),
         "running": sum(q["running"] + q["cancelling"] for q in queues.values()),
         "queues": queues,
         "failed_last_hour": failed_last_hour,
@@ -126,6 +130,7 @@ async def record(session: AsyncSession, source: str, snapshot: dict[str, Any]) -
     """Keep a compact copy of a snapshot for history charts."""
     compact = {
         "queue_depth": snapshot["queue_depth"],
+        "pending_embeddings": snapshot.get("pending_embeddings", 0),
         "running": snapshot["running"],
         "queues": {q: v["queued"] for q, v in snapshot["queues"].items()},
         "workers": snapshot["workers"],
