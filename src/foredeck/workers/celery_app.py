@@ -24,17 +24,34 @@ from foredeck.workers.runner import _claimable
 log = get_logger(__name__)
 TASK_NAME = "foredeck.run_job"
 
+CELERY_CONF: dict[str, Any] = {
+    "task_serializer": "json",
+    "accept_content": ["json"],
+    "task_ignore_result": True,
+    "enable_utc": True,
+    "worker_hijack_root_logger": False,
+    "broker_connection_retry_on_startup": True,
+    "task_default_queue": "default",
+    "worker_prefetch_multiplier": 8,
+}
 celery_app = Celery("foredeck")
-celery_app.conf.update(
-    task_serializer="json",
-    accept_content=["json"],
-    task_ignore_result=True,
-    enable_utc=True,
-    worker_hijack_root_logger=False,
-    broker_connection_retry_on_startup=True,
-    task_default_queue="default",
-    worker_prefetch_multiplier=8,
-)
+celery_app.conf.update(CELERY_CONF)
+_clients: dict[str, Celery] = {}
+
+
+def client_for(redis_url: str) -> Celery:
+    """The Celery app that sends to and controls this broker.
+
+    A Celery app keeps the connections it opened first, so changing `broker_url` later does
+    not move them; an app per URL keeps two scale-out apps in one process (tests, an embedded
+    tool) from sending to each other's broker.
+    """
+    client = _clients.get(redis_url)
+    if client is None:
+        client = Celery("foredeck", broker=redis_url, set_as_current=False)
+        client.conf.update(CELERY_CONF)
+        _clients[redis_url] = client
+    return client
 
 
 def configure(redis_url: str) -> Celery:
@@ -52,9 +69,9 @@ def run_job(job_id: str) -> str:
     return runtime.run(job_id)
 
 
-def send(jobs: list[dispatch.Wake]) -> None:
+def send(jobs: list[dispatch.Wake], client: Celery) -> None:
     for job_id, queue, delay in jobs:
-        run_job.apply_async(args=[job_id], queue=queue, countdown=delay or None)
+        client.send_task(TASK_NAME, args=[job_id], queue=queue, countdown=delay or None)
 
 
 class CeleryDispatcher:
@@ -62,7 +79,7 @@ class CeleryDispatcher:
 
     def __init__(self, state: Any) -> None:
         self.state = state
-        configure(state.config.redis_url)
+        self.client = client_for(state.config.redis_url)
         self._engine = state.engine.sync_engine
         self._pending: set[asyncio.Future[None]] = set()
         self._listener: asyncio.Task[None] | None = None
@@ -96,7 +113,7 @@ class CeleryDispatcher:
 
     def _send(self, jobs: list[dispatch.Wake]) -> None:
         try:
-            send(jobs)
+            send(jobs, self.client)
         except Exception:
             # The maintenance loop resends jobs nobody picked up.
             log.exception("celery_send_failed", count=len(jobs))
@@ -138,11 +155,11 @@ class CeleryDispatcher:
 
 async def celery_health(app: Any) -> str:
     """connected when a worker answers a ping, no_workers when only the broker answers."""
-    configure(app.state.config.redis_url)
+    client = client_for(app.state.config.redis_url)
 
     def ping() -> str:
         try:
-            replies = celery_app.control.ping(timeout=0.5)
+            replies = client.control.ping(timeout=0.5)
         except Exception:
             return "disconnected"
         return "connected" if replies else "no_workers"
@@ -195,7 +212,7 @@ class WorkerRuntime:
         WorkerRuntime.current = self
 
     def _wake(self, jobs: list[dispatch.Wake]) -> None:
-        self.loop.run_in_executor(None, send, jobs)
+        self.loop.run_in_executor(None, send, jobs, client_for(self.app.state.config.redis_url))
 
     async def _control_loop(self) -> None:
         pubsub = getattr(self.app.state, "pubsub", None)
