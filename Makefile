@@ -42,10 +42,9 @@ test-postgres: install
 test: test-sqlite test-postgres
 
 lint: install
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
-	FOREDECK_DATA_DIR=$$(mktemp -d) $(BIN)/alembic upgrade head
 	FOREDECK_DATA_DIR=$$(mktemp -d) sh -c '$(BIN)/alembic upgrade head && $(BIN)/alembic check'
 
 bench: install
