@@ -25,7 +25,10 @@ async def test_snapshot_is_never_older_than_interval(
     age = (utcnow() - datetime.fromisoformat(snap["at"])).total_seconds()
     assert age <= interval
     assert {"queue_depth", "queues", "workers", "jobs", "controls"} <= set(snap)
-    assert snap["workers"]["running"] + snap["workers"]["draining"] >= 1
+    # The session's embedded worker is there; earlier tests may have paused it, or load may
+    # have made its heartbeat late, so any state but stopped counts.
+    live = ("running", "paused", "draining", "stale")
+    assert sum(snap["workers"].get(state, 0) for state in live) >= 1
     assert_error(await client.get("/api/v1/telemetry/snapshot"), 401)
 
 
