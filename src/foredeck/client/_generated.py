@@ -1680,14 +1680,14 @@ class SyncOperations:
             kind="json",
         )
 
-    def rebuild_index(self) -> dict[str, Any]:
+    def rebuild_index(self) -> JobRef:
         """Start Index Rebuild (POST /api/v1/operations/index)"""
         return self._call(
             "POST",
             "/api/v1/operations/index",
             path={},
             query={},
-            result=dict[str, Any],
+            result=JobRef,
             unwrap=True,
             kind="json",
         )
@@ -3566,14 +3566,14 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def rebuild_index(self) -> dict[str, Any]:
+    async def rebuild_index(self) -> JobRef:
         """Start Index Rebuild (POST /api/v1/operations/index)"""
         return await self._call(
             "POST",
             "/api/v1/operations/index",
             path={},
             query={},
-            result=dict[str, Any],
+            result=JobRef,
             unwrap=True,
             kind="json",
         )

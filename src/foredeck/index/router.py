@@ -41,17 +41,6 @@ async def index_stats(request: Request, _: Viewer, session: SessionDep) -> Any:
     return ok(await index_service.stats(session, request.app.state))
 
 
-@router.post("/api/v1/operations/index", response_model=Envelope[dict[str, Any]], status_code=202)
-async def start_rebuild(principal: Operator, session: SessionDep) -> Any:
-    """Start the index_rebuild operation (409 while the index lock is held)."""
-    from foredeck.jobs import service as jobs_service
-
-    job = await jobs_service.create_job(
-        session, kind="index_rebuild", params={}, created_by=principal.user_id
-    )
-    return ok({"job_id": job.id, "status": job.status, "kind": job.kind})
-
-
 @router.get("/api/v1/index/snapshot", response_class=StreamingResponse)
 async def download_snapshot(request: Request, _: Operator) -> StreamingResponse:
     """Stream a snapshot (tar: index.faiss, ids.npy, manifest.json) of the live index."""
