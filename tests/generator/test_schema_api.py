@@ -292,3 +292,24 @@ async def test_malformed_text_pool_is_a_clear_error(fake_llm: FakeLLM) -> None:
     with pytest.raises(llm.LLMBadOutput) as caught:
         await llm.texts(cfg, "reviews", 10, None)
     assert "texts" in caught.value.details[0]["field"]
+
+
+async def test_size_caps_come_from_settings(
+    client: httpx.AsyncClient, admin: dict, viewer: dict
+) -> None:
+    bad = await client.put("/api/v1/settings/generator", json={"max_rows": 0}, headers=admin)
+    assert_error(bad, 422)
+    resp = await client.put(
+        "/api/v1/settings/generator", json={"max_rows": 1000, "max_chunk_size": 100}, headers=admin
+    )
+    assert resp.status_code == 200, resp.text
+    try:
+        schema = {"rows": 5000, "chunk_size": 500, "fields": [{"name": "x", "type": "uuid"}]}
+        data = (await client.post("/api/v1/schema/validate", json=schema, headers=viewer)).json()
+        codes = {i["field"]: i["code"] for i in data["data"]["issues"]}
+        assert codes == {"rows": "TOO_LARGE", "chunk_size": "TOO_LARGE"}
+        small = {**schema, "rows": 1000, "chunk_size": 100}
+        data = (await client.post("/api/v1/schema/validate", json=small, headers=viewer)).json()
+        assert data["data"]["valid"] is True
+    finally:
+        await client.delete("/api/v1/settings/generator", headers=admin)

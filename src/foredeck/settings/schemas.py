@@ -116,6 +116,12 @@ class GeneratorSettings(Section):
     api_key_path: str | None = Field(default=None, max_length=512)
     timeout_s: float = Field(default=60.0, gt=0, le=600)
     max_output_tokens: int = Field(default=4096, ge=1, le=1_000_000)
+    max_rows: int = Field(
+        default=10_000_000, ge=1, le=1_000_000_000, description="Largest dataset a job may make"
+    )
+    max_chunk_size: int = Field(
+        default=1_000_000, ge=1, le=10_000_000, description="Largest chunk a job may use"
+    )
 
     @field_validator("base_url")
     @classmethod
