@@ -6,6 +6,7 @@ the database (vectors, change log, index_state) and the shared index folder.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -48,7 +49,14 @@ async def test_replica_sees_adds_deletes_and_rebuilds(
     manager = replica.app.state.index_manager  # type: ignore[attr-defined]
     assert ids[0] not in manager.vindex and ids[1] in manager.vindex
 
-    job = (await client.post("/api/v1/operations/index", headers=operator)).json()["data"]
+    # An earlier test's rebuild may still hold the index lock: wait for it, then start ours.
+    for _ in range(600):
+        resp = await client.post("/api/v1/operations/index", headers=operator)
+        if resp.status_code != 409:
+            break
+        await asyncio.sleep(0.1)
+    assert resp.status_code == 202, resp.text
+    job = resp.json()["data"]
     from tests.index.test_index_ops import wait_job
 
     assert (await wait_job(client, viewer, job["job_id"]))["status"] == "succeeded"
