@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -173,9 +172,7 @@ async def start_import(request: Request, session: SessionDep) -> Response:
         )
     except AppError as exc:
         if uploaded_path is not None:
-            sources = service("operations", "sources")
-            assert sources is not None
-            shutil.rmtree((sources.imports_dir(config) / uploaded_path).parent, ignore_errors=True)
+            sources.discard_upload(config, uploaded_path)
         if not isinstance(exc, ValidationFailed):
             raise
         errors = _field_errors(exc)
