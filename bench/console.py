@@ -279,8 +279,18 @@ async def _run_import(base: str, cookies: httpx.Cookies, csrf: str, path: Path) 
             )
         assert resp.status_code == 202, resp.text
         job_id = resp.json()["data"]["job_id"]
+        seen, misses = False, 0
         while True:
-            job = (await client.get(f"/api/v1/jobs/{job_id}")).json()["data"]
+            got = await client.get(f"/api/v1/jobs/{job_id}")
+            if got.status_code == 404 and not seen and misses < 100:
+                misses += 1
+                # The request session commits after the 202 is sent (a yield dependency's
+                # default scope), so the job can be missing for a moment: not measured here.
+                await asyncio.sleep(0.05)
+                continue
+            assert got.status_code == 200, got.text
+            seen = True
+            job = got.json()["data"]
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 break
             await asyncio.sleep(0.2)

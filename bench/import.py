@@ -16,6 +16,7 @@ import json
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -147,7 +148,10 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="drop the full-text triggers in both databases (table and indexes only)",
     )
-    args = parser.parse_args(argv or [])
+    if argv is None:
+        # `python -m bench import --full` as well as `python -m bench.import --full`.
+        argv = sys.argv[2:] if sys.argv[1:2] == ["import"] else sys.argv[1:]
+    args, _ = parser.parse_known_args(argv)
     plain = args.without_text_index
     n = 1_000_000 if args.full else args.rows
     ours, ref, ref_parse = [], [], []

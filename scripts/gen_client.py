@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from client_bodies import bodies, form_fields, json_model, model_input, optional
 from client_types import Namer, render_type, schema_type, walk_types
 from pydantic import BaseModel
 
@@ -85,12 +86,22 @@ def _method(op: Any, namer: Namer, imports: set[str], *, is_async: bool) -> str:
     query = [p for p in op.params if p.location == "query"]
     for p in path_args:
         args.append(f"{p.ident}: {schema_type(p.schema, imports)}")
-    body_arg = None
-    if op.body_media == "application/json":
-        body_t = render_type(op.body_type, namer, imports) if op.body_type else "Any"
-        body_t = "Any" if body_t == "Any" else f"{body_t} | dict[str, Any]"
-        body_arg = f"body: {body_t}" + ("" if op.body_required else " | None = None")
-        args.append(body_arg)
+    json_schema, form = bodies(op)
+    model = json_model(op, json_schema, namer) if json_schema is not None else None
+    form_pos: list[str] = []
+    form_kw: list[str] = []
+    uploads: list[str] = []
+    values: list[str] = []
+    if form is not None:
+        form_pos, form_kw, uploads, values = form_fields(
+            form, model, json_schema is None, namer, imports
+        )
+        imports.add("Upload")
+    args.extend(form_pos)
+    if json_schema is not None:
+        body_t = model_input(model, namer, imports)
+        may_omit = form is not None or not op.body_required
+        args.append(f"body: {optional(body_t)} = None" if may_omit else f"body: {body_t}")
     kw = []
     for p in query:
         ptype = schema_type(p.schema, imports)
@@ -100,15 +111,27 @@ def _method(op: Any, namer: Namer, imports: set[str], *, is_async: bool) -> str:
             if "None" not in ptype.split(" | "):
                 ptype += " | None"
             kw.append(f"{p.ident}: {ptype} = None")
-    if op.body_media and op.body_media != "application/json":
-        kw.append("files: dict[str, Any] | None = None")
-        kw.append("data: dict[str, Any] | None = None")
+    kw.extend(form_kw)
+    ret, expr, unwrap = _result(op, namer, imports)
+    download = op.response_kind == "raw" and not op.stream
+    if download:
+        kw.append("to: Destination | None = None")
+        kw.append("progress: Progress | None = None")
+        imports.update(("Destination", "Progress"))
     if kw:
         args.append("*")
         args.extend(kw)
-    ret, expr, unwrap = _result(op, namer, imports)
+    names = [a.split(":")[0] for a in args]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"{op.name}: two parameters share a name in {names}")
     sig = ", ".join(args)
     doc = (op.summary or op.description or op.name).strip().splitlines()[0].replace('"', "'")
+    doc = f"{doc} ({op.method} {op.path})"
+    if form is not None and json_schema is not None:
+        given = " or ".join(f"`{u.split(': ')[1]}`" for u in uploads)
+        doc += f"; with {given} it is sent as multipart/form-data"
+    if download:
+        doc += "; `to=` streams the body to a path or file object"
     path_map = ", ".join(f"{p.name!r}: {p.ident}" for p in path_args)
     query_map = ", ".join(f"{p.name!r}: {p.ident}" for p in query)
     call = [
@@ -117,20 +140,22 @@ def _method(op: Any, namer: Namer, imports: set[str], *, is_async: bool) -> str:
         f"path={{{path_map}}}",
         f"query={{{query_map}}}",
     ]
-    if op.body_media == "application/json":
+    if json_schema is not None:
         call.append("json=body")
-    elif op.body_media:
-        call.append("files=files")
-        call.append("data=data")
+    if form is not None:
+        call.append(f"upload={{{', '.join(uploads)}}}")
+        call.append(f"form={{{', '.join(values)}}}")
     call.append(f"result={expr}")
     if unwrap:
         call.append("unwrap=True")
     call.append(f"kind={op.response_kind!r}")
+    if download:
+        call.extend(("to=to", "progress=progress"))
     prefix = "async def" if is_async else "def"
     awaiting = "await " if is_async else ""
     lines = [
         f"    {prefix} {op.name}({sig}) -> {ret}:",
-        f'        """{doc} ({op.method} {op.path})"""',
+        f'        """{doc}"""',
         f"        return {awaiting}self._call({', '.join(call)})",
     ]
     return "\n".join(lines)
@@ -219,6 +244,9 @@ def build() -> tuple[str, str]:
     imports: set[str] = set()
     sync_methods = [_method(op, namer, imports, is_async=False) for op in ops]
     async_methods = [_method(op, namer, imports, is_async=True) for op in ops]
+    # Upload, Destination and Progress: the types of file parameters (client/transfer.py).
+    names = sorted(i for i in imports if not i.startswith(("from ", "import ")))
+    transfer = [f"from foredeck.client.transfer import {', '.join(names)}"] if names else []
     body = [
         '"""One typed method per API operation.',
         "",
@@ -230,7 +258,8 @@ def build() -> tuple[str, str]:
         "from typing import Any, Literal",
         "",
         "import httpx",
-        *sorted(imports),
+        *sorted(i for i in imports if i.startswith(("from ", "import "))),
+        *transfer,
         "",
         "from typing import TYPE_CHECKING",
         "",

@@ -4,6 +4,7 @@ FOREDECK_TEST_DATABASE_URL names one). Tests isolate themselves by the data they
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.config import Config
 from foredeck.db import transaction
+from foredeck.settings import service as settings_service
 
 TEST_DB_URL = os.environ.get("FOREDECK_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("FOREDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -138,3 +140,28 @@ def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> 
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+@contextlib.asynccontextmanager
+async def stored_section(app: FastAPI, name: str, value: dict | None) -> AsyncIterator[None]:
+    """Store a settings section (merged over what is there) or, with None, remove it; put
+    back what was there after. Settings are shared by the whole session's app."""
+    async with transaction(app.state.sessionmaker) as session:
+        stored = name in await settings_service.stored_keys(session)
+        before = (await settings_service.get_section(session, name)).model_dump()  # type: ignore[call-overload]
+    await put_section(app, name, None if value is None else {**before, **value})
+    try:
+        yield
+    finally:
+        await put_section(app, name, before if stored else None)
+
+
+async def put_section(app: FastAPI, name: str, value: dict | None) -> None:
+    """Store a section as it is (None: remove it), validated as the API would."""
+    async with transaction(app.state.sessionmaker) as session:
+        if value is None:
+            await settings_service.delete_section(session, name)
+        else:
+            await settings_service.put_section(
+                session, name, value, config=app.state.config, remote=False
+            )

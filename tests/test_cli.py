@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,9 @@ from pathlib import Path
 
 def run(args: list[str], data_dir: Path, **kw) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FOREDECK_DATA_DIR": str(data_dir)}
-    env.pop("FOREDECK_DATABASE_URL", None)
+    # Local mode: a server URL or database in the caller's environment must not leak in.
+    for name in ("FOREDECK_DATABASE_URL", "FOREDECK_URL", "FOREDECK_TOKEN"):
+        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-m", "foredeck.cli", *args],
         capture_output=True,
@@ -45,3 +48,23 @@ def test_db_users_and_keys(tmp_path: Path) -> None:
     down = run(["db", "downgrade", "base"], tmp_path)
     assert down.returncode == 0, down.stderr
     assert "(empty)" in run(["db", "current"], tmp_path).stdout
+
+
+def test_workers_local(tmp_path: Path) -> None:
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+    listed = run(["workers", "list", "--json"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {
+        "workers": [],
+        "controls": {"draining": False, "paused_all": False, "paused_queues": [], "active_jobs": 0},
+    }
+    assert "draining" in run(["workers", "drain"], tmp_path).stdout
+    assert "paused all workers" in run(["workers", "pause"], tmp_path).stdout
+    controls = json.loads(run(["workers", "list", "--json"], tmp_path).stdout)["controls"]
+    assert (controls["draining"], controls["paused_all"]) == (True, True)
+    assert "drain ended" in run(["workers", "undrain"], tmp_path).stdout
+    assert "resumed" in run(["workers", "resume"], tmp_path).stdout
+    controls = json.loads(run(["workers", "list", "--json"], tmp_path).stdout)["controls"]
+    assert (controls["draining"], controls["paused_all"]) == (False, False)
+    missing = run(["workers", "pause", "no-such-worker"], tmp_path)
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr, missing.stderr

@@ -11,14 +11,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 
 from foredeck import __version__, migrate
 from foredeck.config import Config
 from foredeck.db import make_engine, make_sessionmaker, transaction
+from foredeck.jobs.writes import dispose_sync_engine
 from foredeck.kit.cache import MemoryCache, RedisCache
 from foredeck.kit.envelope import ERROR_RESPONSES, install_error_handlers
-from foredeck.kit.middleware import RequestContextMiddleware
+from foredeck.kit.middleware import GZipForGzipClients, RequestContextMiddleware
 from foredeck.kit.ratelimit import RateLimiter
 from foredeck.logging import configure_logging, get_logger
 
@@ -116,6 +116,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await app.state.redis.aclose()
         if app.state.record_reader is not None:
             app.state.record_reader.close()
+        dispose_sync_engine(app.state)
         await engine.dispose()
         log.info("foredeck_stopped")
 
@@ -144,7 +145,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         app.include_router(module.router)
         if hasattr(module, "mount"):
             module.mount(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipForGzipClients, minimum_size=1024)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

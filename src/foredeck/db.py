@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,13 +38,30 @@ def make_engine(config: Config) -> AsyncEngine:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_write_begins_immediate)
-        for name in ("commit", "rollback"):
-            event.listen(engine.sync_engine, name, _sqlite_tx_ended)
-        # The pool rolls back returned connections itself, without Connection events.
-        event.listen(engine.sync_engine.pool, "reset", _sqlite_pool_reset)
+        _install_sqlite_hooks(engine.sync_engine)
     return engine
+
+
+def make_sync_sqlite_engine(config: Config) -> Engine:
+    """A blocking engine on the same SQLite file, for short writes that run whole in one thread.
+
+    Through aiosqlite every statement is a round trip to its thread and back to the event
+    loop; on a busy host each one waited milliseconds for the loop. The job engine's claim and
+    finish transactions run here instead: one hop for the whole transaction.
+    """
+    url = make_url(config.resolved_database_url).set(drivername="sqlite+pysqlite")
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def _install_sqlite_hooks(sync_engine: Engine) -> None:
+    event.listen(sync_engine, "connect", _sqlite_pragmas)
+    event.listen(sync_engine, "before_cursor_execute", _sqlite_write_begins_immediate)
+    for name in ("commit", "rollback"):
+        event.listen(sync_engine, name, _sqlite_tx_ended)
+    # The pool rolls back returned connections itself, without Connection events.
+    event.listen(sync_engine.pool, "reset", _sqlite_pool_reset)
 
 
 _WRITE_PREFIXES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")

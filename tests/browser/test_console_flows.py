@@ -235,22 +235,57 @@ async def test_viewer_sees_no_write_control(signed_in: PageFactory) -> None:
     await screenshot(page, "viewer-workers")
 
 
-async def test_generate_a_dataset_from_a_description(signed_in: PageFactory) -> None:
+async def test_generate_a_dataset_from_a_description_then_delete_its_job(
+    signed_in: PageFactory,
+) -> None:
     page = await signed_in("operator")
     await page.goto("/ui/datasets")
     await page.fill("#ds-description", "50 customers with name, email, age between 18 and 90")
     await page.click("button:has-text('Extract the schema')")
-    await expect(page.locator("#ds-schema")).to_have_value(re.compile(r'"fields"'))
-    await page.click("button:has-text('Validate')")
+    await expect(page.locator("#ds-col-0-name")).to_have_value("name")
+    # A bad column name: the API's message appears next to it and what was typed stays.
+    await page.fill("#ds-col-1-name", "1 bad")
+    await page.locator("#schema-form button:has-text('Validate')").first.click()
+    await expect(page.locator("#err-ds-col-1-name")).to_contain_text("pattern")
+    await expect(page.locator("#ds-col-1-name")).to_have_value("1 bad")
+    await page.fill("#ds-col-1-name", "email")
+    # A new column, then its type's own options (the type select re-renders the form).
+    await page.click("button:has-text('Add a column')")
+    await expect(page.locator("#ds-col-3-name")).to_be_focused()
+    await page.keyboard.type("tier")
+    await page.select_option("#ds-col-3-type", "choice")
+    await expect(page.locator("#ds-col-3-choices")).to_be_visible()
+    await expect(page.locator("#ds-col-3-name")).to_have_value("tier")
+    await page.fill("#ds-col-3-choices", "gold\nsilver")
+    await page.locator("#schema-form button:has-text('Validate')").last.click()
     await _toast(page, "The schema is valid")
+    await check_axe(page, "dataset schema form")
+    await screenshot(page, "dataset-schema")
     await page.click("button:has-text('Generate the dataset')")
     await page.wait_for_url(re.compile(r"/ui/datasets/[0-9a-f-]{36}$"))
+    job_id = page.url.rsplit("/", 1)[1]
     await wait_live(page)
     await expect(page.get_by_test_id("chunks-done")).to_contain_text("1 of 1", timeout=60_000)
     await page.click("a:has-text('Preview chunk 0')")
-    await expect(page.locator("table thead")).to_contain_text("email")
+    await expect(page.locator("table thead")).to_contain_text("tier")
     await check_axe(page, "chunk preview")
     await page.go_back()
     await page.click("button:has-text('Prepare csv')")
     await expect(page.locator("a:has-text('Download csv')")).to_be_visible(timeout=60_000)
     await screenshot(page, "dataset")
+
+    # The finished job goes, through the batch action and its confirmation dialog.
+    await page.goto(f"/ui/jobs?q={job_id}")
+    await wait_live(page)
+    row = page.locator(f"tr:has(a[href='/ui/jobs/{job_id}'])")
+    await expect(row.locator(".badge")).to_have_text("succeeded", timeout=30_000)
+    await row.locator("input[name=ids]").check()
+    await page.click("#batch-selected button[value=delete]")
+    await expect(page.locator("#confirm-text")).to_contain_text("Delete 1 selected jobs")
+    await check_axe(page, "jobs delete confirmation")
+    await screenshot(page, "jobs-delete-confirm")
+    await _confirm(page)
+    await _toast(page, "Delete: 1 done")
+    await expect(row).to_have_count(0)
+    gone = await page.request.get(f"/api/v1/jobs/{job_id}")
+    assert gone.status == 404

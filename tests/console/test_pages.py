@@ -17,6 +17,7 @@ from foredeck.models.jobs import Job
 from foredeck.models.settings import Setting
 from foredeck.records import service as records_service
 from tests.console.helpers import HTMX, console_client
+from tests.jobs.helpers import finished_jobs, parked_job
 
 PAGES = (
     "/ui/",
@@ -134,8 +135,84 @@ async def test_job_page_shows_only_the_controls_its_state_allows(app: FastAPI) -
         assert missing.status_code == 404 and "<h1>404" in missing.text
 
 
-async def test_settings_errors_come_back_inline_and_nothing_is_stored(app: FastAPI) -> None:
+async def _exists(app: FastAPI, ids: list[str]) -> list[bool]:
+    async with app.state.sessionmaker() as session:
+        found = set(await session.scalars(select(Job.id).where(Job.id.in_(ids))))
+    return [i in found for i in ids]
+
+
+async def test_batch_and_single_delete_of_finished_jobs(app: FastAPI) -> None:
+    ids = await finished_jobs(app, 3, status="failed")
+    async with app.state.sessionmaker() as session:
+        job = await session.get(Job, ids[0])
+        assert job is not None
+        queue = job.queue
+    active = await parked_job(app)
     client, csrf = await console_client(app, "operator")
+    write = {**HTMX, "X-CSRF-Token": csrf}
+    async with aclosing(client):
+        page = await client.get(f"/ui/jobs?queue={queue}")
+        assert "Delete all 3 jobs matching this filter" in page.text
+        assert 'data-confirm-label="Delete jobs">Delete</button>' in page.text
+        picked = await client.post(
+            "/ui/jobs/batch",
+            data={"scope": "selected", "action": "delete", "ids": [ids[0], active]},
+            headers=write,
+        )
+        assert picked.status_code == 204
+        assert "Delete: 1 done, 1 skipped" in picked.headers["HX-Trigger"]
+        assert await _exists(app, [ids[0], active]) == [False, True]
+        matching = await client.post(
+            "/ui/jobs/batch",
+            data={"scope": "matching", "action": "delete", "queue": queue, "status": "failed"},
+            headers=write,
+        )
+        assert "Delete: 2 done" in matching.headers["HX-Trigger"]
+        assert await _exists(app, ids) == [False] * 3
+
+        [one] = await finished_jobs(app, 1, status="cancelled")
+        running_page = await client.get(f"/ui/jobs/{active}")
+        assert f"/ui/jobs/{active}/delete" not in running_page.text
+        refused = await client.post(f"/ui/jobs/{active}/delete", headers=write)
+        assert refused.status_code == 409 and "cancel it first" in refused.headers["HX-Trigger"]
+        finished_page = await client.get(f"/ui/jobs/{one}")
+        assert f'hx-post="/ui/jobs/{one}/delete"' in finished_page.text
+        gone = await client.post(f"/ui/jobs/{one}/delete", headers=write)
+        assert gone.status_code == 204
+        assert gone.headers["HX-Redirect"] == f"/ui/jobs?deleted={one[:8]}"
+        assert await _exists(app, [one]) == [False]
+        listing = await client.get(gone.headers["HX-Redirect"])
+        assert f'Deleted job <span class="mono">{one[:8]}</span>' in listing.text
+        missing = await client.post(f"/ui/jobs/{one}/delete", data={"csrf_token": csrf})
+        assert missing.status_code == 404 and "<h1>404" in missing.text
+        [plain] = await finished_jobs(app, 1)
+        no_js = await client.post(f"/ui/jobs/{plain}/delete", data={"csrf_token": csrf})
+        assert no_js.status_code == 303 and no_js.headers["location"].startswith("/ui/jobs?")
+        await client.post(f"/ui/jobs/{active}/cancel", headers=write)
+
+
+async def test_viewer_sees_no_delete_and_cannot_delete(app: FastAPI) -> None:
+    [job_id] = await finished_jobs(app, 1)
+    client, csrf = await console_client(app, "viewer")
+    async with aclosing(client):
+        for path in (f"/ui/jobs?q={job_id}", f"/ui/jobs/{job_id}"):
+            page = await client.get(path)
+            assert page.status_code == 200
+            assert ">Delete" not in page.text and "/delete" not in page.text, path
+        write = {**HTMX, "X-CSRF-Token": csrf}
+        batch = await client.post(
+            "/ui/jobs/batch",
+            data={"scope": "selected", "action": "delete", "ids": [job_id]},
+            headers=write,
+        )
+        single = await client.post(f"/ui/jobs/{job_id}/delete", headers=write)
+        for resp in (batch, single):
+            assert resp.status_code == 403 and "operator role" in resp.headers["HX-Trigger"]
+    assert await _exists(app, [job_id]) == [True]
+
+
+async def test_settings_errors_come_back_inline_and_nothing_is_stored(app: FastAPI) -> None:
+    client, csrf = await console_client(app, "admin")
     form = {
         "csrf_token": csrf,
         "telemetry_hours": "0",
@@ -161,6 +238,38 @@ async def test_settings_errors_come_back_inline_and_nothing_is_stored(app: FastA
             "/ui/settings/retention", data={**form, "intent": "validate"}, headers=HTMX
         )
         assert checked.status_code == 422 and "not valid" in checked.headers["HX-Trigger"]
+
+
+async def test_operators_see_settings_read_only_and_may_only_validate(app: FastAPI) -> None:
+    client, csrf = await console_client(app, "operator")
+    async with app.state.sessionmaker() as session:
+        before = await session.get(Setting, "retention")
+        before_value = dict(before.value_json) if before else None
+    async with aclosing(client):
+        page = await client.get("/ui/settings")
+        assert 'id="settings-readonly-note"' in page.text and "admin role" in page.text
+        assert ">Save " not in page.text and ">Validate</button>" in page.text
+        assert 'id="retention-job_days" name="job_days" value="' in page.text
+        assert re.search(r'id="retention-job_days"[^>]* readonly>', page.text)
+        form = {"csrf_token": csrf, "telemetry_hours": "5", "export_days": "7", "job_days": "9"}
+        saved = await client.post(
+            "/ui/settings/retention", data={**form, "intent": "save"}, headers=HTMX
+        )
+        assert saved.status_code == 403 and "admin role" in saved.headers["HX-Trigger"]
+        plain = await client.post("/ui/settings/retention", data={**form, "intent": "save"})
+        assert plain.status_code == 403 and "admin role" in plain.text
+        checked = await client.post(
+            "/ui/settings/retention", data={**form, "intent": "validate"}, headers=HTMX
+        )
+        assert checked.status_code == 200 and "retention: valid" in checked.headers["HX-Trigger"]
+        assert "Save retention" not in checked.text
+    async with app.state.sessionmaker() as session:
+        after = await session.get(Setting, "retention")
+        assert (dict(after.value_json) if after else None) == before_value
+    admin, _csrf = await console_client(app, "admin")
+    async with aclosing(admin):
+        page = await admin.get("/ui/settings")
+        assert "settings-readonly-note" not in page.text and ">Save retention<" in page.text
 
 
 async def test_a_plain_form_import_without_javascript(app: FastAPI) -> None:
@@ -190,6 +299,30 @@ async def test_a_plain_form_import_without_javascript(app: FastAPI) -> None:
             headers=HTMX,
         )
         assert "content, external_id" in preview.text and "first row" in preview.text
+
+
+async def test_export_form_refuses_inline_then_starts(app: FastAPI) -> None:
+    client, csrf = await console_client(app, "operator")
+    write = {**HTMX, "X-CSRF-Token": csrf}
+    async with aclosing(client):
+        bad = await client.post(
+            "/ui/export", data={"format": "jsonl", "collection": "bad name!"}, headers=write
+        )
+        assert bad.status_code == 422 and "not started" in bad.headers["HX-Trigger"]
+        assert bad.text.lstrip().startswith('<form id="export-form"')
+        assert 'value="bad name!"' in bad.text and 'id="err-collection">' in bad.text
+        collection = f"exp{uuid.uuid4().hex[:8]}"
+        ok = await client.post(
+            "/ui/export", data={"format": "jsonl", "collection": collection}, headers=write
+        )
+        assert ok.status_code == 200 and "Export started" in ok.headers["HX-Trigger"]
+        assert "fd:export-started" in ok.headers["HX-Trigger"]
+        # Without JavaScript a refused form is the whole page, the errors inline.
+        plain = await client.post(
+            "/ui/export", data={"csrf_token": csrf, "format": "jsonl", "collection": "bad name!"}
+        )
+        assert plain.status_code == 422 and plain.text.startswith("<!doctype html>")
+        assert 'id="err-collection">' in plain.text
 
 
 async def test_search_highlights_matches_and_links_records(app: FastAPI) -> None:

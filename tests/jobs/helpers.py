@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from foredeck.db import transaction
+from foredeck.jobs import service as jobs_service
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import Job, JobRun
 
 DEADLINE = 60.0
 
@@ -41,3 +50,43 @@ async def start_test_job(
     )
     assert resp.status_code == 202, resp.text
     return resp.json()["data"]["job"]  # type: ignore[no-any-return]
+
+
+async def finished_jobs(
+    app: FastAPI,
+    n: int,
+    *,
+    status: str = "succeeded",
+    finished_days_ago: float = 0.0,
+) -> list[str]:
+    """Jobs that ended (set directly, no worker involved), each with a run and events."""
+    queue = f"q{uuid.uuid4().hex[:8]}"
+    finished = utcnow() - timedelta(days=finished_days_ago)
+    async with transaction(app.state.sessionmaker) as session:
+        ids = []
+        for _ in range(n):
+            job = await jobs_service.create_job(
+                session, kind="noop", queue=queue, run_after=utcnow() + timedelta(days=1)
+            )
+            ids.append(job.id)
+            session.add(JobRun(job_id=job.id, status=status, finished_at=finished))
+            await jobs_service.add_event(session, job.id, "status", {"status": status})
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_(ids))
+            .values(status=status, finished_at=finished)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+async def parked_job(app: FastAPI) -> str:
+    """A queued job no worker starts for a day."""
+    async with transaction(app.state.sessionmaker) as session:
+        job = await jobs_service.create_job(
+            session,
+            kind="noop",
+            queue=f"q{uuid.uuid4().hex[:8]}",
+            run_after=utcnow() + timedelta(days=1),
+        )
+    return job.id

@@ -29,6 +29,10 @@ def test_every_operation_has_a_tool_or_a_reason(app: FastAPI) -> None:
     names = {op.name for op in ops}
     assert set(EXCLUDED_REASONS) <= names
     assert SEED_003_TOOLS <= set(tools)
+    delete_job = tools["delete_job"]
+    assert (delete_job.op.method, delete_job.op.path) == ("DELETE", "/api/v1/jobs/{job_id}")
+    assert delete_job.annotations["destructive_hint"] is True
+    assert delete_job.input_schema["required"] == ["job_id"]
     assert WAIT_FOR_JOB not in names
     for verb in ("list", "get", "create", "update", "delete"):
         assert f"{verb}_server" in tools or f"{verb}_servers" in tools

@@ -142,11 +142,11 @@ def csv_server() -> Iterator[str]:
 
 
 async def test_url_import_with_private_hosts_allowed(
-    client: httpx.AsyncClient, app: FastAPI, operator: dict, csv_server: str
+    client: httpx.AsyncClient, app: FastAPI, admin: dict, operator: dict, csv_server: str
 ) -> None:
     coll = unique("web")
     put = await client.put(
-        "/api/v1/settings/operations", json={"allow_private_urls": True}, headers=operator
+        "/api/v1/settings/operations", json={"allow_private_urls": True}, headers=admin
     )
     assert put.status_code == 200, put.text
     try:
@@ -183,11 +183,11 @@ async def test_url_import_with_private_hosts_allowed(
 
 
 async def configure_sheets(
-    client: httpx.AsyncClient, app: FastAPI, operator: dict, fake: FakeGoogle, sid: str
+    client: httpx.AsyncClient, app: FastAPI, admin: dict, fake: FakeGoogle, sid: str
 ) -> None:
     name = f"{unique('sa')}.json"
     fake.public_keys.append(make_service_account(app.state.config.path("credentials") / name))
-    put = await client.put("/api/v1/settings/credentials", json={"path": name}, headers=operator)
+    put = await client.put("/api/v1/settings/credentials", json={"path": name}, headers=admin)
     assert put.status_code == 200, put.text
     sheets = {
         "api_base_url": fake.base_url,
@@ -197,19 +197,24 @@ async def configure_sheets(
             {"name": "outgoing", "spreadsheet_id": sid, "range": "Export"},
         ],
     }
-    put = await client.put("/api/v1/settings/sheets", json=sheets, headers=operator)
+    put = await client.put("/api/v1/settings/sheets", json=sheets, headers=admin)
     assert put.status_code == 200, put.text
 
 
 async def test_sheet_import_and_export(
-    client: httpx.AsyncClient, app: FastAPI, operator: dict, viewer: dict, fake_google: FakeGoogle
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin: dict,
+    operator: dict,
+    viewer: dict,
+    fake_google: FakeGoogle,
 ) -> None:
     sid = unique("sheet") + "xyz"
     rows: list[list[Any]] = [["external_id", "content", "memory_type", "score"]]
     rows += [[f"s{i}", f"sheet row {i}", "fact", i] for i in range(12)]
     rows.append(["s99", "short row"])  # trailing empty cells are omitted by the API
     fake_google.add_spreadsheet(sid, {"Rows": rows, "Export": []})
-    await configure_sheets(client, app, operator, fake_google, sid)
+    await configure_sheets(client, app, admin, fake_google, sid)
     coll = unique("sh")
     job = await run_import(
         client,

@@ -127,14 +127,12 @@ async def test_export_retention_removes_old_files(
 
 
 async def test_cancelled_import_changes_nothing(
-    client: httpx.AsyncClient, app: FastAPI, operator: dict
+    client: httpx.AsyncClient, app: FastAPI, admin: dict, operator: dict
 ) -> None:
     coll = unique("cancel")
     path = import_path(app, f"{coll}.csv")
     path.write_text("content\n" + "".join(f"row {i}\n" for i in range(100_000)))
-    put = await client.put(
-        "/api/v1/settings/operations", json={"batch_size": 100}, headers=operator
-    )
+    put = await client.put("/api/v1/settings/operations", json={"batch_size": 100}, headers=admin)
     assert put.status_code == 200, put.text
     try:
         resp = await client.post(

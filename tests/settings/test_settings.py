@@ -13,7 +13,7 @@ from foredeck.config import Config
 from foredeck.db import transaction
 from foredeck.settings import migration
 from foredeck.settings import service as settings_service
-from tests.conftest import assert_error, unique
+from tests.conftest import assert_error, stored_section, unique
 from tests.settings.fake_google import FakeGoogle, make_service_account
 
 
@@ -41,37 +41,62 @@ async def test_sections_have_defaults_and_validity(client: httpx.AsyncClient, vi
 
 
 async def test_put_validates_then_stores(
-    client: httpx.AsyncClient, app: FastAPI, operator: dict, viewer: dict
+    client: httpx.AsyncClient, app: FastAPI, admin: dict, operator: dict, viewer: dict
 ) -> None:
-    bad = await client.put(
-        "/api/v1/settings/retention",
-        json={"telemetry_hours": 0, "export_days": "x", "nope": 1},
-        headers=operator,
+    # The session shares one app: what this test stores is put back after it.
+    async with stored_section(app, "retention", {}):
+        bad = await client.put(
+            "/api/v1/settings/retention",
+            json={"telemetry_hours": 0, "export_days": "x", "nope": 1},
+            headers=admin,
+        )
+        err = assert_error(bad, 422, "VALIDATION_ERROR")
+        fields = {d["field"] for d in err["details"]}
+        assert {"telemetry_hours", "export_days", "nope"} <= fields
+        before = (await client.get("/api/v1/settings/retention", headers=viewer)).json()["data"]
+        assert before["value"]["telemetry_hours"] != 0
+
+        good = await client.put(
+            "/api/v1/settings/retention?notes=keep+a+week",
+            json={"telemetry_hours": 48, "export_days": 3, "job_days": 10},
+            headers=admin,
+        )
+        assert good.status_code == 200, good.text
+        out = good.json()["data"]
+        assert out["configured"] and out["valid"] and out["notes"] == "keep a week"
+        assert len(out["checksum"]) == 64 and out["updated_by"]
+        async with transaction(app.state.sessionmaker) as session:
+            typed = await settings_service.get_section(session, "retention")
+        assert typed.export_days == 3 and typed.telemetry_hours == 48
+        assert_error(await client.put("/api/v1/settings/retention", json={}, headers=viewer), 403)
+
+
+async def test_only_admins_change_settings_operators_validate(
+    client: httpx.AsyncClient, app: FastAPI, operator: dict
+) -> None:
+    async with app.state.sessionmaker() as session:
+        before = (await settings_service.get_section(session, "operations")).model_dump()
+    value = {**before, "batch_size": 12_345}
+    err = assert_error(
+        await client.put("/api/v1/settings/operations", json=value, headers=operator),
+        403,
+        "INSUFFICIENT_ROLE",
     )
-    err = assert_error(bad, 422, "VALIDATION_ERROR")
-    fields = {d["field"] for d in err["details"]}
-    assert {"telemetry_hours", "export_days", "nope"} <= fields
-    before = (await client.get("/api/v1/settings/retention", headers=viewer)).json()["data"]
-    assert before["value"]["telemetry_hours"] != 0
-
-    good = await client.put(
-        "/api/v1/settings/retention?notes=keep+a+week",
-        json={"telemetry_hours": 48, "export_days": 3, "job_days": 10},
-        headers=operator,
-    )
-    assert good.status_code == 200, good.text
-    out = good.json()["data"]
-    assert out["configured"] and out["valid"] and out["notes"] == "keep a week"
-    assert len(out["checksum"]) == 64 and out["updated_by"]
-    async with transaction(app.state.sessionmaker) as session:
-        typed = await settings_service.get_section(session, "retention")
-    assert typed.export_days == 3 and typed.telemetry_hours == 48
-    assert_error(await client.put("/api/v1/settings/retention", json={}, headers=viewer), 403)
+    assert "admin role" in err["message"]
+    assert_error(await client.delete("/api/v1/settings/operations", headers=operator), 403)
+    assert_error(await client.post("/api/v1/settings/import-config", headers=operator), 403)
+    async with app.state.sessionmaker() as session:
+        after = (await settings_service.get_section(session, "operations")).model_dump()
+    assert after == before
+    check = await client.post("/api/v1/settings/operations/validate", json=value, headers=operator)
+    assert check.status_code == 200 and check.json()["data"]["valid"] is True
 
 
-async def test_embedding_model_must_be_known(client: httpx.AsyncClient, operator: dict) -> None:
+async def test_embedding_model_must_be_known(
+    client: httpx.AsyncClient, admin: dict, operator: dict
+) -> None:
     resp = await client.put(
-        "/api/v1/settings/embedding", json={"model": "no-such-model-xyz"}, headers=operator
+        "/api/v1/settings/embedding", json={"model": "no-such-model-xyz"}, headers=admin
     )
     err = assert_error(resp, 422)
     assert err["details"][0]["field"] == "model"
@@ -82,7 +107,7 @@ async def test_embedding_model_must_be_known(client: httpx.AsyncClient, operator
 
 
 async def test_credentials_path_guard(
-    client: httpx.AsyncClient, app: FastAPI, operator: dict, tmp_path: Path
+    client: httpx.AsyncClient, app: FastAPI, admin: dict, operator: dict, tmp_path: Path
 ) -> None:
     base = creds_dir(app)
     outside = tmp_path / "outside.json"
@@ -101,9 +126,7 @@ async def test_credentials_path_guard(
     }
     before = (await client.get("/api/v1/settings/credentials", headers=operator)).json()["data"]
     for path, words in cases.items():
-        resp = await client.put(
-            "/api/v1/settings/credentials", json={"path": path}, headers=operator
-        )
+        resp = await client.put("/api/v1/settings/credentials", json={"path": path}, headers=admin)
         err = assert_error(resp, 422)
         assert err["details"][0]["field"] == "path"
         assert words in err["details"][0]["message"], (path, err)
@@ -114,13 +137,14 @@ async def test_credentials_path_guard(
 async def test_credentials_and_sheets_against_fake_google(
     client: httpx.AsyncClient,
     app: FastAPI,
+    admin: dict,
     operator: dict,
     viewer: dict,
     fake_google: FakeGoogle,
 ) -> None:
     name = f"{unique('sa')}.json"
     fake_google.public_keys.append(make_service_account(creds_dir(app) / name))
-    resp = await client.put("/api/v1/settings/credentials", json={"path": name}, headers=operator)
+    resp = await client.put("/api/v1/settings/credentials", json={"path": name}, headers=admin)
     assert resp.status_code == 200, resp.text
     data = resp.json()["data"]
     assert data["valid"] and data["info"]["client_email"].startswith("importer@")
@@ -136,19 +160,19 @@ async def test_credentials_and_sheets_against_fake_google(
         "token_url": fake_google.token_url,
         "sheets": [{"name": "main", "spreadsheet_id": sid, "range": "Data"}],
     }
-    ok = await client.put("/api/v1/settings/sheets", json=sheets, headers=operator)
+    ok = await client.put("/api/v1/settings/sheets", json=sheets, headers=admin)
     assert ok.status_code == 200, ok.text
     assert ok.json()["data"]["info"]["titles"] == {"main": "Imports"}
     assert ok.json()["data"]["validated_at"]
 
     wrong_tab = {**sheets, "sheets": [{"name": "m", "spreadsheet_id": sid, "range": "Nope"}]}
     err = assert_error(
-        await client.put("/api/v1/settings/sheets", json=wrong_tab, headers=operator), 422
+        await client.put("/api/v1/settings/sheets", json=wrong_tab, headers=admin), 422
     )
     assert err["details"][0]["field"] == "sheets.0.range"
     missing = {**sheets, "sheets": [{"name": "m", "spreadsheet_id": "doesnotexist1", "range": "A"}]}
     err = assert_error(
-        await client.put("/api/v1/settings/sheets", json=missing, headers=operator), 422
+        await client.put("/api/v1/settings/sheets", json=missing, headers=admin), 422
     )
     assert "not found" in err["details"][0]["message"]
     stored = (await client.get("/api/v1/settings/sheets", headers=viewer)).json()["data"]

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from foredeck.db import transaction
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import TelemetrySample
-from tests.conftest import assert_error
+from foredeck.telemetry import retention
+from tests.conftest import assert_error, stored_section
 from tests.jobs.helpers import start_test_job, wait_job
 
 
@@ -68,7 +69,8 @@ async def test_history_and_retention(client: httpx.AsyncClient, viewer: dict, ap
         session.add(sample)
         await session.flush()
         old_id = sample.id
-    await app.state.maintenance._prune()
+    async with stored_section(app, "retention", {"telemetry_hours": 24}):
+        await retention.prune(app.state)
     async with app.state.sessionmaker() as session:
         gone = await session.execute(select(TelemetrySample).where(TelemetrySample.id == old_id))
         assert gone.scalar() is None

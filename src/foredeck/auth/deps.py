@@ -15,7 +15,6 @@ from foredeck.auth.service import Principal
 from foredeck.errors import Forbidden, Unauthorized
 from foredeck.kit.deps import LazySession
 
-bearer = HTTPBearer(auto_error=False, description="A token from /api/v1/auth/token or an API key")
 API_KEY_CACHE_TTL = 30.0
 
 
@@ -64,9 +63,35 @@ async def resolve_principal(
     raise Unauthorized("Authentication required", headers={"WWW-Authenticate": "Bearer"})
 
 
+class RoleBearer(HTTPBearer):
+    """Authenticate and check the role in one dependency.
+
+    A security-scheme dependency keeps the bearer scheme in the OpenAPI document, and doing
+    the work in its own ``__call__`` spares FastAPI two levels of dependency resolution on
+    every protected request (the hot path of the API benchmark).
+    """
+
+    def __init__(self, minimum: Role | None) -> None:
+        super().__init__(
+            auto_error=False,
+            scheme_name="HTTPBearer",
+            description="A token from /api/v1/auth/token or an API key",
+        )
+        self.minimum = minimum
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        principal = await current_principal(request, credentials)
+        if self.minimum is not None and ROLE_RANK[principal.role] < ROLE_RANK[self.minimum]:
+            raise Forbidden(
+                f"This needs the {self.minimum.value} role; you are {principal.role.value}",
+                code="INSUFFICIENT_ROLE",
+            )
+        return principal
+
+
 async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     # Its own short unit of work: a cached API key then costs no database session at all.
     async with LazySession(request.app.state.sessionmaker) as session:
@@ -75,21 +100,12 @@ async def current_principal(
     return principal
 
 
-def require_role(minimum: Role):  # type: ignore[no-untyped-def]
+def require_role(minimum: Role) -> RoleBearer:
     """A dependency that lets through callers with at least this role."""
-
-    async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if ROLE_RANK[principal.role] < ROLE_RANK[minimum]:
-            raise Forbidden(
-                f"This needs the {minimum.value} role; you are {principal.role.value}",
-                code="INSUFFICIENT_ROLE",
-            )
-        return principal
-
-    return _check
+    return RoleBearer(minimum)
 
 
-CurrentUser = Annotated[Principal, Depends(current_principal)]
+CurrentUser = Annotated[Principal, Depends(RoleBearer(None))]
 Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
 Operator = Annotated[Principal, Depends(require_role(Role.operator))]
 Admin = Annotated[Principal, Depends(require_role(Role.admin))]

@@ -1,30 +1,38 @@
-"""CLI commands of the generator: `foredeck generate` and `foredeck schema validate`."""
+"""CLI commands of the generator: `foredeck generate` and `foredeck schema validate`.
+
+Without --url the rows are generated in this process; with --url (FOREDECK_URL) the server
+runs a `generate` job (followed with the same progress bar), merges the chunks and the file
+is downloaded from GET /api/v1/jobs/{id}/download.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from foredeck.cli.common import console, err_console, load_config, run_in_session
-from foredeck.errors import AppError
+from foredeck.cli.common import DataDir, console, err_console, load_config, run_local
+from foredeck.cli.follow import RemoteJobs, finish, follow, progress_bar
+from foredeck.cli.remote import Token, Url, download_bar, run_remote
+
+if TYPE_CHECKING:
+    from foredeck.client import AsyncClient
+    from foredeck.generator.schemas import DatasetSchema, OutputFormat
 
 schema_app = typer.Typer(help="Dataset schemas for the generator.", no_args_is_help=True)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (FOREDECK_DATA_DIR)")
-]
 
 
 def _print_issues(issues: list[Any]) -> None:
     for issue in issues:
         colour = "red" if issue.severity == "error" else "yellow"
         where = f"{issue.field}: " if issue.field else ""
-        err_console.print(f"[{colour}]{issue.severity}[/] {where}{issue.message} ({issue.code})")
+        err_console.print(
+            f"[{colour}]{issue.severity}[/] {where}{issue.message} ({issue.code})", highlight=False
+        )
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -43,16 +51,22 @@ def _load_json(path: Path) -> dict[str, Any]:
 def schema_validate(
     file: Annotated[Path, typer.Argument(help="A dataset schema as JSON")],
     data_dir: DataDir = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Check a schema file: exit 0 when it can be generated, 1 with the issues otherwise."""
     from foredeck.generator import service as gen_service
 
     data = _load_json(file)
 
-    async def _validate(session):  # type: ignore[no-untyped-def]
-        return await gen_service.validate_schema(session, data)
+    async def fn(state: Any) -> Any:
+        async with state.sessionmaker() as session:
+            return await gen_service.validate_schema(session, data)
 
-    result = run_in_session(load_config(data_dir), _validate)
+    if url:
+        result = run_remote(url, token, lambda c: c.validate_schema(data))
+    else:
+        result = run_local(load_config(data_dir), fn)
     _print_issues(result.issues)
     if not result.valid:
         err_console.print(f"[red]{file} is not valid[/]")
@@ -83,11 +97,12 @@ def generate(
         Path | None, typer.Option(help="Also write the schema used to this file")
     ] = None,
     data_dir: DataDir = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Describe a dataset in words (or give a schema) and write it to a file, chunk by chunk."""
     from foredeck.generator import service as gen_service
-    from foredeck.generator import storage, textpools
-    from foredeck.generator.schemas import DatasetSchema, ExtractRequest, OutputFormat
+    from foredeck.generator.schemas import DatasetSchema, OutputFormat
     from foredeck.generator.validate import Limits, check
 
     if (description is None) == (schema_file is None):
@@ -101,35 +116,44 @@ def generate(
     if extractor not in ("auto", "rules", "llm"):
         err_console.print("[red]--extractor must be auto, rules or llm[/]")
         raise typer.Exit(2)
-    config = load_config(data_dir)
+    given: dict[str, Any] | None = None
+    if schema_file is not None:
+        given = _load_json(schema_file)
+        given["format"] = fmt.value
+        for key, value in (("rows", rows), ("seed", seed)):
+            if value is not None:
+                given[key] = value
+    request = {
+        "description": description or "",
+        "extractor": extractor,
+        "rows": rows,
+        "format": fmt.value,
+        "seed": seed,
+    }
 
-    async def _prepare(session):  # type: ignore[no-untyped-def]
-        if schema_file is not None:
-            data = _load_json(schema_file)
-            data["format"] = fmt.value
-            for key, value in (("rows", rows), ("seed", seed)):
-                if value is not None:
-                    data[key] = value
-            return await gen_service.validate_schema(session, data), [], "file"
-        request = ExtractRequest(
-            description=description or "",
-            extractor=extractor,  # type: ignore[arg-type]
-            rows=rows,
-            format=fmt,
-            seed=seed,
-        )
-        result = await gen_service.extract_schema(session, config, request)
-        return result.validation, result.uninterpreted, result.extractor
+    async def prepare_remote(client: AsyncClient) -> tuple[Any, list[str], str]:
+        if given is not None:
+            return await client.validate_schema(given), [], "file"
+        found = await client.extract_schema({k: v for k, v in request.items() if v is not None})
+        return found.validation, found.uninterpreted, found.extractor
 
-    try:
-        report, uninterpreted, used = run_in_session(config, _prepare)
-    except AppError as exc:
-        err_console.print(f"[red]{exc.message}[/]")
-        for detail in exc.details:
-            err_console.print(f"  {detail.get('field') or ''}: {detail.get('message')}")
-        raise typer.Exit(1) from exc
+    async def prepare_local(state: Any) -> tuple[Any, list[str], str]:
+        from foredeck.db import transaction
+        from foredeck.generator.schemas import ExtractRequest
+
+        async with transaction(state.sessionmaker) as session:
+            if given is not None:
+                return await gen_service.validate_schema(session, given), [], "file"
+            extract = ExtractRequest.model_validate(request)
+            found = await gen_service.extract_schema(session, state.config, extract)
+            return found.validation, found.uninterpreted, found.extractor
+
+    if url:
+        report, uninterpreted, used = run_remote(url, token, prepare_remote)
+    else:
+        report, uninterpreted, used = run_local(load_config(data_dir), prepare_local)
     for part in uninterpreted:
-        err_console.print(f"[yellow]not understood:[/] {part}")
+        err_console.print(f"[yellow]not understood:[/] {part}", highlight=False)
     _print_issues(report.issues)
     if not report.valid or report.schema_ is None:
         raise typer.Exit(1)
@@ -147,39 +171,59 @@ def generate(
         f"[bold]{schema.name}[/]: {len(schema.fields)} fields ({used}), {schema.rows} rows, "
         f"seed {schema.seed} -> {target}"
     )
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="foredeck-gen-") as tmp,
-        Progress(*columns, console=console) as progress,
-    ):
+    if url:
+        run_remote(url, token, lambda c: _generate_remote(c, schema, fmt, target))
+        with target.open("rb") as fh:
+            checksum = hashlib.file_digest(fh, "sha256").hexdigest()
+        total, size = schema.rows, target.stat().st_size
+    else:
+        total, size, checksum = _generate_local(load_config(data_dir), schema, fmt, target)
+    console.print(f"wrote {total} rows, {size:,} bytes, sha256 {checksum[:16]}… to {target}")
+
+
+async def _generate_remote(
+    client: AsyncClient, schema: DatasetSchema, fmt: OutputFormat, target: Path
+) -> None:
+    """Run a generate job on the server, merge its chunks there and download the file."""
+    created = await client.create_dataset({"schema": schema.model_dump(mode="json")})
+    finish(await follow(RemoteJobs(client), created.job_id))
+    info = await client.prepare_download(created.job_id, {"format": fmt.value})
+    if info.status == "merging" and info.merge_job_id:
+        finish(await follow(RemoteJobs(client), info.merge_job_id))
+    elif info.status == "failed":
+        err_console.print(f"[red]merging failed: {info.error}[/]", highlight=False)
+        raise typer.Exit(1)
+    with download_bar(target.name) as progress:
+        await client.download_dataset(
+            created.job_id, format=fmt.value, to=target, progress=progress
+        )
+
+
+def _generate_local(
+    config: Any, schema: DatasetSchema, fmt: OutputFormat, target: Path
+) -> tuple[int, int, str]:
+    from foredeck.generator import storage, textpools
+
+    with tempfile.TemporaryDirectory(prefix="foredeck-gen-") as tmp, progress_bar() as progress:
         folder = Path(tmp)
         pools: dict[str, list[str]] = {}
         if textpools.wanted(schema):
             progress.console.print("asking the LLM for free-text values ...")
 
-            async def _pools(session):  # type: ignore[no-untyped-def]
-                return await textpools.ensure(session, config, schema, folder)
+            async def ask(state: Any) -> dict[str, list[str]]:
+                from foredeck.db import transaction
 
-            try:
-                pools = run_in_session(config, _pools)
-            except AppError as exc:
-                err_console.print(f"[red]{exc.message}[/]")
-                raise typer.Exit(1) from exc
-        task = progress.add_task("generating", total=schema.rows)
+                async with transaction(state.sessionmaker) as session:
+                    return await textpools.ensure(session, config, schema, folder)
+
+            pools = run_local(config, ask)
+        task = progress.add_task("generating", total=schema.rows, note="")
         for index in range(schema.chunk_count):
             rows_done, _, _ = storage.write_chunk(schema, index, folder, None, pools or None)
             progress.advance(task, rows_done)
-        merge_task = progress.add_task(f"writing {fmt.value}", total=schema.rows)
+        merge_task = progress.add_task(f"writing {fmt.value}", total=schema.rows, note="")
         paths = [folder / storage.chunk_name(i) for i in range(schema.chunk_count)]
-        total, size, checksum = storage.merge(
-            paths, fmt, target, lambda n: progress.update(merge_task, completed=n)
-        )
-    console.print(f"wrote {total} rows, {size:,} bytes, sha256 {checksum[:16]}… to {target}")
+        return storage.merge(paths, fmt, target, lambda n: progress.update(merge_task, completed=n))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
 """CLI commands of the index domain: `foredeck index ...` and `foredeck search`.
 
-They work directly on the database and the shared index folder (no server needed), so they
-behave the same next to an embedded server or a scale-out deployment.
+Without --url they work directly on the database and the shared index folder (no server
+needed), so they behave the same next to an embedded server or a scale-out deployment; with
+--url (FOREDECK_URL) they call that server's API.
 """
 
 from __future__ import annotations
@@ -11,49 +12,28 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from foredeck import migrate
-from foredeck.cli.common import console, err_console, load_config
+from foredeck.cli.common import DataDir, console, err_console, load_config, local_state, run_local
+from foredeck.cli.follow import RemoteJobs, finish, follow, progress_bar, run_here
+from foredeck.cli.remote import Token, Url, download_bar, run_remote
 from foredeck.config import Config
-from foredeck.errors import AppError
 
 T = TypeVar("T")
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (FOREDECK_DATA_DIR)")
-]
 
 
 @asynccontextmanager
 async def _state(config: Config) -> AsyncIterator[Any]:
-    """The parts of app.state the index services use, built without starting a server."""
-    from foredeck.db import make_engine, make_sessionmaker
+    """local_state plus the embedder and the index manager the index services use."""
     from foredeck.embedding import registry
     from foredeck.embedding.lifecycle import chosen_model
     from foredeck.index import service as index_service
     from foredeck.index.manager import IndexManager
-    from foredeck.jobs.settings import JobSettings
 
-    engine = make_engine(config)
-    state = SimpleNamespace(
-        config=config,
-        engine=engine,
-        sessionmaker=make_sessionmaker(engine),
-        redis=None,
-        job_settings=JobSettings(),
-    )
-    try:
+    async with local_state(config) as state:
         name = await chosen_model(state)
         state.embedder = await asyncio.to_thread(registry.load_embedder, config, name)
         state.index_manager = IndexManager(
@@ -62,40 +42,17 @@ async def _state(config: Config) -> AsyncIterator[Any]:
         await index_service.align_model(state)
         await state.index_manager.sync(state.sessionmaker, force=True)
         yield state
-    finally:
-        await engine.dispose()
 
 
 def _run(data_dir: Path | None, fn: Callable[[Any], Awaitable[T]]) -> T:
-    from foredeck.logging import configure_logging
-
-    config = load_config(data_dir)
-    # Log lines go to stderr and only warnings: stdout is for the command's output.
-    configure_logging(config.effective_log_format, "WARNING")
-    migrate.upgrade(config)
-
-    async def main() -> T:
-        async with _state(config) as state:
-            return await fn(state)
-
-    try:
-        return asyncio.run(main())
-    except AppError as exc:
-        err_console.print(f"[red]{exc.code}: {exc.message}[/]")
-        for detail in exc.details:
-            err_console.print(f"  {detail.get('field') or ''} {detail['message']}")
-        raise typer.Exit(1) from exc
+    return run_local(load_config(data_dir), fn, _state)
 
 
-def _bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=console,
-    )
+def _print_table(data: dict[str, Any], title: str) -> None:
+    table = Table("field", "value", title=title)
+    for key, value in data.items():
+        table.add_row(key, "" if value is None else str(value))
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
@@ -111,40 +68,37 @@ def register(app: typer.Typer) -> None:
     def stats(
         data_dir: DataDir = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+        url: Url = None,
+        token: Token = None,
     ) -> None:
         """Vector count, pending records, type, model, size, last rebuild, checksum."""
         from foredeck.index import service as index_service
 
-        async def fn(state: Any) -> dict[str, Any]:
+        async def fn(state: Any) -> Any:
             async with state.sessionmaker() as session:
-                return (await index_service.stats(session, state)).model_dump(mode="json")
+                return await index_service.stats(session, state)
 
-        data = _run(data_dir, fn)
+        found = run_remote(url, token, lambda c: c.get_index_stats()) if url else _run(data_dir, fn)
+        data = found.model_dump(mode="json")
         if as_json:
             print(json.dumps(data, indent=2))
             return
-        table = Table("field", "value", title="foredeck index")
-        for key, value in data.items():
-            table.add_row(key, "" if value is None else str(value))
-        console.print(table)
+        _print_table(data, "foredeck index")
 
     @index_app.command("rebuild")
-    def rebuild(data_dir: DataDir = None) -> None:
-        """Rebuild the index from the stored vectors (takes the index lock), with progress."""
-        from foredeck.index import service as index_service
-        from foredeck.jobs.locks import operation_lock
+    def rebuild(data_dir: DataDir = None, url: Url = None, token: Token = None) -> None:
+        """Rebuild the index from the stored vectors as an index_rebuild job, with progress
+        (locally the job runs in this process; it waits while another holds the index lock)."""
+        if url:
 
-        async def fn(state: Any) -> dict[str, Any]:
-            with _bar() as bar:
-                task = bar.add_task("rebuilding", total=None, note="")
+            async def remote(client: Any) -> Any:
+                ref = await client.rebuild_index()
+                return await follow(RemoteJobs(client), ref.job_id)
 
-                async def progress(done: int, total: int, message: str) -> None:
-                    bar.update(task, completed=done, total=total, note=message)
-
-                async with operation_lock(state, "index", holder="cli-rebuild"):
-                    return await index_service.rebuild(state, progress)
-
-        result = _run(data_dir, fn)
+            job = run_remote(url, token, remote)
+        else:
+            job = _run(data_dir, lambda state: run_here(state, "index_rebuild", {}))
+        result = finish(job)
         console.print(
             f"rebuilt: {result['vectors']} vectors, {result['index_type']}, "
             f"{result['seconds']} s, sha256 {result['checksum']}"
@@ -154,8 +108,19 @@ def register(app: typer.Typer) -> None:
     def snapshot_save(
         path: Annotated[Path, typer.Argument(help="Where to write the .tar snapshot")],
         data_dir: DataDir = None,
+        url: Url = None,
+        token: Token = None,
     ) -> None:
         """Write a snapshot of the live index (index, id map, manifest) to PATH."""
+        if url:
+            with download_bar(path.name) as progress:
+                resp = run_remote(
+                    url, token, lambda c: c.download_index_snapshot(to=path, progress=progress)
+                )
+            checksum = resp.headers.get("X-Index-Checksum", "?")
+            size = path.stat().st_size
+            console.print(f"saved {path} ({size:,} bytes, index sha256 {checksum})")
+            return
         from foredeck.index import snapshot as snapshot_service
 
         async def fn(state: Any) -> Path:
@@ -163,7 +128,7 @@ def register(app: typer.Typer) -> None:
 
         folder = _run(data_dir, fn)
         size = sum(p.stat().st_size for p in folder.iterdir())
-        with _bar() as bar, open(path, "wb") as out:
+        with progress_bar() as bar, open(path, "wb") as out:
             task = bar.add_task("saving", total=size, note=path.name)
             for block in snapshot_service.tar_stream(folder):
                 out.write(block)
@@ -175,19 +140,28 @@ def register(app: typer.Typer) -> None:
     def snapshot_restore(
         path: Annotated[Path, typer.Argument(help="A snapshot written by `snapshot save`")],
         data_dir: DataDir = None,
+        url: Url = None,
+        token: Token = None,
     ) -> None:
         """Verify a snapshot and swap it in (index lock held, embedding workers paused)."""
-        from foredeck.index import snapshot as snapshot_service
-
         if not path.is_file():
             err_console.print(f"[red]{path} is not a file[/]")
             raise typer.Exit(2)
+        if url:
 
-        async def fn(state: Any) -> dict[str, Any]:
-            with console.status("verifying and restoring"):
-                return await snapshot_service.restore(state, path)
+            async def remote(client: Any) -> dict[str, Any]:
+                return dict((await client.restore_index_snapshot(path)).manifest)
 
-        manifest = _run(data_dir, fn)
+            with console.status("uploading, verifying and restoring"):
+                manifest = run_remote(url, token, remote)
+        else:
+            from foredeck.index import snapshot as snapshot_service
+
+            async def fn(state: Any) -> dict[str, Any]:
+                with console.status("verifying and restoring"):
+                    return await snapshot_service.restore(state, path)
+
+            manifest = _run(data_dir, fn)
         console.print(
             f"restored {manifest['count']} vectors ({manifest['model']}, "
             f"{manifest['dimension']}-d), sha256 {manifest['checksum']}"
@@ -201,11 +175,12 @@ def register(app: typer.Typer) -> None:
         collection: Annotated[str | None, typer.Option(help="Only this collection")] = None,
         data_dir: DataDir = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+        url: Url = None,
+        token: Token = None,
     ) -> None:
         """Search the records (the same search as the API)."""
         from pydantic import ValidationError
 
-        from foredeck.index import search as search_service
         from foredeck.index.schemas import SearchRequest
 
         try:
@@ -215,23 +190,31 @@ def register(app: typer.Typer) -> None:
                 err_console.print(f"[red]{'.'.join(map(str, err['loc']))}: {err['msg']}[/]")
             raise typer.Exit(2) from exc
 
-        async def fn(state: Any) -> Any:
-            async with state.sessionmaker() as session:
-                return await search_service.search(session, state, body)
+        async def fn(state: Any) -> dict[str, Any]:
+            from foredeck.index import search as search_service
 
-        result = _run(data_dir, fn)
+            async with state.sessionmaker() as session:
+                found = await search_service.search(session, state, body)
+                return found.model_dump(mode="json")
+
+        result = (
+            run_remote(url, token, lambda c: c.search(body)).model_dump(mode="json")
+            if url
+            else _run(data_dir, fn)
+        )
         if as_json:
-            print(result.model_dump_json(indent=2))
+            print(json.dumps(result, indent=2))
             return
         table = Table("#", "score", "id", "collection", "content", title=f"{mode}: {query}")
-        for hit in result.hits:
-            text = hit.memory.content.replace("\n", " ")
+        for hit in result["hits"]:
+            memory = hit["memory"]
+            text = memory["content"].replace("\n", " ")
             table.add_row(
-                str(hit.rank),
-                f"{hit.score:.4f}",
-                str(hit.memory.id),
-                hit.memory.collection,
+                str(hit["rank"]),
+                f"{hit['score']:.4f}",
+                str(memory["id"]),
+                memory["collection"],
                 text[:100] + ("…" if len(text) > 100 else ""),
             )
         console.print(table)
-        console.print(f"{len(result.hits)} hits in {result.took_ms} ms ({result.model})")
+        console.print(f"{len(result['hits'])} hits in {result['took_ms']} ms ({result['model']})")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ import typer
 from foredeck import __version__, migrate
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
-from foredeck.cli.common import console, err_console, load_config, run_in_session
+from foredeck.cli.common import DataDir, console, err_console, load_config, run_in_session
 from foredeck.errors import AppError
 
 app = typer.Typer(
@@ -23,10 +22,6 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (FOREDECK_DATA_DIR)")
-]
 
 # Domains that add their own commands.
 CLI_MODULES = [

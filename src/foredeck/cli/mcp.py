@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from foredeck.cli.common import DataDir
+from foredeck.cli.remote import Token, Url
 
 
 def register(app: typer.Typer) -> None:
@@ -14,26 +16,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("mcp")
     def mcp_command(
-        url: Annotated[
-            str | None,
-            typer.Option(
-                "--url",
-                envvar="FOREDECK_URL",
-                help="A foredeck server to call (FOREDECK_URL); without it, this process "
-                "opens the local data directory itself",
-            ),
-        ] = None,
-        token: Annotated[
-            str | None,
-            typer.Option("--token", envvar="FOREDECK_TOKEN", help="API key or token"),
-        ] = None,
+        url: Url = None,
+        token: Token = None,
         user: Annotated[
             str | None,
             typer.Option(help="Act as this local user (no --url): a token is made for it"),
         ] = None,
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data directory (FOREDECK_DATA_DIR)")
-        ] = None,
+        data_dir: DataDir = None,
     ) -> None:
         """Serve MCP over stdio: every API endpoint as a tool, with the caller's role."""
         from foredeck.cli.common import err_console, load_config

@@ -1,33 +1,31 @@
-"""CLI commands of the operations and settings domains: import, export, settings."""
+"""CLI commands of the operations domain: `foredeck import` and `foredeck export`.
+
+Without --url the job runs in this process on the local data dir (or on the embedded server
+that claims it first); with --url (FOREDECK_URL) a server runs it: a local file is uploaded
+(multipart), the job is followed through the API, and an export is downloaded from
+GET /api/v1/jobs/{id}/download.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from foredeck import migrate
-from foredeck.cli.common import console, err_console, load_config
+from foredeck.cli.common import DataDir, console, err_console, load_config, run_local
+from foredeck.cli.follow import RemoteJobs, finish, follow, run_here
+from foredeck.cli.remote import Token, Url, download_bar, run_remote
 from foredeck.config import Config
-from foredeck.errors import AppError
 
-T = TypeVar("T")
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (FOREDECK_DATA_DIR)")
-]
-settings_app = typer.Typer(help="Operator settings stored in the database.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from foredeck.client import AsyncClient
+    from foredeck.jobs.schemas import JobRead
 
 
 def parse_mapping(text: str | None) -> dict[str, Any]:
@@ -52,98 +50,6 @@ def parse_mapping(text: str | None) -> dict[str, Any]:
     return out
 
 
-@asynccontextmanager
-async def _state(config: Config) -> AsyncIterator[Any]:
-    """What the job runner and the handlers need, without starting a server."""
-    from foredeck.db import make_engine, make_sessionmaker
-    from foredeck.jobs.settings import JobSettings
-
-    engine = make_engine(config)
-    state = SimpleNamespace(
-        config=config,
-        engine=engine,
-        sessionmaker=make_sessionmaker(engine),
-        redis=None,
-        pubsub=None,
-        job_settings=JobSettings(),
-    )
-    try:
-        yield state
-    finally:
-        await engine.dispose()
-
-
-def _run(config: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
-    from foredeck.logging import configure_logging
-
-    configure_logging(config.effective_log_format, "WARNING")
-    migrate.upgrade(config)
-
-    async def main() -> T:
-        async with _state(config) as state:
-            return await fn(state)
-
-    try:
-        return asyncio.run(main())
-    except AppError as exc:
-        err_console.print(f"[red]{exc.code}: {exc.message}[/]")
-        for detail in exc.details:
-            err_console.print(f"  {detail.get('field') or ''}: {detail.get('message')}")
-        raise typer.Exit(1) from exc
-
-
-async def run_job_with_progress(state: Any, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Create a job, run it in this process (or watch the server that claimed it), show progress."""
-    from foredeck.db import transaction
-    from foredeck.jobs import service as jobs_service
-    from foredeck.models.jobs import TERMINAL_STATUSES, Job
-    from foredeck.workers.runner import JobRunner
-
-    async with transaction(state.sessionmaker) as session:
-        job = await jobs_service.create_job(session, kind=kind, params=params)
-        job_id = job.id
-    console.print(f"{kind} job {job_id}")
-    runner = JobRunner(state, f"cli@{socket.gethostname()}:{os.getpid()}")
-    claimed = await runner.claim(limit=1, job_id=job_id)
-    task = asyncio.create_task(runner.execute(claimed[0])) if claimed else None
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-    )
-    with Progress(*columns, console=console) as progress:
-        bar = progress.add_task(kind, total=None, note="")
-        while True:
-            async with state.sessionmaker() as session:
-                row = await session.get(Job, job_id)
-                assert row is not None
-                counters = row.counters or {}
-                note = ", ".join(f"{k} {v}" for k, v in counters.items() if v) or (
-                    row.progress_message or row.status
-                )
-                progress.update(
-                    bar, completed=row.progress_done, total=row.progress_total, note=note
-                )
-                if row.status in TERMINAL_STATUSES:
-                    if row.progress_total:
-                        progress.update(bar, completed=row.progress_total)
-                    final = {"status": row.status, "result": row.result, "error": row.error}
-                    break
-            await asyncio.sleep(0.2)
-    if task is not None:
-        await task
-    return final
-
-
-def _finish(final: dict[str, Any]) -> dict[str, Any]:
-    if final["status"] != "succeeded":
-        err_console.print(f"[red]{final['status']}[/]: {final.get('error') or ''}")
-        raise typer.Exit(1)
-    return final["result"] or {}
-
-
 def _stage_local_file(config: Config, source: Path) -> str:
     """Put a local file into the managed import dir (a hard link when possible, else a copy)."""
     from foredeck.operations.sources import imports_dir, safe_filename
@@ -156,6 +62,49 @@ def _stage_local_file(config: Config, source: Path) -> str:
     except OSError:
         shutil.copyfile(source, target)
     return relative
+
+
+def _import_local(data_dir: Path | None, params: dict[str, Any], file: Path | None) -> JobRead:
+    config = load_config(data_dir)
+    if file is not None:
+        params.update(source="file", delete_after=True, original_name=file.name)
+        params["path"] = _stage_local_file(config, file)
+
+    async def fn(state: Any) -> JobRead:
+        from foredeck.operations import imports
+        from foredeck.operations import service as operations_service
+        from foredeck.operations.schemas import ImportParams
+
+        parsed = operations_service.parse(ImportParams, params)
+        async with state.sessionmaker() as session:
+            await imports.precheck(session, config, parsed)
+        return await run_here(state, "import", parsed.model_dump(mode="json"))
+
+    try:
+        return run_local(config, fn)
+    finally:
+        if params.get("delete_after"):
+            from foredeck.operations.sources import discard_upload
+
+            discard_upload(config, params["path"])
+
+
+async def _import_remote(client: AsyncClient, params: dict[str, Any], file: Path | None) -> JobRead:
+    if file is None:
+        ref = await client.start_import({k: v for k, v in params.items() if v is not None})
+    else:
+        with console.status(f"uploading {file.name}"):
+            ref = await client.start_import(
+                file=file,
+                mapping=params["mapping"] or None,
+                collection=params["collection"],
+                mode=params["mode"],
+                format=params["format"],
+                encoding=params["encoding"],
+                delimiter=params["delimiter"],
+                max_error_ratio=params["max_error_ratio"],
+            )
+    return await follow(RemoteJobs(client), ref.job_id)
 
 
 def import_cmd(
@@ -180,9 +129,12 @@ def import_cmd(
         float | None, typer.Option(help="Fail past this share of bad rows (default: settings)")
     ] = None,
     data_dir: DataDir = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
-    """Import a file, a URL or a Google Sheet into a collection, with a progress bar."""
-    config = load_config(data_dir)
+    """Import a file, a URL or a Google Sheet into a collection, with a progress bar.
+
+    With --url a local FILE is uploaded to the server; a URL or a sheet is read there."""
     params: dict[str, Any] = {
         "collection": collection,
         "mode": mode,
@@ -192,39 +144,24 @@ def import_cmd(
         "mapping": parse_mapping(mapping),
         "max_error_ratio": max_error_ratio,
     }
+    file: Path | None = None
     if sheet:
         params.update(source="sheet", sheet=sheet)
     elif source and source.startswith(("http://", "https://")):
         params.update(source="url", url=source)
     elif source:
-        path = Path(source)
-        if not path.is_file():
+        file = Path(source)
+        if not file.is_file():
             err_console.print(f"[red]no such file: {source}[/]")
             raise typer.Exit(2)
-        params.update(source="file", delete_after=True, original_name=path.name)
-        params["path"] = _stage_local_file(config, path)
     else:
         err_console.print("[red]give a FILE, a URL or --sheet NAME[/]")
         raise typer.Exit(2)
-
-    async def fn(state: Any) -> dict[str, Any]:
-        from foredeck.operations import service as operations_service
-        from foredeck.operations.schemas import ImportParams
-
-        parsed = operations_service.parse(ImportParams, params)
-        async with state.sessionmaker() as session:
-            from foredeck.operations import imports
-
-            await imports.precheck(session, config, parsed)
-        return await run_job_with_progress(state, "import", parsed.model_dump(mode="json"))
-
-    try:
-        result = _finish(_run(config, fn))
-    finally:
-        if params.get("delete_after"):
-            from foredeck.operations.sources import discard_upload
-
-            discard_upload(config, params["path"])
+    if url:
+        job = run_remote(url, token, lambda c: _import_remote(c, params, file))
+    else:
+        job = _import_local(data_dir, params, file)
+    result = finish(job)
     table = Table("rows read", "inserted", "updated", "unchanged", "skipped", "duplicates")
     table.add_row(
         *(
@@ -234,7 +171,7 @@ def import_cmd(
     )
     console.print(table)
     for err in result.get("errors", [])[:10]:
-        err_console.print(f"[yellow]row {err['row']}[/]: {err['reason']}")
+        err_console.print(f"[yellow]row {err['row']}[/]: {err['reason']}", highlight=False)
 
 
 def export_cmd(
@@ -245,9 +182,12 @@ def export_cmd(
     q: Annotated[str | None, typer.Option(help="Only records containing this text")] = None,
     sheet: Annotated[str | None, typer.Option(help="format=sheet: a configured sheet")] = None,
     data_dir: DataDir = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
-    """Export records (a collection or a filter) to a file or a Google Sheet."""
-    config = load_config(data_dir)
+    """Export records (a collection or a filter) to a file or a Google Sheet.
+
+    With --url the server writes the file and it is downloaded to --out."""
     params = {
         "format": format,
         "collection": collection,
@@ -255,8 +195,36 @@ def export_cmd(
         "q": q,
         "sheet": sheet,
     }
+    if url:
 
-    async def fn(state: Any) -> dict[str, Any]:
+        async def remote(client: AsyncClient) -> tuple[JobRead, Path | None]:
+            ref = await client.start_export({k: v for k, v in params.items() if v is not None})
+            job = await follow(RemoteJobs(client), ref.job_id)
+            result = job.result or {}
+            if job.status != "succeeded" or not result.get("file"):
+                return job, None
+            target = out or Path(result["filename"])
+            with download_bar(target.name) as progress:
+                await client.download_dataset(job.id, to=target, progress=progress)
+            return job, target
+
+        job, written = run_remote(url, token, remote)
+    else:
+        job, written = _export_local(data_dir, params), None
+    result = finish(job)
+    if not result.get("file"):
+        console.print(f"wrote {result.get('rows', 0)} records to the sheet {result.get('range')}")
+        return
+    target = out or Path(result["filename"])
+    if written is None:
+        shutil.copyfile(result["file"], target)
+    console.print(f"wrote {result['rows']} records ({target.stat().st_size:,} bytes) to {target}")
+
+
+def _export_local(data_dir: Path | None, params: dict[str, Any]) -> JobRead:
+    config = load_config(data_dir)
+
+    async def fn(state: Any) -> JobRead:
         from foredeck.operations import service as operations_service
         from foredeck.operations.schemas import ExportParams
 
@@ -268,98 +236,15 @@ def export_cmd(
                 client, sheets = await sheets_client(session, config)
                 await client.aclose()
                 sheet_target(sheets, parsed.sheet, parsed.spreadsheet_id, parsed.range)
-        return await run_job_with_progress(
-            state, "export", parsed.model_dump(mode="json", exclude_none=True)
-        )
+        return await run_here(state, "export", parsed.model_dump(mode="json", exclude_none=True))
 
-    result = _finish(_run(config, fn))
-    if result.get("file"):
-        target = out or Path(result["filename"])
-        shutil.copyfile(result["file"], target)
-        console.print(
-            f"wrote {result['rows']} records ({target.stat().st_size:,} bytes) to {target}"
-        )
-    else:
-        console.print(f"wrote {result.get('rows', 0)} records to the sheet {result.get('range')}")
-
-
-@settings_app.command("show")
-def settings_show(
-    section: Annotated[str | None, typer.Argument(help="One section (default: all)")] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Print settings with whether each section is valid."""
-    config = load_config(data_dir)
-
-    async def fn(state: Any) -> Any:
-        from foredeck.settings import service as settings_service
-
-        async with state.sessionmaker() as session:
-            if section:
-                settings_service.section_model(section)
-                return {
-                    section: await settings_service.section_state(session, section, config=config)
-                }
-            return (await settings_service.all_sections(session, config=config)).sections
-
-    for name, out in _run(config, fn).items():
-        mark = "[green]valid[/]" if out.valid else "[red]invalid[/]"
-        console.print(f"[bold]{name}[/] {mark}{'' if out.configured else ' (defaults)'}")
-        console.print_json(json.dumps(out.value))
-        for err in out.errors:
-            console.print(f"  [red]{err.field}[/]: {err.message}")
-
-
-@settings_app.command("set")
-def settings_set(
-    section: str,
-    value: Annotated[str, typer.Argument(help="The section as JSON")],
-    data_dir: DataDir = None,
-) -> None:
-    """Validate and store a section (nothing is written when validation fails)."""
-    config = load_config(data_dir)
-    try:
-        body = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter("VALUE must be JSON") from exc
-
-    async def fn(state: Any) -> Any:
-        from foredeck.db import transaction
-        from foredeck.settings import service as settings_service
-
-        async with transaction(state.sessionmaker) as session:
-            return await settings_service.put_section(
-                session, section, body, config=config, updated_by="cli"
-            )
-
-    out = _run(config, fn)
-    console.print(f"stored {section} (checksum {out.checksum[:12]})")
-
-
-@settings_app.command("import-config")
-def settings_import_config(
-    overwrite: Annotated[bool, typer.Option(help="Replace sections already stored")] = False,
-    data_dir: DataDir = None,
-) -> None:
-    """Copy sections from the YAML config file and FOREDECK_* variables into the database."""
-    config = load_config(data_dir)
-
-    async def fn(state: Any) -> Any:
-        from foredeck.db import transaction
-        from foredeck.settings.migration import import_config
-
-        async with transaction(state.sessionmaker) as session:
-            return await import_config(session, config, overwrite=overwrite)
-
-    report = _run(config, fn)
-    console.print(f"sources: {', '.join(report.source) or 'none found'}")
-    console.print(f"imported: {', '.join(report.imported) or 'nothing'}")
-    for name, why in report.skipped.items():
-        console.print(f"[yellow]skipped {name}[/]: {why}")
+    return run_local(config, fn)
 
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the foredeck command."""
+    from foredeck.cli.settings import settings_app
+
     app.command("import")(import_cmd)
     app.command("export")(export_cmd)
     app.add_typer(settings_app, name="settings")

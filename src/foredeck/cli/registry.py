@@ -9,33 +9,19 @@ against a remote server: --url / FOREDECK_URL and --token / FOREDECK_TOKEN.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from foredeck.cli.common import console, err_console
+from foredeck.cli.remote import Token, Url, run_client
 
-Url = Annotated[
-    str | None, typer.Option("--url", envvar="FOREDECK_URL", help="Server URL (FOREDECK_URL)")
-]
-Token = Annotated[
-    str | None,
-    typer.Option("--token", envvar="FOREDECK_TOKEN", help="API key or token (FOREDECK_TOKEN)"),
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 Sets = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="field=value (value parsed as JSON when it can be)"),
 ]
 Data = Annotated[str | None, typer.Option("--data", "-d", help="The whole body as JSON")]
-
-
-def make_client(url: str | None, token: str | None) -> Any:
-    """A foredeck.client.Client for --url/--token; other domains' CLI commands can use it."""
-    from foredeck.client import Client
-
-    return Client(url, token)
 
 
 def _value(raw: str) -> Any:
@@ -113,27 +99,6 @@ def _cell(value: Any, width: int = 60) -> str:
         text = json.dumps(value)
         return text if len(text) <= width else text[: width - 3] + "..."
     return str(value)
-
-
-def run_client(fn: Callable[[Any], Any], url: str | None, token: str | None) -> Any:
-    """Call fn(client), turning API errors into a red message and exit code 1."""
-    from foredeck.client import ForedeckError
-
-    try:
-        with make_client(url, token) as client:
-            return fn(client)
-    except ForedeckError as exc:
-        err_console.print(f"[red]{exc.status} {exc.code}: {exc.message}[/]")
-        for d in exc.details:
-            err_console.print(f"  [red]{d.get('field') or '-'}: {d.get('message')}[/]")
-        raise typer.Exit(1) from exc
-    except Exception as exc:  # connection refused, DNS, timeouts
-        import httpx
-
-        if isinstance(exc, httpx.HTTPError):
-            err_console.print(f"[red]cannot reach the server: {exc}[/]")
-            raise typer.Exit(1) from exc
-        raise
 
 
 def _verbs(entity: str) -> dict[str, str]:

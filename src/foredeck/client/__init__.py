@@ -7,20 +7,26 @@
 
 Every API operation is a method (see `OPERATIONS`); request bodies take the models of
 `foredeck.contracts` or plain dicts, and responses come back as those models: the envelope's
-`data` for single results, the whole `Paged[...]` for lists. Errors raise `ForedeckError`
-with the envelope's status, code, message and details.
+`data` for single results, the whole `Paged[...]` for lists. Uploads take a path or a file
+object (`start_import(file="notes.csv", collection="crm")`); a file download is streamed to
+`to=` a path or a file object. Errors raise `ForedeckError` with the envelope's status,
+code, message and details.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from pydantic import TypeAdapter
 
+from foredeck.client import transfer
 from foredeck.client._generated import OPERATIONS, AsyncOperations, SyncOperations
+from foredeck.client.transfer import Destination, Progress, Upload
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -84,6 +90,7 @@ def _json(body: Any) -> Any:
     return body
 
 
+@contextmanager
 def _request(
     method: str,
     template: str,
@@ -91,18 +98,19 @@ def _request(
     path: dict[str, Any],
     query: dict[str, Any],
     json: Any = None,
-    files: Any = None,
-    data: Any = None,
-) -> dict[str, Any]:
-    """The httpx.request arguments of one generated call."""
-    return {
-        "method": method,
-        "url": _url(template, path),
-        "params": _query(query),
-        "json": _json(json) if json is not None else None,
-        "files": files,
-        "data": data,
-    }
+    upload: dict[str, Any] | None = None,
+    form: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The httpx.request arguments of one generated call (files to upload open meanwhile)."""
+    with transfer.multipart(upload, form, has_json=json is not None) as (files, data):
+        yield {
+            "method": method,
+            "url": _url(template, path),
+            "params": _query(query),
+            "json": _json(json) if json is not None else None,
+            "files": files,
+            "data": data,
+        }
 
 
 def _raise_for(resp: httpx.Response) -> None:
@@ -158,10 +166,19 @@ class Client(SyncOperations):
         result: Any = None,
         unwrap: bool = False,
         kind: str = "json",
+        to: Destination | None = None,
+        progress: Progress | None = None,
         **request: Any,
     ) -> Any:
-        resp = self.http.request(**_request(method, template, **request))
-        return _result(resp, result, unwrap, kind)
+        with _request(method, template, **request) as args:
+            if to is None:
+                return _result(self.http.request(**args), result, unwrap, kind)
+            with self.http.stream(**args) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    _raise_for(resp)
+                transfer.save(resp, to, progress)
+            return resp
 
     def close(self) -> None:
         self.http.close()
@@ -196,10 +213,19 @@ class AsyncClient(AsyncOperations):
         result: Any = None,
         unwrap: bool = False,
         kind: str = "json",
+        to: Destination | None = None,
+        progress: Progress | None = None,
         **request: Any,
     ) -> Any:
-        resp = await self.http.request(**_request(method, template, **request))
-        return _result(resp, result, unwrap, kind)
+        with _request(method, template, **request) as args:
+            if to is None:
+                return _result(await self.http.request(**args), result, unwrap, kind)
+            async with self.http.stream(**args) as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    _raise_for(resp)
+                await transfer.asave(resp, to, progress)
+            return resp
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -211,4 +237,12 @@ class AsyncClient(AsyncOperations):
         await self.aclose()
 
 
-__all__ = ["OPERATIONS", "AsyncClient", "Client", "ForedeckError"]
+__all__ = [
+    "OPERATIONS",
+    "AsyncClient",
+    "Client",
+    "Destination",
+    "ForedeckError",
+    "Progress",
+    "Upload",
+]

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import httpx
 from datetime import datetime
+from foredeck.client.transfer import Destination, Progress, Upload
 
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ from foredeck.contracts import (
     ChunkList,
     ChunkOut,
     ChunkPreview,
+    ColumnMapping,
     ControlBody,
     ControlsRead,
     DatasetCreate,
@@ -131,6 +133,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "delete_allocation": ("DELETE", "/api/v1/allocations/{item_id}"),
     "delete_cli_agent_config": ("DELETE", "/api/v1/cli_agent_configs/{item_id}"),
     "delete_incident": ("DELETE", "/api/v1/incidents/{item_id}"),
+    "delete_job": ("DELETE", "/api/v1/jobs/{job_id}"),
     "delete_memory": ("DELETE", "/api/v1/memories/{memory_id}"),
     "delete_project": ("DELETE", "/api/v1/projects/{item_id}"),
     "delete_server": ("DELETE", "/api/v1/servers/{item_id}"),
@@ -439,9 +442,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def create_test_job(
-        self, body: TestJobCreate | None | dict[str, Any] | None = None
-    ) -> JobCreated:
+    def create_test_job(self, body: TestJobCreate | dict[str, Any] | None = None) -> JobCreated:
         """Create Test Job (POST /api/v1/jobs/test)"""
         return self._call(
             "POST",
@@ -524,6 +525,17 @@ class SyncOperations:
             kind="empty",
         )
 
+    def delete_job(self, job_id: str) -> None:
+        """Delete Job (DELETE /api/v1/jobs/{job_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/jobs/{job_id}",
+            path={"job_id": job_id},
+            query={},
+            result=None,
+            kind="empty",
+        )
+
     def delete_memory(self, memory_id: int) -> None:
         """Delete Memory (DELETE /api/v1/memories/{memory_id})"""
         return self._call(
@@ -601,8 +613,15 @@ class SyncOperations:
             kind="empty",
         )
 
-    def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
-        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
+    def download_dataset(
+        self,
+        job_id: str,
+        *,
+        format: str | None = None,
+        to: Destination | None = None,
+        progress: Progress | None = None,
+    ) -> httpx.Response:
+        """Download Job Output (GET /api/v1/jobs/{job_id}/download); `to=` streams the body to a path or file object"""
         return self._call(
             "GET",
             "/api/v1/jobs/{job_id}/download",
@@ -610,12 +629,23 @@ class SyncOperations:
             query={"format": format},
             result=None,
             kind="raw",
+            to=to,
+            progress=progress,
         )
 
-    def download_index_snapshot(self) -> httpx.Response:
-        """Download Snapshot (GET /api/v1/index/snapshot)"""
+    def download_index_snapshot(
+        self, *, to: Destination | None = None, progress: Progress | None = None
+    ) -> httpx.Response:
+        """Download Snapshot (GET /api/v1/index/snapshot); `to=` streams the body to a path or file object"""
         return self._call(
-            "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
+            "GET",
+            "/api/v1/index/snapshot",
+            path={},
+            query={},
+            result=None,
+            kind="raw",
+            to=to,
+            progress=progress,
         )
 
     def drain_workers(self) -> ControlsRead:
@@ -656,10 +686,7 @@ class SyncOperations:
         )
 
     def generate_chunk(
-        self,
-        job_id: str,
-        index: int,
-        body: ChunkGenerateRequest | None | dict[str, Any] | None = None,
+        self, job_id: str, index: int, body: ChunkGenerateRequest | dict[str, Any] | None = None
     ) -> ChunkOut:
         """Generate Chunk (POST /api/v1/jobs/{job_id}/chunks/{index})"""
         return self._call(
@@ -812,9 +839,13 @@ class SyncOperations:
             kind="json",
         )
 
-    def get_metrics(self) -> httpx.Response:
-        """Metrics (GET /metrics)"""
-        return self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
+    def get_metrics(
+        self, *, to: Destination | None = None, progress: Progress | None = None
+    ) -> httpx.Response:
+        """Metrics (GET /metrics); `to=` streams the body to a path or file object"""
+        return self._call(
+            "GET", "/metrics", path={}, query={}, result=None, kind="raw", to=to, progress=progress
+        )
 
     def get_operation_status(
         self, operation: Literal["import", "export", "index"]
@@ -1653,7 +1684,7 @@ class SyncOperations:
         )
 
     def prepare_download(
-        self, job_id: str, body: DownloadRequest | None | dict[str, Any] | None = None
+        self, job_id: str, body: DownloadRequest | dict[str, Any] | None = None
     ) -> DownloadInfo:
         """Prepare Download (POST /api/v1/jobs/{job_id}/download)"""
         return self._call(
@@ -1704,17 +1735,15 @@ class SyncOperations:
             kind="json",
         )
 
-    def restore_index_snapshot(
-        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
-    ) -> RestoreResult:
+    def restore_index_snapshot(self, file: Upload) -> RestoreResult:
         """Restore Snapshot (POST /api/v1/index/snapshot)"""
         return self._call(
             "POST",
             "/api/v1/index/snapshot",
             path={},
             query={},
-            files=files,
-            data=data,
+            upload={"file": file},
+            form={},
             result=RestoreResult,
             unwrap=True,
             kind="json",
@@ -1850,14 +1879,36 @@ class SyncOperations:
             kind="json",
         )
 
-    def start_import(self, body: Any) -> JobRef:
-        """Start Import (POST /api/v1/operations/import)"""
+    def start_import(
+        self,
+        body: ImportParams | dict[str, Any] | None = None,
+        *,
+        file: Upload | None = None,
+        mapping: ColumnMapping | dict[str, Any] | None = None,
+        collection: str | None = None,
+        mode: Literal["upsert", "append", "replace"] | None = None,
+        format: Literal["auto", "csv", "json", "jsonl", "parquet"] | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        max_error_ratio: float | None = None,
+    ) -> JobRef:
+        """Start Import (POST /api/v1/operations/import); with `file` it is sent as multipart/form-data"""
         return self._call(
             "POST",
             "/api/v1/operations/import",
             path={},
             query={},
             json=body,
+            upload={"file": file},
+            form={
+                "mapping": mapping,
+                "collection": collection,
+                "mode": mode,
+                "format": format,
+                "encoding": encoding,
+                "delimiter": delimiter,
+                "max_error_ratio": max_error_ratio,
+            },
             result=JobRef,
             unwrap=True,
             kind="json",
@@ -2036,7 +2087,7 @@ class SyncOperations:
         )
 
     def update_settings(
-        self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
+        self, section: str, body: dict[str, Any], *, notes: str | None = None
     ) -> SectionOut:
         """Put Section (PUT /api/v1/settings/{section})"""
         return self._call(
@@ -2091,7 +2142,7 @@ class SyncOperations:
             kind="json",
         )
 
-    def validate_schema(self, body: dict[str, Any] | dict[str, Any]) -> ValidationReport:
+    def validate_schema(self, body: dict[str, Any]) -> ValidationReport:
         """Validate Schema (POST /api/v1/schema/validate)"""
         return self._call(
             "POST",
@@ -2105,7 +2156,7 @@ class SyncOperations:
         )
 
     def validate_settings_section(
-        self, section: str, body: dict[str, Any] | None | dict[str, Any] | None = None
+        self, section: str, body: dict[str, Any] | None = None
     ) -> ValidationResult:
         """Validate Section (POST /api/v1/settings/{section}/validate)"""
         return self._call(
@@ -2326,7 +2377,7 @@ class AsyncOperations:
         )
 
     async def create_test_job(
-        self, body: TestJobCreate | None | dict[str, Any] | None = None
+        self, body: TestJobCreate | dict[str, Any] | None = None
     ) -> JobCreated:
         """Create Test Job (POST /api/v1/jobs/test)"""
         return await self._call(
@@ -2410,6 +2461,17 @@ class AsyncOperations:
             kind="empty",
         )
 
+    async def delete_job(self, job_id: str) -> None:
+        """Delete Job (DELETE /api/v1/jobs/{job_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/jobs/{job_id}",
+            path={"job_id": job_id},
+            query={},
+            result=None,
+            kind="empty",
+        )
+
     async def delete_memory(self, memory_id: int) -> None:
         """Delete Memory (DELETE /api/v1/memories/{memory_id})"""
         return await self._call(
@@ -2487,8 +2549,15 @@ class AsyncOperations:
             kind="empty",
         )
 
-    async def download_dataset(self, job_id: str, *, format: str | None = None) -> httpx.Response:
-        """Download Job Output (GET /api/v1/jobs/{job_id}/download)"""
+    async def download_dataset(
+        self,
+        job_id: str,
+        *,
+        format: str | None = None,
+        to: Destination | None = None,
+        progress: Progress | None = None,
+    ) -> httpx.Response:
+        """Download Job Output (GET /api/v1/jobs/{job_id}/download); `to=` streams the body to a path or file object"""
         return await self._call(
             "GET",
             "/api/v1/jobs/{job_id}/download",
@@ -2496,12 +2565,23 @@ class AsyncOperations:
             query={"format": format},
             result=None,
             kind="raw",
+            to=to,
+            progress=progress,
         )
 
-    async def download_index_snapshot(self) -> httpx.Response:
-        """Download Snapshot (GET /api/v1/index/snapshot)"""
+    async def download_index_snapshot(
+        self, *, to: Destination | None = None, progress: Progress | None = None
+    ) -> httpx.Response:
+        """Download Snapshot (GET /api/v1/index/snapshot); `to=` streams the body to a path or file object"""
         return await self._call(
-            "GET", "/api/v1/index/snapshot", path={}, query={}, result=None, kind="raw"
+            "GET",
+            "/api/v1/index/snapshot",
+            path={},
+            query={},
+            result=None,
+            kind="raw",
+            to=to,
+            progress=progress,
         )
 
     async def drain_workers(self) -> ControlsRead:
@@ -2542,10 +2622,7 @@ class AsyncOperations:
         )
 
     async def generate_chunk(
-        self,
-        job_id: str,
-        index: int,
-        body: ChunkGenerateRequest | None | dict[str, Any] | None = None,
+        self, job_id: str, index: int, body: ChunkGenerateRequest | dict[str, Any] | None = None
     ) -> ChunkOut:
         """Generate Chunk (POST /api/v1/jobs/{job_id}/chunks/{index})"""
         return await self._call(
@@ -2698,9 +2775,13 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def get_metrics(self) -> httpx.Response:
-        """Metrics (GET /metrics)"""
-        return await self._call("GET", "/metrics", path={}, query={}, result=None, kind="raw")
+    async def get_metrics(
+        self, *, to: Destination | None = None, progress: Progress | None = None
+    ) -> httpx.Response:
+        """Metrics (GET /metrics); `to=` streams the body to a path or file object"""
+        return await self._call(
+            "GET", "/metrics", path={}, query={}, result=None, kind="raw", to=to, progress=progress
+        )
 
     async def get_operation_status(
         self, operation: Literal["import", "export", "index"]
@@ -3539,7 +3620,7 @@ class AsyncOperations:
         )
 
     async def prepare_download(
-        self, job_id: str, body: DownloadRequest | None | dict[str, Any] | None = None
+        self, job_id: str, body: DownloadRequest | dict[str, Any] | None = None
     ) -> DownloadInfo:
         """Prepare Download (POST /api/v1/jobs/{job_id}/download)"""
         return await self._call(
@@ -3590,17 +3671,15 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def restore_index_snapshot(
-        self, *, files: dict[str, Any] | None = None, data: dict[str, Any] | None = None
-    ) -> RestoreResult:
+    async def restore_index_snapshot(self, file: Upload) -> RestoreResult:
         """Restore Snapshot (POST /api/v1/index/snapshot)"""
         return await self._call(
             "POST",
             "/api/v1/index/snapshot",
             path={},
             query={},
-            files=files,
-            data=data,
+            upload={"file": file},
+            form={},
             result=RestoreResult,
             unwrap=True,
             kind="json",
@@ -3736,14 +3815,36 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def start_import(self, body: Any) -> JobRef:
-        """Start Import (POST /api/v1/operations/import)"""
+    async def start_import(
+        self,
+        body: ImportParams | dict[str, Any] | None = None,
+        *,
+        file: Upload | None = None,
+        mapping: ColumnMapping | dict[str, Any] | None = None,
+        collection: str | None = None,
+        mode: Literal["upsert", "append", "replace"] | None = None,
+        format: Literal["auto", "csv", "json", "jsonl", "parquet"] | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        max_error_ratio: float | None = None,
+    ) -> JobRef:
+        """Start Import (POST /api/v1/operations/import); with `file` it is sent as multipart/form-data"""
         return await self._call(
             "POST",
             "/api/v1/operations/import",
             path={},
             query={},
             json=body,
+            upload={"file": file},
+            form={
+                "mapping": mapping,
+                "collection": collection,
+                "mode": mode,
+                "format": format,
+                "encoding": encoding,
+                "delimiter": delimiter,
+                "max_error_ratio": max_error_ratio,
+            },
             result=JobRef,
             unwrap=True,
             kind="json",
@@ -3926,7 +4027,7 @@ class AsyncOperations:
         )
 
     async def update_settings(
-        self, section: str, body: dict[str, Any] | dict[str, Any], *, notes: str | None = None
+        self, section: str, body: dict[str, Any], *, notes: str | None = None
     ) -> SectionOut:
         """Put Section (PUT /api/v1/settings/{section})"""
         return await self._call(
@@ -3981,7 +4082,7 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def validate_schema(self, body: dict[str, Any] | dict[str, Any]) -> ValidationReport:
+    async def validate_schema(self, body: dict[str, Any]) -> ValidationReport:
         """Validate Schema (POST /api/v1/schema/validate)"""
         return await self._call(
             "POST",
@@ -3995,7 +4096,7 @@ class AsyncOperations:
         )
 
     async def validate_settings_section(
-        self, section: str, body: dict[str, Any] | None | dict[str, Any] | None = None
+        self, section: str, body: dict[str, Any] | None = None
     ) -> ValidationResult:
         """Validate Section (POST /api/v1/settings/{section}/validate)"""
         return await self._call(

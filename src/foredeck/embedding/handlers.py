@@ -18,6 +18,9 @@ log = get_logger(__name__)
 class EmbedParams(BaseModel):
     limit: int | None = Field(default=None, ge=1, description="Stop after this many records")
     batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    model: str | None = Field(
+        default=None, description="The model in use when queued; the live model wins if it changed"
+    )
 
 
 # One embed job at a time in the whole deployment: the lock is what stops replicas' loops
@@ -25,9 +28,14 @@ class EmbedParams(BaseModel):
 @job_handler("embed", params=EmbedParams, queue="embedding", locks=("embedding",), max_attempts=3)
 async def run_embed(ctx: JobContext) -> dict[str, Any]:
     """Embed pending records in batches, store the vectors and add them to the index."""
+    from foredeck.index.model_switch import follow_live_model
+
     p: EmbedParams = ctx.params
     state = ctx.state
     batch = p.batch_size or state.config.embedding_batch_size
+    await follow_live_model(state)
+    if p.model and p.model != state.embedder.name:
+        await ctx.log(f"queued for {p.model}; the model is now {state.embedder.name}")
     async with state.sessionmaker() as session:
         total = await embedding_service.due_count(session)
     if p.limit:
@@ -38,10 +46,17 @@ async def run_embed(ctx: JobContext) -> dict[str, Any]:
     while not p.limit or done < p.limit:
         await ctx.check()
         size = min(batch, p.limit - done) if p.limit else batch
-        async with ctx.transaction() as session:
-            result = await embedding_service.embed_batch(
-                session, state.embedder, state.config, limit=size
-            )
+        try:
+            async with ctx.transaction() as session:
+                result = await embedding_service.embed_batch(
+                    session, state.embedder, state.config, limit=size
+                )
+        except embedding_service.ModelChanged as exc:
+            # Rolled back: nothing of the old model was stored for these records. Load the
+            # new model (another process switched) and embed the batch again with it.
+            await ctx.event("embedding_model_changed", {"error": str(exc)}, message=str(exc))
+            await follow_live_model(state)
+            continue
         if not result.claimed:
             break
         done += result.claimed
@@ -83,6 +98,7 @@ async def _maintain_index(ctx: JobContext) -> None:
     from foredeck.index import service as index_service
 
     state = ctx.state
+    await index_service.finish_reembedding(state)
     manager = state.index_manager
     async with state.sessionmaker() as session:
         row = await index_service.get_state(session)

@@ -3,12 +3,15 @@
 Records become searchable with nobody doing anything: a small loop notices due records and
 queues an `embed` job when none is queued or running. The job kind's lock makes that safe
 with many replicas: a second create_job gets 409 and the loop simply tries again later.
+The same loop notices a changed `embedding.model` setting and starts the live model switch
+(`foredeck.index.model_switch`); saving the section wakes it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +25,7 @@ from foredeck.errors import AppError
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
+from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
 
@@ -49,9 +53,15 @@ async def ensure_embed_job(state: Any) -> str | None:
     from foredeck.jobs import service as jobs_service
     from foredeck.models.jobs import ACTIVE_STATUSES, Job
 
+    async with state.sessionmaker() as session:
+        due = await embedding_service.has_due(session)
+    if not due:
+        from foredeck.index import service as index_service
+
+        # Nothing left to embed: after a model change, the new index is now complete.
+        await index_service.finish_reembedding(state)
+        return None
     async with transaction(state.sessionmaker) as session:
-        if not await embedding_service.has_due(session):
-            return None
         active = await session.scalar(
             select(Job.id).where(Job.kind == "embed", Job.status.in_(ACTIVE_STATUSES)).limit(1)
         )
@@ -70,7 +80,9 @@ async def ensure_embed_job(state: Any) -> str | None:
             if last.finished_at > utcnow() - cooldown:
                 return None
         try:
-            job = await jobs_service.create_job(session, kind="embed", params={})
+            job = await jobs_service.create_job(
+                session, kind="embed", params={"model": state.embedder.name}
+            )
         except AppError:
             # Another replica queued one first, or workers are draining.
             return None
@@ -84,6 +96,10 @@ async def _loop(app: FastAPI) -> None:
             await asyncio.wait_for(state.embed_wakeup.wait(), state.config.embedding_poll_seconds)
         state.embed_wakeup.clear()
         try:
+            if getattr(state, "index_manager", None) is not None:
+                from foredeck.index import model_switch
+
+                await model_switch.watch_settings(state)
             await ensure_embed_job(state)
         except asyncio.CancelledError:
             raise
@@ -101,10 +117,23 @@ async def startup(app: FastAPI) -> None:
     state.embed_loop = None
     if not getattr(state, "worker_process", False):
         state.embed_loop = asyncio.create_task(_loop(app), name="foredeck-embed-loop")
+        state.embedding_settings_listener = _settings_listener(state)
+        settings_service.change_listeners.append(state.embedding_settings_listener)
     log.info("embedding_ready", model=name, dimension=state.embedder.dimension)
 
 
+def _settings_listener(state: Any) -> Callable[[str], None]:
+    def changed(section: str) -> None:
+        if section == "embedding":
+            state.embed_wakeup.set()
+
+    return changed
+
+
 async def shutdown(app: FastAPI) -> None:
+    listener = getattr(app.state, "embedding_settings_listener", None)
+    if listener in settings_service.change_listeners:
+        settings_service.change_listeners.remove(listener)
     task = getattr(app.state, "embed_loop", None)
     if task is not None:
         await stop_tasks(task)

@@ -15,8 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.config import Config
 from foredeck.embedding.providers import Embedder
 from foredeck.models.base import utcnow
-from foredeck.models.index import EmbeddingRetry, EmbeddingVector, IndexChange
+from foredeck.models.index import EmbeddingRetry, EmbeddingVector, IndexChange, IndexState
 from foredeck.models.records import Memory
+
+
+class ModelChanged(Exception):
+    """The embedding model changed while a batch was embedded; its work is rolled back."""
 
 
 @dataclass
@@ -146,6 +150,19 @@ async def mark_failed(session: AsyncSession, ids: list[int], error: str, config:
     await session.flush()
 
 
+async def live_model(session: AsyncSession, *, hold: bool = False) -> str | None:
+    """The model index_state names: the one every new vector must come from.
+
+    With hold (PostgreSQL), the row stays share-locked until commit, so a model switch, which
+    updates the row before requeueing records, waits for this batch and then requeues it too.
+    """
+    # "default": the one index there is (foredeck.index.manager.NAME).
+    query = select(IndexState.model).where(IndexState.name == "default")
+    if hold and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    return await session.scalar(query)
+
+
 async def embed_batch(
     session: AsyncSession, embedder: Embedder, config: Config, *, limit: int
 ) -> BatchResult:
@@ -171,6 +188,7 @@ async def embed_batch(
             result.errors.append(message)
             ok_items = [(i, h) for i, h, _ in claimed if h in cached]
             result.embedded = await mark_embedded(session, ok_items)
+            await _check_model(session, embedder.name)
             return result
         fresh = {
             h: np.ascontiguousarray(row, dtype=np.float32).tobytes()
@@ -178,7 +196,16 @@ async def embed_batch(
         }
         await store_vectors(session, embedder.name, embedder.dimension, fresh)
     result.embedded = await mark_embedded(session, [(i, h) for i, h, _ in claimed])
+    await _check_model(session, embedder.name)
     return result
+
+
+async def _check_model(session: AsyncSession, model: str) -> None:
+    # After the batch's writes: on SQLite this transaction now holds the write lock, so the
+    # read is current; on PostgreSQL the share lock orders it against a switch.
+    live = await live_model(session, hold=True)
+    if live is not None and live != model:
+        raise ModelChanged(f"the embedding model changed from {model} to {live}")
 
 
 async def _requeue(session: AsyncSession, where: Any) -> int:

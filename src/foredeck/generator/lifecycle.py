@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from foredeck.jobs import periodic
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.jobs import Job
@@ -64,18 +65,11 @@ async def sweep(app: FastAPI) -> list[str]:
     return removed
 
 
-async def _loop(app: FastAPI) -> None:
-    while True:
-        try:
-            await sweep(app)
-        except Exception:
-            log.exception("generator_sweep_failed")
-        await asyncio.sleep(SWEEP_SECONDS)
-
-
 async def startup(app: FastAPI) -> None:
     app.state.features.add("generator")
-    app.state.generator_sweeper = asyncio.create_task(_loop(app))
+    app.state.generator_sweeper = periodic.start(
+        lambda: sweep(app), every=SWEEP_SECONDS, name="generator-sweep"
+    )
 
 
 async def shutdown(app: FastAPI) -> None:

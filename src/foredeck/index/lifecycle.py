@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.index import model_switch
 from foredeck.index import service as index_service
 from foredeck.index.manager import IndexManager
 from foredeck.records import service as records_service
@@ -13,8 +14,11 @@ async def startup(app: FastAPI) -> None:
     state = app.state
     embedder = state.embedder
     manager = IndexManager(state.config, model=embedder.name, dimension=embedder.dimension)
+    manager.embedder = embedder
     state.index_manager = manager
     index_service.register_manager(manager)
+    # Another process switched the model: load it here too (see model_switch).
+    manager.on_model_change = lambda model: model_switch.request(state, model, lead=False)
     await index_service.align_model(state)
     await manager.sync(state.sessionmaker, force=True)
     if index_service.remove_deleted not in records_service.delete_hooks:
@@ -30,4 +34,4 @@ async def _health(app: FastAPI) -> str:
 
 
 async def shutdown(app: FastAPI) -> None:
-    return None
+    await model_switch.shutdown(app.state)

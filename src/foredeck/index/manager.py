@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,14 @@ class IndexManager:
         self.dirty = True
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
+        # During a model switch: the previous (embedder, index) pair that keeps answering
+        # searches while records are re-embedded for the new model (index_state "reembedding").
+        self.previous: tuple[Any, VectorIndex] | None = None
+        # The embedder whose vectors this index holds (set by the index lifecycle).
+        self.embedder: Any = None
+        # The model index_state names when it is not ours yet, and whom to tell (model_switch).
+        self.live_model: str | None = None
+        self.on_model_change: Callable[[str], object] | None = None
 
     def empty(self, kind: str = "flat") -> VectorIndex:
         c = self.config
@@ -106,9 +115,47 @@ class IndexManager:
             self._checked_at = time.monotonic()
             async with sessionmaker() as session:
                 state = await session.get(IndexState, NAME)
+                if state is not None and state.model and state.model != self.model:
+                    # Another process switched the model: its folder and changes have another
+                    # dimension, so keep serving ours until this process has loaded the model.
+                    self.live_model = state.model
+                    self.dirty = True
+                    if self.on_model_change is not None:
+                        self.on_model_change(state.model)
+                    return
+                self.live_model = self.model
+                if state is not None and state.status == "ready":
+                    self.previous = None
                 if state is not None and state.generation != self.generation:
                     await self._load(state)
                 await self._replay(session)
+
+    def serving(self, fallback: Any) -> tuple[Any, VectorIndex]:
+        """The (embedder, index) pair searches use: the previous one until re-embedding ends.
+
+        Taken as one pair so a query is never embedded by one model and searched in another's
+        index (their dimensions differ)."""
+        if self.previous is not None:
+            return self.previous
+        return (self.embedder or fallback), self.vindex
+
+    async def use_model(self, embedder: Any, *, keep_previous: bool) -> None:
+        """Point this process's index at embedder's model (empty until the next sync loads it).
+
+        With keep_previous the old embedder and index answer searches until re-embedding ends.
+        """
+        async with self._lock:
+            # Switching again before re-embedding ended: the older, complete pair stays.
+            old = self.previous or (self.embedder, self.vindex)
+            self.model, self.dimension = embedder.name, int(embedder.dimension)
+            self.embedder = embedder
+            self.vindex = self.empty()
+            self.generation, self.folder, self.applied_seq = -1, None, 0
+            self.gaps = {}
+            self.dirty = True
+            self.live_model = self.model
+            keep = keep_previous and old[0] is not None and old[1].count > 0
+            self.previous = old if keep else None
 
     async def _load(self, state: IndexState) -> None:
         if state.folder:

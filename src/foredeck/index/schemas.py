@@ -59,9 +59,14 @@ class SearchResult(StrictBody):
 
 class IndexStats(StrictBody):
     name: str
+    # ready, rebuilding, loading_model (this process is loading target_model) or reembedding
+    # (records are being embedded with the new model; searches use search_model meanwhile).
     status: str
     index_type: str
     model: str
+    search_model: str = Field(description="The model answering searches right now")
+    target_model: str | None = Field(default=None, description="The model being loaded")
+    model_error: str | None = Field(default=None, description="Why the last switch failed")
     dimension: int
     vector_count: int
     tombstones: int

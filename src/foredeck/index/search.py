@@ -81,11 +81,12 @@ async def keyword_ids(
 
 async def semantic_ids(
     session: AsyncSession, state: Any, query: str, n: int, filters: dict[str, Any]
-) -> list[tuple[int, float]]:
-    """Nearest records by cosine similarity of the query embedded with the index's model."""
+) -> tuple[str, list[tuple[int, float]]]:
+    """(model, nearest records by cosine similarity of the query embedded with that model)."""
     manager = state.index_manager
     await manager.sync(state.sessionmaker)
-    embedder = state.embedder
+    # One pair: during a model switch the previous model answers until re-embedding ends.
+    embedder, vindex = manager.serving(state.embedder)
     if getattr(embedder, "inline", False):
         vector = embedder.encode([query])[0]
     else:
@@ -94,36 +95,39 @@ async def semantic_ids(
     if _has_filters(filters):
         stmt = records_service.filtered_query(**filters).with_only_columns(Memory.id)
         allowed = [int(i) for i in (await session.scalars(stmt)).all()]
-    vindex = manager.vindex
     if vindex.kind == "flat" and vindex.total > 20_000 and allowed is None:
-        return await asyncio.to_thread(vindex.search, vector, n, allowed)
-    return vindex.search(vector, n, allowed)  # type: ignore[no-any-return]
+        return embedder.name, await asyncio.to_thread(vindex.search, vector, n, allowed)
+    return embedder.name, vindex.search(vector, n, allowed)
 
 
-def highlight_terms(terms: list[str]) -> frozenset[str]:
-    """The word forms to mark: query terms longer than one character, with a light stem so
-    "lighthouses" marks for "lighthouse" and vice versa."""
+def highlight_terms(terms: list[str]) -> re.Pattern[str] | None:
+    """A pattern for the word forms to mark: query terms longer than one character, with a
+    light stem so "lighthouses" marks for "lighthouse" and vice versa. One alternation per
+    query lets the regex engine find matches instead of testing every word of every hit."""
     words = [t for t in terms if len(t) > 1]
-    return frozenset([*words, *(f"{t}s" for t in words), *(t.rstrip("s") for t in words)])
+    forms = {*words, *(f"{t}s" for t in words), *(t.rstrip("s") for t in words)} - {""}
+    if not forms:
+        return None
+    alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE | re.UNICODE)
 
 
-def highlights(content: str, terms: frozenset[str], limit: int = 3) -> list[str]:
+def highlights(content: str, terms: re.Pattern[str] | None, limit: int = 3) -> list[str]:
     """Up to `limit` escaped fragments around query terms, terms wrapped in <mark>."""
-    if not terms:
+    if terms is None:
         return []
     out: list[str] = []
     last_end = -1
-    for found in WORD.finditer(content):
-        if found.start() < last_end or found.group(0).lower() not in terms:
+    for found in terms.finditer(content):
+        if found.start() < last_end:
             continue
         start = max(0, found.start() - SNIPPET_CHARS)
         end = min(len(content), found.end() + SNIPPET_CHARS)
         parts: list[str] = []
         cursor = start
-        for word in WORD.finditer(content, start, end):
-            if word.group(0).lower() in terms:
-                parts += (content[cursor : word.start()], "\x00", word.group(0), "\x01")
-                cursor = word.end()
+        for word in terms.finditer(content, start, end):
+            parts += (content[cursor : word.start()], "\x00", word.group(0), "\x01")
+            cursor = word.end()
         parts.append(content[cursor:end])
         # Escape once per fragment; the markers survive escaping and become the tags.
         text = html.escape("".join(parts)).replace("\x00", "<mark>").replace("\x01", "</mark>")
@@ -162,8 +166,9 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     pool = max(body.k * 4, 50) if body.mode == SearchMode.hybrid else body.k + 10
     semantic: list[tuple[int, float]] = []
     keyword: list[tuple[int, float]] = []
+    model = state.index_manager.model
     if body.mode in (SearchMode.semantic, SearchMode.hybrid):
-        semantic = await semantic_ids(session, state, body.query, pool, filters)
+        model, semantic = await semantic_ids(session, state, body.query, pool, filters)
     if body.mode in (SearchMode.keyword, SearchMode.hybrid):
         keyword = await keyword_ids(session, body.query, pool, filters)
     if body.mode == SearchMode.semantic:
@@ -208,7 +213,7 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
         query=body.query,
         mode=body.mode,
         k=body.k,
-        model=state.index_manager.model,
+        model=model,
         took_ms=round((time.perf_counter() - started) * 1000, 3),
         hits=hits,
     )

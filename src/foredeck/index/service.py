@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.embedding import service as embedding_service
@@ -19,12 +19,14 @@ from foredeck.index.schemas import IndexStats, RagIndex
 from foredeck.index.vectors import VectorIndex
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
-from foredeck.models.index import EmbeddingVector, IndexChange
+from foredeck.models.index import EmbeddingVector, IndexChange, IndexState
 from foredeck.models.records import Memory
 from foredeck.records import service as records_service
 
 log = get_logger(__name__)
 REBUILD_BATCH = 10_000
+# index_state.status after a model change until every record has a vector of the new model.
+REEMBEDDING = "reembedding"
 Progress = Callable[[int, int, str], Awaitable[None]]
 
 # Managers of this process, told at once when a delete logs a removal.
@@ -55,9 +57,17 @@ async def stats(session: AsyncSession, state: Any) -> IndexStats:
     row = await get_state(session)
     counts = await records_service.counts_by_state(session)
     pending = await embedding_service.due_count(session)
+    switch = getattr(state, "model_switch", None)
+    target = switch.target if switch is not None else None
+    if target is None and manager.live_model not in (None, manager.model):
+        target = manager.live_model
+    searcher, _ = manager.serving(state.embedder)
     return IndexStats(
         name=NAME,
-        status=row.status,
+        status="loading_model" if target else row.status,
+        search_model=searcher.name,
+        target_model=target,
+        model_error=switch.error if switch is not None else None,
         index_type=manager.vindex.kind,
         model=manager.model,
         dimension=manager.dimension,
@@ -137,11 +147,13 @@ async def index_params(state: Any) -> IndexParams:
     )
 
 
-async def _set_status(state: Any, status: str) -> None:
+async def _set_status(state: Any, status: str) -> str:
+    """Set index_state.status; returns the one it replaced."""
     async with state.sessionmaker() as session:
         row = await get_state(session)
-        row.status = status
+        before, row.status = row.status, status
         await session.commit()
+    return before
 
 
 async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any]:
@@ -164,7 +176,8 @@ async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any
             or 0
         )
     params = await index_params(state)
-    await _set_status(state, "rebuilding")
+    # A rebuild during re-embedding for a new model leaves that status for the embed job.
+    after = REEMBEDDING if await _set_status(state, "rebuilding") == REEMBEDDING else "ready"
     try:
         if params.type == "auto":
             kind = "hnsw" if total >= params.hnsw_threshold else "flat"
@@ -214,11 +227,11 @@ async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any
             manifest=manifest,
             vindex=vindex,
             checkpoint_seq=claimed,
-            extra={"status": "ready", "last_rebuild_at": utcnow(), "last_rebuild_seconds": seconds},
+            extra={"status": after, "last_rebuild_at": utcnow(), "last_rebuild_seconds": seconds},
         )
         await manager.sync(state.sessionmaker, force=True)
     except BaseException:
-        await _set_status(state, "ready")
+        await _set_status(state, after)
         raise
     log.info("index_rebuilt", vectors=vindex.count, kind=kind, seconds=seconds)
     return {
@@ -239,23 +252,53 @@ def needs_rebuild(vindex: VectorIndex, threshold: int) -> str | None:
     return None
 
 
-async def align_model(state: Any) -> bool:
-    """When the embedding model changed, start a fresh index and queue every record again."""
+async def align_model(
+    state: Any, *, model: str | None = None, dimension: int | None = None
+) -> bool:
+    """When the embedding model changed, start a fresh index and queue every record again.
+
+    Used at start-up (for the manager's model) and by a live switch (model_switch, for the
+    model it just loaded). Idempotent: once index_state names the model, nothing happens.
+    """
     manager: IndexManager = state.index_manager
+    model = model or manager.model
+    dimension = dimension or manager.dimension
     async with state.sessionmaker() as session:
         row = await get_state(session)
-        if row.model == manager.model and row.dimension == manager.dimension:
+        if row.model == model and row.dimension == dimension:
             await session.commit()
             return False
         previous = row.model
-        row.model, row.dimension = manager.model, manager.dimension
+        row.model, row.dimension = model, dimension
         row.folder, row.vector_count, row.bytes_on_disk, row.checksum = None, 0, 0, None
         row.generation = row.generation + 1
+        # The row first: an embed batch checks it (share-locked) before it commits, so it
+        # either finishes before this requeue or sees the new model and rolls back.
+        await session.flush()
         requeued = 0
         if previous:
             # The old model's changes point at vectors the new model cannot use.
             row.checkpoint_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
             requeued = await embedding_service.reset_all(session)
+            row.status = REEMBEDDING if requeued else "ready"
         await session.commit()
-    log.info("index_model_changed", previous=previous, model=manager.model, requeued=requeued)
+    log.info("index_model_changed", previous=previous, model=model, requeued=requeued)
     return True
+
+
+async def finish_reembedding(state: Any) -> bool:
+    """After a model change: once no record is due any more, the new index is complete."""
+    async with state.sessionmaker() as session:
+        row = await session.get(IndexState, NAME)
+        if row is None or row.status != REEMBEDDING or await embedding_service.has_due(session):
+            return False
+        result: Any = await session.execute(
+            update(IndexState)
+            .where(IndexState.name == NAME, IndexState.status == REEMBEDDING)
+            .values(status="ready")
+        )
+        await session.commit()
+    if result.rowcount:
+        state.index_manager.dirty = True
+        log.info("index_reembedding_finished", model=row.model)
+    return bool(result.rowcount)

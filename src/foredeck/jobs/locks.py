@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
@@ -35,9 +36,8 @@ class LockHeld(Conflict):
     code = "LOCK_HELD"
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(Lock) if dialect == "postgresql" else sqlite.insert(Lock)
+def _insert(conn: Connection) -> Any:
+    return postgresql.insert(Lock) if conn.dialect.name == "postgresql" else sqlite.insert(Lock)
 
 
 def _free_clause(now: datetime, holder_job_id: str | None, holder: str | None) -> Any:
@@ -55,7 +55,7 @@ def _free_clause(now: datetime, holder_job_id: str | None, holder: str | None) -
     return or_(*clauses)
 
 
-def conflict_for(name: str, lock: Lock | None) -> LockHeld:
+def conflict_for(name: str, lock: Any) -> LockHeld:
     holder = lock.holder_job_id if lock is not None else None
     who = f"job {holder}" if holder else (lock.holder if lock is not None else None) or "another"
     message = f"The {name} lock is held by {who}"
@@ -65,8 +65,8 @@ def conflict_for(name: str, lock: Lock | None) -> LockHeld:
     )
 
 
-async def acquire(
-    session: AsyncSession,
+def acquire_on(
+    conn: Connection,
     name: str,
     *,
     holder_job_id: str | None = None,
@@ -76,35 +76,34 @@ async def acquire(
     """Take the lock (409 LOCK_HELD naming the holder); returns the new fencing token.
 
     A lease of None means "held until released", which is how a queued job keeps its lock.
+    Written against a plain Connection so the job runner can call it inside a transaction
+    that runs whole in one worker thread; async callers go through `acquire`.
     """
     now = utcnow()
-    await session.execute(
-        _insert(session).values(name=name, fence=0).on_conflict_do_nothing(index_elements=["name"])
+    conn.execute(
+        _insert(conn).values(name=name, fence=0).on_conflict_do_nothing(index_elements=["name"])
     )
     expires = now + timedelta(seconds=lease_seconds) if lease_seconds is not None else None
-    row = (
-        await session.execute(
-            update(Lock)
-            .where(Lock.name == name, _free_clause(now, holder_job_id, holder))
-            .values(
-                holder_job_id=holder_job_id,
-                holder=holder,
-                acquired_at=now,
-                expires_at=expires,
-                fence=Lock.fence + 1,
-            )
-            .returning(Lock.fence)
-            .execution_options(synchronize_session=False)
+    row = conn.execute(
+        update(Lock)
+        .where(Lock.name == name, _free_clause(now, holder_job_id, holder))
+        .values(
+            holder_job_id=holder_job_id,
+            holder=holder,
+            acquired_at=now,
+            expires_at=expires,
+            fence=Lock.fence + 1,
         )
+        .returning(Lock.fence)
     ).first()
     if row is None:
-        current = (await session.execute(select(Lock).where(Lock.name == name))).scalar_one()
+        current = conn.execute(select(Lock.__table__).where(Lock.name == name)).one()
         raise conflict_for(name, current)
     return int(row[0])
 
 
-async def acquire_many(
-    session: AsyncSession,
+def acquire_many_on(
+    conn: Connection,
     names: Iterable[str],
     *,
     holder_job_id: str | None = None,
@@ -112,36 +111,53 @@ async def acquire_many(
     lease_seconds: float | None = None,
 ) -> dict[str, int]:
     """Take several locks in name order (so two takers cannot deadlock)."""
-    tokens = {}
-    for name in sorted(set(names)):
-        tokens[name] = await acquire(
-            session, name, holder_job_id=holder_job_id, holder=holder, lease_seconds=lease_seconds
+    return {
+        name: acquire_on(
+            conn, name, holder_job_id=holder_job_id, holder=holder, lease_seconds=lease_seconds
         )
-    return tokens
+        for name in sorted(set(names))
+    }
 
 
-async def release_job_locks(session: AsyncSession, job_id: str) -> None:
+def release_job_locks_on(conn: Connection, job_id: str) -> None:
     """Free every lock this job holds."""
-    await session.execute(
+    conn.execute(
         update(Lock)
         .where(Lock.holder_job_id == job_id)
         .values(holder_job_id=None, holder=None, expires_at=None)
-        .execution_options(synchronize_session=False)
     )
+
+
+def set_job_lock_lease_on(conn: Connection, job_id: str, lease_seconds: float | None) -> int:
+    """Renew (or, with None, pin) the leases of this job's locks; returns how many it holds."""
+    expires = utcnow() + timedelta(seconds=lease_seconds) if lease_seconds is not None else None
+    result = conn.execute(
+        update(Lock).where(Lock.holder_job_id == job_id).values(expires_at=expires)
+    )
+    return int(result.rowcount or 0)
+
+
+async def acquire(session: AsyncSession, name: str, **kwargs: Any) -> int:
+    return await session.run_sync(lambda s: acquire_on(s.connection(), name, **kwargs))
+
+
+async def acquire_many(
+    session: AsyncSession, names: Iterable[str], **kwargs: Any
+) -> dict[str, int]:
+    names = list(names)
+    return await session.run_sync(lambda s: acquire_many_on(s.connection(), names, **kwargs))
+
+
+async def release_job_locks(session: AsyncSession, job_id: str) -> None:
+    await session.run_sync(lambda s: release_job_locks_on(s.connection(), job_id))
 
 
 async def set_job_lock_lease(
     session: AsyncSession, job_id: str, lease_seconds: float | None
 ) -> int:
-    """Renew (or, with None, pin) the leases of this job's locks; returns how many it holds."""
-    expires = utcnow() + timedelta(seconds=lease_seconds) if lease_seconds is not None else None
-    result = await session.execute(
-        update(Lock)
-        .where(Lock.holder_job_id == job_id)
-        .values(expires_at=expires)
-        .execution_options(synchronize_session=False)
+    return await session.run_sync(
+        lambda s: set_job_lock_lease_on(s.connection(), job_id, lease_seconds)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def release(session: AsyncSession, name: str, *, fence: int | None = None) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import ValidationFailed
+from foredeck.jobs import deletion
 from foredeck.jobs import locks as locks_service
 from foredeck.jobs import service as jobs_service
 from foredeck.jobs.schemas import (
@@ -28,7 +29,7 @@ from foredeck.jobs.schemas import (
     TestJobCreate,
     job_read,
 )
-from foredeck.kit.deps import SessionDep
+from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
 from foredeck.workers import service as workers_service
@@ -104,8 +105,13 @@ async def job_kinds(_: Viewer) -> Any:
 
 
 @router.post("/jobs/bulk", response_model=Envelope[BulkResult])
-async def bulk_control(body: BulkControlBody, _: Operator, session: SessionDep) -> Any:
-    """Apply one action to a list of job ids or to every job matching a filter."""
+async def bulk_control(
+    body: BulkControlBody, _: Operator, session: SessionDep, config: ConfigDep
+) -> Any:
+    """Apply one action (or delete) to a list of job ids or to every job matching a filter.
+
+    Jobs the action does not fit (or, for delete, that have not finished) are skipped with why.
+    """
     if (body.ids is None) == (body.filter is None):
         raise ValidationFailed.field("ids", "Give either ids or filter")
     ids = body.ids
@@ -121,7 +127,10 @@ async def bulk_control(body: BulkControlBody, _: Operator, session: SessionDep) 
         )
         rows, _total = await jobs_service.list_jobs(session, stmt, offset=0, limit=body.limit)
         ids = [j.id for j in rows]
-    done, skipped = await jobs_service.bulk_control(session, ids, body.action)
+    if body.action == "delete":
+        done, skipped = await deletion.delete_jobs(session, ids, data_dir=config.data_dir)
+    else:
+        done, skipped = await jobs_service.bulk_control(session, ids, body.action)
     return ok(BulkResult(action=body.action, matched=len(ids), changed=done, skipped=skipped))
 
 
@@ -129,6 +138,13 @@ async def bulk_control(body: BulkControlBody, _: Operator, session: SessionDep) 
 async def get_job(job_id: str, _: Viewer, session: SessionDep) -> Any:
     """One job with its progress, result or error."""
     return ok(job_read(await jobs_service.get_job(session, job_id)))
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response)
+async def delete_job(job_id: str, _: Operator, session: SessionDep, config: ConfigDep) -> Response:
+    """Delete a finished job with its runs, events and files (409 while it is not finished)."""
+    await deletion.delete_job(session, job_id, data_dir=config.data_dir)
+    return Response(status_code=204)
 
 
 @router.get("/jobs/{job_id}/runs", response_model=Envelope[list[RunRead]])

@@ -11,6 +11,8 @@ from foredeck.kit.schemas import StrictBody
 
 JobStatus = Literal["queued", "running", "paused", "cancelling", "cancelled", "succeeded", "failed"]
 Action = Literal["pause", "resume", "cancel", "retry"]
+# Bulk control can also delete: finished jobs go, the others are reported as skipped.
+BulkAction = Literal["pause", "resume", "cancel", "retry", "delete"]
 
 
 class JobCreate(StrictBody):
@@ -136,14 +138,14 @@ class BulkFilter(StrictBody):
 
 
 class BulkControlBody(StrictBody):
-    action: Action
+    action: BulkAction
     ids: list[str] | None = Field(default=None, max_length=10_000)
     filter: BulkFilter | None = None
     limit: int = Field(default=1000, ge=1, le=10_000)
 
 
 class BulkResult(BaseModel):
-    action: Action
+    action: BulkAction
     matched: int
     changed: list[str]
     skipped: list[dict[str, str]]

@@ -27,8 +27,6 @@ class JobSettings(BaseSettings):
     lock_lease_seconds: float = Field(default=30.0, gt=0)
     telemetry_interval_seconds: float = Field(default=5.0, gt=0)
     telemetry_retention_hours: float = Field(default=24.0, gt=0)
-    # Finished jobs older than this are deleted by the cleanup task (0 keeps them forever).
-    job_retention_days: float = Field(default=30.0, ge=0)
     sse_max_seconds: float = Field(default=300.0, gt=0)
     sse_ping_seconds: float = Field(default=15.0, gt=0)
     # Worker name in the workers table; stable across restarts so pauses stick.

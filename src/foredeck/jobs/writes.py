@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from foredeck.db import make_sync_sqlite_engine
+
+T = TypeVar("T")
 
 
 def write_guard(state: Any) -> Any:
@@ -23,3 +30,38 @@ def write_guard(state: Any) -> Any:
         lock = asyncio.Lock()
         state.job_write_lock = lock
     return lock
+
+
+async def run_write(state: Any, fn: Callable[[Connection], T]) -> T:
+    """Run fn(conn) in one transaction and commit; the engine's hot writes go through here.
+
+    On SQLite the whole transaction runs in one worker thread on a blocking engine (one hop
+    instead of one per statement), queued behind the write guard. On PostgreSQL it runs on
+    the async engine through `run_sync`, so fn is written once for both.
+    """
+    config = getattr(state, "config", None)
+    if config is not None and config.is_sqlite:
+        engine = getattr(state, "sync_write_engine", None)
+        if engine is None:
+            engine = make_sync_sqlite_engine(config)
+            state.sync_write_engine = engine
+        async with write_guard(state):
+            return await asyncio.to_thread(_in_transaction, engine, fn)
+    async with state.engine.connect() as conn:
+        result = await conn.run_sync(fn)
+        await conn.commit()
+        return result
+
+
+def _in_transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    with engine.connect() as conn:
+        result = fn(conn)
+        conn.commit()
+        return result
+
+
+def dispose_sync_engine(state: Any) -> None:
+    engine = getattr(state, "sync_write_engine", None)
+    if engine is not None:
+        engine.dispose()
+        state.sync_write_engine = None

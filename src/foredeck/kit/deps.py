@@ -61,5 +61,8 @@ def get_config(request: Request) -> Config:
     return request.app.state.config  # type: ignore[no-any-return]
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# "function" scope: the commit happens before the response is sent, so a client never sees a
+# success (or a new id it then cannot read) for work that is not yet committed, and a failed
+# commit becomes an error response instead of a silent loss after a 2xx.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ConfigDep = Annotated[Config, Depends(get_config)]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import math
+import re
 import time
 from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -38,12 +39,16 @@ class RateLimiter:
             else:
                 storage = MemoryStorage()
         self.storage = storage
-        self.strategy = MovingWindowRateLimiter(storage)
+        # The sliding-window counter is O(1) per hit. The moving window keeps one entry per
+        # hit and inserts at the head of a list, which grew to ~0.1 ms per request at a few
+        # thousand requests a second against a generous limit.
+        self.strategy = SlidingWindowCounterRateLimiter(storage)
         self.default = parse(config.rate_limit_default)
-        self.rules: list[tuple[str, str, RateLimitItem]] = []
+        self.rules: list[tuple[str, str, re.Pattern[str], RateLimitItem]] = []
         for key, value in config.rate_limits.items():
             method, _, path = key.partition(" ")
-            self.rules.append((method.upper(), path, parse(value)))
+            pattern = re.compile(fnmatch.translate(path))
+            self.rules.append((method.upper(), path, pattern, parse(value)))
 
     def _identity(self, scope: Scope, headers: Headers) -> str:
         auth = headers.get("authorization")
@@ -59,9 +64,9 @@ class RateLimiter:
         identity = self._identity(scope, headers)
         method = scope.get("method", "GET")
         limits: list[tuple[str, RateLimitItem]] = [("global", self.default)]
-        for rule_method, pattern, item in self.rules:
-            if rule_method in (method, "*") and fnmatch.fnmatchcase(path, pattern):
-                limits.append((f"{rule_method}:{pattern}", item))
+        for rule_method, glob, pattern, item in self.rules:
+            if rule_method in (method, "*") and pattern.match(path):
+                limits.append((f"{rule_method}:{glob}", item))
         tightest: Verdict | None = None
         for scope_key, item in limits:
             allowed = await self.strategy.hit(item, scope_key, identity)

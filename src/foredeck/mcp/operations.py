@@ -60,6 +60,7 @@ SEED_NAMES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/jobs/test"): "create_test_job",
     ("GET", "/api/v1/jobs/kinds"): "list_job_kinds",
     ("POST", "/api/v1/jobs/bulk"): "control_jobs",
+    ("DELETE", "/api/v1/jobs/{job_id}"): "delete_job",
     ("GET", "/api/v1/jobs/{job_id}/runs"): "list_job_runs",
     ("GET", "/api/v1/jobs/{job_id}/events/history"): "list_job_events",
     ("GET", "/api/v1/queue"): "get_queue_summary",

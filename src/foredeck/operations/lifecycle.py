@@ -1,4 +1,5 @@
-"""Start-up of the operations domain: a retention sweep for export files and stale uploads."""
+"""Start-up of the operations domain: a retention sweep for export files and stale uploads, and
+an operations worker process started ahead of the first import or export."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from foredeck.jobs import periodic
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
+from foredeck.operations import offload
 from foredeck.operations.sources import exports_dir, imports_dir
 from foredeck.settings import service as settings_service
 
@@ -49,17 +52,11 @@ async def sweep(app: FastAPI) -> list[str]:
     return removed
 
 
-async def _loop(app: FastAPI) -> None:
-    while True:
-        try:
-            await sweep(app)
-        except Exception:
-            log.exception("operations_retention_failed")
-        await asyncio.sleep(SWEEP_SECONDS)
-
-
 async def startup(app: FastAPI) -> None:
-    app.state.operations_sweeper = asyncio.create_task(_loop(app))
+    app.state.operations_sweeper = periodic.start(
+        lambda: sweep(app), every=SWEEP_SECONDS, name="operations-retention"
+    )
+    offload.prestart()
 
 
 async def shutdown(app: FastAPI) -> None:

@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-from charset_normalizer import from_bytes
-
 FORMATS = ("csv", "json", "jsonl", "parquet")
 SAMPLE_BYTES = 256 * 1024
 # Keys of the first records of a JSON file make its "header".
@@ -89,6 +86,8 @@ def detect_encoding(path: Path, given: str | None = None) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(sample) - 4:
             return "utf-8"
+    from charset_normalizer import from_bytes
+
     matches = list(from_bytes(sample))
     if not matches:
         raise ReadError("cannot detect the text encoding; give one (e.g. encoding=latin-1)")
@@ -355,6 +354,9 @@ class ParquetReader(Reader):
     format = "parquet"
 
     def __init__(self, path: Path) -> None:
+        # Imported here: the operations worker starts faster without pyarrow for CSV files.
+        import pyarrow.parquet as pq
+
         try:
             self._file = pq.ParquetFile(path)
         except Exception as exc:

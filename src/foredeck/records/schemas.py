@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from foredeck.kit.schemas import ReadModel, StrictBody
 
@@ -52,7 +52,9 @@ class MemoryOut(ReadModel):
     content: str
     memory_type: str
     collection: str
-    metadata: dict[str, Any] = Field(validation_alias="metadata_")
+    # The ORM attribute is `metadata_` (`metadata` is SQLAlchemy's own); the API's JSON says
+    # `metadata`, and the client validates that JSON with this same model.
+    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     external_id: str | None
     content_hash: str
     owner_id: int | None

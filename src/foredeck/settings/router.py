@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 
-from foredeck.auth.deps import Admin, Operator, Viewer
+from foredeck.auth.deps import Operator, Viewer, require_role
+from foredeck.auth.schemas import Role
+from foredeck.auth.service import Principal
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
 from foredeck.settings import migration
@@ -20,6 +22,11 @@ from foredeck.settings.schemas import (
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 
+# Who may change settings (store, reset, import): the console's forms check this same role.
+# Checking a value without storing it stays open to operators.
+EDIT_ROLE = Role.admin
+SettingsEditor = Annotated[Principal, Depends(require_role(EDIT_ROLE))]
+
 SectionBody = Annotated[dict[str, Any], Body(description="The whole section value")]
 
 
@@ -31,7 +38,7 @@ async def get_settings(_: Viewer, session: SessionDep, config: ConfigDep) -> Any
 
 @router.post("/import-config", response_model=Envelope[ImportConfigReport])
 async def import_config(
-    _: Admin,
+    _: SettingsEditor,
     session: SessionDep,
     config: ConfigDep,
     overwrite: bool = False,
@@ -51,12 +58,12 @@ async def get_section(section: str, _: Viewer, session: SessionDep, config: Conf
 async def put_section(
     section: str,
     body: SectionBody,
-    principal: Operator,
+    principal: SettingsEditor,
     session: SessionDep,
     config: ConfigDep,
     notes: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Any:
-    """Store a section after it passes validation; 422 with per-field messages otherwise."""
+    """Store a section after it passes validation (admin); 422 with per-field messages otherwise."""
     out = await settings_service.put_section(
         session, section, body, config=config, updated_by=principal.username, notes=notes
     )
@@ -81,7 +88,9 @@ async def validate_section(
 
 
 @router.delete("/{section}", response_model=Envelope[SectionOut])
-async def reset_section(section: str, _: Admin, session: SessionDep, config: ConfigDep) -> Any:
+async def reset_section(
+    section: str, _: SettingsEditor, session: SessionDep, config: ConfigDep
+) -> Any:
     """Forget a stored section so its defaults apply again."""
     await settings_service.delete_section(session, section)
     return ok(await settings_service.section_state(session, section, config=config))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar, overload
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
@@ -36,6 +37,20 @@ from foredeck.settings.schemas import (
 S = TypeVar("S", bound=Section)
 # A reserved row that records the one-time migration of file/env configuration.
 CONFIG_IMPORT_KEY = "_config_import"
+# Told a section's name once a change to it is committed in this process (the embedding
+# domain switches models live); other processes notice the stored checksum change.
+change_listeners: list[Callable[[str], None]] = []
+
+
+def _notify_after_commit(session: AsyncSession, name: str) -> None:
+    if not change_listeners:
+        return
+
+    def committed(_session: Any) -> None:
+        for listener in list(change_listeners):
+            listener(name)
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
 def checksum(value: dict[str, Any]) -> str:
@@ -152,6 +167,7 @@ async def put_section(
         row.notes = notes
     row.updated_at = now
     await session.flush()
+    _notify_after_commit(session, name)
     return _out(name, row, parsed, result)
 
 
@@ -162,6 +178,7 @@ async def delete_section(session: AsyncSession, name: str) -> None:
     if row is not None:
         await session.delete(row)
         await session.flush()
+        _notify_after_commit(session, name)
 
 
 def _out(name: str, row: Setting | None, value: Section, result: ValidationResult) -> SectionOut:

@@ -33,6 +33,9 @@ async def read_events(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Events after an id, in order, and the job's status (None if it does not exist)."""
     async with state.sessionmaker() as session:
+        # Status first: each read may see a newer commit, and a job's final event commits with
+        # its final status, so events read after a terminal status include the last one.
+        status = (await session.execute(select(Job.status).where(Job.id == job_id))).scalar()
         rows = await session.execute(
             select(JobEvent)
             .where(JobEvent.job_id == job_id, JobEvent.id > after)
@@ -40,7 +43,6 @@ async def read_events(
             .limit(BATCH)
         )
         events = [event_payload(e) for e in rows.scalars()]
-        status = (await session.execute(select(Job.status).where(Job.id == job_id))).scalar()
     return events, status
 
 

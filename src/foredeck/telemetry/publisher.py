@@ -1,5 +1,6 @@
 """The telemetry publisher: every interval, one process (the lock holder) snapshots the cluster,
-stores a sample and publishes it; every process keeps its latest snapshot for the API."""
+stores a sample and publishes it, and now and then prunes old samples; every process keeps
+its latest snapshot for the API."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from foredeck.jobs import locks
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
+from foredeck.telemetry import retention
 from foredeck.telemetry import service as telemetry_service
 
 log = get_logger(__name__)
@@ -31,6 +33,7 @@ class TelemetryPublisher:
         self.is_leader = False
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._next_prune = 0.0
 
     @property
     def interval(self) -> float:
@@ -83,6 +86,12 @@ class TelemetryPublisher:
             pubsub = getattr(self.state, "pubsub", None)
             if pubsub is not None:
                 await pubsub.publish("telemetry", snap)
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + retention.PRUNE_SECONDS
+                try:
+                    await retention.prune(self.state)
+                except Exception:
+                    log.exception("telemetry_retention_failed")
         return snap
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ from foredeck.kit.sse import (
     sse_response,
 )
 from foredeck.models.jobs import Job
+from foredeck.telemetry import retention
 from foredeck.telemetry import service as telemetry_service
 from foredeck.telemetry.feeds import RECONNECT
 
@@ -44,11 +45,14 @@ async def history(
 ) -> Any:
     """Time series of queue depth, running jobs and worker states for charts."""
     seconds = telemetry_service.parse_duration(window, "window", 3600)
-    retention = request.app.state.job_settings.telemetry_retention_hours * 3600
-    if seconds > retention:
-        raise ValidationFailed.field("window", f"window may be at most {int(retention)} s")
-    step_s = telemetry_service.parse_duration(step, "step", max(seconds / 120, 1.0))
     async with request.app.state.sessionmaker() as session:
+        # Older samples are gone: the operator's retention setting, else the server default.
+        hours = await retention.retention_hours(
+            session, default=request.app.state.job_settings.telemetry_retention_hours
+        )
+        if seconds > hours * 3600:
+            raise ValidationFailed.field("window", f"window may be at most {int(hours * 3600)} s")
+        step_s = telemetry_service.parse_duration(step, "step", max(seconds / 120, 1.0))
         data = await telemetry_service.history(session, window=seconds, step=step_s)
     return ok(data)
 

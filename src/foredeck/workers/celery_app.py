@@ -19,7 +19,7 @@ from foredeck.jobs import dispatch
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
-from foredeck.workers.runner import _claimable
+from foredeck.workers.claims import claimable
 
 log = get_logger(__name__)
 TASK_NAME = "foredeck.run_job"
@@ -128,7 +128,7 @@ class CeleryDispatcher:
                 await session.execute(
                     select(Job.id, Job.queue)
                     .where(
-                        _claimable(now, ""),
+                        claimable(now, ""),
                         or_(Job.dispatched_at.is_(None), Job.dispatched_at < cutoff),
                     )
                     .order_by(Job.priority.desc(), Job.created_at)
@@ -185,6 +185,8 @@ class WorkerRuntime:
         self._beat: Any = None
         self._listen: Any = None
         self._consuming = True
+        self._wanted: dict[str, list[asyncio.Future[Any]]] = {}
+        self._claimer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         from foredeck.workers.embedded import WorkerRecord
@@ -242,10 +244,42 @@ class WorkerRuntime:
         return str(self._call(self._run(job_id)))
 
     async def _run(self, job_id: str) -> str:
-        claimed = await self.runner.claim(limit=1, job_id=job_id)
-        if not claimed:
+        claimed = await self._claim(job_id)
+        if claimed is None:
             return "skipped"
-        return await self.runner.execute(claimed[0])
+        return await self.runner.execute(claimed)
+
+    async def _claim(self, job_id: str) -> Any:
+        """Claim one job; claims asked for while another is in flight share one transaction.
+
+        Each Celery thread asks for its own message's job; claimed one by one, every job paid
+        a transaction of its own and the threads crowded the connection pool.
+        """
+        fut: asyncio.Future[Any] = self.loop.create_future()
+        self._wanted.setdefault(job_id, []).append(fut)
+        if self._claimer is None or self._claimer.done():
+            self._claimer = asyncio.create_task(self._claim_loop(), name="celery-claims")
+        return await fut
+
+    async def _claim_loop(self) -> None:
+        while self._wanted:
+            wanted, self._wanted = self._wanted, {}
+            try:
+                claimed = await self.runner.claim(limit=len(wanted), job_ids=list(wanted))
+            except Exception as exc:
+                for futures in wanted.values():
+                    for fut in futures:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                continue
+            got = {c.job_id: c for c in claimed}
+            for job_id, (first, *duplicates) in wanted.items():
+                # A message delivered twice: the first asker runs the job, the rest skip.
+                if not first.done():
+                    first.set_result(got.get(job_id))
+                for fut in duplicates:
+                    if not fut.done():
+                        fut.set_result(None)
 
     async def _heartbeat_loop(self) -> None:
         interval = self.app.state.job_settings.worker_heartbeat_seconds

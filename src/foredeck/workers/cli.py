@@ -1,10 +1,15 @@
-"""`foredeck workers list|pause|resume|drain` and `foredeck worker` (the Celery worker)."""
+"""`foredeck workers list|pause|resume|drain|undrain` and `foredeck worker` (the Celery worker).
+
+Without --url the workers commands change the database directly (running processes see it
+within a heartbeat, at once over Redis in scale-out mode); with --url (FOREDECK_URL) they
+call that server's /api/v1/workers endpoints.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,46 +17,80 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.cli.common import console, err_console, load_config
 from foredeck.cli.jobs import DataDir, _run
+from foredeck.cli.remote import Token, Url, run_remote
+from foredeck.workers.schemas import ControlsRead, WorkerRead, worker_read
 
-workers_app = typer.Typer(help="Workers: list, pause, resume, drain.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from foredeck.client import AsyncClient
+
+workers_app = typer.Typer(
+    help="Workers: list, pause, resume, drain, undrain.", no_args_is_help=True
+)
+WorkerId = Annotated[str | None, typer.Argument(help="A worker id; all when left out")]
 
 
-@workers_app.command("list")
-def workers_list(data_dir: DataDir = None) -> None:
-    """List workers with their status and counters."""
-    from foredeck.jobs.settings import JobSettings
-    from foredeck.workers import service as workers_service
-
-    beat = JobSettings().worker_heartbeat_seconds
-
-    async def fn(session: AsyncSession) -> tuple[list[Any], dict[str, Any]]:
-        workers = await workers_service.list_workers(session)
-        rows = [(w, workers_service.effective_status(w, beat)) for w in workers]
-        return rows, await workers_service.active_controls(session)
-
-    rows, controls = _run(data_dir, fn)
+def _print_workers(workers: list[WorkerRead], controls: ControlsRead) -> None:
     table = Table(
         "id", "role", "host", "pid", "status", "slots", "processed", "failed", "heartbeat"
     )
-    for w, status in rows:
+    for w in workers:
         table.add_row(
             w.id,
             w.role,
             w.host,
             str(w.pid),
-            status,
+            w.status,
             f"{w.running_jobs}/{w.concurrency}",
             str(w.processed),
             str(w.failed),
             w.heartbeat_at.strftime("%H:%M:%S"),
         )
     console.print(table)
-    if controls:
-        console.print("controls: " + ", ".join(sorted(controls)))
+    active = [name for name in ("draining", "paused_all") if getattr(controls, name)]
+    active += [f"queue {q} paused" for q in controls.paused_queues]
+    if active:
+        console.print("controls: " + ", ".join(active))
+
+
+@workers_app.command("list")
+def workers_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    data_dir: DataDir = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """List workers with their status and counters."""
+    if url:
+
+        async def remote(client: AsyncClient) -> tuple[list[WorkerRead], ControlsRead]:
+            return await client.list_workers(), await client.get_worker_controls()
+
+        workers, controls = run_remote(url, token, remote)
+    else:
+        from foredeck.jobs.settings import JobSettings
+        from foredeck.workers import service as workers_service
+
+        beat = JobSettings().worker_heartbeat_seconds
+
+        async def fn(session: AsyncSession) -> tuple[list[WorkerRead], ControlsRead]:
+            found = await workers_service.list_workers(session)
+            rows = [worker_read(w, workers_service.effective_status(w, beat)) for w in found]
+            return rows, await workers_service.read_controls(session)
+
+        workers, controls = _run(data_dir, fn)
+    if as_json:
+        data = {
+            "workers": [w.model_dump(mode="json") for w in workers],
+            "controls": controls.model_dump(mode="json"),
+        }
+        print(json.dumps(data, indent=2))
+        return
+    _print_workers(workers, controls)
 
 
 def _publish_control(data_dir: Path | None, action: str) -> None:
-    """Tell running processes at once over Redis pub/sub (else they see it within a beat)."""
+    """Tell running processes at once over Redis pub/sub (else they see it within a beat);
+    the API does this itself for a change made through it."""
     config = load_config(data_dir)
     if not config.redis_url:
         return
@@ -71,63 +110,84 @@ def _publish_control(data_dir: Path | None, action: str) -> None:
         client.close()
 
 
-@workers_app.command("pause")
-def workers_pause(
-    worker_id: Annotated[str | None, typer.Argument(help="A worker id; all when left out")] = None,
-    data_dir: DataDir = None,
+def _set_paused(
+    paused: bool, worker_id: str | None, data_dir: Path | None, url: str | None, token: str | None
 ) -> None:
-    """Pause one worker, or all of them."""
     from foredeck.workers import service as workers_service
+
+    if url:
+
+        async def remote(client: AsyncClient) -> object:
+            if worker_id:
+                return await (client.pause_worker if paused else client.resume_worker)(worker_id)
+            return await (client.pause_all_workers if paused else client.resume_all_workers)()
+
+        run_remote(url, token, remote)
+        return
 
     async def fn(session: AsyncSession) -> None:
         if worker_id:
-            await workers_service.set_worker_paused(session, worker_id, True)
-        else:
+            await workers_service.set_worker_paused(session, worker_id, paused)
+        elif paused:
             await workers_service.pause_all(session)
+        else:
+            await workers_service.resume_all(session)
 
     _run(data_dir, fn)
-    _publish_control(data_dir, "pause")
+    _publish_control(data_dir, "pause" if paused else "resume")
+
+
+@workers_app.command("pause")
+def workers_pause(
+    worker_id: WorkerId = None, data_dir: DataDir = None, url: Url = None, token: Token = None
+) -> None:
+    """Pause one worker, or all of them (running jobs finish)."""
+    _set_paused(True, worker_id, data_dir, url, token)
     console.print(f"paused {worker_id or 'all workers'}")
 
 
 @workers_app.command("resume")
 def workers_resume(
-    worker_id: Annotated[str | None, typer.Argument(help="A worker id; all when left out")] = None,
-    data_dir: DataDir = None,
+    worker_id: WorkerId = None, data_dir: DataDir = None, url: Url = None, token: Token = None
 ) -> None:
-    """Resume one worker, or all of them."""
+    """Resume one worker, or all of them (resuming all clears per-worker pauses too)."""
+    _set_paused(False, worker_id, data_dir, url, token)
+    console.print(f"resumed {worker_id or 'all workers'}")
+
+
+def _set_drain(on: bool, data_dir: Path | None, url: str | None, token: str | None) -> None:
     from foredeck.workers import service as workers_service
 
-    async def fn(session: AsyncSession) -> None:
-        if worker_id:
-            await workers_service.set_worker_paused(session, worker_id, False)
-        else:
-            await workers_service.resume_all(session)
+    if url:
+        run_remote(url, token, lambda c: c.drain_workers() if on else c.undrain_workers())
+    else:
 
-    _run(data_dir, fn)
-    _publish_control(data_dir, "resume")
-    console.print(f"resumed {worker_id or 'all workers'}")
+        async def fn(session: AsyncSession) -> None:
+            if on:
+                await workers_service.drain(session, by="cli")
+            else:
+                await workers_service.undrain(session)
+
+        _run(data_dir, fn)
+        _publish_control(data_dir, "drain" if on else "undrain")
+    console.print("draining: new jobs are refused until the queue empties" if on else "drain ended")
 
 
 @workers_app.command("drain")
 def workers_drain(
-    off: Annotated[bool, typer.Option("--off", help="End the drain now")] = False,
+    off: Annotated[bool, typer.Option("--off", help="End the drain now (as `undrain`)")] = False,
     data_dir: DataDir = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Refuse new jobs until the queue is empty (or --off to end it)."""
-    from foredeck.workers import service as workers_service
+    _set_drain(not off, data_dir, url, token)
 
-    async def fn(session: AsyncSession) -> None:
-        if off:
-            await workers_service.undrain(session)
-        else:
-            await workers_service.drain(session, by="cli")
 
-    _run(data_dir, fn)
-    _publish_control(data_dir, "undrain" if off else "drain")
-    console.print(
-        "drain ended" if off else "draining: new jobs are refused until the queue empties"
-    )
+@workers_app.command("undrain")
+def workers_undrain(data_dir: DataDir = None, url: Url = None, token: Token = None) -> None:
+    """End a drain now: new jobs are accepted again."""
+    _set_drain(False, data_dir, url, token)
 
 
 def worker(

@@ -1,4 +1,11 @@
-"""The embedded executor: N concurrent job slots inside `foredeck serve`, fed from the database."""
+"""The embedded executor: concurrent job slots inside `foredeck serve`, fed from the database.
+
+Slots: while the operator has not stored the `workers` settings section, FOREDECK_WORKERS
+slots are shared by all queues. Once it is stored, `workers.concurrency` gives each queue its
+own slots (0: this pool does not run that queue; a queue it does not name gets the `default`
+entry, else FOREDECK_WORKERS). The pool re-reads it at every heartbeat, so a change applies
+within `worker_heartbeat_seconds` without a restart; jobs already running are never stopped.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,25 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import select
 
 from foredeck.db import transaction
 from foredeck.jobs import dispatch
+from foredeck.jobs.registry import HANDLERS, load_handlers
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
-from foredeck.models.jobs import Worker
-from foredeck.workers.runner import Claimed, JobRunner
+from foredeck.models.jobs import Job, Worker
+from foredeck.settings import service as settings_service
+from foredeck.workers.identity import default_worker_id, release_worker_id, take_worker_id
+from foredeck.workers.runner import Claimed, ClaimPlan, JobRunner
 from foredeck.workers.service import DRAIN, PAUSE_ALL, active_controls
 
 log = get_logger(__name__)
-
-
-def default_worker_id(role: str) -> str:
-    return f"{role}@{socket.gethostname()}"
 
 
 class WorkerRecord:
@@ -79,6 +86,7 @@ class WorkerRecord:
             else:
                 worker.status = "running"
             worker.heartbeat_at = utcnow()
+            worker.concurrency = self.concurrency
             worker.processed = worker.processed + processed
             worker.failed = worker.failed + failed
             worker.running_jobs = len(running)
@@ -102,7 +110,9 @@ class EmbeddedExecutor:
         self.state = state
         self.settings = state.job_settings
         self.concurrency = max(1, concurrency)
-        self.worker_id = worker_id or self.settings.worker_name or default_worker_id("embedded")
+        # An id the caller or operator chose is kept as given; the default may get a suffix.
+        self._chosen_id = worker_id or self.settings.worker_name
+        self.worker_id = self._chosen_id or default_worker_id("embedded")
         self.runner = JobRunner(state, self.worker_id)
         self.record = WorkerRecord(
             state,
@@ -112,7 +122,19 @@ class EmbeddedExecutor:
             queues=[],
         )
         self.running: dict[str, asyncio.Task[str]] = {}
+        # Slots promised to claims in flight, by queue ("" for the shared pool), so the
+        # dispatch loop and the finisher's refill never claim the same slot twice.
+        self.reserved: Counter[str] = Counter()
+        self.runner.refill = self
+        # Per-queue slots from the settings; None: `concurrency` slots shared by all queues.
+        self.per_queue: dict[str, int] | None = None
+        self.queue_of: dict[str, str] = {}
+        load_handlers()
+        self.known_queues: set[str] = {spec.queue for spec in HANDLERS.values()}
         self._wake = asyncio.Event()
+        # The heartbeat and a control message may read the settings at once: the later read
+        # must not be overwritten by an earlier one that finishes after it.
+        self._slots_lock = asyncio.Lock()
         self._stopping = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._engine = state.engine.sync_engine
@@ -121,11 +143,61 @@ class EmbeddedExecutor:
     def is_running(self) -> bool:
         return bool(self._tasks) and not self._stopping
 
-    def wake(self, _jobs: list[dispatch.Wake] | None = None) -> None:
+    def wake(self, jobs: list[dispatch.Wake] | None = None) -> None:
         """Look for due jobs now (called after a commit that queued some)."""
+        if jobs:
+            self.known_queues.update(queue for _job, queue, _delay in jobs)
         self._wake.set()
 
+    def slots(self, queue: str) -> int:
+        """How many jobs of this queue may run at once here."""
+        if self.per_queue is None:
+            return self.concurrency
+        if queue in self.per_queue:
+            return self.per_queue[queue]
+        return self.per_queue.get("default", self.concurrency)
+
+    @property
+    def total_slots(self) -> int:
+        if self.per_queue is None:
+            return self.concurrency
+        return sum(self.slots(q) for q in self.known_queues | set(self.per_queue))
+
+    async def load_slots(self) -> None:
+        """Read `workers.concurrency` (unset: the shared pool) and the queues that have jobs."""
+        async with self._slots_lock:
+            await self._load_slots()
+
+    async def _load_slots(self) -> None:
+        per_queue: dict[str, int] | None = None
+        async with self.state.sessionmaker() as session:
+            if "workers" in await settings_service.stored_keys(session):
+                section = await settings_service.get_section(session, "workers")
+                per_queue = dict(section.concurrency)
+                # Queues named only by jobs (created with a queue of their own) get slots too.
+                waiting = await session.execute(
+                    select(Job.queue).distinct().where(Job.status == "queued")
+                )
+                self.known_queues.update(waiting.scalars())
+        if per_queue != self.per_queue:
+            log.info("worker_slots", worker=self.worker_id, per_queue=per_queue)
+            self.per_queue = per_queue
+            self._wake.set()
+        self.record.concurrency = self.total_slots
+        if per_queue is None:
+            self.record.payload.pop("slots", None)
+        else:
+            known = sorted(self.known_queues | set(per_queue))
+            self.record.payload["slots"] = {q: self.slots(q) for q in known}
+
     async def start(self) -> None:
+        if not self._chosen_id:
+            async with self.state.sessionmaker() as session:
+                self._use_id(await take_worker_id(session, self.worker_id))
+        try:
+            await self.load_slots()
+        except Exception:
+            log.exception("worker_slots_unreadable", worker=self.worker_id)
         await self.record.register()
         async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             # Jobs this worker id held before a crash cannot still be running: take them back now.
@@ -140,28 +212,81 @@ class EmbeddedExecutor:
         ]
         log.info("executor_started", worker=self.worker_id, concurrency=self.concurrency)
 
+    def _use_id(self, worker_id: str) -> None:
+        self.worker_id = self.runner.worker_id = self.record.worker_id = worker_id
+
     async def _dispatch_loop(self) -> None:
         poll = self.settings.job_poll_seconds
         while not self._stopping:
             self._wake.clear()
-            free = self.concurrency - len(self.running)
-            claimed: list[Claimed] = []
             # Pause state is enforced inside the claim query, so a pause can never race a claim.
-            if free > 0:
-                try:
-                    claimed = await self.runner.claim(limit=free)
-                except Exception:
-                    log.exception("job_claim_failed")
-                    await asyncio.sleep(poll)
-                    continue
-                for c in claimed:
-                    task = asyncio.create_task(self._run(c), name=f"job-{c.job_id}")
-                    self.running[c.job_id] = task
-            if claimed and len(claimed) == free:
+            try:
+                claimed, full = await self._claim()
+            except Exception:
+                log.exception("job_claim_failed")
+                await asyncio.sleep(poll)
+                continue
+            self._start(claimed)
+            if full:
                 await asyncio.sleep(0)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
+
+    def _free(self, finishing: set[str] | None = None) -> list[tuple[str, int]]:
+        """Free slots by queue ("" for the shared pool), counting jobs in `finishing` as gone."""
+        gone = finishing or set()
+        if self.per_queue is None:
+            busy = sum(1 for job_id in self.running if job_id not in gone)
+            return [("", self.concurrency - busy - self.reserved[""])]
+        running = Counter(q for job_id, q in self.queue_of.items() if job_id not in gone)
+        return [
+            (queue, self.slots(queue) - running[queue] - self.reserved[queue])
+            for queue in sorted(self.known_queues | set(self.per_queue))
+        ]
+
+    def _reserve(self, free: list[tuple[str, int]]) -> ClaimPlan:
+        plan: ClaimPlan = []
+        for queue, n in free:
+            if n > 0:
+                self.reserved[queue] += n
+                plan.append((n, [queue] if queue else None))
+        return plan
+
+    def _release(self, plan: ClaimPlan) -> None:
+        for n, queues in plan:
+            self.reserved[queues[0] if queues else ""] -= n
+
+    def refill_plan(self, finishing: list[Claimed]) -> ClaimPlan:
+        """Refill: the slots the finishing jobs free, claimed in their finish transaction."""
+        # Pause is enforced by the claim query itself, as for the dispatch loop.
+        if self._stopping:
+            return []
+        return self._reserve(self._free({c.job_id for c in finishing}))
+
+    def refill_start(self, plan: ClaimPlan, claimed: list[Claimed]) -> None:
+        self._release(plan)
+        self._start(claimed)
+
+    def _start(self, claimed: list[Claimed]) -> None:
+        for c in claimed:
+            task = asyncio.create_task(self._run(c), name=f"job-{c.job_id}")
+            self.running[c.job_id] = task
+            self.queue_of[c.job_id] = c.queue
+
+    async def _claim(self) -> tuple[list[Claimed], bool]:
+        """Claim due jobs into the free slots; full when a claim filled all it asked for."""
+        plan = self._reserve(self._free())
+        claimed: list[Claimed] = []
+        full = False
+        try:
+            for limit, queues in plan:
+                got = await self.runner.claim(limit=limit, queues=queues)
+                claimed.extend(got)
+                full = full or len(got) == limit
+        finally:
+            self._release(plan)
+        return claimed, full
 
     async def _run(self, c: Claimed) -> str:
         try:
@@ -171,10 +296,15 @@ class EmbeddedExecutor:
             return "error"
         finally:
             self.running.pop(c.job_id, None)
+            self.queue_of.pop(c.job_id, None)
             self._wake.set()
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping:
+            try:
+                await self.load_slots()
+            except Exception:
+                log.warning("worker_slots_unreadable", worker=self.worker_id)
             try:
                 await self.record.beat(self.runner, list(self.running))
             except Exception:
@@ -184,7 +314,8 @@ class EmbeddedExecutor:
             await asyncio.sleep(self.settings.worker_heartbeat_seconds)
 
     async def refresh(self) -> None:
-        """Apply pause / resume now instead of at the next heartbeat."""
+        """Apply pause / resume and the slot settings now instead of at the next heartbeat."""
+        await self.load_slots()
         await self.record.beat(self.runner, list(self.running))
         self._wake.set()
 
@@ -225,6 +356,7 @@ class EmbeddedExecutor:
             await self.record.stop()
         except Exception:
             log.warning("worker_stop_mark_failed", worker=self.worker_id)
+        release_worker_id(self.worker_id)
         log.info("executor_stopped", worker=self.worker_id)
 
 

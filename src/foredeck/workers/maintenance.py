@@ -1,8 +1,8 @@
-"""Background upkeep: recover jobs whose worker died, end finished drains, prune old rows.
+"""Background upkeep: recover jobs whose worker died, end finished drains, resend lost sends.
 
 Recovery is safe to run in every process (each change is guarded by the job's fencing token);
-pruning runs only in the process holding the `foredeck:maintenance` lock, so replicas that
-start together do not both clean up.
+resending lost Celery messages runs only in the process holding the `foredeck:maintenance`
+lock, so replicas that start together do not both do it.
 """
 
 from __future__ import annotations
@@ -11,17 +11,12 @@ import asyncio
 import contextlib
 import os
 import socket
-from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import delete
 
 from foredeck.db import transaction
 from foredeck.jobs import locks
 from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
-from foredeck.models.base import utcnow
-from foredeck.models.jobs import TERMINAL_STATUSES, Job, TelemetrySample
 from foredeck.workers import service as workers_service
 from foredeck.workers.runner import JobRunner
 
@@ -65,8 +60,9 @@ class Maintenance:
         async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             if await workers_service.finish_drain_if_empty(session):
                 log.info("drain_finished")
+        # Telemetry samples and finished jobs are pruned by their own domains' sweeps
+        # (retention.telemetry_hours, retention.job_days).
         if await self._lead():
-            await self._prune()
             dispatcher = getattr(self.state, "celery_dispatcher", None)
             if dispatcher is not None:
                 await dispatcher.resend_due()
@@ -76,19 +72,6 @@ class Maintenance:
             self.state, LEADER_LOCK, self.holder, self.interval * 3
         )
         return self.is_leader
-
-    async def _prune(self) -> None:
-        now = utcnow()
-        keep = timedelta(hours=self.settings.telemetry_retention_hours)
-        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
-            await session.execute(
-                delete(TelemetrySample).where(TelemetrySample.created_at < now - keep)
-            )
-            if self.settings.job_retention_days > 0:
-                cutoff = now - timedelta(days=self.settings.job_retention_days)
-                await session.execute(
-                    delete(Job).where(Job.status.in_(TERMINAL_STATUSES), Job.finished_at < cutoff)
-                )
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs import locks
-from foredeck.jobs.dispatch import enqueue_after_commit
-from foredeck.jobs.writes import write_guard
+from foredeck.jobs.dispatch import Wake, enqueue_after_commit
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobEvent, JobRun
@@ -91,11 +91,9 @@ def event_row(
     }
 
 
-async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def insert_events_on(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert status events in one statement; returns their published form (with ids)."""
-    ids = await session.execute(
-        insert(JobEvent).returning(JobEvent.id, sort_by_parameter_order=True), rows
-    )
+    ids = conn.execute(insert(JobEvent).returning(JobEvent.id, sort_by_parameter_order=True), rows)
     return [
         {**row, "id": int(i), "created_at": row["created_at"].isoformat()}
         for row, i in zip(rows, ids.scalars(), strict=True)
@@ -113,76 +111,73 @@ def traceback_summary(exc: BaseException) -> str:
     return text[-TRACEBACK_CHARS:]
 
 
-async def write_finishes(
-    state: Any, batch: list[Finish]
-) -> tuple[list[bool], list[dict[str, Any]]]:
-    """Write outcomes in one transaction: final ones with one executemany, others one by one.
+@dataclass
+class Finished:
+    written: list[bool]
+    payloads: list[dict[str, Any]]
+    wakes: list[Wake]
+
+
+def finish_jobs(conn: Connection, batch: list[Finish]) -> Finished:
+    """Write outcomes in conn's transaction: final ones with one executemany, others one by one.
 
     The fenced UPDATE of an executemany cannot report rows one by one, so the tokens are
     read back in the same transaction: a row still carrying this attempt's token is one the
-    update matched (a token only changes when a queued job is claimed again).
+    update matched (a token only changes when a queued job is claimed again). Jobs to wake
+    (retries, interrupted attempts) are returned for the caller to hand over after commit.
     """
     ok: dict[int, bool] = {}
     bulk = [i for i, f in enumerate(batch) if f.status in FINAL and "attempts" not in f.job_values]
-    async with write_guard(state), state.sessionmaker() as session:
-        conn = await session.connection()
-        if bulk:
-            jobs: Table = Job.__table__  # type: ignore[assignment]
-            await conn.execute(
-                jobs.update().where(
-                    jobs.c.id == bindparam("b_id"), jobs.c.fence == bindparam("b_fence")
-                ),
-                [
-                    {
-                        "b_id": batch[i].claimed.job_id,
-                        "b_fence": batch[i].claimed.fence,
-                        **uniform(batch[i].job_values, JOB_FINAL_KEYS),
-                    }
-                    for i in bulk
-                ],
-            )
-            tokens = dict(
-                (
-                    await conn.execute(
-                        select(Job.id, Job.fence).where(
-                            Job.id.in_([batch[i].claimed.job_id for i in bulk])
-                        )
-                    )
-                ).all()
-            )
-            for i in bulk:
-                ok[i] = tokens.get(batch[i].claimed.job_id) == batch[i].claimed.fence
-        for i, f in enumerate(batch):
-            if i in ok:
-                continue
-            c = f.claimed
-            result = await session.execute(
-                update(Job)
-                .where(Job.id == c.job_id, Job.fence == c.fence)
-                .values(**f.job_values)
-                .execution_options(synchronize_session=False)
-            )
-            ok[i] = bool(result.rowcount)  # type: ignore[attr-defined]
-        written = [ok[i] for i in range(len(batch))]
-        done = [f for f, w in zip(batch, written, strict=True) if w]
-        if done:
-            runs: Table = JobRun.__table__  # type: ignore[assignment]
-            await conn.execute(
-                runs.update().where(runs.c.id == bindparam("b_id")),
-                [{"b_id": f.claimed.run_id, **uniform(f.run_values, RUN_KEYS)} for f in done],
-            )
-        for f in done:
-            c = f.claimed
-            if c.lock_keys:
-                if f.release:
-                    await locks.release_job_locks(session, c.job_id)
-                else:
-                    await locks.set_job_lock_lease(session, c.job_id, None)
-            if f.wake_delay is not None:
-                enqueue_after_commit(session, c.job_id, c.queue, f.wake_delay)
-        payloads = await insert_events(session, [f.event for f in done]) if done else []
-        await session.commit()
-        return written, payloads
+    jobs: Table = Job.__table__  # type: ignore[assignment]
+    if bulk:
+        conn.execute(
+            jobs.update().where(
+                jobs.c.id == bindparam("b_id"), jobs.c.fence == bindparam("b_fence")
+            ),
+            [
+                {
+                    "b_id": batch[i].claimed.job_id,
+                    "b_fence": batch[i].claimed.fence,
+                    **uniform(batch[i].job_values, JOB_FINAL_KEYS),
+                }
+                for i in bulk
+            ],
+        )
+        tokens = dict(
+            conn.execute(
+                select(Job.id, Job.fence).where(Job.id.in_([batch[i].claimed.job_id for i in bulk]))
+            ).all()
+        )
+        for i in bulk:
+            ok[i] = tokens.get(batch[i].claimed.job_id) == batch[i].claimed.fence
+    for i, f in enumerate(batch):
+        if i in ok:
+            continue
+        c = f.claimed
+        result = conn.execute(
+            update(Job).where(Job.id == c.job_id, Job.fence == c.fence).values(**f.job_values)
+        )
+        ok[i] = bool(result.rowcount)
+    written = [ok[i] for i in range(len(batch))]
+    done = [f for f, w in zip(batch, written, strict=True) if w]
+    wakes: list[Wake] = []
+    if done:
+        runs: Table = JobRun.__table__  # type: ignore[assignment]
+        conn.execute(
+            runs.update().where(runs.c.id == bindparam("b_id")),
+            [{"b_id": f.claimed.run_id, **uniform(f.run_values, RUN_KEYS)} for f in done],
+        )
+    for f in done:
+        c = f.claimed
+        if c.lock_keys:
+            if f.release:
+                locks.release_job_locks_on(conn, c.job_id)
+            else:
+                locks.set_job_lock_lease_on(conn, c.job_id, None)
+        if f.wake_delay is not None:
+            wakes.append((c.job_id, c.queue, f.wake_delay))
+    payloads = insert_events_on(conn, [f.event for f in done]) if done else []
+    return Finished(written, payloads, wakes)
 
 
 async def recover(session: AsyncSession, *, only_worker: str | None = None) -> int:

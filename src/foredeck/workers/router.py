@@ -26,16 +26,6 @@ def _after_change(session: Any, what: dict[str, Any]) -> None:
     publish_after_commit(session, "workers", {**what, "control": True})
 
 
-async def _controls(session: Any) -> ControlsRead:
-    controls = await workers_service.active_controls(session)
-    return ControlsRead(
-        draining=workers_service.DRAIN in controls,
-        paused_all=workers_service.PAUSE_ALL in controls,
-        paused_queues=sorted(await workers_service.paused_queues(session)),
-        active_jobs=await workers_service.active_job_count(session),
-    )
-
-
 @router.get("/workers", response_model=Envelope[list[WorkerRead]])
 async def list_workers(
     request: Request, _: Viewer, session: SessionDep, include_stopped: bool = True
@@ -45,14 +35,14 @@ async def list_workers(
     workers = await workers_service.list_workers(session, include_stopped=include_stopped)
     return ok(
         [worker_read(w, workers_service.effective_status(w, beat)) for w in workers],
-        meta={"controls": (await _controls(session)).model_dump()},
+        meta={"controls": (await workers_service.read_controls(session)).model_dump()},
     )
 
 
 @router.get("/workers/controls", response_model=Envelope[ControlsRead])
 async def controls(_: Viewer, session: SessionDep) -> Any:
     """Drain, pause-all and paused queues (kept in the database across restarts)."""
-    return ok(await _controls(session))
+    return ok(await workers_service.read_controls(session))
 
 
 @router.post("/workers/pause-all", response_model=Envelope[ControlsRead])
@@ -60,7 +50,7 @@ async def pause_all(_: Operator, session: SessionDep) -> Any:
     """Stop every worker from starting jobs; running jobs finish."""
     await workers_service.pause_all(session)
     _after_change(session, {"action": "pause_all"})
-    return ok(await _controls(session))
+    return ok(await workers_service.read_controls(session))
 
 
 @router.post("/workers/resume-all", response_model=Envelope[ControlsRead])
@@ -68,7 +58,7 @@ async def resume_all(_: Operator, session: SessionDep) -> Any:
     """Let every worker start jobs again (clears per-worker pauses too)."""
     await workers_service.resume_all(session)
     _after_change(session, {"action": "resume_all"})
-    return ok(await _controls(session))
+    return ok(await workers_service.read_controls(session))
 
 
 @router.post("/workers/drain", response_model=Envelope[ControlsRead])
@@ -76,7 +66,7 @@ async def drain(user: Operator, session: SessionDep) -> Any:
     """Refuse new jobs (503 WORKERS_DRAINING) until the queue is empty, then end by itself."""
     await workers_service.drain(session, by=user.username)
     _after_change(session, {"action": "drain"})
-    return ok(await _controls(session))
+    return ok(await workers_service.read_controls(session))
 
 
 @router.post("/workers/undrain", response_model=Envelope[ControlsRead])
@@ -84,7 +74,7 @@ async def undrain(_: Operator, session: SessionDep) -> Any:
     """End a drain now: new jobs are accepted again."""
     await workers_service.undrain(session)
     _after_change(session, {"action": "undrain"})
-    return ok(await _controls(session))
+    return ok(await workers_service.read_controls(session))
 
 
 @router.get("/workers/{worker_id}", response_model=Envelope[WorkerRead])
@@ -130,7 +120,7 @@ async def pause_queue(
     """Stop starting jobs of one queue on every worker."""
     await workers_service.pause_queue(session, queue)
     _after_change(session, {"action": "pause_queue", "queue": queue})
-    return ok(await _controls(session))
+    return ok(await workers_service.read_controls(session))
 
 
 @router.post("/queues/{queue}/resume", response_model=Envelope[ControlsRead])
@@ -143,4 +133,4 @@ async def resume_queue(
     """Start jobs of this queue again."""
     await workers_service.resume_queue(session, queue)
     _after_change(session, {"action": "resume_queue", "queue": queue})
-    return ok(await _controls(session))
+    return ok(await workers_service.read_controls(session))

@@ -5,45 +5,46 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.jobs import locks
+from foredeck.jobs import dispatch
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
 from foredeck.jobs.registry import get_spec
 from foredeck.jobs.tasks import stop_tasks
-from foredeck.jobs.writes import write_guard
+from foredeck.jobs.writes import run_write
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
-from foredeck.models.jobs import Job, JobRun, Worker, WorkerControl
+from foredeck.models.jobs import Job
+from foredeck.workers.claims import ClaimResult, claim_jobs
 from foredeck.workers.outcomes import (
     FINISH_BATCH,
     Claimed,
     Finish,
+    Finished,
     backoff_seconds,
     event_row,
-    insert_events,
+    finish_jobs,
     recover,
     traceback_summary,
-    write_finishes,
 )
-from foredeck.workers.service import PAUSE_ALL, QUEUE_PREFIX
 
 log = get_logger(__name__)
+ClaimPlan = list[tuple[int, list[str] | None]]
 
 
-def _claimable(now: Any, worker_id: str) -> Any:
-    """Due, queued, and not held back by a paused queue, pause-all or a paused worker."""
-    held = exists().where(
-        WorkerControl.active.is_(True),
-        (WorkerControl.name == PAUSE_ALL)
-        | (WorkerControl.name == literal(QUEUE_PREFIX) + Job.queue),
-    )
-    me_paused = exists().where(Worker.id == worker_id, Worker.paused.is_(True))
-    return and_(Job.status == "queued", Job.run_after <= now, ~held, ~me_paused)
+class Refill(Protocol):
+    """A pool's side of refilling slots in the finish transaction."""
+
+    def refill_plan(self, finishing: list[Claimed]) -> ClaimPlan:
+        """What to claim, as (limit, queues), for the slots these jobs free; reserves them."""
+
+    def refill_start(self, plan: ClaimPlan, claimed: list[Claimed]) -> None:
+        """Run what was claimed and give back the reservation of the plan."""
 
 
 class JobRunner:
@@ -58,6 +59,8 @@ class JobRunner:
         self.failed = 0
         self._finishing: list[tuple[Finish, asyncio.Future[str]]] = []
         self._finisher: asyncio.Task[None] | None = None
+        # Set by a pool that wants the slots of finishing jobs refilled in the same transaction.
+        self.refill: Refill | None = None
 
     def _publish(self, payloads: list[dict[str, Any]]) -> None:
         pubsub = getattr(self.state, "pubsub", None)
@@ -72,135 +75,28 @@ class JobRunner:
         *,
         limit: int,
         job_id: str | None = None,
+        job_ids: list[str] | None = None,
         queues: list[str] | None = None,
     ) -> list[Claimed]:
-        """Atomically move up to `limit` due jobs to running for this worker."""
-        lease = self.settings.job_lease_seconds
-        events: list[dict[str, Any]] = []
-        runs: list[dict[str, Any]] = []
-        claimed: list[Claimed] = []
-        async with write_guard(self.state), self.state.sessionmaker() as session:
-            now = utcnow()
-            stmt = select(Job.id).where(_claimable(now, self.worker_id))
-            if job_id is not None:
-                stmt = stmt.where(Job.id == job_id)
-            if queues:
-                stmt = stmt.where(Job.queue.in_(queues))
-            stmt = stmt.order_by(Job.priority.desc(), Job.created_at).limit(limit)
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            ids = list((await session.execute(stmt)).scalars())
-            if not ids:
-                await session.rollback()
-                return []
-            rows = (
-                await session.execute(
-                    update(Job)
-                    .where(Job.id.in_(ids), Job.status == "queued")
-                    .values(
-                        status="running",
-                        worker_id=self.worker_id,
-                        fence=Job.fence + 1,
-                        attempts=Job.attempts + 1,
-                        started_at=func.coalesce(Job.started_at, now),
-                        heartbeat_at=now,
-                        lease_expires_at=now + timedelta(seconds=lease),
-                        dispatched_at=now,
-                        updated_at=now,
-                    )
-                    .returning(
-                        Job.id,
-                        Job.kind,
-                        Job.queue,
-                        Job.fence,
-                        Job.attempts,
-                        Job.max_attempts,
-                        Job.params,
-                        Job.checkpoint,
-                        Job.created_by,
-                        Job.lock_keys,
-                        Job.progress_done,
-                        Job.progress_total,
-                        Job.progress_message,
-                        Job.counters,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
-            for row in rows:
-                if row.lock_keys:
-                    try:
-                        await locks.acquire_many(
-                            session, row.lock_keys, holder_job_id=row.id, lease_seconds=lease
-                        )
-                    except locks.LockHeld as exc:
-                        # Someone took the lock while this job waited (its lease ran out):
-                        # wait for it rather than run unlocked.
-                        await session.execute(
-                            update(Job)
-                            .where(Job.id == row.id)
-                            .values(
-                                status="queued",
-                                worker_id=None,
-                                attempts=Job.attempts - 1,
-                                lease_expires_at=None,
-                                run_after=now + timedelta(seconds=2),
-                            )
-                            .execution_options(synchronize_session=False)
-                        )
-                        log.info("job_waits_for_lock", job_id=row.id, reason=exc.message)
-                        continue
-                runs.append(
-                    {
-                        "job_id": row.id,
-                        "attempt": row.attempts,
-                        "fence": row.fence,
-                        "worker_id": self.worker_id,
-                        "status": "running",
-                        "started_at": now,
-                    }
-                )
-                events.append(
-                    event_row(
-                        row.id,
-                        "running",
-                        {"status": "running", "attempt": row.attempts, "worker": self.worker_id},
-                        now,
-                    )
-                )
-                claimed.append(
-                    Claimed(
-                        job_id=row.id,
-                        kind=row.kind,
-                        queue=row.queue,
-                        fence=row.fence,
-                        attempt=row.attempts,
-                        max_attempts=row.max_attempts,
-                        params=row.params,
-                        checkpoint=row.checkpoint,
-                        created_by=row.created_by,
-                        lock_keys=row.lock_keys,
-                        run_id=0,
-                        progress=(
-                            row.progress_done,
-                            row.progress_total,
-                            row.progress_message,
-                            row.counters or {},
-                        ),
-                        started=time.monotonic(),
-                    )
-                )
-            if claimed:
-                run_ids = await session.execute(
-                    insert(JobRun).returning(JobRun.id, sort_by_parameter_order=True), runs
-                )
-                for c, run_id in zip(claimed, run_ids.scalars(), strict=True):
-                    c.run_id = int(run_id)
-                payloads = await insert_events(session, events)
-            await session.commit()
-        if claimed:
-            self._publish(payloads)
-        return claimed
+        """Atomically move up to `limit` due jobs (any, or only these) to running here."""
+        if job_id is not None:
+            job_ids = [*(job_ids or []), job_id]
+        result = await run_write(
+            self.state,
+            partial(
+                claim_jobs,
+                worker_id=self.worker_id,
+                limit=limit,
+                lease=self.settings.job_lease_seconds,
+                job_ids=job_ids,
+                queues=queues,
+            ),
+        )
+        for waiting_id, reason in result.waiting:
+            log.info("job_waits_for_lock", job_id=waiting_id, reason=reason)
+        if result.claimed:
+            self._publish(result.payloads)
+        return result.claimed
 
     def _context(self, c: Claimed) -> JobContext:
         spec = get_spec(c.kind)
@@ -379,18 +275,48 @@ class JobRunner:
         while self._finishing:
             batch = self._finishing[:FINISH_BATCH]
             del self._finishing[:FINISH_BATCH]
+            finishes = [f for f, _ in batch]
+            plan = self.refill.refill_plan([f.claimed for f in finishes]) if self.refill else []
             try:
-                written, payloads = await write_finishes(self.state, [f for f, _ in batch])
+                finished, refills = await run_write(
+                    self.state, partial(self._finish_and_refill, finishes, plan)
+                )
             except Exception as exc:
+                if self.refill is not None:
+                    self.refill.refill_start(plan, [])
                 log.exception("job_finish_write_failed", count=len(batch))
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            self._publish(payloads)
-            for (f, fut), ok in zip(batch, written, strict=True):
+            if finished.wakes:
+                dispatch.notify(self.state.engine.sync_engine, finished.wakes)
+            self._publish(finished.payloads)
+            claimed: list[Claimed] = []
+            for result in refills:
+                for waiting_id, reason in result.waiting:
+                    log.info("job_waits_for_lock", job_id=waiting_id, reason=reason)
+                self._publish(result.payloads)
+                claimed.extend(result.claimed)
+            if self.refill is not None:
+                self.refill.refill_start(plan, claimed)
+            for (f, fut), ok in zip(batch, finished.written, strict=True):
                 if not fut.done():
                     fut.set_result(f.status if ok else "lost")
+
+    def _finish_and_refill(
+        self, finishes: list[Finish], plan: ClaimPlan, conn: Connection
+    ) -> tuple[Finished, list[ClaimResult]]:
+        """Write outcomes and claim the next jobs for the slots they free: one transaction, so a
+        busy pool pays one round trip per batch instead of two."""
+        finished = finish_jobs(conn, finishes)
+        lease = self.settings.job_lease_seconds
+        refills = [
+            claim_jobs(conn, worker_id=self.worker_id, limit=limit, lease=lease, queues=queues)
+            for limit, queues in plan
+            if limit > 0
+        ]
+        return finished, refills
 
     async def recover(self, session: AsyncSession, *, only_worker: str | None = None) -> int:
         """Requeue or fail jobs whose lease ran out (or, at start-up, this worker's orphans)."""

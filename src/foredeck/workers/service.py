@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.errors import Conflict, NotFound
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, Worker, WorkerControl
+from foredeck.workers.schemas import ControlsRead
 
 DRAIN = "drain"
 PAUSE_ALL = "pause_all"
@@ -143,3 +144,14 @@ async def resume_all(session: AsyncSession) -> None:
         if worker.status == "paused":
             worker.status = "running"
     await session.flush()
+
+
+async def read_controls(session: AsyncSession) -> ControlsRead:
+    """The cluster controls as the API shows them (drain, pause all, paused queues)."""
+    controls = await active_controls(session)
+    return ControlsRead(
+        draining=DRAIN in controls,
+        paused_all=PAUSE_ALL in controls,
+        paused_queues=sorted(await paused_queues(session)),
+        active_jobs=await active_job_count(session),
+    )

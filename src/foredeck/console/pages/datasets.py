@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from foredeck.auth.schemas import Role
 from foredeck.console.backends import service
+from foredeck.console.pages import schema_form
+from foredeck.console.pages.schema_form import FormState
 from foredeck.console.web import (
     ConsoleRoute,
     base_context,
@@ -56,6 +58,7 @@ async def _recent(session: Any) -> list[Job]:
 
 async def _context(request: Request, session: Any, **values: Any) -> dict[str, Any]:
     context = base_context(request, "datasets")
+    state: FormState | None = values.get("schema")
     context.update(
         title="Datasets",
         topics="jobs",
@@ -63,13 +66,33 @@ async def _context(request: Request, session: Any, **values: Any) -> dict[str, A
         formats=FORMATS,
         description=values.get("description", ""),
         rows=values.get("rows", ""),
-        schema_text=values.get("schema_text", ""),
-        issues=values.get("issues", []),
         errors=values.get("errors", {}),
         extracted=values.get("extracted"),
         valid=values.get("valid"),
+        schema=state,
+        focus=values.get("focus"),
     )
+    if state is not None:
+        schema_json = values.get("schema_json")
+        if schema_json is None:
+            schema_json = json.dumps(schema_form.document(state), indent=2)
+        context.update(
+            schema_json=schema_json,
+            top_inputs=schema_form.top_inputs(),
+            column_inputs=schema_form.column_inputs(),
+            name_input=schema_form.NAME_INPUT,
+            types=schema_form.field_types(),
+            shown=schema_form.shown,
+        )
     return context
+
+
+def _work(
+    request: Request, context: dict[str, Any], status: int = 200, headers: Any = None
+) -> Response:
+    """The describe-and-edit part of the page (the whole page without htmx)."""
+    block = "dataset_work" if is_htmx(request) else None
+    return render(request, "datasets.html", context, block=block, status=status, headers=headers)
 
 
 @router.get("/ui/datasets")
@@ -80,7 +103,7 @@ async def datasets_page(request: Request, session: SessionDep) -> Response:
 
 @router.post("/ui/datasets/extract")
 async def extract(request: Request, session: SessionDep) -> Response:
-    """Turn the description into a schema shown in the editor with its validation issues."""
+    """Turn the description into a schema form with the validation issues next to the fields."""
     require(request, Role.operator)
     gen, _datasets, schemas = _gen()
     form = await request.form()
@@ -94,10 +117,10 @@ async def extract(request: Request, session: SessionDep) -> Response:
     try:
         request_model = schemas.ExtractRequest.model_validate(body)
         result = await gen.extract_schema(session, request.app.state.config, request_model)
-        dumped = result.schema_.model_dump(mode="json", by_alias=True)
+        state = schema_form.from_document(result.schema_.model_dump(mode="json", by_alias=True))
+        issues = [i.model_dump() for i in result.validation.issues]
         values.update(
-            schema_text=json.dumps(dumped, indent=2),
-            issues=[i.model_dump() for i in result.validation.issues],
+            schema=schema_form.place_issues(state, issues),
             extracted=result.extractor,
             valid=result.validation.valid,
         )
@@ -109,48 +132,65 @@ async def extract(request: Request, session: SessionDep) -> Response:
         values["errors"] = {str(d.get("field") or "description"): d["message"] for d in exc.details}
         values["errors"].setdefault("description", exc.message)
         status, headers = 422, toast_headers(exc.message, "error")
-    context = await _context(request, session, **values)
-    block = "dataset_work" if is_htmx(request) else None
-    return render(request, "datasets.html", context, block=block, status=status, headers=headers)
+    return _work(request, await _context(request, session, **values), status, headers)
+
+
+def _edit(state: FormState, intent: str) -> str | None:
+    """Add or remove a column in place; returns the id of the input to focus, if any."""
+    if intent == "add" and len(state.columns) < schema_form.MAX_COLUMNS:
+        state.columns.append(schema_form.blank_column())
+        return f"ds-col-{len(state.columns) - 1}-name"
+    index = intent.removeprefix("remove-")
+    if index.isdigit() and int(index) < len(state.columns):
+        del state.columns[int(index)]
+    return None
 
 
 @router.post("/ui/datasets/schema")
 async def schema_action(request: Request, session: SessionDep) -> Response:
-    """Validate the edited schema, or generate the dataset from it."""
+    """Edit the schema form (add, remove, retype, load JSON), validate it, or generate from it."""
     principal = require(request, Role.operator)
     gen, _datasets, _schemas = _gen()
     form = await request.form()
-    text = str(form.get("schema") or "")
     intent = str(form.get("intent") or "validate")
-    values: dict[str, Any] = {
-        "description": str(form.get("description") or ""),
-        "schema_text": text,
-    }
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        values["errors"] = {"schema": f"Not valid JSON: {exc.msg} (line {exc.lineno})"}
-        context = await _context(request, session, **values)
-        return render(request, "datasets.html", context, block="dataset_work", status=422)
-    report = await gen.validate_schema(session, data if isinstance(data, dict) else {})
-    values.update(issues=[i.model_dump() for i in report.issues], valid=report.valid)
+    state = schema_form.from_form(form)
+    values: dict[str, Any] = {"description": str(form.get("description") or ""), "schema": state}
+    if intent == "add" or intent.startswith("remove-") or intent == "retype":
+        values["focus"] = _edit(state, intent)
+        return _work(request, await _context(request, session, **values))
+    if intent == "json":
+        text = str(form.get("schema_json") or "")
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("the schema must be a JSON object")
+        except ValueError as exc:
+            message = (
+                f"Not valid JSON: {exc.msg} (line {exc.lineno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else f"Not a schema: {exc}"
+            )
+            values.update(errors={"schema": message}, schema_json=text)
+            headers = toast_headers("The JSON could not be loaded", "error")
+            return _work(request, await _context(request, session, **values), 422, headers)
+        state = values["schema"] = schema_form.from_document(data)
+    report = await gen.validate_schema(session, schema_form.document(state))
+    schema_form.place_issues(state, [i.model_dump() for i in report.issues])
+    values["valid"] = report.valid
     if intent == "generate" and report.valid and report.schema_ is not None:
         try:
             job = await gen.create_generate_job(
                 session, request.app.state.config, report.schema_, created_by=principal.user_id
             )
         except ValidationFailed as exc:
-            values["issues"] = [
+            notes = [
                 {"field": d.get("field"), "message": d["message"], "severity": "error"}
                 for d in exc.details
             ] or [{"field": None, "message": exc.message, "severity": "error"}]
+            schema_form.place_issues(state, notes)
             values["valid"] = False
-            context = await _context(request, session, **values)
             headers = toast_headers(exc.message, "error")
-            block = "dataset_work" if is_htmx(request) else None
-            return render(
-                request, "datasets.html", context, block=block, status=422, headers=headers
-            )
+            return _work(request, await _context(request, session, **values), 422, headers)
         target = f"/ui/datasets/{job.id}"
         if is_htmx(request):
             response: Response = Response(
@@ -161,11 +201,9 @@ async def schema_action(request: Request, session: SessionDep) -> Response:
             response = RedirectResponse(target, status_code=303)
         return publish_after(response, request, "jobs", {"kind": "generate", "job_id": job.id})
     status = 200 if report.valid else 422
-    message = "The schema is valid" if report.valid else "The schema has problems: see the list"
+    message = "The schema is valid" if report.valid else "The schema has problems: see the fields"
     headers = toast_headers(message, "success" if report.valid else "error")
-    context = await _context(request, session, **values)
-    block = "dataset_work" if is_htmx(request) else None
-    return render(request, "datasets.html", context, block=block, status=status, headers=headers)
+    return _work(request, await _context(request, session, **values), status, headers)
 
 
 async def _dataset_context(request: Request, session: Any, job_id: str) -> dict[str, Any]:

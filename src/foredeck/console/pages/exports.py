@@ -5,21 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 
 from foredeck.auth.schemas import Role
 from foredeck.console.backends import service
-from foredeck.console.pages.operations import operation_context, settings_banners
-from foredeck.console.web import (
-    ConsoleRoute,
-    base_context,
-    is_htmx,
-    publish_after,
-    render,
-    require,
-    toast_headers,
-    trigger_headers,
-)
+from foredeck.console.pages.operations import page_context, refused, started
+from foredeck.console.web import ConsoleRoute, render, require
 from foredeck.errors import NotFound, ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.records.schemas import EmbeddingState, MemoryType
@@ -60,20 +50,17 @@ async def _sheet_names(request: Request, session: Any) -> list[str]:
 async def _context(
     request: Request, session: Any, values: dict[str, str] | None, errors: dict[str, str]
 ) -> dict[str, Any]:
-    context = base_context(request, "export")
-    context.update(await operation_context(request, session, "export"))
-    context.update(
-        title="Export",
-        topics="jobs,workers,operations,settings",
-        banners=await settings_banners(request, session),
-        sheets=await _sheet_names(request, session),
-        v=values or _values({}),
+    return await page_context(
+        request,
+        session,
+        "export",
+        values=values or _values({}),
         errors=errors,
+        sheets=await _sheet_names(request, session),
         formats=FORMATS,
         types=[t.value for t in MemoryType],
         states=[s.value for s in EmbeddingState],
     )
-    return context
 
 
 @router.get("/ui/export")
@@ -101,15 +88,5 @@ async def start_export(request: Request, session: SessionDep) -> Response:
         errors = {str(d.get("field") or "_form"): str(d.get("message")) for d in exc.details}
         if not errors:
             errors["_form"] = exc.message
-        context = await _context(request, session, values, errors)
-        headers = toast_headers("The export was not started: see the form", "error")
-        block = "export_form" if is_htmx(request) else None
-        return render(request, "export.html", context, block=block, status=422, headers=headers)
-    if not is_htmx(request):
-        return RedirectResponse(f"/ui/export?job={job.id}", status_code=303)
-    context = await _context(request, session, values, {})
-    headers = trigger_headers(
-        f"Export started (job {job.id[:8]})", {"fd:export-started": {"job": job.id}}
-    )
-    response = render(request, "export.html", context, block="export_form", headers=headers)
-    return publish_after(response, request, "operations", {"kind": "export", "job_id": job.id})
+        return refused(request, "export", await _context(request, session, values, errors))
+    return await started(request, "export", job, lambda: _context(request, session, values, {}))

@@ -7,22 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
 from foredeck.auth.schemas import Role
 from foredeck.console.backends import service
-from foredeck.console.pages.operations import operation_context, settings_banners
-from foredeck.console.web import (
-    ConsoleRoute,
-    base_context,
-    is_htmx,
-    publish_after,
-    render,
-    require,
-    toast_headers,
-    trigger_headers,
-)
+from foredeck.console.pages.operations import page_context, refused, started
+from foredeck.console.web import ConsoleRoute, render, require
 from foredeck.errors import AppError, NotFound, ValidationFailed
 from foredeck.kit.deps import SessionDep
 
@@ -119,22 +109,19 @@ async def _managed_files(request: Request) -> list[str]:
 async def _context(
     request: Request, session: Any, values: dict[str, Any] | None, errors: dict[str, str]
 ) -> dict[str, Any]:
-    context = base_context(request, "import")
-    context.update(await operation_context(request, session, "import"))
-    context.update(
-        title="Import",
-        topics="jobs,workers,operations,settings",
-        banners=await settings_banners(request, session),
-        files=await _managed_files(request),
-        v=values or _values({}),
+    return await page_context(
+        request,
+        session,
+        "import",
+        values=values or _values({}),
         errors=errors,
+        files=await _managed_files(request),
         sources=SOURCES,
         formats=FORMATS,
         modes=MODES,
         max_bytes=request.app.state.config.max_upload_bytes,
         preview=None,
     )
-    return context
 
 
 @router.get("/ui/import")
@@ -176,18 +163,8 @@ async def start_import(request: Request, session: SessionDep) -> Response:
         if not isinstance(exc, ValidationFailed):
             raise
         errors = _field_errors(exc)
-        context = await _context(request, session, values, errors)
-        headers = toast_headers("The import was not started: see the form", "error")
-        block = "import_form" if is_htmx(request) else None
-        return render(request, "import.html", context, block=block, status=422, headers=headers)
-    if not is_htmx(request):
-        return RedirectResponse(f"/ui/import?job={job.id}", status_code=303)
-    context = await _context(request, session, values, {})
-    headers = trigger_headers(
-        f"Import started (job {job.id[:8]})", {"fd:import-started": {"job": job.id}}
-    )
-    response = render(request, "import.html", context, block="import_form", headers=headers)
-    return publish_after(response, request, "operations", {"kind": "import", "job_id": job.id})
+        return refused(request, "import", await _context(request, session, values, errors))
+    return await started(request, "import", job, lambda: _context(request, session, values, {}))
 
 
 def _import_params_model() -> Any:

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 
 from foredeck.auth.schemas import Role
@@ -14,6 +15,7 @@ from foredeck.console.web import (
     ConsoleRoute,
     base_context,
     done,
+    is_htmx,
     parse_when,
     principal_of,
     publish_after,
@@ -22,7 +24,7 @@ from foredeck.console.web import (
 )
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
-from foredeck.models.jobs import JOB_STATUSES, Job
+from foredeck.models.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PER_PAGE = 50
@@ -34,6 +36,8 @@ ALLOWED = {
     "cancel": ("queued", "running", "paused"),
     "retry": ("failed", "cancelled"),
 }
+# Only jobs that ended can be deleted (the service refuses the others with a 409).
+DELETABLE = TERMINAL_STATUSES
 SORTS: dict[str, tuple[Any, ...]] = {
     "-created": (Job.created_at.desc(), Job.id.desc()),
     "created": (Job.created_at.asc(), Job.id.asc()),
@@ -56,6 +60,13 @@ def _jobs_service() -> Any:
     if jobs is None:
         raise ValidationFailed("The job engine is not installed")
     return jobs
+
+
+def _deletion() -> Any:
+    deletion = service("jobs", "deletion")
+    if deletion is None:
+        raise ValidationFailed("Deleting jobs is not available in this build")
+    return deletion
 
 
 def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
@@ -154,6 +165,7 @@ async def _table_context(request: Request, session: Any) -> dict[str, Any]:
         "filter_qs": qs,
         "base": f"/ui/jobs?{qs}&" if qs else "/ui/jobs?",
         "allowed": ALLOWED,
+        "deleted": (request.query_params.get("deleted") or "")[:8],
         "sort": sort,
         "sorts": SORT_LABELS,
     }
@@ -177,8 +189,6 @@ async def jobs_batch(request: Request, session: SessionDep) -> Response:
     action = str(form.get("action") or "")
     if action not in ("cancel", "retry", "delete", "pause", "resume"):  # the API's actions
         raise ValidationFailed.field("action", "Choose cancel, retry, delete, pause or resume")
-    if action == "delete":
-        require(request, Role.admin)
     scope = str(form.get("scope") or "selected")
     if scope == "matching":
         filters, errors, raw = parse_filters(form)
@@ -194,8 +204,12 @@ async def jobs_batch(request: Request, session: SessionDep) -> Response:
     if not ids:
         raise ValidationFailed.field("ids", "Select at least one job")
     if action == "delete":
-        deleted = await _delete_jobs(session, ids)
-        message = f"Deleted {deleted} of {len(ids)} jobs"
+        ok, skipped = await _deletion().delete_jobs(
+            session, ids, data_dir=request.app.state.config.data_dir
+        )
+        message = f"Delete: {len(ok)} done"
+        if skipped:
+            message += f", {len(skipped)} skipped (only finished jobs can be deleted)"
     else:
         ok, skipped = await jobs.bulk_control(session, ids, action)
         message = f"{action.capitalize()}: {len(ok)} done"
@@ -203,15 +217,6 @@ async def jobs_batch(request: Request, session: SessionDep) -> Response:
             message += f", {len(skipped)} skipped (not in a state that allows it)"
     response = done(request, message, back="/ui/jobs", **{"fd:jobs-changed": True})
     return publish_after(response, request, "jobs", {"kind": "batch", "action": action})
-
-
-async def _delete_jobs(session: Any, ids: list[str]) -> int:
-    jobs = _jobs_service()
-    delete = getattr(jobs, "delete_jobs", None)
-    if delete is not None:
-        result = await delete(session, ids)
-        return int(result if isinstance(result, int) else len(result))
-    raise ValidationFailed("Deleting jobs is not available in this build")
 
 
 @router.get("/ui/jobs/count")
@@ -252,6 +257,7 @@ async def _job_context(request: Request, session: Any, job_id: str) -> dict[str,
         "events": events,
         "percent": percent,
         "controls": [a for a, states in ALLOWED.items() if job.status in states],
+        "deletable": job.status in DELETABLE,
         "traceback": _traceback_summary(job.error_traceback),
         "chunks": chunks,
     }
@@ -264,6 +270,17 @@ async def job_page(request: Request, session: SessionDep, job_id: str) -> Respon
     context.update(title=f"Job {job_id[:8]}", topics=f"job:{job_id}")
     context.update(await _job_context(request, session, job_id))
     return render(request, "job.html", context)
+
+
+@router.post("/ui/jobs/{job_id}/delete")
+async def job_delete(request: Request, session: SessionDep, job_id: str) -> Response:
+    """Delete one finished job, then go back to the list (409 while it is active)."""
+    require(request, Role.operator)
+    await _deletion().delete_job(session, job_id, data_dir=request.app.state.config.data_dir)
+    target = f"/ui/jobs?deleted={job_id[:8]}"
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/ui/jobs/{job_id}/{action}")

@@ -1,13 +1,24 @@
-"""What the Import and Export pages share: status, lock, banners and the live progress block."""
+"""What the Import and Export pages share: status, lock, banners, the live progress block,
+the page context and the answers to a start (refused with the form's errors, or started)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.console.backends import service
+from foredeck.console.web import (
+    base_context,
+    is_htmx,
+    publish_after,
+    render,
+    toast_headers,
+    trigger_headers,
+)
 from foredeck.models.base import utcnow
 
 
@@ -113,3 +124,53 @@ async def operation_context(
         "paused_queues": paused_queues,
         "draining": draining,
     }
+
+
+async def page_context(
+    request: Request,
+    session: AsyncSession,
+    operation: str,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """Everything the Import or Export page renders: the live part, banners and the form."""
+    context = base_context(request, operation)
+    context.update(await operation_context(request, session, operation))
+    context.update(
+        title=operation.capitalize(),
+        topics="jobs,workers,operations,settings",
+        banners=await settings_banners(request, session),
+        v=values,
+        errors=errors,
+        **extra,
+    )
+    return context
+
+
+def refused(request: Request, operation: str, context: dict[str, Any]) -> Response:
+    """The form again with its errors next to the fields (422); nothing was started."""
+    headers = toast_headers(f"The {operation} was not started: see the form", "error")
+    block = f"{operation}_form" if is_htmx(request) else None
+    template = f"{operation}.html"
+    return render(request, template, context, block=block, status=422, headers=headers)
+
+
+async def started(
+    request: Request,
+    operation: str,
+    job: Any,
+    context: Callable[[], Awaitable[dict[str, Any]]],
+) -> Response:
+    """A redirect to the watched job without JavaScript; for htmx the form and a toast."""
+    if not is_htmx(request):
+        return RedirectResponse(f"/ui/{operation}?job={job.id}", status_code=303)
+    headers = trigger_headers(
+        f"{operation.capitalize()} started (job {job.id[:8]})",
+        {f"fd:{operation}-started": {"job": job.id}},
+    )
+    response = render(
+        request, f"{operation}.html", await context(), block=f"{operation}_form", headers=headers
+    )
+    return publish_after(response, request, "operations", {"kind": operation, "job_id": job.id})

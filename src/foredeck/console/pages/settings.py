@@ -12,6 +12,7 @@ from foredeck.console.backends import service
 from foredeck.console.web import (
     ConsoleRoute,
     base_context,
+    can,
     principal_of,
     publish_after,
     render,
@@ -29,6 +30,19 @@ def _settings() -> Any:
     if settings is None:
         raise NotFound("Settings are not available in this build")
     return settings
+
+
+def edit_role() -> Role:
+    """Who may change settings: the API's own rule (foredeck.settings.router.EDIT_ROLE)."""
+    api = service("settings", "router")
+    return api.EDIT_ROLE if api is not None else Role.admin  # type: ignore[no-any-return]
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    context = base_context(request, "settings")
+    role = edit_role()
+    context.update(can_edit=can(principal_of(request), role), edit_role=role.value)
+    return context
 
 
 def _label(title: str) -> str:
@@ -146,7 +160,7 @@ async def settings_page(request: Request, session: SessionDep) -> Response:
     from foredeck.settings.schemas import SECTIONS
 
     cards = [await _section_card(request, session, name) for name in SECTIONS]
-    context = base_context(request, "settings")
+    context = _page_context(request)
     context.update(title="Settings", topics="settings", cards=cards)
     del settings
     return render(request, "settings.html", context)
@@ -154,13 +168,21 @@ async def settings_page(request: Request, session: SessionDep) -> Response:
 
 @router.post("/ui/settings/{name}")
 async def save_section(request: Request, session: SessionDep, name: str) -> Response:
-    """Validate and store one section; on errors the form comes back with them inline."""
+    """Validate (operator) or store (admin) one section; errors come back inline."""
     principal = require(request, Role.operator)
     settings = _settings()
     fields = describe_fields(settings.section_model(name))
     form = await request.form()
-    value, errors = form_value(fields, form)
     action = str(form.get("intent") or "save")
+    if action != "validate":
+        require(request, edit_role())
+    if can(principal, edit_role()):
+        value, errors = form_value(fields, form)
+    else:
+        # Read-only form (disabled inputs are not even sent): check the stored value, as the
+        # API's validate does without a body.
+        stored = await settings.get_section(session, name)
+        value, errors = stored.model_dump(mode="json"), {}
     config = request.app.state.config
     checked = None
     status = 200
@@ -188,7 +210,7 @@ async def save_section(request: Request, session: SessionDep, name: str) -> Resp
     card = await _section_card(
         request, session, name, typed=value if errors else None, errors=errors, checked=checked
     )
-    context = base_context(request, "settings")
+    context = _page_context(request)
     context.update(card=card)
     response = render(
         request, "settings.html", context, block="section_card", status=status, headers=headers

@@ -1,0 +1,191 @@
+"""A change of embedding model, applied while the server runs.
+
+Every process ends up on the model `index_state.model` names, by one of two roads:
+
+- *lead*: a serving process that sees the stored `embedding` settings name another model (its
+  embed loop compares the section's checksum on every poll; a PUT wakes the loop at once)
+  loads the model in a thread, then under the `index` lock runs the start-up check
+  (`index_service.align_model`: fresh index for the new model and dimension, every record back
+  to pending, status `reembedding`) and swaps the model in;
+- *follow*: a process whose index sync or embed batch finds `index_state.model` changed by
+  someone else loads that model and swaps it in, touching nothing in the database.
+
+Until the new model is loaded nothing changes here: the old model and index keep serving. A
+load failure leaves them in place and is reported (`GET /api/v1/index`, `model_error`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from foredeck.embedding import registry
+from foredeck.errors import AppError, ServiceUnavailable
+from foredeck.index import service as index_service
+from foredeck.index.manager import NAME
+from foredeck.jobs.tasks import stop_tasks
+from foredeck.logging import get_logger
+from foredeck.models.index import IndexState
+from foredeck.models.settings import Setting
+
+log = get_logger(__name__)
+LOCK_RETRY_SECONDS = 1.0
+# A follower does not retry loading a model that just failed more often than this.
+FOLLOW_RETRY_SECONDS = 30.0
+
+
+@dataclass
+class SwitchStatus:
+    """This process's view of a model switch, shown by the index stats."""
+
+    target: str | None = None
+    error: str | None = None
+    failed_model: str | None = None
+    failed_at: float = 0.0
+    settings_checksum: str | None = None
+    task: asyncio.Task[bool] | None = None
+
+
+def switch_status(state: Any) -> SwitchStatus:
+    status = getattr(state, "model_switch", None)
+    if status is None:
+        status = state.model_switch = SwitchStatus()
+    return status  # type: ignore[no-any-return]
+
+
+async def watch_settings(state: Any) -> None:
+    """Lead a switch when the stored embedding settings changed to name another model."""
+    status = switch_status(state)
+    async with state.sessionmaker() as session:
+        checksum = await session.scalar(select(Setting.checksum).where(Setting.key == "embedding"))
+    if checksum == status.settings_checksum:
+        return
+    status.settings_checksum = checksum
+    from foredeck.embedding.lifecycle import chosen_model
+
+    model = await chosen_model(state)
+    running = status.task is not None and not status.task.done()
+    if model == state.index_manager.model and not running:
+        # Saved back to the model in use: a failed switch before it no longer matters.
+        status.error = status.failed_model = None
+        return
+    # Queued behind a switch still running, so the last saved model wins.
+    request(state, model, lead=True)
+
+
+def request(state: Any, model: str, *, lead: bool) -> asyncio.Task[bool] | None:
+    """Start switching this process to model (one switch at a time, in order of request)."""
+    status = switch_status(state)
+    running = status.task if status.task is not None and not status.task.done() else None
+    if running is not None and status.target == model:
+        return running
+    recently_failed = time.monotonic() - status.failed_at < FOLLOW_RETRY_SECONDS
+    if not lead and status.failed_model == model and recently_failed:
+        return None
+    status.target = model
+    # A context of its own: the switch outlives the request that may have started it.
+    status.task = asyncio.create_task(
+        _switch(state, model, lead=lead, after=running),
+        name="foredeck-model-switch",
+        context=contextvars.Context(),
+    )
+    return status.task
+
+
+async def _switch(state: Any, model: str, *, lead: bool, after: asyncio.Task[bool] | None) -> bool:
+    status = switch_status(state)
+    if after is not None:
+        await asyncio.gather(after, return_exceptions=True)
+        status.target = model
+    try:
+        if model == state.index_manager.model:
+            return True
+        log.info("embedding_model_loading", model=model, lead=lead)
+        try:
+            embedder = await asyncio.to_thread(registry.load_embedder, state.config, model)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+            status.error = f"The model {model} could not be loaded: {message}"[:1000]
+            status.failed_model, status.failed_at = model, time.monotonic()
+            log.error("embedding_model_load_failed", model=model, error=message[:500])
+            return False
+        if lead:
+            await _lead(state, embedder)
+        else:
+            await _adopt(state, embedder)
+        status.error = status.failed_model = None
+        return True
+    except Exception:
+        log.exception("embedding_model_switch_failed", model=model)
+        raise
+    finally:
+        if status.task is None or status.task is asyncio.current_task():
+            status.target = None
+
+
+async def _lead(state: Any, embedder: Any) -> None:
+    """Align the stored index with the new model under the index lock, then swap it in."""
+    from foredeck.jobs.locks import LockHeld, operation_lock
+
+    holder = f"model-switch:{uuid.uuid4().hex[:8]}"
+    while True:
+        try:
+            async with operation_lock(state, "index", holder=holder):
+                await index_service.align_model(
+                    state, model=embedder.name, dimension=embedder.dimension
+                )
+                await _adopt(state, embedder)
+            return
+        except LockHeld:
+            # A rebuild or restore of the old model's index is running: wait for it to end.
+            await asyncio.sleep(LOCK_RETRY_SECONDS)
+
+
+async def _adopt(state: Any, embedder: Any) -> bool:
+    """Swap embedder in here if index_state names its model (a later switch may have won)."""
+    manager = state.index_manager
+    async with state.sessionmaker() as session:
+        row = await session.get(IndexState, NAME)
+    if row is not None and row.model and row.model != embedder.name:
+        return False
+    reembedding = row is not None and row.status == index_service.REEMBEDDING
+    await manager.use_model(embedder, keep_previous=reembedding)
+    state.embedder = embedder
+    await manager.sync(state.sessionmaker, force=True)
+    wakeup = getattr(state, "embed_wakeup", None)
+    if wakeup is not None:
+        wakeup.set()
+    log.info("embedding_model_switched", model=embedder.name, dimension=embedder.dimension)
+    return True
+
+
+async def follow_live_model(state: Any) -> None:
+    """Before an embed batch: load the model index_state names when this process has another.
+
+    Raises ServiceUnavailable when it cannot be loaded, so no vector of the wrong model is
+    stored for the records the batch would claim."""
+    async with state.sessionmaker() as session:
+        live = await session.scalar(select(IndexState.model).where(IndexState.name == NAME))
+    if not live or live == state.embedder.name:
+        return
+    task = request(state, live, lead=False)
+    if task is not None:
+        await asyncio.gather(asyncio.shield(task), return_exceptions=True)
+    if state.embedder.name != live:
+        raise ServiceUnavailable(
+            f"The embedding model changed to {live}, which this process could not load: "
+            f"{switch_status(state).error or 'unknown error'}",
+            code="EMBEDDING_MODEL_UNAVAILABLE",
+        )
+
+
+async def shutdown(state: Any) -> None:
+    status = getattr(state, "model_switch", None)
+    if status is not None and status.task is not None:
+        await stop_tasks(status.task)

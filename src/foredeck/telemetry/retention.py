@@ -1,0 +1,64 @@
+"""Telemetry retention: samples older than `retention.telemetry_hours` are deleted.
+
+The operator's setting wins, read at every round, so a change applies within a minute; while
+it is unset, the server's default applies (FOREDECK_TELEMETRY_RETENTION_HOURS). The publisher
+that stores samples (one leader in the cluster) also runs the rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.db import transaction
+from foredeck.jobs.writes import write_guard
+from foredeck.logging import get_logger
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import TelemetrySample
+from foredeck.settings import service as settings_service
+
+log = get_logger(__name__)
+PRUNE_SECONDS = 60.0
+# Rows per delete: a shortened window may leave millions, and SQLite has one writer.
+DELETE_CHUNK = 5000
+
+
+async def retention_hours(session: AsyncSession, *, default: float) -> float:
+    """How many hours of samples to keep: the setting when an operator stored one."""
+    if "retention" not in await settings_service.stored_keys(session):
+        return float(default)
+    section = await settings_service.get_section(session, "retention")
+    return float(section.telemetry_hours)
+
+
+async def prune(state: Any) -> int:
+    """Delete the samples older than the retention window; how many went."""
+    async with state.sessionmaker() as session:
+        hours = await retention_hours(session, default=state.job_settings.telemetry_retention_hours)
+    cutoff = utcnow() - timedelta(hours=hours)
+    total = 0
+    while True:
+        async with write_guard(state), transaction(state.sessionmaker) as session:
+            oldest = (
+                select(TelemetrySample.id)
+                .where(TelemetrySample.created_at < cutoff)
+                .order_by(TelemetrySample.created_at)
+                .limit(DELETE_CHUNK)
+            )
+            result = await session.execute(
+                delete(TelemetrySample)
+                .where(TelemetrySample.id.in_(oldest.scalar_subquery()))
+                .execution_options(synchronize_session=False)
+            )
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < DELETE_CHUNK:
+            break
+        await asyncio.sleep(0)
+    if total:
+        log.info("telemetry_retention_sweep", deleted=total, hours=hours)
+    return total

@@ -1,0 +1,81 @@
+"""Telemetry retention follows `retention.telemetry_hours`, or the server default when unset."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from foredeck.db import transaction
+from foredeck.models.base import utcnow
+from foredeck.models.jobs import TelemetrySample
+from foredeck.telemetry import retention
+from tests.conftest import assert_error, stored_section
+
+
+def retention_setting(app: FastAPI, value: dict | None) -> AbstractAsyncContextManager[None]:
+    return stored_section(app, "retention", value)
+
+
+async def _samples(app: FastAPI, *ages_hours: float) -> list[int]:
+    now = utcnow()
+    async with transaction(app.state.sessionmaker) as session:
+        rows = [
+            TelemetrySample(source="retention-test", created_at=now - timedelta(hours=h), data={})
+            for h in ages_hours
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return [r.id for r in rows]
+
+
+async def _left(app: FastAPI, ids: list[int]) -> list[bool]:
+    async with app.state.sessionmaker() as session:
+        found = set(
+            (await session.execute(select(TelemetrySample.id).where(TelemetrySample.id.in_(ids))))
+            .scalars()
+            .all()
+        )
+    return [i in found for i in ids]
+
+
+async def test_the_publisher_prunes_by_the_setting(
+    client: httpx.AsyncClient, viewer: dict, app: FastAPI
+) -> None:
+    async with retention_setting(app, {"telemetry_hours": 2}):
+        ids = await _samples(app, 3, 1)
+        publisher = app.state.telemetry
+        publisher._next_prune = 0.0
+        # The leader's tick stores a sample and runs a retention round.
+        await publisher.tick(record=True)
+        # The publisher's own loop may have taken this round a moment before: wait for it.
+        for _ in range(100):
+            if await _left(app, ids) == [False, True]:
+                break
+            await asyncio.sleep(0.05)
+        assert await _left(app, ids) == [False, True]
+        ok = await client.get("/api/v1/telemetry/history?window=2h&step=1m", headers=viewer)
+        assert ok.status_code == 200, ok.text
+        too_long = await client.get("/api/v1/telemetry/history?window=3h", headers=viewer)
+        assert_error(too_long, 422)
+
+
+async def test_unset_falls_back_to_the_server_default(app: FastAPI) -> None:
+    settings = app.state.job_settings
+    default = settings.telemetry_retention_hours
+    settings.telemetry_retention_hours = 5.0
+    try:
+        async with retention_setting(app, None):
+            ids = await _samples(app, 6, 4)
+            assert await retention.prune(app.state) >= 1
+            assert await _left(app, ids) == [False, True]
+            # Stored, the setting wins over the default (a window longer than the default).
+            async with retention_setting(app, {"telemetry_hours": 3}):
+                assert await retention.prune(app.state) >= 1
+                assert await _left(app, ids) == [False, False]
+    finally:
+        settings.telemetry_retention_hours = default
