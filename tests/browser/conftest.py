@@ -29,7 +29,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Package scope: a second app runs its own worker pool on the shared database; later
+# packages expect the session app's pool to be the only one.
+@pytest.fixture(scope="package")
 def live(app: FastAPI, config: Config) -> Iterator[LiveServer]:
     server = LiveServer(config).start()
     yield server

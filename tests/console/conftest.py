@@ -9,7 +9,9 @@ from foredeck.config import Config
 from tests.console.server import LiveServer
 
 
-@pytest.fixture(scope="session")
+# Package scope: a second app runs its own worker pool on the shared database; later
+# packages expect the session app's pool to be the only one.
+@pytest.fixture(scope="package")
 def live_server(app: FastAPI, config: Config) -> Iterator[LiveServer]:
     """A second app on a real socket, sharing the session's database."""
     server = LiveServer(config).start()
