@@ -25,6 +25,7 @@ from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, Lock
+from foredeck.workers import service as workers_service
 
 log = get_logger(__name__)
 # Folders under the data dir that hold a sub-folder per job, named by its id: the job's own
@@ -191,4 +192,11 @@ async def sweep_by_settings(state: Any) -> int:
 
     async with state.sessionmaker() as session:
         retention = await settings_service.get_section(session, "retention")
+    # Pools that stopped for good (a suffixed id is never taken again) go with the old jobs.
+    async with write_guard(state), transaction(state.sessionmaker) as session:
+        workers = await workers_service.prune_stopped(
+            session, older_than=timedelta(days=retention.job_days)
+        )
+    if workers:
+        log.info("worker_retention_sweep", deleted=workers, days=retention.job_days)
     return await sweep_expired(state, days=retention.job_days)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.errors import Conflict, NotFound
@@ -155,3 +155,11 @@ async def read_controls(session: AsyncSession) -> ControlsRead:
         paused_queues=sorted(await paused_queues(session)),
         active_jobs=await active_job_count(session),
     )
+
+
+async def prune_stopped(session: AsyncSession, *, older_than: timedelta) -> int:
+    """Forget workers stopped longer ago than `older_than` (their jobs keep the worker id)."""
+    result = await session.execute(
+        delete(Worker).where(Worker.status == "stopped", Worker.stopped_at < utcnow() - older_than)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
