@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -46,7 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="servers on CPU 0, the load generator on CPU 1 (on two cores they otherwise "
+        "compete for the same CPU, so the ratio moves with the load generator's share)",
+    )
     args = parser.parse_args(argv or [])
+    pin = ["taskset", "-c", "0"] if args.pin else []
+    if args.pin:
+        os.sched_setaffinity(0, {1})
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -59,13 +69,14 @@ def main(argv: list[str] | None = None) -> None:
             "FOREDECK_RATE_LIMIT_DEFAULT": "100000000/minute",
             "FOREDECK_LOG_LEVEL": "WARNING",
             "FOREDECK_WORKERS": "0",
-            **json.loads(__import__("os").environ.get("BENCH_API_ENV", "{}")),
+            **json.loads(os.environ.get("BENCH_API_ENV", "{}")),
         }
-        fd_cmd = [PYTHON, "-m", "foredeck.cli", "serve", "--port", str(fd_port)]
+        fd_cmd = [*pin, PYTHON, "-m", "foredeck.cli", "serve", "--port", str(fd_port)]
         with run_server(fd_cmd, fd_port, env):
             body = httpx.get(f"http://127.0.0.1:{fd_port}{path}", headers=headers).json()
             assert body["data"]["id"] == memory_id, body
             bare_cmd = [
+                *pin,
                 PYTHON,
                 "-m",
                 "uvicorn",

@@ -150,6 +150,13 @@ class JobContext:
         if level not in LEVELS:
             level = "info"
         async with write_guard(self.state), self.state.sessionmaker() as session:
+            if self.state.engine.dialect.name == "postgresql":
+                # Every writer of a job's events locks the job row first, so they take event
+                # ids in commit order and a feed reading `id > last` never skips one that
+                # commits late. (SQLite has one writer: ids commit in order already.)
+                await session.execute(
+                    select(Job.id).where(Job.id == self.job_id).with_for_update(key_share=True)
+                )
             ev = JobEvent(
                 job_id=self.job_id,
                 kind=kind,

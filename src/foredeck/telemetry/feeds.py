@@ -4,6 +4,8 @@ A client joins the feed first, then catches up from the feed's memory of recent 
 for an older Last-Event-ID, from the database), then takes live events, skipping ids it has
 sent, so nothing falls between the two. The feed reads new rows when the job's pub/sub topic
 says something happened, and polls as a fallback; it never holds a session while it waits.
+Reading `id > last` is safe because a job's events commit in id order: every writer of them
+updates or locks the job row before it inserts (see JobContext.event).
 """
 
 from __future__ import annotations
