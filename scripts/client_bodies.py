@@ -9,13 +9,6 @@ from pydantic import BaseModel
 
 from foredeck.mcp.operations import python_ident
 
-# A route that reads its upload from the raw request and declares no body in OpenAPI
-# (mcp.operations.UNDECLARED_UPLOADS) takes one file, the multipart field `file`.
-UNDECLARED_FORM: dict[str, Any] = {
-    "type": "object",
-    "required": ["file"],
-    "properties": {"file": {"type": "string", "format": "binary"}},
-}
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 
@@ -28,8 +21,6 @@ def bodies(op: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         raise SystemExit(f"{op.name}: no client support for a {sorted(other)} request body")
     json_schema = content[JSON].get("schema", {}) if JSON in content else None
     form = content[MULTIPART].get("schema") if MULTIPART in content else None
-    if form is None and op.body_media == MULTIPART:
-        form = UNDECLARED_FORM
     return json_schema, form
 
 

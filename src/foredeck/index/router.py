@@ -57,7 +57,33 @@ async def download_snapshot(request: Request, _: Operator) -> StreamingResponse:
     )
 
 
-@router.post("/api/v1/index/snapshot", response_model=Envelope[RestoreResult])
+# The upload is read from the raw request (streamed to disk under a size limit), so the body is
+# declared here for the OpenAPI document, the generated client and the MCP tools.
+SNAPSHOT_FORM = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A snapshot tar from GET /api/v1/index/snapshot",
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/api/v1/index/snapshot",
+    response_model=Envelope[RestoreResult],
+    openapi_extra={"requestBody": SNAPSHOT_FORM},
+)
 async def restore_snapshot(request: Request, _: Admin, session: SessionDep) -> Any:
     """Restore a snapshot (multipart field `file`); verified in staging, then swapped in."""
     state = request.app.state

@@ -81,10 +81,6 @@ SEED_NAMES: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "get_metrics",
 }
 
-# Routes that read a multipart upload from the raw request without declaring it.
-UNDECLARED_UPLOADS = {("POST", "/api/v1/index/snapshot")}
-
-
 @dataclass
 class Param:
     name: str  # on the wire
@@ -180,8 +176,6 @@ def collect(app: FastAPI) -> list[Operation]:
             ]
             body = op.get("requestBody")
             media = next(iter(body["content"]), None) if body else None
-            if (method, path) in UNDECLARED_UPLOADS:
-                media = "multipart/form-data"
             status = rc.status_code
             kind, stream = _response_kind(rc, op, status)
             ops.append(
