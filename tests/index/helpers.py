@@ -37,3 +37,15 @@ async def wait_embedded(
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{collection}: records were not embedded")
+
+
+async def wait_index_idle(client: httpx.AsyncClient, headers: dict) -> None:
+    """Poll until no job holds the index lock and nothing waits to be embedded: an earlier
+    test's rebuild or re-embedding may still be changing the shared index."""
+    for _ in range(1200):
+        op = (await client.get("/api/v1/operations/index/status", headers=headers)).json()
+        stats = (await client.get("/api/v1/index", headers=headers)).json()
+        if not op["data"]["lock"]["held"] and stats["data"]["pending_count"] == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the index did not become idle")

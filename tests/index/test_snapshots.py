@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import assert_error, unique
-from tests.index.helpers import create, wait_embedded
+from tests.index.helpers import create, wait_embedded, wait_index_idle
 
 URL = "/api/v1/index/snapshot"
 
@@ -64,6 +64,7 @@ async def snapshot(
     coll = unique("snap")
     await create(client, operator, coll, [f"snapshot record number {i}" for i in range(5)])
     await wait_embedded(app, client, viewer, coll, 5)
+    await wait_index_idle(client, operator)
     resp = await client.get(URL, headers=operator)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "application/x-tar"
@@ -98,6 +99,7 @@ async def test_round_trip_replaces_the_index(
     hits = (await client.post("/api/v1/search", json=query, headers=viewer)).json()["data"]
     assert len(hits["hits"]) == 1
 
+    await wait_index_idle(client, admin)
     resp = await upload(client, admin, blob)
     assert resp.status_code == 200, resp.text
     data = resp.json()["data"]
@@ -199,6 +201,7 @@ def _bad_cases(blob: bytes) -> list[tuple[str, bytes, int, str]]:
 async def test_bad_snapshots_leave_the_index_alone(
     app: FastAPI, client: httpx.AsyncClient, snapshot: tuple[str, bytes], admin: dict
 ) -> None:
+    await wait_index_idle(client, admin)
     before = await stats(client, admin)
     root = app.state.index_manager.root
     for name, blob, status, code in _bad_cases(snapshot[1]):
@@ -216,6 +219,7 @@ async def test_bad_snapshots_leave_the_index_alone(
 async def test_oversize_snapshot_is_413(
     app: FastAPI, client: httpx.AsyncClient, snapshot: tuple[str, bytes], admin: dict
 ) -> None:
+    await wait_index_idle(client, admin)
     before = await stats(client, admin)
     config = app.state.config
     saved = config.index_snapshot_max_bytes
