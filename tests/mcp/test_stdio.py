@@ -66,8 +66,25 @@ async def test_stdio_tools_progress_and_errors(
         hits = data_of(
             await mcp.call_tool("search", {"query": word, "collection": coll, "mode": "keyword"})
         )
+        # ... and generate a dataset, following that job too.
+        schema = {
+            "name": unique("mcpds"),
+            "fields": [
+                {"name": "id", "type": "uuid", "unique": True},
+                {"name": "age", "type": "integer", "min": 18, "max": 90},
+            ],
+            "rows": 200,
+            "chunk_size": 64,
+            "seed": 3,
+        }
+        generating = data_of(await mcp.call_tool("create_dataset", {"schema": schema}))
+        generated = data_of(
+            await mcp.call_tool("wait_for_job", {"job_id": generating["data"]["job_id"]})
+        )["data"]
     assert done["data"]["status"] == "succeeded" and done["data"]["result"]["inserted"] == 2
     assert word in hits["data"]["hits"][0]["memory"]["content"]
+    assert generated["status"] == "succeeded", generated["error"]
+    assert generated["result"]["rows"] == 200
     # The subprocess wrote to the same database the API reads.
     rest = await client.get(f"/api/v1/projects?name={name}", headers=operator)
     assert rest.json()["data"][0]["id"] == made["data"]["id"]
