@@ -58,7 +58,7 @@ async def test_second_pool_leaves_the_first_pools_jobs_and_row_alone(
 async def test_retention_round_forgets_long_stopped_workers(app: FastAPI) -> None:
     now = utcnow()
 
-    def worker(status: str, stopped_days: float | None) -> Worker:
+    def worker(status: str, stopped_days: float | None, paused: bool = False) -> Worker:
         return Worker(
             id=unique("old@"),
             host="elsewhere",
@@ -66,7 +66,7 @@ async def test_retention_round_forgets_long_stopped_workers(app: FastAPI) -> Non
             role="embedded",
             queues=[],
             status=status,
-            paused=False,
+            paused=paused,
             concurrency=1,
             processed=0,
             failed=0,
@@ -77,7 +77,12 @@ async def test_retention_round_forgets_long_stopped_workers(app: FastAPI) -> Non
             payload={},
         )
 
-    rows = [worker("stopped", 45), worker("stopped", 1), worker("running", None)]
+    rows = [
+        worker("stopped", 45),
+        worker("stopped", 1),
+        worker("running", None),
+        worker("stopped", 45, paused=True),
+    ]
     async with transaction(app.state.sessionmaker) as session:
         session.add_all(rows)
     # retention.job_days is 30 by default.
@@ -86,4 +91,4 @@ async def test_retention_round_forgets_long_stopped_workers(app: FastAPI) -> Non
         left = set(
             await session.scalars(select(Worker.id).where(Worker.id.in_([w.id for w in rows])))
         )
-    assert left == {rows[1].id, rows[2].id}
+    assert left == {rows[1].id, rows[2].id, rows[3].id}

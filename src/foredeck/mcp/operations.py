@@ -81,6 +81,7 @@ SEED_NAMES: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "get_metrics",
 }
 
+
 @dataclass
 class Param:
     name: str  # on the wire

@@ -158,8 +158,13 @@ async def read_controls(session: AsyncSession) -> ControlsRead:
 
 
 async def prune_stopped(session: AsyncSession, *, older_than: timedelta) -> int:
-    """Forget workers stopped longer ago than `older_than` (their jobs keep the worker id)."""
+    """Forget workers stopped longer ago than `older_than` (their jobs keep the worker id);
+    a paused one is kept, so its pause still holds if it comes back."""
     result = await session.execute(
-        delete(Worker).where(Worker.status == "stopped", Worker.stopped_at < utcnow() - older_than)
+        delete(Worker).where(
+            Worker.status == "stopped",
+            Worker.paused.is_(False),
+            Worker.stopped_at < utcnow() - older_than,
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)
