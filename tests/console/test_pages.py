@@ -16,6 +16,7 @@ from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
 from foredeck.models.settings import Setting
 from foredeck.records import service as records_service
+from foredeck.workers import service as workers_service
 from tests.console.helpers import HTMX, console_client
 from tests.jobs.helpers import finished_jobs, parked_job
 
@@ -35,8 +36,10 @@ PAGES = (
 
 
 async def _parked_jobs(app: FastAPI, queue: str, n: int) -> list[str]:
-    """Queued jobs in a queue of their own that no worker will start for a day."""
+    """Queued jobs in a paused queue of their own that no worker will start for a day; the
+    pause also holds the ones a test retries (a retry makes them due at once)."""
     async with transaction(app.state.sessionmaker) as session:
+        await workers_service.pause_queue(session, queue)
         jobs = [
             await jobs_service.create_job(
                 session, kind="noop", queue=queue, run_after=utcnow() + timedelta(days=1)
