@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from foredeck.index import fts
 from foredeck.models.base import UTCDateTime, utcnow
+from foredeck.operations import bulkindex
 from foredeck.operations.mapping import StagedRow
 from foredeck.operations.readers import RowError
 from foredeck.operations.staging import STAGE_TABLE
@@ -64,6 +65,10 @@ class Counts:
     duplicates: int = 0
     staged_without_ext: int = 0
     deleted: int = 0
+
+    def reset(self) -> None:
+        """Back to zero, for a second pass over the source."""
+        vars(self).update(vars(Counts()))
 
     def add_errors(self, errors: Iterable[RowError], limit: int, total: int | None = None) -> None:
         """Count the errors (`total` of them, when only the first few are given); keep some."""
@@ -207,7 +212,7 @@ class Stage:
         if not self.in_worker:
             await self.drop_duplicates(counts, mode)
         staged = counts.staged - counts.duplicates
-        suspended = False
+        suspended = rebuild = False
         before = 0
         if self.dialect == "sqlite":
             # Take the write lock before reading anything, so no snapshot can go stale.
@@ -217,6 +222,10 @@ class Stage:
                 # Per-row full-text inserts cost far more than one set-based insert after
                 # the rows are in; no other connection sees the table without the trigger.
                 suspended = await fts.suspend_insert_trigger(self.conn)
+                # Only rows with an external id are merged before the index is back: the
+                # others look their text up in it.
+                if with_ext >= before:
+                    rebuild = await bulkindex.suspend(self.conn)
         ext_exists = (
             "EXISTS (SELECT 1 FROM memories m WHERE m.collection = :c "
             "AND m.external_id = s.external_id)"
@@ -278,6 +287,8 @@ class Stage:
                 owner=owner_id,
                 now=now,
             )
+        if rebuild:
+            await bulkindex.resume(self.conn)
         if counts.staged_without_ext:
             no_ext_filter = "" if mode == "append" else f" AND NOT {hash_exists}"
             counts.inserted += await self._exec(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
 from foredeck.logging import get_logger
-from foredeck.operations import offload, staging, urlguard
+from foredeck.operations import offload, parallel, staging, urlguard
 from foredeck.operations.importer import Counts, ImportFailed, Reporter, Stage
 from foredeck.operations.mapping import resolve
 from foredeck.operations.readers import ReadError, open_reader
@@ -26,8 +26,6 @@ from foredeck.operations.worker import OperationFailed
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
-# Row errors listed per batch event; the full list (up to the limit) is in the result.
-ROW_EVENT_MAX = 50
 
 
 def _read_error(field: str, exc: ReadError) -> ValidationFailed:
@@ -152,15 +150,17 @@ async def run_import(
     try:
         async with offload.lease() as worker:
             try:
-                opened = await worker.call(
-                    staging.open_source, _spec(params, source, ops, stage_file)
-                )
+                spec = _spec(params, source, ops, stage_file)
+                if stage_file is not None and not isinstance(source, SheetRows):
+                    size = (await asyncio.to_thread(source.stat)).st_size
+                    spec.split_min_bytes = parallel.split_min_bytes(size)
+                opened = await worker.call(staging.open_source, spec)
                 await _stage_and_merge(
                     state,
                     worker,
                     source,
+                    spec,
                     opened,
-                    stage_file,
                     reporter,
                     counts,
                     params,
@@ -173,7 +173,8 @@ async def run_import(
     finally:
         if isinstance(source, SheetRows):
             await source.close()
-        for path in (downloaded, stage_file):
+        part_file = None if stage_file is None else parallel.part_file_for(stage_file)
+        for path in (downloaded, stage_file, part_file):
             if path is not None:
                 await asyncio.to_thread(path.unlink, missing_ok=True)
     await reporter.progress(
@@ -200,8 +201,8 @@ async def _stage_and_merge(
     state: Any,
     worker: offload.OperationsWorker,
     source: Path | SheetRows,
+    spec: SourceSpec,
     opened: Opened,
-    stage_file: Path | None,
     reporter: Reporter,
     counts: Counts,
     params: ImportParams,
@@ -210,12 +211,27 @@ async def _stage_and_merge(
     ratio: float,
     owner_id: int | None,
 ) -> None:
+    stage_file = Path(spec.stage_file) if spec.stage_file else None
     async with state.engine.connect() as conn:
         stage = Stage(conn, stage_file)
         await stage.create()
         try:
-            sheet = source if isinstance(source, SheetRows) else None
-            await _stage_rows(worker, sheet, opened, stage, reporter, counts, ops, params)
+            sink = parallel.Sink(
+                opened, stage, reporter, counts, ops.max_row_errors, params.collection
+            )
+            parts = None
+            if opened.split is not None and stage_file is not None:
+                part_file = parallel.part_file_for(stage_file)
+                parts = await parallel.stage_in_two(worker, spec, opened, part_file, sink)
+                if parts is None:
+                    await reporter.progress(
+                        message="reading the file again in one pass", force=True
+                    )
+                    spec.split_min_bytes = None
+                    sink.restart(await worker.call(staging.open_source, spec))
+            if parts is None:
+                sheet = source if isinstance(source, SheetRows) else None
+                await _stage_rows(worker, sheet, sink, ops)
             if counts.rows_read == 0:
                 raise ImportFailed("the source has no data rows")
             _check_ratio(counts, ratio)
@@ -225,7 +241,7 @@ async def _stage_and_merge(
                 **counts.counters(),
             )
             if stage.in_worker:
-                counts.duplicates = await worker.call(staging.finish, params.mode)
+                counts.duplicates = await worker.call(staging.finish, params.mode, parts)
                 await stage.attach()
             await stage.merge(
                 collection=params.collection,
@@ -250,16 +266,8 @@ def _check_ratio(counts: Counts, ratio: float) -> None:
 
 
 async def _stage_rows(
-    worker: offload.OperationsWorker,
-    sheet: SheetRows | None,
-    opened: Opened,
-    stage: Stage,
-    reporter: Reporter,
-    counts: Counts,
-    ops: Any,
-    params: ImportParams,
+    worker: offload.OperationsWorker, sheet: SheetRows | None, sink: parallel.Sink, ops: Any
 ) -> None:
-    emit = getattr(reporter, "event", None)
     if sheet is not None:
         sheet_batches = sheet.batches(ops.batch_size)
 
@@ -278,51 +286,14 @@ async def _stage_rows(
     pending = asyncio.ensure_future(next_batch())
     try:
         while True:
-            await reporter.check()
+            await sink.reporter.check()
             got = await pending
             if got.done:
                 return
             pending = asyncio.ensure_future(next_batch())
-            await _store_batch(
-                got, opened, stage, reporter, counts, ops.max_row_errors, emit, params
-            )
+            await sink.store(got)
     finally:
         # Let a call in flight finish, so the worker is idle (and reusable) afterwards.
         if not pending.done():
             with contextlib.suppress(BaseException):
                 await pending
-
-
-async def _store_batch(
-    got: BatchOut,
-    opened: Opened,
-    stage: Stage,
-    reporter: Reporter,
-    counts: Counts,
-    limit: int,
-    emit: Any,
-    params: ImportParams,
-) -> None:
-    counts.rows_read += got.rows_read
-    counts.staged += got.staged
-    counts.staged_without_ext += got.without_ext
-    before = counts.error_count
-    counts.add_errors(got.errors, limit, total=got.error_count)
-    if got.errors and emit is not None and before < limit:
-        await emit(
-            "row_errors",
-            {"errors": [{"row": e.row, "reason": e.reason} for e in got.errors[:ROW_EVENT_MAX]]},
-            level="warning",
-            message=f"{got.error_count} rows skipped in this batch",
-        )
-    if got.rows:
-        await stage.add(got.rows)
-    total = opened.total_rows
-    if total is None and opened.total_bytes and got.bytes_read:
-        total = max(counts.rows_read, int(counts.rows_read * opened.total_bytes / got.bytes_read))
-    await reporter.progress(
-        done=counts.rows_read,
-        total=max(total or 0, counts.rows_read) if total else None,
-        message=f"read {counts.rows_read} rows into {params.collection}",
-        **counts.counters(),
-    )

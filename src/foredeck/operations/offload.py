@@ -137,9 +137,15 @@ def _give_back(worker: OperationsWorker) -> None:
     worker.stop()
 
 
-def _prestart() -> None:
+def idle_count() -> int:
+    """Workers ready to lease now (a split import takes a second one only if it is quick)."""
     with _idle_lock:
-        if any(worker.alive for worker in _idle):
+        return sum(1 for worker in _idle if worker.alive)
+
+
+def _prestart(count: int = 1) -> None:
+    with _idle_lock:
+        if sum(1 for worker in _idle if worker.alive) >= count:
             return
     worker = OperationsWorker()
     try:
@@ -154,6 +160,12 @@ def _prestart() -> None:
 def prestart() -> None:
     """Start a worker in the background (about a second), so the first operation finds it."""
     threading.Thread(target=_prestart, name="foredeck-operations-worker", daemon=True).start()
+
+
+def fill(count: int) -> None:
+    """Start workers until `count` are idle, and wait for them (benchmarks, tests)."""
+    for _ in range(min(count, MAX_IDLE)):
+        _prestart(count)
 
 
 @atexit.register

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
+import itertools
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foredeck.operations.detect import ReadError as ReadError
+from foredeck.operations.detect import check_decodes, detect_encoding, detect_format
+from foredeck.operations.split import RangeReader
+
 FORMATS = ("csv", "json", "jsonl", "parquet")
-SAMPLE_BYTES = 256 * 1024
 # Keys of the first records of a JSON file make its "header".
 HEADER_PROBE_RECORDS = 200
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
-
-class ReadError(ValueError):
-    """The file cannot be read as asked; the message says why and is safe to show."""
 
 
 @dataclass
@@ -38,108 +38,20 @@ class Batch:
     bytes_read: int = 0
 
 
-def detect_format(path: Path, given: str | None = None) -> str:
-    """The format named, else by extension, else by the first bytes."""
-    if given and given != "auto":
-        return given
-    suffix = path.suffix.lower()
-    by_suffix = {
-        ".csv": "csv",
-        ".tsv": "csv",
-        ".txt": "csv",
-        ".json": "json",
-        ".jsonl": "jsonl",
-        ".ndjson": "jsonl",
-        ".parquet": "parquet",
-        ".pq": "parquet",
-    }
-    if suffix in by_suffix:
-        return by_suffix[suffix]
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"["):
-        return "json"
-    if text.startswith(b"{"):
-        return "jsonl"
-    return "csv"
-
-
-def detect_encoding(path: Path, given: str | None = None) -> str:
-    """The encoding named (checked to exist), else UTF-8 when the sample decodes, else a guess."""
-    if given:
-        try:
-            codecs.lookup(given)
-        except LookupError as exc:
-            raise ReadError(f"unknown encoding {given!r}") from exc
-        return given
-    with open(path, "rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        # A multi-byte character may be cut at the sample's end.
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 4:
-            return "utf-8"
-    from charset_normalizer import from_bytes
-
-    matches = list(from_bytes(sample))
-    if not matches:
-        raise ReadError("cannot detect the text encoding; give one (e.g. encoding=latin-1)")
-    best = matches[0]
-    # Short samples often tie; Western European text is then the likelier reading.
-    for match in matches:
-        if (match.chaos, match.coherence) == (best.chaos, best.coherence):
-            if match.encoding == "cp1252":
-                return "cp1252"
-    return str(best.encoding)
-
-
-def check_decodes(path: Path, encoding: str) -> None:
-    """Refuse at once a file whose first part does not decode with the encoding."""
-    with open(path, "rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        decoder.decode(sample, final=False)
-    except UnicodeDecodeError as exc:
-        raise ReadError(
-            f"the file is not valid {encoding} (byte {exc.start}); give the right encoding"
-        ) from exc
-
-
-class _CountingReader(io.RawIOBase):
-    """Counts bytes handed to the text layer, for percent done on files of known size."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = self.raw.readinto(b)
-        self.count += n or 0
-        return n or 0
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
-
-
 class Reader:
-    """One opened source: its columns, its size, and its rows in batches."""
+    """One opened source: its columns, its size, and its rows in batches.
+
+    A reader of one part of a file (see split.py) numbers its rows from 1 within the part;
+    `last_row` (the number of the last row it read) gives the next part its offset."""
 
     format: str
     columns: list[str]
     total_rows: int | None = None
     total_bytes: int | None = None
+    last_row: int = 0
+    encoding: str | None = None
+    # False while a part that should end on a record boundary has not been seen to.
+    split_ok: bool = True
 
     def batches(self, size: int) -> Iterator[Batch]:
         raise NotImplementedError
@@ -151,8 +63,17 @@ class Reader:
 class CSVReader(Reader):
     format = "csv"
 
-    def __init__(self, path: Path, *, encoding: str, delimiter: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        encoding: str,
+        delimiter: str | None = None,
+        part: tuple[int, int | None] | None = None,
+    ) -> None:
         self.total_bytes = path.stat().st_size
+        start, end = part or (0, None)
+        self.encoding = encoding
         dialect: Any = csv.excel
         if delimiter:
             dialect = type("Given", (csv.excel,), {"delimiter": delimiter})
@@ -168,11 +89,9 @@ class CSVReader(Reader):
                 dialect = csv.Sniffer().sniff(sample, ",;\t|")
             except csv.Error:
                 dialect = csv.excel
-        self._counter = _CountingReader(open(path, "rb", buffering=0))
-        self._text = io.TextIOWrapper(
-            io.BufferedReader(self._counter, 1 << 20), encoding=encoding, newline=""
-        )
-        self._reader = csv.reader(self._text, dialect)
+        self.dialect = dialect
+        self._sentinel: list[str] | None = None
+        self._open(path, encoding, 0, None if start else end)
         try:
             header = next(self._reader)
         except StopIteration:
@@ -184,24 +103,46 @@ class CSVReader(Reader):
             raise ReadError("the first row (the header) is empty")
         if len(set(self.columns)) != len(self.columns):
             raise ReadError("the header names a column twice")
+        if start:
+            self._text.close()
+            self._open(path, encoding, start, end)
+
+    def _open(self, path: Path, encoding: str, start: int, end: int | None) -> None:
+        self._counter = RangeReader(path, start, end)
+        self._text = io.TextIOWrapper(
+            io.BufferedReader(self._counter, 1 << 20), encoding=encoding, newline=""
+        )
+        lines: Iterator[str] = self._text
+        if end is not None:
+            # Read back as a record of its own only if the part ends between records.
+            self._sentinel = [uuid.uuid4().hex]
+            self.split_ok = False
+            lines = itertools.chain(self._text, [self._sentinel[0] + "\n"])
+        self._reader = csv.reader(lines, self.dialect)
 
     def batches(self, size: int) -> Iterator[Batch]:
         width = len(self.columns)
         row_no = 0
         reader = self._reader
+        sentinel = self._sentinel
+        one = width == 1 and sentinel is not None
         while True:
             rows: list[tuple[int, Any]] = []
             errors: list[RowError] = []
             try:
                 for values in reader:
-                    row_no += 1
-                    if len(values) != width:
+                    if len(values) != width or (one and values == sentinel):
+                        if values == sentinel:
+                            self.split_ok = True
+                            break
+                        row_no += 1
                         if not values or values == [""]:
                             continue
                         errors.append(
                             RowError(row_no, f"has {len(values)} fields, the header has {width}")
                         )
                     else:
+                        row_no += 1
                         rows.append((row_no, values))
                     if len(rows) + len(errors) >= size:
                         break
@@ -212,6 +153,7 @@ class CSVReader(Reader):
                 ) from exc
             except csv.Error as exc:
                 raise ReadError(f"CSV error near row {row_no + 1}: {exc}") from exc
+            self.last_row = row_no
             if not rows and not errors:
                 return
             yield Batch(rows, errors, self._counter.count)
@@ -223,21 +165,27 @@ class CSVReader(Reader):
 class JSONLReader(Reader):
     format = "jsonl"
 
-    def __init__(self, path: Path, *, encoding: str) -> None:
+    def __init__(
+        self, path: Path, *, encoding: str, part: tuple[int, int | None] | None = None
+    ) -> None:
         self.total_bytes = path.stat().st_size
         self._path = path
-        self._encoding = encoding
+        self._encoding = self.encoding = encoding
         self.columns = _probe_keys(self._records(limit=HEADER_PROBE_RECORDS))
-        self._counter: _CountingReader | None = None
+        self._counter: RangeReader | None = None
+        self._part = part or (0, None)
 
-    def _records(self, limit: int | None = None) -> Iterator[tuple[int, Any, str | None]]:
-        counter = _CountingReader(open(self._path, "rb", buffering=0))
+    def _records(
+        self, limit: int | None = None, start: int = 0, end: int | None = None
+    ) -> Iterator[tuple[int, Any, str | None]]:
+        counter = RangeReader(self._path, start, end)
         self._counter = counter
         text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 20), encoding=self._encoding)
         try:
             for line_no, line in enumerate(text, start=1):
                 if limit is not None and line_no > limit:
                     return
+                self.last_row = line_no
                 stripped = line.strip()
                 if not stripped:
                     continue
@@ -259,7 +207,9 @@ class JSONLReader(Reader):
 
     def batches(self, size: int) -> Iterator[Batch]:
         yield from _batched(
-            self._records(), size, lambda: self._counter.count if self._counter else 0
+            self._records(None, *self._part),
+            size,
+            lambda: self._counter.count if self._counter else 0,
         )
 
 
@@ -353,7 +303,7 @@ class JSONArrayReader(Reader):
 class ParquetReader(Reader):
     format = "parquet"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, part: tuple[int, int | None] | None = None) -> None:
         # Imported here: the operations worker starts faster without pyarrow for CSV files.
         import pyarrow.parquet as pq
 
@@ -365,16 +315,23 @@ class ParquetReader(Reader):
         self.total_rows = self._file.metadata.num_rows
         self.total_bytes = path.stat().st_size
         self.wanted: list[str] | None = None
+        self._groups: list[int] | None = None
+        if part is not None:
+            first, stop = part
+            self._groups = list(range(first, stop or self._file.metadata.num_row_groups))
 
     def batches(self, size: int) -> Iterator[Batch]:
         row_no = 0
         read = 0
-        for record_batch in self._file.iter_batches(batch_size=size, columns=self.wanted):
+        for record_batch in self._file.iter_batches(
+            batch_size=size, row_groups=self._groups, columns=self.wanted
+        ):
             rows = []
             for record in record_batch.to_pylist():
                 row_no += 1
                 rows.append((row_no, record))
             read += record_batch.nbytes
+            self.last_row = row_no
             yield Batch(rows, [], read)
 
     def close(self) -> None:
@@ -417,21 +374,24 @@ def open_reader(
     fmt: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    part: tuple[int, int | None] | None = None,
 ) -> Reader:
-    """Open a file for reading rows; ReadError for an empty or unreadable file."""
+    """Open a file (or one part of it, see split.py); ReadError for an empty or unreadable one.
+
+    A part is (start byte, end byte or None) for text files, row groups for Parquet."""
     if not path.exists() or not path.is_file():
         raise ReadError("the file does not exist")
     if path.stat().st_size == 0:
         raise ReadError("the file is empty")
     kind = detect_format(path, fmt)
     if kind == "parquet":
-        return ParquetReader(path)
+        return ParquetReader(path, part)
     enc = detect_encoding(path, encoding)
     check_decodes(path, enc)
     if kind == "csv":
-        return CSVReader(path, encoding=enc, delimiter=delimiter)
+        return CSVReader(path, encoding=enc, delimiter=delimiter, part=part)
     if kind == "jsonl":
-        return JSONLReader(path, encoding=enc)
+        return JSONLReader(path, encoding=enc, part=part)
     if kind == "json":
         return JSONArrayReader(path, encoding=enc)
     raise ReadError(f"unknown format {kind!r}; use one of {', '.join(FORMATS)}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from foredeck.errors import ValidationFailed
+from foredeck.operations import split
 from foredeck.operations.mapping import StagedRow, converter, resolve
 from foredeck.operations.readers import Batch, Reader, ReadError, RowError, open_reader
 from foredeck.operations.schemas import ColumnMapping
@@ -42,6 +43,10 @@ class SourceSpec:
     source_format: str = "csv"
     # SQLite: the staging file to write; None: converted rows go back to the server.
     stage_file: str | None = None
+    # Offer to split a file at least this big in two (see split.py); None: read it whole.
+    split_min_bytes: int | None = None
+    # Read only this part of the file (a range of bytes, or of Parquet row groups).
+    part: tuple[int, int | None] | None = None
 
 
 @dataclass
@@ -51,6 +56,8 @@ class Opened:
     content: str
     total_rows: int | None
     total_bytes: int | None
+    # The part a second worker should read; this worker then reads the rest (the first).
+    split: tuple[int, int | None] | None = None
 
 
 @dataclass
@@ -65,6 +72,10 @@ class BatchOut:
     bytes_read: int = 0
     rows: list[StagedRow] | None = None
     done: bool = False
+    # With done: the last row number read (the next part's offset), and for a part, whether
+    # it ended between records.
+    last_row: int = 0
+    split_ok: bool = True
 
 
 @dataclass
@@ -88,9 +99,7 @@ def open_source(spec: SourceSpec) -> Opened:
     reader: Reader | None = None
     try:
         if spec.path is not None:
-            reader = open_reader(
-                Path(spec.path), fmt=spec.format, encoding=spec.encoding, delimiter=spec.delimiter
-            )
+            reader = _open(spec, spec.part)
             columns, fmt = reader.columns, reader.format
         else:
             columns, fmt = list(spec.columns or []), spec.source_format
@@ -100,6 +109,10 @@ def open_source(spec: SourceSpec) -> Opened:
             raise OperationFailed(
                 exc.message + ": " + "; ".join(d["message"] for d in exc.details)
             ) from None
+        at = _split_point(spec, reader) if reader is not None and spec.stage_file else None
+        if at is not None and reader is not None:
+            reader.close()
+            reader = _open(spec, (0, at))
         if reader is not None and hasattr(reader, "wanted"):
             reader.wanted = resolved.used()
         convert = converter(resolved, columns, positional=fmt in ("csv", "sheet"))
@@ -123,7 +136,35 @@ def open_source(spec: SourceSpec) -> Opened:
         content=resolved.content,
         total_rows=reader.total_rows if reader else None,
         total_bytes=reader.total_bytes if reader else None,
+        split=None if at is None else (at, None),
     )
+
+
+def _open(spec: SourceSpec, part: tuple[int, int | None] | None) -> Reader:
+    assert spec.path is not None
+    return open_reader(
+        Path(spec.path),
+        fmt=spec.format,
+        encoding=spec.encoding,
+        delimiter=spec.delimiter,
+        part=part,
+    )
+
+
+def _split_point(spec: SourceSpec, reader: Reader) -> int | None:
+    """Where a second worker should start, when the file is worth splitting."""
+    if spec.split_min_bytes is None or spec.part is not None or spec.path is None:
+        return None
+    if (reader.total_bytes or 0) < spec.split_min_bytes:
+        return None
+    path = Path(spec.path)
+    if reader.format == "parquet":
+        return split.parquet_split(path)
+    if reader.format in ("csv", "jsonl") and reader.encoding:
+        return split.text_split(
+            path, reader.format, reader.encoding, getattr(reader, "dialect", None)
+        )
+    return None
 
 
 def _create_stage(path: Path) -> sqlite3.Connection:
@@ -153,7 +194,9 @@ def next_batch() -> BatchOut:
     except ReadError as exc:
         raise OperationFailed(str(exc)) from None
     if batch is None:
-        return BatchOut(done=True)
+        reader = session.reader
+        assert reader is not None
+        return BatchOut(done=True, last_row=reader.last_row, split_ok=reader.split_ok)
     return _stage(session, batch)
 
 
@@ -193,15 +236,28 @@ def _stage(session: _Session, batch: Batch) -> BatchOut:
     return result
 
 
-def finish(mode: str) -> int:
+def finish(mode: str, parts: list[tuple[str, int, int, int]] | None = None) -> int:
     """Index the stage file and drop superseded duplicates; the number dropped.
 
-    Done here, so the server holds its database's write lock only for the merge itself."""
+    `parts`: stage files other workers wrote for later parts of the file, as (path, row
+    offset, rows staged, rows without external id); their rows are appended first, numbered
+    as one pass over the file would have. Done here, so the server holds its database's
+    write lock only for the merge itself."""
     session = _session()
     db = session.db
     if db is None:
         return 0
     s = STAGE_TABLE
+    for path, offset, staged, without_ext in parts or []:
+        db.execute("ATTACH DATABASE ? AS part", (path,))
+        db.execute(
+            f"INSERT INTO {s} SELECT row_no + ?, content, memory_type, external_id, metadata, "
+            f"content_hash FROM part.{s} ORDER BY row_no",
+            (offset,),
+        )
+        db.execute("DETACH DATABASE part")
+        session.staged += staged
+        session.without_ext += without_ext
     duplicates = 0
     if session.staged - session.without_ext:
         db.execute(f"CREATE INDEX {s}_ext ON {s} (external_id, row_no)")
