@@ -260,22 +260,35 @@ def finish(mode: str, parts: list[tuple[str, int, int, int]] | None = None) -> i
         session.without_ext += without_ext
     duplicates = 0
     if session.staged - session.without_ext:
-        db.execute(f"CREATE INDEX {s}_ext ON {s} (external_id, row_no)")
         # A later row with the same external_id wins, as a second import of it would.
-        duplicates += db.execute(
-            f"DELETE FROM {s} WHERE external_id IS NOT NULL AND EXISTS (SELECT 1 FROM {s} b "
-            f"WHERE b.external_id = {s}.external_id AND b.row_no > {s}.row_no)"
-        ).rowcount
+        duplicates += _index_keeping_last(db, "external_id", "external_id IS NOT NULL")
     if mode != "append" and session.without_ext:
-        db.execute(f"CREATE INDEX {s}_hash ON {s} (content_hash, row_no)")
-        duplicates += db.execute(
-            f"DELETE FROM {s} WHERE external_id IS NULL AND EXISTS (SELECT 1 FROM {s} b "
-            f"WHERE b.external_id IS NULL AND b.content_hash = {s}.content_hash "
-            f"AND b.row_no > {s}.row_no)"
-        ).rowcount
+        duplicates += _index_keeping_last(db, "content_hash", "external_id IS NULL")
     db.close()
     session.db = None
     return max(0, duplicates)
+
+
+def _index_keeping_last(db: sqlite3.Connection, key: str, rows: str) -> int:
+    """Index `key` among `rows` for the merge, keeping only the last row of each key.
+
+    Returns how many earlier rows were dropped. Most files repeat no key: then building a
+    unique index is the whole check."""
+    s = STAGE_TABLE
+    index = f"{s}_{key}"
+    partial = "" if key == "external_id" else f" WHERE {rows}"
+    try:
+        db.execute(f"CREATE UNIQUE INDEX {index} ON {s} ({key}){partial}")
+        return 0
+    except sqlite3.IntegrityError:
+        pass
+    db.execute(f"CREATE INDEX {index} ON {s} ({key}, row_no){partial}")
+    return int(
+        db.execute(
+            f"DELETE FROM {s} WHERE {rows} AND EXISTS (SELECT 1 FROM {s} b "
+            f"WHERE b.{rows} AND b.{key} = {s}.{key} AND b.row_no > {s}.row_no)"
+        ).rowcount
+    )
 
 
 def close() -> None:
