@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from foredeck.app import create_app
@@ -120,6 +121,39 @@ async def test_rate_limit_429_with_headers(config: Config) -> None:
             assert "retry" in err["message"]
             # Another endpoint still has room under the global limit.
             assert (await c.get("/health/live")).status_code == 200
+
+
+def test_local_window_weighs_the_previous_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process counter: a full window still counts, weighted by how much of it is
+    left; windows two back are forgotten; idle clients are pruned."""
+    from limits import parse
+
+    from foredeck.kit import ratelimit
+
+    now = [6000.0]  # the start of a one-minute window
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    windows = ratelimit.LocalWindows()
+    item = parse("4/minute")
+    hits = [windows.hit(item, "global", "a") for _ in range(5)]
+    assert [h[0] for h in hits] == [True, True, True, True, False]
+    assert [h[1] for h in hits] == [3, 2, 1, 0, 0]
+    assert 0 < hits[4][2] <= 60
+    # Another client has its own window.
+    assert windows.hit(item, "global", "b")[:2] == (True, 3)
+    # 45 s into the next window a quarter of the previous one's 4 hits still counts.
+    now[0] = 6105.0
+    assert [windows.hit(item, "global", "a")[:2] for _ in range(4)] == [
+        (True, 2),
+        (True, 1),
+        (True, 0),
+        (False, 0),
+    ]
+    # Two windows later nothing is left of either.
+    now[0] = 6240.0
+    assert windows.hit(item, "global", "a")[:2] == (True, 3)
+    windows.prune_at = 1
+    windows.hit(item, "global", "c")
+    assert set(windows.windows) == {("global", "a", 60), ("global", "c", 60)}
 
 
 async def test_cors_preflight(config: Config) -> None:

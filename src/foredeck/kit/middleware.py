@@ -44,11 +44,18 @@ class RequestContextMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # Appended unless the response set one already (error responses carry the
+                # request id): item assignment scans the whole header list per header.
                 out = MutableHeaders(scope=message)
-                out["X-Request-ID"] = request_id
-                out["X-Process-Time"] = f"{time.perf_counter() - start:.6f}"
-                for key, value in extra_headers.items():
-                    out[key] = value
+                present = {name for name, _ in out.raw}
+                extra = (
+                    ("X-Request-ID", request_id),
+                    ("X-Process-Time", f"{time.perf_counter() - start:.6f}"),
+                    *extra_headers.items(),
+                )
+                for key, value in extra:
+                    if key.lower().encode() not in present:
+                        out.append(key, value)
             await send(message)
 
         if self.limiter is not None:

@@ -25,6 +25,10 @@ _COLUMNS = (
 def _iso(value: str | None) -> str | None:
     if value is None:
         return None
+    if len(value) == 26 and value[10] == " ":
+        # SQLAlchemy's SQLite form of a naive UTC time, 'YYYY-MM-DD HH:MM:SS.ffffff': the
+        # ISO form is a character away, and parsing it back cost a tenth of the read.
+        return f"{value[:10]}T{value[11:]}Z"
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)

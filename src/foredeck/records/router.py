@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from foredeck.auth.deps import Operator, Viewer
+from foredeck.auth.deps import Operator, Viewer, require_role
+from foredeck.auth.schemas import Role
 from foredeck.errors import NotFound
 from foredeck.kit.deps import LazySession, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
@@ -25,6 +26,9 @@ from foredeck.records.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/memories", tags=["memories"])
+# The point read authenticates in its body: as a declared dependency FastAPI solves a nested
+# dependant on every call, ~10 % of the hottest request in the API benchmark.
+VIEWER = require_role(Role.viewer)
 
 
 @router.get("", response_model=Paged[MemoryOut])
@@ -78,9 +82,14 @@ async def create_memory(body: MemoryCreate, principal: Operator, session: Sessio
     return ok(MemoryOut.model_validate(memory))
 
 
-@router.get("/{memory_id}", response_model=Envelope[MemoryOut])
-async def get_memory(memory_id: int, _: Viewer, request: Request) -> Any:
+@router.get(
+    "/{memory_id}",
+    response_model=Envelope[MemoryOut],
+    openapi_extra={"security": [{VIEWER.scheme_name: []}]},
+)
+async def get_memory(memory_id: int, request: Request) -> Any:
     """One record."""
+    await VIEWER(request)
     reader = getattr(request.app.state, "record_reader", None)
     if reader is not None:
         row = reader.get(memory_id)
