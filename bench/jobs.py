@@ -5,7 +5,10 @@
 - Celery mode (PostgreSQL + Redis + a `foredeck worker` subprocess) against a plain Celery
   task on the same Redis with the same pool, in the same run (target >= 0.8x).
 
-Run: .venv/bin/python -m bench.jobs [--full] [--skip-celery]
+- `--list`: `GET /api/v1/jobs` and the console's jobs page per filter at 1,000,000 jobs on
+  SQLite and PostgreSQL (bench/_jobs_list.py).
+
+Run: .venv/bin/python -m bench.jobs [--full] [--skip-celery] [--list [--skip-pg] [--jobs N]]
 """
 
 from __future__ import annotations
@@ -269,10 +272,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="20,000 jobs instead of 3,000")
     parser.add_argument("--skip-celery", action="store_true")
+    parser.add_argument("--list", action="store_true", help="the listing benchmark instead")
     parser.add_argument(
         "--slots", type=int, nargs="*", default=[8, 64], help="embedded pool sizes to measure"
     )
     args, _ = parser.parse_known_args()
+    if args.list:
+        from bench import _jobs_list
+
+        _jobs_list.main()
+        return
     n = 20_000 if args.full else 3_000
     from foredeck.logging import configure_logging
 

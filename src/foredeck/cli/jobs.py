@@ -66,19 +66,19 @@ def jobs_list(
                 per_page=limit,
             ),
         )
-        rows, total = page.data, page.meta.total
+        rows, total, exact = page.data, page.meta.total, page.meta.total_exact
     else:
 
-        async def fn(state: Any) -> tuple[list[Any], int]:
+        async def fn(state: Any) -> tuple[list[Any], int, bool]:
             from foredeck.jobs import service as jobs_service
             from foredeck.jobs.schemas import job_read
 
             stmt = jobs_service.filtered_jobs(status=status, kind=kind, queue=queues, q=q)
             async with state.sessionmaker() as session:
-                found, count = await jobs_service.list_jobs(session, stmt, offset=0, limit=limit)
-                return [job_read(j) for j in found], count
+                found = await jobs_service.list_jobs(session, stmt, offset=0, limit=limit)
+                return [job_read(j) for j in found.rows], found.total, found.exact
 
-        rows, total = run_local(load_config(data_dir), fn)
+        rows, total, exact = run_local(load_config(data_dir), fn)
     if as_json:
         print(json.dumps([j.model_dump(mode="json") for j in rows], indent=2))
         return
@@ -95,7 +95,7 @@ def jobs_list(
             (j.error or "")[:60],
         )
     console.print(table)
-    console.print(f"{len(rows)} of {total} jobs")
+    console.print(f"{len(rows)} of {total:,}{'' if exact else '+'} jobs")
 
 
 @jobs_app.command("show")

@@ -82,7 +82,11 @@ async def list_jobs(
     created_by: int | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Any:
-    """Jobs, newest first, filtered by status, kind, queue, creation time and text."""
+    """Jobs, newest first, filtered by status, kind, queue, creation time and text.
+
+    `meta.total` is exact up to 10,000 matches (or whenever an index counts it cheaply); past
+    that it is 10,000 with `meta.total_exact` false.
+    """
     stmt = jobs_service.filtered_jobs(
         status=list(status) if status else None,
         kind=kind,
@@ -92,10 +96,14 @@ async def list_jobs(
         created_by=created_by,
         q=q,
     )
-    rows, total = await jobs_service.list_jobs(
-        session, stmt, offset=page.offset, limit=page.per_page
+    found = await jobs_service.list_jobs(session, stmt, offset=page.offset, limit=page.per_page)
+    return paged(
+        [job_read(j) for j in found.rows],
+        page=page.page,
+        per_page=page.per_page,
+        total=found.total,
+        exact=found.exact,
     )
-    return paged([job_read(j) for j in rows], page=page.page, per_page=page.per_page, total=total)
 
 
 @router.get("/jobs/kinds", response_model=Envelope[list[KindRead]])
@@ -125,8 +133,8 @@ async def bulk_control(
             created_after=f.created_after,
             created_before=f.created_before,
         )
-        rows, _total = await jobs_service.list_jobs(session, stmt, offset=0, limit=body.limit)
-        ids = [j.id for j in rows]
+        found = await jobs_service.list_jobs(session, stmt, offset=0, limit=body.limit)
+        ids = [j.id for j in found.rows]
     if body.action == "delete":
         done, skipped = await deletion.delete_jobs(session, ids, data_dir=config.data_dir)
     else:

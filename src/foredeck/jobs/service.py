@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from foredeck.jobs import locks
+from foredeck.jobs import listing, locks
 from foredeck.jobs.context import event_payload
 from foredeck.jobs.dispatch import enqueue_after_commit, publish_after_commit
 from foredeck.jobs.registry import HANDLERS, get_spec, load_handlers
@@ -144,28 +144,22 @@ def filtered_jobs(
     if created_by is not None:
         stmt = stmt.where(Job.created_by == created_by)
     if q:
-        like = f"%{q.replace('%', '').replace('_', '')}%"
-        stmt = stmt.where(
-            or_(
-                Job.id.like(f"{q}%"),
-                Job.kind.like(like),
-                Job.error.like(like),
-                Job.progress_message.like(like),
-            )
-        )
+        stmt = stmt.where(listing.TextMatch(q))
     return stmt
 
 
 async def list_jobs(
-    session: AsyncSession, stmt: Select[Any], *, offset: int, limit: int
-) -> tuple[list[Job], int]:
-    total = (
-        await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    ).scalar_one()
-    rows = await session.execute(
-        stmt.order_by(Job.created_at.desc(), Job.id.desc()).offset(offset).limit(limit)
-    )
-    return list(rows.scalars()), int(total)
+    session: AsyncSession, stmt: Select[Any], *, offset: int, limit: int, order: Any = None
+) -> listing.JobPage:
+    """A page of a filter, newest first, with its total (capped; see `listing.count_jobs`)."""
+    return await listing.list_jobs(session, stmt, offset=offset, limit=limit, order=order)
+
+
+async def count_jobs(
+    session: AsyncSession, stmt: Select[Any], *, cap: int | None = None
+) -> tuple[int, bool]:
+    """(total, exact) of a filter; past `cap` it may stop counting (exact=False)."""
+    return await listing.count_jobs(session, stmt, cap=cap)
 
 
 async def list_runs(session: AsyncSession, job_id: str) -> list[JobRun]:

@@ -24,6 +24,8 @@ class PageMeta(BaseModel):
     per_page: int
     total: int
     total_pages: int
+    # False when counting stopped at a cap: `total` (and `total_pages`) are then lower bounds.
+    total_exact: bool = True
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -60,13 +62,12 @@ def ok(data: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"success": True, "data": data, "meta": meta}
 
 
-def paged(items: list[Any], *, page: int, per_page: int, total: int) -> dict[str, Any]:
+def paged(
+    items: list[Any], *, page: int, per_page: int, total: int, exact: bool = True
+) -> dict[str, Any]:
     pages = math.ceil(total / per_page) if per_page else 0
-    return {
-        "success": True,
-        "data": items,
-        "meta": {"page": page, "per_page": per_page, "total": total, "total_pages": pages},
-    }
+    meta = {"page": page, "per_page": per_page, "total": total, "total_pages": pages}
+    return {"success": True, "data": items, "meta": {**meta, "total_exact": exact}}
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -36,11 +36,13 @@ MIGRATION_LOCK_ID = 7_240_301
 def _include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    # Full-text search structures are raw SQL in 0003_index (FTS5 tables, an expression index).
+    # Text search structures are raw SQL in 0003_index and 0008 (FTS5 tables, GIN indexes).
     return not (
         reflected
         and compare_to is None
-        and (name or "").startswith(("memories_fts", "ix_memories_content_fts"))
+        and (name or "").startswith(
+            ("memories_fts", "ix_memories_content_fts", "jobs_fts", "ix_jobs_text_trgm")
+        )
     )
 
 

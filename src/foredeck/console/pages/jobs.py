@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
 
 from foredeck.auth.schemas import Role
 from foredeck.console.backends import service
@@ -127,26 +126,18 @@ async def _table_context(request: Request, session: Any) -> dict[str, Any]:
     except ValueError:
         page = 1
     rows: list[Job] = []
-    total = 0
+    total, exact = 0, True
     sort = request.query_params.get("sort", "-created")
     if sort not in SORTS:
         errors["sort"] = "Unknown sort"
     if not errors:
         stmt = _statement(jobs, filters, raw["worker"])
-        if sort == "-created":
-            rows, total = await jobs.list_jobs(
-                session, stmt, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
-            )
-        else:
-            # Other orders: the same filter, ordered here (the API lists newest first only).
-            total = int(
-                await session.scalar(
-                    select(func.count()).select_from(stmt.order_by(None).subquery())
-                )
-                or 0
-            )
-            ordered = stmt.order_by(*SORTS[sort]).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
-            rows = list(await session.scalars(ordered))
+        # Other orders than newest first are the console's own (the API has only that one).
+        order = None if sort == "-created" else SORTS[sort]
+        found = await jobs.list_jobs(
+            session, stmt, offset=(page - 1) * PER_PAGE, limit=PER_PAGE, order=order
+        )
+        rows, total, exact = found.rows, found.total, found.exact
     # Suggestions come from the handler registry: a DISTINCT over a million jobs would not.
     kinds, queues = _kinds_and_queues()
     if sort != "-created":
@@ -155,8 +146,11 @@ async def _table_context(request: Request, session: Any) -> dict[str, Any]:
     return {
         "rows": rows,
         "total": total,
+        # A capped total is a lower bound: the page count then says "N+" and Next stays.
+        "exact": exact,
         "page_no": page,
         "pages": (total + PER_PAGE - 1) // PER_PAGE,
+        "more": not exact and len(rows) == PER_PAGE,
         "errors": errors,
         "f": raw,
         "statuses": JOB_STATUSES,
@@ -227,8 +221,8 @@ async def jobs_count(request: Request, session: SessionDep) -> Response:
     if errors:
         raise ValidationFailed("The filter is not valid")
     stmt = _statement(jobs, filters, raw["worker"])
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    return Response(str(min(int(total or 0), MAX_BATCH)), media_type="text/plain")
+    total, _exact = await jobs.count_jobs(session, stmt, cap=MAX_BATCH)
+    return Response(str(min(total, MAX_BATCH)), media_type="text/plain")
 
 
 def _traceback_summary(text: str | None) -> str | None:
