@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from foredeck.db import transaction
+from foredeck.settings import service as settings_service
+
 TERMINAL = ("succeeded", "failed", "cancelled")
 DEADLINE = 120.0
 
@@ -76,3 +79,44 @@ async def records(
         if page >= body["meta"]["total_pages"]:
             return out
         page += 1
+
+
+async def import_and_cancel(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin: dict[str, str],
+    operator: dict[str, str],
+    coll: str,
+    *,
+    after_rows: int = 0,
+) -> dict[str, Any]:
+    """Import 100,000 rows in batches of 100 and cancel once `after_rows` are read."""
+    path = import_path(app, f"{coll}.csv")
+    path.write_text("content\n" + "".join(f"row {i}\n" for i in range(100_000)))
+    put = await client.put("/api/v1/settings/operations", json={"batch_size": 100}, headers=admin)
+    assert put.status_code == 200, put.text
+    try:
+        resp = await client.post(
+            "/api/v1/operations/import",
+            json={"path": path.name, "collection": coll},
+            headers=operator,
+        )
+        job_id = resp.json()["data"]["job_id"]
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 60
+        while loop.time() < end:
+            job = (await client.get(f"/api/v1/jobs/{job_id}", headers=operator)).json()["data"]
+            started = job["status"] != "queued" and not after_rows
+            if job["progress"]["done"] > after_rows or started:
+                break
+            await asyncio.sleep(0.02)
+        cancel = await client.post(
+            f"/api/v1/jobs/{job_id}/control", json={"action": "cancel"}, headers=operator
+        )
+        assert cancel.status_code == 200, cancel.text
+        job = await wait_job(client, operator, job_id)
+        assert job["status"] == "cancelled", job
+        return job
+    finally:
+        async with transaction(app.state.sessionmaker) as session:
+            await settings_service.delete_section(session, "operations")

@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 
-from foredeck.operations import parallel, split
+from foredeck.operations import offload, parallel, split
 from tests.conftest import unique
-from tests.operations.helpers import import_path, records, run_import
+from tests.operations.helpers import import_and_cancel, import_path, records, run_import
 
 # Only SQLite stages in the workers' own files; PostgreSQL reads in one pass (COPY).
 pytestmark = pytest.mark.sqlite_only
@@ -156,3 +156,29 @@ async def test_an_error_in_the_second_part_is_numbered_from_the_start(
     assert await records(client, operator, coll) == []
     left = [str(p) for p in app.state.config.data_dir.rglob("stage-*")]
     assert not left, "a staging file was left behind"
+
+
+async def test_a_cancelled_split_import_changes_nothing_and_leaves_no_worker_behind(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin: dict,
+    operator: dict,
+    splits: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[offload.OperationsWorker] = []
+    original_init = offload.OperationsWorker.__init__
+
+    def recording_init(self: offload.OperationsWorker) -> None:
+        original_init(self)
+        started.append(self)
+
+    monkeypatch.setattr(offload.OperationsWorker, "__init__", recording_init)
+    coll = unique("splitcancel")
+    await import_and_cancel(client, app, admin, operator, coll, after_rows=1000)
+    assert await records(client, operator, coll) == []
+    assert not list(app.state.config.data_dir.rglob("stage-*"))
+    # Every worker this import used is idle in the pool or gone.
+    idle = set(map(id, offload._idle))
+    assert all(id(w) in idle or not w.alive for w in started), started
+    assert not any(w.busy for w in offload._idle)

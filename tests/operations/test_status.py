@@ -13,10 +13,15 @@ from fastapi import FastAPI
 from foredeck.db import transaction
 from foredeck.jobs.locks import LockHeld, operation_lock
 from foredeck.operations.lifecycle import sweep
-from foredeck.settings import service as settings_service
 from foredeck.workers import service as workers_service
 from tests.conftest import assert_error, unique
-from tests.operations.helpers import import_path, run_export, run_import, wait_job
+from tests.operations.helpers import (
+    import_and_cancel,
+    import_path,
+    run_export,
+    run_import,
+    wait_job,
+)
 
 
 async def test_second_import_is_refused_while_one_is_queued(
@@ -130,32 +135,6 @@ async def test_cancelled_import_changes_nothing(
     client: httpx.AsyncClient, app: FastAPI, admin: dict, operator: dict
 ) -> None:
     coll = unique("cancel")
-    path = import_path(app, f"{coll}.csv")
-    path.write_text("content\n" + "".join(f"row {i}\n" for i in range(100_000)))
-    put = await client.put("/api/v1/settings/operations", json={"batch_size": 100}, headers=admin)
-    assert put.status_code == 200, put.text
-    try:
-        resp = await client.post(
-            "/api/v1/operations/import",
-            json={"path": path.name, "collection": coll},
-            headers=operator,
-        )
-        job_id = resp.json()["data"]["job_id"]
-        loop = asyncio.get_running_loop()
-        end = loop.time() + 60
-        while loop.time() < end:
-            job = (await client.get(f"/api/v1/jobs/{job_id}", headers=operator)).json()["data"]
-            if job["progress"]["done"] > 0 or job["status"] != "queued":
-                break
-            await asyncio.sleep(0.02)
-        cancel = await client.post(
-            f"/api/v1/jobs/{job_id}/control", json={"action": "cancel"}, headers=operator
-        )
-        assert cancel.status_code == 200, cancel.text
-        job = await wait_job(client, operator, job_id)
-        assert job["status"] == "cancelled", job
-    finally:
-        async with transaction(app.state.sessionmaker) as session:
-            await settings_service.delete_section(session, "operations")
+    await import_and_cancel(client, app, admin, operator, coll)
     listing = await client.get(f"/api/v1/memories?collection={coll}", headers=operator)
     assert listing.json()["meta"]["total"] == 0
