@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foredeck.jobs.tasks import stop_tasks
+from foredeck.kit.background import logged_failure
 from foredeck.logging import get_logger
 
 log = get_logger(__name__)
@@ -108,14 +109,10 @@ class LiveHub:
         pubsub = self.pubsub
         assert pubsub is not None
         while True:
-            try:
+            with logged_failure("console_hub_subscription_failed", topic=topic):
                 async for message in pubsub.subscribe([topic]):
                     name, data = _topic_and_data(message, topic)
                     self.offer(name, data)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("console_hub_subscription_failed", topic=topic)
             # A subscription that ended (e.g. Redis restarted) is made again after a pause.
             await asyncio.sleep(1.0)
 

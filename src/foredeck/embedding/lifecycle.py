@@ -23,6 +23,7 @@ from foredeck.embedding import registry
 from foredeck.embedding import service as embedding_service
 from foredeck.errors import AppError
 from foredeck.jobs.tasks import stop_tasks
+from foredeck.kit.background import logged_failure
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.settings import service as settings_service
@@ -95,16 +96,12 @@ async def _loop(app: FastAPI) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.embed_wakeup.wait(), state.config.embedding_poll_seconds)
         state.embed_wakeup.clear()
-        try:
+        with logged_failure("embed_loop_failed"):
             if getattr(state, "index_manager", None) is not None:
                 from foredeck.index import model_switch
 
                 await model_switch.watch_settings(state)
             await ensure_embed_job(state)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("embed_loop_failed")
 
 
 async def startup(app: FastAPI) -> None:

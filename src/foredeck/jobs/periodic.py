@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from foredeck.kit.background import logged_failure
 from foredeck.logging import get_logger
 
 log = get_logger(__name__)
@@ -14,12 +15,8 @@ log = get_logger(__name__)
 async def repeat(round_: Callable[[], Awaitable[Any]], *, every: float, name: str) -> None:
     """Run round_ now and then every `every` seconds; a failed round is logged, never fatal."""
     while True:
-        try:
+        with logged_failure("periodic_round_failed", task=name):
             await round_()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("periodic_round_failed", task=name)
         await asyncio.sleep(every)
 
 

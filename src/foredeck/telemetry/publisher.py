@@ -15,6 +15,7 @@ from foredeck.db import transaction
 from foredeck.jobs import locks
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import write_guard
+from foredeck.kit.background import logged_failure
 from foredeck.logging import get_logger
 from foredeck.telemetry import retention
 from foredeck.telemetry import service as telemetry_service
@@ -45,12 +46,8 @@ class TelemetryPublisher:
     async def _loop(self) -> None:
         while True:
             started = time.monotonic()
-            try:
+            with logged_failure("telemetry_tick_failed"):
                 await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("telemetry_tick_failed")
             await asyncio.sleep(max(0.05, self.interval - (time.monotonic() - started)))
 
     async def _lead(self) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from foredeck.db import transaction
 from foredeck.jobs import locks
 from foredeck.jobs.writes import write_guard
+from foredeck.kit.background import logged_failure
 from foredeck.logging import get_logger
 from foredeck.workers import service as workers_service
 from foredeck.workers.runner import JobRunner
@@ -45,12 +46,8 @@ class Maintenance:
 
     async def _loop(self) -> None:
         while not self._stopping:
-            try:
+            with logged_failure("maintenance_failed"):
                 await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("maintenance_failed")
             await asyncio.sleep(self.interval)
 
     async def tick(self) -> None:

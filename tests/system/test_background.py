@@ -1,0 +1,53 @@
+"""Background loops: a failing round is logged and the loop goes on; a cancel stops it even
+when the cut-off work fails with another error on the way out (as a session close does)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import structlog
+
+from foredeck.jobs import periodic
+
+
+async def test_failed_round_is_logged_and_the_loop_goes_on() -> None:
+    rounds: list[int] = []
+    third = asyncio.Event()
+
+    async def round_() -> None:
+        rounds.append(1)
+        if len(rounds) == 3:
+            third.set()
+        if len(rounds) == 1:
+            raise RuntimeError("boom")
+
+    with structlog.testing.capture_logs() as logs:
+        task = periodic.start(round_, every=0.01, name="flaky")
+        await asyncio.wait_for(third.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    failures = [e for e in logs if e["event"] == "periodic_round_failed"]
+    assert [e["task"] for e in failures] == ["flaky"]
+
+
+async def test_cancel_mid_round_stops_the_loop_without_a_failure() -> None:
+    started = asyncio.Event()
+
+    async def round_() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError as cut_off:
+            raise RuntimeError("Can't reconnect until invalid transaction is rolled back") from (
+                cut_off
+            )
+
+    with structlog.testing.capture_logs() as logs:
+        task = periodic.start(round_, every=30, name="cut-off")
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+    assert not [e for e in logs if e["event"] == "periodic_round_failed"]
