@@ -1,6 +1,15 @@
 """One app and one migrated database per test session (SQLite, or PostgreSQL when
-FOREDECK_TEST_DATABASE_URL names one). Tests isolate themselves by the data they create
-(unique names), so the shared database never needs emptying."""
+FOREDECK_TEST_DATABASE_URL names one).
+
+Two kinds of isolation:
+- tests of services and data take the `db` fixture: a session in a transaction that is rolled
+  back after the test, whatever the code under test commits;
+- tests through the API and the job engine cannot: the app's workers, its point-read
+  connection and its background loops commit and read on connections of their own, as in
+  production. Those tests isolate themselves by the data they create (unique names), so the
+  shared database never needs emptying, and put back any setting they change
+  (`stored_section`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.app import create_app
 from foredeck.auth import service as auth_service
@@ -79,6 +89,23 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+
+
+@pytest.fixture
+async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session whose work is rolled back after the test. Commits made with it (services
+    commit through `transaction`, or call commit) only release savepoints inside the outer
+    transaction, so nothing reaches the shared database."""
+    async with app.state.engine.connect() as conn:
+        outer = await conn.begin()
+        session = AsyncSession(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
 
 
 UserFactory = Callable[..., Awaitable[dict[str, str]]]

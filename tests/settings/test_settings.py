@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.db import transaction
@@ -193,21 +194,35 @@ async def test_credentials_and_sheets_against_fake_google(
         )
 
 
-async def test_config_migration_runs_once(app: FastAPI, tmp_path: Path) -> None:
+async def test_config_migration_runs_once(app: FastAPI, db: AsyncSession, tmp_path: Path) -> None:
     base: Config = app.state.config
     yaml_file = tmp_path / "foredeck.yaml"
     yaml_file.write_text("index:\n  type: hnsw\n  ef_search: 99\nworkers:\n  concurrency: 7\n")
     config = base.model_copy(update={"config_file": yaml_file})
     env = {"FOREDECK_INDEX_HNSW_M": "48", "FOREDECK_UNRELATED": "1"}
-    async with transaction(app.state.sessionmaker) as session:
-        await settings_service.delete_section(session, "index")
-        report = await migration.import_config(session, config, environ=env, overwrite=True)
+    await settings_service.delete_section(db, "index")
+    report = await migration.import_config(db, config, environ=env, overwrite=True)
     assert "index" in report.imported
     assert "workers" in report.skipped  # a bare number is not a per-queue mapping
-    async with transaction(app.state.sessionmaker) as session:
-        index = await settings_service.get_section(session, "index")
-        assert (index.type, index.ef_search, index.hnsw_m) == ("hnsw", 99, 48)
-        # The first run already happened at start-up, so a first-run import is a no-op.
-        again = await migration.import_config(session, config, environ=env, first_run=True)
-        assert again.already_done
-        await settings_service.delete_section(session, "index")
+    await db.commit()
+    index = await settings_service.get_section(db, "index")
+    assert (index.type, index.ef_search, index.hnsw_m) == ("hnsw", 99, 48)
+    # The first run already happened at start-up, so a first-run import is a no-op.
+    again = await migration.import_config(db, config, environ=env, first_run=True)
+    assert again.already_done
+
+
+async def test_db_fixture_keeps_what_a_test_commits_to_itself(
+    app: FastAPI, db: AsyncSession
+) -> None:
+    """What a test commits through `db` is visible to it and to no other connection; the
+    fixture rolls the outer transaction back at teardown."""
+    name = "retention"
+    async with app.state.sessionmaker() as other:
+        before = (await settings_service.get_section(other, name)).job_days
+    value = {"job_days": before + 1, "export_days": 2, "telemetry_hours": 12}
+    await settings_service.put_section(db, name, value, config=app.state.config, remote=False)
+    await db.commit()
+    assert (await settings_service.get_section(db, name)).job_days == before + 1
+    async with app.state.sessionmaker() as other:
+        assert (await settings_service.get_section(other, name)).job_days == before
