@@ -85,7 +85,13 @@ async def test_filters_sort_and_pagination(client: httpx.AsyncClient, operator: 
             f"/api/v1/memories?collection={coll}&per_page=2&page=2&sort=id", headers=operator
         )
     ).json()
-    assert page["meta"] == {"page": 2, "per_page": 2, "total": 5, "total_pages": 3}
+    assert page["meta"] == {
+        "page": 2,
+        "per_page": 2,
+        "total": 5,
+        "total_pages": 3,
+        "total_exact": True,
+    }
     assert [m["content"][:6] for m in page["data"]] == ["item 2", "item 3"]
     facts = await client.get(
         f"/api/v1/memories?collection={coll}&memory_type=fact", headers=operator

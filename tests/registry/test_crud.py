@@ -264,7 +264,13 @@ async def test_filters_search_sort_and_pages(client: httpx.AsyncClient, operator
     base = f"{API}/servers?region={region}"
     resp = await client.get(f"{base}&status=active&sort=-name&per_page=2", headers=operator)
     body = resp.json()
-    assert body["meta"] == {"page": 1, "per_page": 2, "total": 3, "total_pages": 2}
+    assert body["meta"] == {
+        "page": 1,
+        "per_page": 2,
+        "total": 3,
+        "total_pages": 2,
+        "total_exact": True,
+    }
     assert [s["name"] for s in body["data"]] == [f"{region}-3", f"{region}-2"]
     page2 = (
         await client.get(f"{base}&status=active&sort=-name&per_page=2&page=2", headers=operator)
