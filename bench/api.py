@@ -2,6 +2,12 @@
 
 Both servers run as one uvicorn process with one worker on this machine; the load generator
 keeps 32 keep-alive connections busy. Target: foredeck >= 0.5x the bare endpoint.
+
+Two ratios are printed. Throughput: requests/s of each, alternated. Capacity: the server
+process's own CPU time per request (all threads, from /proc), inverted. A one-process server
+can serve at most 1 / (CPU per request) requests/s; on two shared cores the load generator,
+itself Python, often cannot keep the faster server busy and other processes take turns on
+either core, so the throughput ratio moves ±30 % between runs while CPU per request holds.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._http import PYTHON, free_port, load, run_server
+from bench._http import PYTHON, cpu_seconds, free_port, load, run_server
 
 
 async def _prepare(data_dir: Path) -> tuple[str, int]:
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             **json.loads(os.environ.get("BENCH_API_ENV", "{}")),
         }
         fd_cmd = [*pin, PYTHON, "-m", "foredeck.cli", "serve", "--port", str(fd_port)]
-        with run_server(fd_cmd, fd_port, env):
+        with run_server(fd_cmd, fd_port, env) as fd_proc:
             body = httpx.get(f"http://127.0.0.1:{fd_port}{path}", headers=headers).json()
             assert body["data"]["id"] == memory_id, body
             bare_cmd = [
@@ -87,17 +93,24 @@ def main(argv: list[str] | None = None) -> None:
                 "warning",
                 "--no-access-log",
             ]
-            with run_server(bare_cmd, bare_port, {"BENCH_BODY": json.dumps(body)}):
+            bare_env = {"BENCH_BODY": json.dumps(body)}
+            with run_server(bare_cmd, bare_port, bare_env) as bare_proc:
                 load(bare_port, path, {}, 1.0, 4)  # warm up both
                 load(fd_port, path, headers, 1.0, 4)
-                ratios, fd_runs, bare_runs = [], [], []
+                ratios, cpu_ratios, fd_runs, bare_runs = [], [], [], []
+                fd_cpu, bare_cpu = [], []
                 for _ in range(args.rounds):
+                    before = cpu_seconds(bare_proc.pid)
                     bare = load(bare_port, path, {}, args.seconds, args.connections)
+                    bare_cpu.append((cpu_seconds(bare_proc.pid) - before) / bare.requests)
+                    before = cpu_seconds(fd_proc.pid)
                     fd = load(fd_port, path, headers, args.seconds, args.connections)
+                    fd_cpu.append((cpu_seconds(fd_proc.pid) - before) / fd.requests)
                     assert fd.errors == 0 and bare.errors == 0, (fd.errors, bare.errors)
                     bare_runs.append(bare)
                     fd_runs.append(fd)
                     ratios.append(fd.rps / bare.rps)
+                    cpu_ratios.append(bare_cpu[-1] / fd_cpu[-1])
     fd_rps = statistics.median(r.rps for r in fd_runs)
     bare_rps = statistics.median(r.rps for r in bare_runs)
     bare_p50 = statistics.median(r.p50_ms for r in bare_runs)
@@ -105,7 +118,15 @@ def main(argv: list[str] | None = None) -> None:
     fd_p99 = statistics.median(r.p99_ms for r in fd_runs)
     print(f"bare FastAPI:   {bare_rps:8.0f} req/s  p50 {bare_p50:.1f} ms")
     print(f"foredeck GET:   {fd_rps:8.0f} req/s  p50 {fd_p50:.1f} ms  p99 {fd_p99:.1f} ms")
-    print(f"ratio foredeck/bare: {statistics.median(ratios):.2f}x (target >= 0.5x)")
+    print(
+        f"server CPU per request: bare {statistics.median(bare_cpu) * 1e6:.0f} us, "
+        f"foredeck {statistics.median(fd_cpu) * 1e6:.0f} us"
+    )
+    print(f"throughput ratio foredeck/bare: {statistics.median(ratios):.2f}x (target >= 0.5x)")
+    print(
+        f"capacity ratio foredeck/bare (CPU per request): {statistics.median(cpu_ratios):.2f}x "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in cpu_ratios)})"
+    )
 
 
 if __name__ == "__main__":
