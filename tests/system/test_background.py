@@ -51,3 +51,33 @@ async def test_cancel_mid_round_stops_the_loop_without_a_failure() -> None:
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 5)
     assert not [e for e in logs if e["event"] == "periodic_round_failed"]
+
+
+async def test_a_swallowed_cancel_does_not_stop_the_loop_later() -> None:
+    """A failure unrelated to any cancel is logged even if the task once swallowed a cancel
+    (its cancel count then stays up)."""
+    rounds: list[int] = []
+    third = asyncio.Event()
+
+    async def round_() -> None:
+        rounds.append(1)
+        if len(rounds) == 1:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            try:
+                await asyncio.sleep(1)
+            except asyncio.CancelledError:
+                pass  # swallowed, without uncancel()
+        elif len(rounds) == 2:
+            raise RuntimeError("unrelated")
+        else:
+            third.set()
+
+    with structlog.testing.capture_logs() as logs:
+        task = periodic.start(round_, every=0.01, name="swallower")
+        await asyncio.wait_for(third.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [e["task"] for e in logs if e["event"] == "periodic_round_failed"] == ["swallower"]

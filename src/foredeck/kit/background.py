@@ -26,8 +26,23 @@ def logged_failure(event: str, **fields: Any) -> Iterator[None]:
         yield
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
         task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if task is not None and task.cancelling() and _raised_by_a_cancel(exc):
             raise asyncio.CancelledError from None
         log.exception(event, **fields)
+
+
+def _raised_by_a_cancel(exc: BaseException) -> bool:
+    """Whether exc was raised while a CancelledError was being handled (its context chain).
+
+    A task's cancel count stays up if some code swallowed an earlier cancel, so the count
+    alone would turn any later failure into a stop."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, asyncio.CancelledError):
+            return True
+        seen.add(id(link))
+        link = link.__context__
+    return False

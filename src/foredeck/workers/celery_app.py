@@ -287,8 +287,8 @@ class WorkerRuntime:
             try:
                 await self.record.beat(self.runner, list(self.runner.contexts))
                 await asyncio.to_thread(self._apply_pause, self.record.paused)
-            except Exception:
-                log.warning("worker_heartbeat_failed", worker=self.worker_id)
+            except Exception as exc:
+                log.warning("worker_heartbeat_failed", worker=self.worker_id, error=repr(exc))
             await asyncio.sleep(interval)
 
     def _apply_pause(self, paused: bool) -> None:

@@ -303,12 +303,12 @@ class EmbeddedExecutor:
         while not self._stopping:
             try:
                 await self.load_slots()
-            except Exception:
-                log.warning("worker_slots_unreadable", worker=self.worker_id)
+            except Exception as exc:
+                log.warning("worker_slots_unreadable", worker=self.worker_id, error=repr(exc))
             try:
                 await self.record.beat(self.runner, list(self.running))
-            except Exception:
-                log.warning("worker_heartbeat_failed", worker=self.worker_id)
+            except Exception as exc:
+                log.warning("worker_heartbeat_failed", worker=self.worker_id, error=repr(exc))
             if not self.record.paused:
                 self._wake.set()
             await asyncio.sleep(self.settings.worker_heartbeat_seconds)
