@@ -7,6 +7,7 @@ import uuid
 from contextlib import aclosing
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from foredeck.models.jobs import Job
 from foredeck.models.settings import Setting
 from foredeck.records import service as records_service
 from foredeck.workers import service as workers_service
+from tests.conftest import UserFactory, unique
 from tests.console.helpers import HTMX, console_client
 from tests.jobs.helpers import finished_jobs, parked_job
 
@@ -344,3 +346,31 @@ async def test_search_highlights_matches_and_links_records(app: FastAPI) -> None
         assert word in record.text
         bad = await client.get("/ui/search?q=x&mode=telepathy")
         assert bad.status_code == 422 and "Choose semantic, keyword or hybrid" in bad.text
+
+
+async def test_paused_queues_say_who_paused_them(app: FastAPI, make_user: UserFactory) -> None:
+    """An operator's pause names the operator; an operation's pause says it ends with it."""
+    name = unique("pauser")
+    by_hand, by_operation = unique("hand"), unique("auto")
+    headers = await make_user("operator", username=name)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
+        resp = await api.post(f"/api/v1/queues/{by_hand}/pause", headers=headers)
+        assert resp.status_code == 200, resp.text
+    async with transaction(app.state.sessionmaker) as session:
+        await workers_service.pause_queue(
+            session, by_operation, by="the index restore", automatic=True
+        )
+    client, _ = await console_client(app, "viewer")
+    try:
+        async with aclosing(client):
+            workers_page = (await client.get("/ui/workers")).text
+            import_page = (await client.get("/ui/import")).text
+        for page in (workers_page, import_page):
+            assert re.search(rf"{by_hand} \(paused by {name} since \d\d:\d\d:\d\d UTC\)", page)
+            assert f"{by_operation} (paused by the index restore while it runs; resumed" in page
+            assert f"{by_hand} (paused by {name} while" not in page
+    finally:
+        async with transaction(app.state.sessionmaker) as session:
+            await workers_service.resume_queue(session, by_hand)
+            await workers_service.resume_queue(session, by_operation)

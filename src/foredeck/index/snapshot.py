@@ -199,7 +199,9 @@ async def _embedding_paused(state: Any) -> AsyncIterator[None]:
     async with transaction(state.sessionmaker) as session:
         already = "embedding" in await workers_service.paused_queues(session)
         if not already:
-            await workers_service.pause_queue(session, "embedding")
+            await workers_service.pause_queue(
+                session, "embedding", by="the index restore", automatic=True
+            )
     try:
         yield
     finally:

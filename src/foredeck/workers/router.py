@@ -114,11 +114,11 @@ async def resume_worker(
 async def pause_queue(
     queue: QueueName,
     request: Request,
-    _: Operator,
+    principal: Operator,
     session: SessionDep,
 ) -> Any:
     """Stop starting jobs of one queue on every worker."""
-    await workers_service.pause_queue(session, queue)
+    await workers_service.pause_queue(session, queue, by=principal.username)
     _after_change(session, {"action": "pause_queue", "queue": queue})
     return ok(await workers_service.read_controls(session))
 

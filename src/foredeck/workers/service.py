@@ -57,9 +57,23 @@ async def paused_queues(session: AsyncSession) -> set[str]:
     return {n[len(QUEUE_PREFIX) :] for n in controls if n.startswith(QUEUE_PREFIX)}
 
 
-async def pause_queue(session: AsyncSession, queue: str) -> None:
+async def queue_pauses(session: AsyncSession) -> list[dict[str, Any]]:
+    """Each paused queue with who paused it, since when, and whether an operation did (and
+    resumes it when it ends)."""
+    controls = await active_controls(session)
+    return [
+        {"queue": name[len(QUEUE_PREFIX) :], **(data or {})}
+        for name, data in sorted(controls.items())
+        if name.startswith(QUEUE_PREFIX)
+    ]
+
+
+async def pause_queue(
+    session: AsyncSession, queue: str, *, by: str | None = None, automatic: bool = False
+) -> None:
     """Stop every worker from starting jobs of this queue (running ones finish)."""
-    await set_control(session, QUEUE_PREFIX + queue, True, {"since": utcnow().isoformat()})
+    data = {"since": utcnow().isoformat(), "by": by, "automatic": automatic}
+    await set_control(session, QUEUE_PREFIX + queue, True, data)
 
 
 async def resume_queue(session: AsyncSession, queue: str) -> None:

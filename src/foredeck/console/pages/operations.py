@@ -114,14 +114,14 @@ async def operation_context(
             progress = progress_view(job)
             errors = await row_errors(session, job.id)
     workers = service("workers")
-    paused_queues = sorted(await workers.paused_queues(session)) if workers else []
+    queue_pauses = await workers.queue_pauses(session) if workers else []
     draining = bool(workers and await workers.is_draining(session))
     return {
         "status": status,
         "job": job,
         "progress": progress,
         "row_errors": errors,
-        "paused_queues": paused_queues,
+        "queue_pauses": queue_pauses,
         "draining": draining,
     }
 

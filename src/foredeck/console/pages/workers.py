@@ -35,13 +35,12 @@ async def _context(request: Request, session: Any) -> dict[str, Any]:
     rows = await data.worker_rows(request, session)
     controls = await workers.active_controls(session) if workers is not None else {}
     queue_depth = await data.queue_summary(request, session)
-    paused_queues = sorted(name.split(":", 1)[1] for name in controls if name.startswith("queue:"))
     return {
         "rows": rows,
         "draining": "drain" in controls,
         "drain_info": controls.get("drain") or {},
         "pause_all": "pause_all" in controls,
-        "paused_queues": paused_queues,
+        "queue_pauses": await workers.queue_pauses(session) if workers is not None else [],
         "queue": queue_depth,
         "stale_after": data.heartbeat_seconds(request) * 3,
     }
