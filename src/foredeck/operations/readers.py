@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from foredeck.operations.detect import ReadError as ReadError
-from foredeck.operations.detect import check_decodes, detect_encoding, detect_format
+from foredeck.operations.detect import (
+    check_decodes,
+    detect_encoding,
+    detect_format,
+    sniff_dialect,
+)
 from foredeck.operations.split import RangeReader
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
@@ -82,13 +87,11 @@ class CSVReader(Reader):
         else:
             with open(path, encoding=encoding, newline="", errors="replace") as handle:
                 sample = handle.read(64 * 1024)
+            whole = len(sample) < 64 * 1024
             # Sniff whole lines only: a cut line can fool the delimiter guess.
-            if len(sample) == 64 * 1024 and "\n" in sample:
+            if not whole and "\n" in sample:
                 sample = sample[: sample.rfind("\n")]
-            try:
-                dialect = csv.Sniffer().sniff(sample, ",;\t|")
-            except csv.Error:
-                dialect = csv.excel
+            dialect = sniff_dialect(sample, whole=whole)
         self.dialect = dialect
         self._sentinel: list[str] | None = None
         self._open(path, encoding, 0, None if start else end)

@@ -7,7 +7,8 @@ inside an unquoted field (`5" screen`, which csv reads as text) or an escape cha
 fool that count, so the guess is checked: the first part's reader gets a sentinel line after
 its last byte and must read it back as a record of its own (see CSVReader); if not, the
 import reads the file again in one pass. A JSON array, a file in an encoding whose bytes may
-hide a newline (UTF-16), or a file without a usable boundary stays whole.
+hide a newline (UTF-16), a CSV read with backslash escapes (`\\"` does not open or close a
+field) or a file without a usable boundary stays whole.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def text_split(path: Path, fmt: str, encoding: str, dialect: Any = None) -> int 
     middle = size // 2
     if fmt == "jsonl":
         return _next_newline(path, middle, size, None, 0)
+    if getattr(dialect, "escapechar", None):
+        # An escaped quote (`\"`) flips the quote count without opening or closing a field.
+        return None
     quotechar = getattr(dialect, "quotechar", '"') or ""
     delimiter = getattr(dialect, "delimiter", ",")
     if quotechar.isalnum() or delimiter.isalnum():
