@@ -49,3 +49,21 @@ async def test_bad_queries_are_422(client: httpx.AsyncClient, viewer: dict) -> N
     body = {"query": "a", "k": 0}
     assert_error(await client.post("/api/v1/search", json=body, headers=viewer), 422)
     assert_error(await client.get("/api/v1/search?q=a&mode=fuzzy", headers=viewer), 422)
+
+
+def test_highlights_mark_whole_words_and_escape() -> None:
+    from foredeck.index.search import highlight_terms, highlights, terms_of
+
+    terms = highlight_terms(terms_of("Lighthouse <b>"))
+    content = "Two LIGHTHOUSES & a lighthouse-keeper <b> " + "x " * 60 + "lighthouse end"
+    out = highlights(content, terms)
+    assert out[0].startswith("Two <mark>LIGHTHOUSES</mark> &amp; a <mark>lighthouse</mark>-")
+    assert "&lt;<mark>b</mark>&gt;" not in out[0]  # one-letter terms are never marked
+    assert out[0].endswith("…") and out[1].startswith("…")
+    assert out[1].endswith("<mark>lighthouse</mark> end")
+    # A term the fragment's end would cut is shown whole, not as its stub (a form too).
+    compass = highlight_terms(["compass"])  # forms: compass, compasss, compa
+    cut = highlights("compass " + "y" * 73 + " compass and more", compass)
+    assert cut == ["<mark>compass</mark> " + "y" * 73 + " <mark>compass</mark>…"]
+    assert highlights("nothing here", compass) == []
+    assert highlights("anything", frozenset()) == []

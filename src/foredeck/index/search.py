@@ -100,34 +100,40 @@ async def semantic_ids(
     return embedder.name, vindex.search(vector, n, allowed)
 
 
-def highlight_terms(terms: list[str]) -> re.Pattern[str] | None:
-    """A pattern for the word forms to mark: query terms longer than one character, with a
-    light stem so "lighthouses" marks for "lighthouse" and vice versa. One alternation per
-    query lets the regex engine find matches instead of testing every word of every hit."""
+def highlight_terms(terms: list[str]) -> frozenset[str]:
+    """The word forms to mark: query terms longer than one character, with a light stem so
+    "lighthouses" marks for "lighthouse" and vice versa."""
     words = [t for t in terms if len(t) > 1]
-    forms = {*words, *(f"{t}s" for t in words), *(t.rstrip("s") for t in words)} - {""}
-    if not forms:
-        return None
-    alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE | re.UNICODE)
+    return frozenset({*words, *(f"{t}s" for t in words), *(t.rstrip("s") for t in words)} - {""})
 
 
-def highlights(content: str, terms: re.Pattern[str] | None, limit: int = 3) -> list[str]:
-    """Up to `limit` escaped fragments around query terms, terms wrapped in <mark>."""
-    if terms is None:
+def highlights(content: str, terms: frozenset[str], limit: int = 3) -> list[str]:
+    """Up to `limit` escaped fragments around query terms, terms wrapped in <mark>.
+
+    One pass of the word pattern and a set lookup per word: an alternation of the forms with
+    word-boundary lookarounds cost ~2.5x as much per hit, and marked the stub of a term cut
+    off by the fragment's end."""
+    if not terms:
         return []
+    spans = [m.span() for m in WORD.finditer(content) if m.group().lower() in terms]
     out: list[str] = []
     last_end = -1
-    for found in terms.finditer(content):
-        if found.start() < last_end:
+    for i, (found_start, found_end) in enumerate(spans):
+        if found_start < last_end:
             continue
-        start = max(0, found.start() - SNIPPET_CHARS)
-        end = min(len(content), found.end() + SNIPPET_CHARS)
+        start = max(0, found_start - SNIPPET_CHARS)
+        end = min(len(content), found_end + SNIPPET_CHARS)
+        first = i
+        while first > 0 and spans[first - 1][0] >= start:
+            first -= 1
         parts: list[str] = []
         cursor = start
-        for word in terms.finditer(content, start, end):
-            parts += (content[cursor : word.start()], "\x00", word.group(0), "\x01")
-            cursor = word.end()
+        for word_start, word_end in spans[first:]:
+            if word_start >= end:
+                break
+            end = max(end, word_end)  # a term the window would cut is shown whole
+            parts += (content[cursor:word_start], "\x00", content[word_start:word_end], "\x01")
+            cursor = word_end
         parts.append(content[cursor:end])
         # Escape once per fragment; the markers survive escaping and become the tags.
         text = html.escape("".join(parts)).replace("\x00", "<mark>").replace("\x01", "</mark>")
