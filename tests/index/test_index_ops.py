@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from foredeck.jobs.locks import operation_lock
 from tests.conftest import assert_error, unique
-from tests.index.helpers import create, wait_embedded
+from tests.index.helpers import create, wait_embedded, wait_index_idle
 
 
 async def wait_job(client: httpx.AsyncClient, headers: dict, job_id: str) -> dict:
@@ -151,6 +151,19 @@ async def test_search_filters(
     assert_error(await client.get("/api/v1/search?q=a&metadata=novalue", headers=viewer), 422)
 
 
+async def _start_rebuild(client: httpx.AsyncClient, operator: dict, viewer: dict) -> dict:
+    """Start a rebuild. A changed index type also makes the next embed job queue one of its
+    own (an earlier test's records may still be embedding): then wait for it and start ours."""
+    for _ in range(20):
+        resp = await client.post("/api/v1/operations/index", headers=operator)
+        if resp.status_code != 409:
+            assert resp.status_code == 202, resp.text
+            return dict(resp.json()["data"])
+        assert resp.json()["error"]["code"] == "LOCK_HELD", resp.text
+        await wait_index_idle(client, viewer)
+    raise AssertionError("the index lock stayed busy")
+
+
 async def test_index_settings_choose_the_type(
     app: FastAPI, client: httpx.AsyncClient, admin: dict, operator: dict, viewer: dict
 ) -> None:
@@ -162,7 +175,7 @@ async def test_index_settings_choose_the_type(
     )
     assert resp.status_code == 200, resp.text
     try:
-        job = (await client.post("/api/v1/operations/index", headers=operator)).json()["data"]
+        job = await _start_rebuild(client, operator, viewer)
         done = await wait_job(client, viewer, job["job_id"])
         assert done["status"] == "succeeded" and done["result"]["index_type"] == "hnsw"
         stats = (await client.get("/api/v1/index", headers=viewer)).json()["data"]
@@ -172,7 +185,7 @@ async def test_index_settings_choose_the_type(
         assert len(hits["hits"]) == 1
     finally:
         await client.delete("/api/v1/settings/index", headers=admin)
-        job = (await client.post("/api/v1/operations/index", headers=operator)).json()["data"]
+        job = await _start_rebuild(client, operator, viewer)
         assert (await wait_job(client, viewer, job["job_id"]))["status"] == "succeeded"
     stats = (await client.get("/api/v1/index", headers=viewer)).json()["data"]
     assert stats["index_type"] == "flat"

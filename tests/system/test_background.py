@@ -4,11 +4,26 @@ when the cut-off work fails with another error on the way out (as a session clos
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 import structlog
 
 from foredeck.jobs import periodic
+
+
+async def _failures_until(
+    round_: Callable[[], Awaitable[None]], name: str, reached: asyncio.Event
+) -> list[str]:
+    """Repeat round_ until `reached` is set, then cancel the loop (it must end cancelled);
+    the names of the rounds logged as failed."""
+    with structlog.testing.capture_logs() as logs:
+        task = periodic.start(round_, every=0.01, name=name)
+        await asyncio.wait_for(reached.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    return [e["task"] for e in logs if e["event"] == "periodic_round_failed"]
 
 
 async def test_failed_round_is_logged_and_the_loop_goes_on() -> None:
@@ -22,14 +37,7 @@ async def test_failed_round_is_logged_and_the_loop_goes_on() -> None:
         if len(rounds) == 1:
             raise RuntimeError("boom")
 
-    with structlog.testing.capture_logs() as logs:
-        task = periodic.start(round_, every=0.01, name="flaky")
-        await asyncio.wait_for(third.wait(), 5)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    failures = [e for e in logs if e["event"] == "periodic_round_failed"]
-    assert [e["task"] for e in failures] == ["flaky"]
+    assert await _failures_until(round_, "flaky", third) == ["flaky"]
 
 
 async def test_cancel_mid_round_stops_the_loop_without_a_failure() -> None:
@@ -74,10 +82,4 @@ async def test_a_swallowed_cancel_does_not_stop_the_loop_later() -> None:
         else:
             third.set()
 
-    with structlog.testing.capture_logs() as logs:
-        task = periodic.start(round_, every=0.01, name="swallower")
-        await asyncio.wait_for(third.wait(), 5)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    assert [e["task"] for e in logs if e["event"] == "periodic_round_failed"] == ["swallower"]
+    assert await _failures_until(round_, "swallower", third) == ["swallower"]

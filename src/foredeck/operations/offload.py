@@ -144,9 +144,8 @@ def idle_count() -> int:
 
 
 def _prestart(count: int = 1) -> None:
-    with _idle_lock:
-        if sum(1 for worker in _idle if worker.alive) >= count:
-            return
+    if idle_count() >= count:
+        return
     worker = OperationsWorker()
     try:
         worker.call_sync(warm)

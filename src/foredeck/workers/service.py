@@ -53,14 +53,12 @@ async def is_draining(session: AsyncSession) -> bool:
 
 
 async def paused_queues(session: AsyncSession) -> set[str]:
-    controls = await active_controls(session)
-    return {n[len(QUEUE_PREFIX) :] for n in controls if n.startswith(QUEUE_PREFIX)}
+    return {pause["queue"] for pause in queue_pauses(await active_controls(session))}
 
 
-async def queue_pauses(session: AsyncSession) -> list[dict[str, Any]]:
-    """Each paused queue with who paused it, since when, and whether an operation did (and
-    resumes it when it ends)."""
-    controls = await active_controls(session)
+def queue_pauses(controls: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """From `active_controls`: each paused queue with who paused it, since when, and whether
+    an operation did (and resumes it when it ends)."""
     return [
         {"queue": name[len(QUEUE_PREFIX) :], **(data or {})}
         for name, data in sorted(controls.items())

@@ -114,8 +114,9 @@ async def operation_context(
             progress = progress_view(job)
             errors = await row_errors(session, job.id)
     workers = service("workers")
-    queue_pauses = await workers.queue_pauses(session) if workers else []
-    draining = bool(workers and await workers.is_draining(session))
+    controls = await workers.active_controls(session) if workers else {}
+    queue_pauses = workers.queue_pauses(controls) if workers else []
+    draining = "drain" in controls
     return {
         "status": status,
         "job": job,

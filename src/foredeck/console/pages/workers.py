@@ -40,7 +40,7 @@ async def _context(request: Request, session: Any) -> dict[str, Any]:
         "draining": "drain" in controls,
         "drain_info": controls.get("drain") or {},
         "pause_all": "pause_all" in controls,
-        "queue_pauses": await workers.queue_pauses(session) if workers is not None else [],
+        "queue_pauses": workers.queue_pauses(controls) if workers is not None else [],
         "queue": queue_depth,
         "stale_after": data.heartbeat_seconds(request) * 3,
     }
