@@ -6,8 +6,13 @@ import asyncio
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func
 
+from foredeck.index import store
+from foredeck.index.manager import safe_seq
+from foredeck.index.vectors import VectorIndex
 from foredeck.jobs.locks import operation_lock
+from foredeck.models.index import IndexChange
 from tests.conftest import assert_error, unique
 from tests.index.helpers import create, wait_embedded, wait_index_idle
 
@@ -93,6 +98,41 @@ async def test_deleting_a_record_removes_its_vector(
     assert ids[1] in manager.vindex
     assert (await client.delete(f"/api/v1/memories/{ids[1]}", headers=operator)).status_code == 204
     await client.get("/api/v1/index", headers=viewer)  # any read catches up with the log
+    assert ids[1] not in manager.vindex and ids[0] in manager.vindex
+
+
+async def test_an_index_swap_waits_for_a_sync_in_progress(
+    app: FastAPI, client: httpx.AsyncClient, operator: dict, viewer: dict
+) -> None:
+    """A rebuilt index read before a delete is swapped in only between syncs, and the delete
+    is then replayed into it (a swap inside a sync lost such a removal)."""
+    await wait_index_idle(client, viewer)
+    coll = unique("swap")
+    ids = await create(client, operator, coll, ["a harbour at dawn", "a harbour at dusk"])
+    await wait_embedded(app, client, viewer, coll, 2)
+    manager, sessions = app.state.index_manager, app.state.sessionmaker
+    await manager.sync(sessions, force=True)
+    async with sessions() as session:
+        claimed = await safe_seq(session, int(await session.scalar(func.max(IndexChange.seq))))
+    name, manifest = await asyncio.to_thread(
+        store.write_generation, manager.root, manager.vindex, model=manager.model
+    )
+    stale = VectorIndex.read(manager.root / name)
+    assert (await client.delete(f"/api/v1/memories/{ids[1]}", headers=operator)).status_code == 204
+    await client.get("/api/v1/index", headers=viewer)
+    assert ids[1] not in manager.vindex
+
+    async with manager._lock:  # as a sync does while it replays
+        swap = asyncio.create_task(
+            manager.publish(
+                sessions, name=name, manifest=manifest, vindex=stale, checkpoint_seq=claimed
+            )
+        )
+        await asyncio.wait({swap}, timeout=1.0)
+        assert not swap.done() and manager.vindex is not stale
+    assert await swap
+    await client.get("/api/v1/index", headers=viewer)
+    assert manager.vindex is stale
     assert ids[1] not in manager.vindex and ids[0] in manager.vindex
 
 

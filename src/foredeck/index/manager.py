@@ -263,15 +263,16 @@ class IndexManager:
             name, manifest = await asyncio.to_thread(
                 store.write_generation, self.root, vindex, model=self.model
             )
-            won = await self.publish(
-                sessionmaker,
-                name=name,
-                manifest=manifest,
-                vindex=vindex,
-                checkpoint_seq=claimed,
-                base_generation=base_generation,
-            )
-            return won
+        # Changes a sync applies to the live index before the swap are replayed again from
+        # `claimed` after it, harmlessly.
+        return await self.publish(
+            sessionmaker,
+            name=name,
+            manifest=manifest,
+            vindex=vindex,
+            checkpoint_seq=claimed,
+            base_generation=base_generation,
+        )
 
     async def publish(
         self,
@@ -284,45 +285,50 @@ class IndexManager:
         base_generation: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> bool:
-        """Swap the live folder in the state row (one commit), then in this process."""
-        folder = self.root / name
-        values: dict[str, Any] = {
-            "generation": IndexState.generation + 1,
-            "folder": name,
-            "checkpoint_seq": checkpoint_seq,
-            "model": self.model,
-            "dimension": self.dimension,
-            "index_type": vindex.kind,
-            "vector_count": vindex.count,
-            "bytes_on_disk": store.folder_bytes(folder),
-            "checksum": manifest["checksum"],
-            **(extra or {}),
-        }
-        async with sessionmaker() as session:
-            state = await get_state(session)
-            previous_folder, previous_seq = state.folder, state.checkpoint_seq
-            stmt = update(IndexState).where(IndexState.name == NAME)
-            if base_generation is not None:
-                stmt = stmt.where(IndexState.generation == base_generation)
-            result: Any = await session.execute(stmt.values(**values))
-            if result.rowcount != 1:
-                await session.rollback()
-                await asyncio.to_thread(store.cleanup, self.root, _keep(state.folder))
-                return False
-            # Changes older than the previous checkpoint are in every folder a process can load.
-            await session.execute(delete(IndexChange).where(IndexChange.seq <= previous_seq))
-            await session.commit()
-            new_generation = await session.scalar(
-                select(IndexState.generation).where(IndexState.name == NAME)
-            )
-        self.vindex = vindex
-        self.generation = int(new_generation or 0)
-        self.folder = name
-        self.applied_seq = max(checkpoint_seq, 0)
-        self.gaps = {}
-        self.dirty = True
-        await asyncio.to_thread(store.cleanup, self.root, _keep(name, previous_folder))
-        return True
+        """Swap the live folder in the state row (one commit), then in this process.
+
+        Under the lock: a sync that fetched changes before the swap would otherwise apply them
+        to the new index and move applied_seq past changes it never replayed there.
+        """
+        async with self._lock:
+            folder = self.root / name
+            values: dict[str, Any] = {
+                "generation": IndexState.generation + 1,
+                "folder": name,
+                "checkpoint_seq": checkpoint_seq,
+                "model": self.model,
+                "dimension": self.dimension,
+                "index_type": vindex.kind,
+                "vector_count": vindex.count,
+                "bytes_on_disk": store.folder_bytes(folder),
+                "checksum": manifest["checksum"],
+                **(extra or {}),
+            }
+            async with sessionmaker() as session:
+                state = await get_state(session)
+                previous_folder, previous_seq = state.folder, state.checkpoint_seq
+                stmt = update(IndexState).where(IndexState.name == NAME)
+                if base_generation is not None:
+                    stmt = stmt.where(IndexState.generation == base_generation)
+                result: Any = await session.execute(stmt.values(**values))
+                if result.rowcount != 1:
+                    await session.rollback()
+                    await asyncio.to_thread(store.cleanup, self.root, _keep(state.folder))
+                    return False
+                # Changes older than the previous checkpoint are in every folder a process can load.
+                await session.execute(delete(IndexChange).where(IndexChange.seq <= previous_seq))
+                await session.commit()
+                new_generation = await session.scalar(
+                    select(IndexState.generation).where(IndexState.name == NAME)
+                )
+            self.vindex = vindex
+            self.generation = int(new_generation or 0)
+            self.folder = name
+            self.applied_seq = max(checkpoint_seq, 0)
+            self.gaps = {}
+            self.dirty = True
+            await asyncio.to_thread(store.cleanup, self.root, _keep(name, previous_folder))
+            return True
 
 
 def _keep(*names: str | None) -> set[str]:
