@@ -140,8 +140,12 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.health_checks = {}
     app.state.features = {"auth", "memories", "rate_limiting", "cache"}
     install_error_handlers(app)
-    for name in ROUTER_MODULES:
-        module: Any = importlib.import_module(name)
+    modules: list[Any] = [importlib.import_module(name) for name in ROUTER_MODULES]
+    # Hot reads registered on the app itself come before every included router.
+    for module in modules:
+        if hasattr(module, "mount_top_level"):
+            module.mount_top_level(app)
+    for module in modules:
         app.include_router(module.router)
         if hasattr(module, "mount"):
             module.mount(app)

@@ -127,3 +127,6 @@ async def test_point_read_matches_the_contract(
     assert one["data"] == created.json()["data"]
     if app.state.config.is_sqlite:
         assert app.state.record_reader is not None
+    # Registered on the app itself (matched once); still validated and authenticated.
+    assert_error(await client.get("/api/v1/memories/abc", headers=operator), 422)
+    assert_error(await client.get(f"/api/v1/memories/{mem_id}"), 401)

@@ -45,6 +45,8 @@ async def test_docs_and_openapi_document_envelopes(client: httpx.AsyncClient) ->
     assert "ErrorEnvelope" in schemas
     get_memory = spec["paths"]["/api/v1/memories/{memory_id}"]["get"]
     assert "404" in get_memory["responses"]
+    assert get_memory["tags"] == ["memories"]
+    assert get_memory["security"] == [{"HTTPBearer": []}]
 
 
 async def test_request_id_echoed_or_made(client: httpx.AsyncClient) -> None:
@@ -192,3 +194,20 @@ async def test_rate_limits_shared_through_redis(redis_url: str) -> None:
     verdicts = [await replicas[i % 2].check(scope, headers) for i in range(4)]
     assert [v.allowed for v in verdicts if v is not None] == [True, True, True, False]
     assert verdicts[3] is not None and verdicts[3].headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_path_only_route_refuses_what_it_cannot_convert() -> None:
+    from fastapi import FastAPI, Request
+
+    from foredeck.kit.routes import PathOnlyRoute
+
+    async def with_query(item_id: int, request: Request, q: str = "") -> None:
+        return None
+
+    async def with_text_path(name: str, request: Request) -> None:
+        return None
+
+    app = FastAPI()
+    for path, endpoint in (("/a/{item_id}", with_query), ("/b/{name}", with_text_path)):
+        with pytest.raises(TypeError, match="only int path parameters"):
+            app.router.add_api_route(path, endpoint, route_class_override=PathOnlyRoute)

@@ -18,18 +18,25 @@ from foredeck.kit.deps import LazySession
 API_KEY_CACHE_TTL = 30.0
 
 
+def _api_key_cache_key(secret: str) -> str:
+    return f"auth:apikey:{security.hash_api_key(secret)}"
+
+
+async def _cached_api_key(request: Request, secret: str) -> Principal | None:
+    hit = await request.app.state.cache.get(_api_key_cache_key(secret))
+    return None if hit is None else Principal(**{**hit, "role": Role(hit["role"])})
+
+
 async def _principal_from_api_key(
     request: Request, session: AsyncSession, secret: str
 ) -> Principal:
-    cache = request.app.state.cache
-    cache_key = f"auth:apikey:{security.hash_api_key(secret)}"
-    hit = await cache.get(cache_key)
-    if hit is not None:
-        return Principal(**{**hit, "role": Role(hit["role"])})
+    principal = await _cached_api_key(request, secret)
+    if principal is not None:
+        return principal
     user, key = await auth_service.resolve_api_key(session, secret)
     principal = auth_service.principal_for(user, "api_key", key.id)
-    await cache.set(
-        cache_key,
+    await request.app.state.cache.set(
+        _api_key_cache_key(secret),
         {**principal.__dict__, "role": principal.role.value},
         API_KEY_CACHE_TTL,
     )
@@ -80,14 +87,33 @@ class RoleBearer(HTTPBearer):
         self.minimum = minimum
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        credentials = await super().__call__(request)
-        principal = await current_principal(request, credentials)
+        principal = await _cached_api_key_principal(request)
+        if principal is None:
+            credentials = await super().__call__(request)
+            principal = await current_principal(request, credentials)
         if self.minimum is not None and ROLE_RANK[principal.role] < ROLE_RANK[self.minimum]:
             raise Forbidden(
                 f"This needs the {self.minimum.value} role; you are {principal.role.value}",
                 code="INSUFFICIENT_ROLE",
             )
         return principal
+
+
+async def _cached_api_key_principal(request: Request) -> Principal | None:
+    """The hot path: an API key already in the cache, with no credentials model or session.
+
+    Anything else (a token, a key not cached yet, a malformed header) returns None and takes
+    the general path, which also produces the errors."""
+    authorization = request.headers.get("authorization")
+    if not authorization or authorization[:7].lower() != "bearer ":
+        return None
+    secret = authorization[7:].strip()
+    if not secret.startswith(security.API_KEY_PREFIX):
+        return None
+    principal = await _cached_api_key(request, secret)
+    if principal is not None:
+        request.state.principal = principal
+    return principal
 
 
 async def current_principal(
