@@ -19,6 +19,10 @@ log = get_logger(__name__)
 CHANNEL_PREFIX = "foredeck:"
 # A subscriber that falls this far behind loses its oldest messages rather than the server's memory.
 QUEUE_LIMIT = 10_000
+# Batches of messages travel on one channel; a single message ({"topic", "data"}) on its
+# topic's channel is understood too (`foredeck workers pause` sends one from the CLI).
+BATCH_CHANNEL = CHANNEL_PREFIX + "batch"
+BATCH_MAX = 500
 
 
 class PubSubMessage(NamedTuple):
@@ -84,26 +88,46 @@ class LocalPubSub:
 
 class RedisPubSub(LocalPubSub):
     """One Redis pattern subscription per process, fanned out locally, so every replica
-    sees every event and a thousand SSE clients cost one Redis connection."""
+    sees every event and a thousand SSE clients cost one Redis connection.
+
+    Messages published in the same loop tick, or while a send is in flight, go out as one
+    PUBLISH of a batch: a job's claim and finish each publish two messages, and a round trip
+    (and a task) per message was most of a busy worker's event-loop time. One sender also
+    keeps this process's messages in order.
+    """
 
     def __init__(self, redis: Any) -> None:
         super().__init__()
         self._redis = redis
         self._reader: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._buffer: list[str] = []
+        self._sent: asyncio.Future[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     def publish(self, topic: str, data: dict[str, Any]) -> asyncio.Future[None]:
-        payload = json.dumps({"topic": topic, "data": data}, default=str)
-        task = asyncio.ensure_future(self._send(topic, payload))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-        return task
+        # Serialised now: the caller may change data after publishing.
+        self._buffer.append(json.dumps({"topic": topic, "data": data}, default=str))
+        if self._sent is None:
+            self._sent = asyncio.get_running_loop().create_future()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_all(), name="pubsub-sender")
+        return self._sent
 
-    async def _send(self, topic: str, payload: str) -> None:
-        try:
-            await self._redis.publish(CHANNEL_PREFIX + topic, payload)
-        except Exception:
-            log.warning("pubsub_publish_failed", topic=topic)
+    async def _send_all(self) -> None:
+        while self._buffer:
+            sent: asyncio.Future[None] | None = None
+            if len(self._buffer) <= BATCH_MAX:
+                # The whole buffer: whoever awaits its future is answered by this send.
+                batch, self._buffer = self._buffer, []
+                sent, self._sent = self._sent, None
+            else:
+                batch, self._buffer = self._buffer[:BATCH_MAX], self._buffer[BATCH_MAX:]
+            try:
+                await self._redis.publish(BATCH_CHANNEL, '{"batch":[' + ",".join(batch) + "]}")
+            except Exception:
+                log.warning("pubsub_publish_failed", count=len(batch))
+            if sent is not None and not sent.done():
+                sent.set_result(None)
 
     async def start(self) -> None:
         ready = asyncio.Event()
@@ -122,7 +146,8 @@ class RedisPubSub(LocalPubSub):
                         continue
                     try:
                         body = json.loads(raw["data"])
-                        self._deliver(PubSubMessage(body["topic"], body["data"]))
+                        for item in body["batch"] if "batch" in body else [body]:
+                            self._deliver(PubSubMessage(item["topic"], item["data"]))
                     except (ValueError, KeyError, TypeError):
                         continue
             except asyncio.CancelledError:
@@ -135,8 +160,8 @@ class RedisPubSub(LocalPubSub):
                     await pubsub.aclose()
 
     async def close(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
         await stop_tasks(self._reader, wait_seconds=5)
         await super().close()
 
