@@ -104,3 +104,59 @@ async def test_graceful_stop_requeues_and_resumes_from_checkpoint(
         await other.stop()
     assert done["status"] == "succeeded"
     assert done["result"]["resumed_from"] >= back["checkpoint"]["next"]
+
+
+async def test_heartbeat_stops_an_attempt_that_lost_its_job(
+    app: FastAPI, main_worker_paused: None
+) -> None:
+    """A handler that never writes or checks is stopped by the runner's heartbeat loop once
+    its fence is gone, and the loop keeps beating for the attempts still running."""
+    from types import SimpleNamespace
+
+    from foredeck.jobs import registry
+    from foredeck.jobs import service as jobs_service
+
+    @registry.job_handler("test_sleeps_quietly")
+    async def _sleeps(ctx) -> None:  # type: ignore[no-untyped-def]
+        await asyncio.sleep(30)
+
+    try:
+        fast = app.state.job_settings.model_copy(update={"job_lease_seconds": 0.3})
+        state = SimpleNamespace(**{**app.state._state, "job_settings": fast})
+        runner = JobRunner(state, "beat-test")
+        async with transaction(app.state.sessionmaker) as session:
+            ids = [
+                (await jobs_service.create_job(session, kind="test_sleeps_quietly")).id
+                for _ in range(2)
+            ]
+        claimed = await runner.claim(limit=2, job_ids=ids)
+        assert len(claimed) == 2
+        tasks = {c.job_id: asyncio.create_task(runner.execute(c)) for c in claimed}
+        lost, alive = ids
+        await asyncio.sleep(0.3)
+        async with transaction(app.state.sessionmaker) as session:
+            await session.execute(update(Job).where(Job.id == lost).values(fence=Job.fence + 5))
+        assert await asyncio.wait_for(tasks[lost], 5) == "lost"
+        # The other attempt's lease is still renewed by the same loop.
+        before = await _lease(app, alive)
+        await asyncio.sleep(0.35)
+        assert await _lease(app, alive) > before
+        assert not tasks[alive].done()
+        tasks[alive].cancel()
+        await asyncio.gather(tasks[alive], return_exceptions=True)
+    finally:
+        registry.HANDLERS.pop("test_sleeps_quietly", None)
+        # Nothing of this kind may be left for the session's pool, which has no handler for it.
+        async with transaction(app.state.sessionmaker) as session:
+            await session.execute(
+                update(Job)
+                .where(Job.kind == "test_sleeps_quietly")
+                .values(status="cancelled", finished_at=utcnow(), worker_id=None)
+            )
+
+
+async def _lease(app: FastAPI, job_id: str):  # type: ignore[no-untyped-def]
+    async with app.state.sessionmaker() as session:
+        return await session.scalar(
+            Job.__table__.select().with_only_columns(Job.lease_expires_at).where(Job.id == job_id)
+        )

@@ -15,7 +15,6 @@ from foredeck.jobs import dispatch
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
 from foredeck.jobs.registry import get_spec
-from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import run_write
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -61,6 +60,9 @@ class JobRunner:
         self._finisher: asyncio.Task[None] | None = None
         # Set by a pool that wants the slots of finishing jobs refilled in the same transaction.
         self.refill: Refill | None = None
+        # Running attempts, heartbeaten by one loop: job id -> (context, its task, next beat).
+        self._watched: dict[str, tuple[JobContext, asyncio.Task[Any], float]] = {}
+        self._beater: asyncio.Task[None] | None = None
 
     def _publish(self, payloads: list[dict[str, Any]]) -> None:
         pubsub = getattr(self.state, "pubsub", None)
@@ -119,18 +121,43 @@ class JobRunner:
             progress=c.progress,
         )
 
-    async def _heartbeats(self, ctx: JobContext, handler: asyncio.Task[Any]) -> None:
+    def _watch(self, ctx: JobContext) -> None:
+        """Heartbeat this attempt from the runner's one heartbeat loop until it ends.
+
+        A task per attempt (created, cancelled and awaited around every job) was a sixth of
+        the event loop's time with short jobs."""
+        task = asyncio.current_task()
+        assert task is not None
         interval = self.settings.job_lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await ctx.heartbeat()
-            except JobLost:
-                log.warning("job_fenced_out", job_id=ctx.job_id, fence=ctx.fence)
-                handler.cancel()
-                return
-            except Exception:
-                log.warning("job_heartbeat_failed", job_id=ctx.job_id)
+        self._watched[ctx.job_id] = (ctx, task, time.monotonic() + interval)
+        if self._beater is None or self._beater.done():
+            self._beater = asyncio.create_task(self._beat_loop(interval), name="job-heartbeats")
+
+    def _unwatch(self, job_id: str) -> None:
+        self._watched.pop(job_id, None)
+        if not self._watched and self._beater is not None:
+            self._beater.cancel()
+            self._beater = None
+
+    async def _beat_loop(self, interval: float) -> None:
+        while self._watched:
+            due = min(when for _, _, when in self._watched.values())
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(min(wait, interval))
+                continue
+            for job_id, (ctx, task, when) in list(self._watched.items()):
+                if when > time.monotonic() or self._watched.get(job_id, (None,))[0] is not ctx:
+                    continue
+                self._watched[job_id] = (ctx, task, when + interval)
+                try:
+                    await ctx.heartbeat()
+                except JobLost:
+                    log.warning("job_fenced_out", job_id=ctx.job_id, fence=ctx.fence)
+                    self._watched.pop(job_id, None)
+                    task.cancel()
+                except Exception:
+                    log.warning("job_heartbeat_failed", job_id=ctx.job_id)
 
     async def execute(self, c: Claimed) -> str:
         """Run the handler of a claimed job to its end and record the outcome."""
@@ -142,12 +169,11 @@ class JobRunner:
                 raise LookupError(f"No handler for job kind {c.kind!r} in this worker")
             ctx = self._context(c)
             self.contexts[c.job_id] = ctx
-            handler = asyncio.ensure_future(spec.fn(ctx))
-            beat = asyncio.create_task(self._heartbeats(ctx, handler))
+            self._watch(ctx)
             try:
-                result = await handler
+                result = await spec.fn(ctx)
             finally:
-                await stop_tasks(beat)
+                self._unwatch(c.job_id)
             if result is not None and not isinstance(result, dict):
                 result = {"value": result}
             outcome = ("succeeded", result)
@@ -159,6 +185,11 @@ class JobRunner:
             outcome = ("lost", None)
         except asyncio.CancelledError:
             outcome = ("lost", None) if ctx is not None and ctx.lost else ("interrupted", None)
+            if ctx is not None and ctx.lost:
+                # The heartbeat loop cancelled this task to stop a fenced-out attempt: handled.
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
             if ctx is None or not (ctx.lost or ctx.stopping):
                 # Cancelled from outside (shutdown): record, then keep cancelling.
                 await self._finish(c, ctx, "interrupted", None)
