@@ -88,7 +88,10 @@ def _sqlite_write_begins_immediate(
 
 
 def _sqlite_tx_ended(conn: Any, *args: Any) -> None:
-    conn.info.pop(_IN_WRITE_TX, None)
+    # An invalidated connection (a query cut off by a cancel) has no info to reset (the pool
+    # clears it), and touching conn.info would raise PendingRollbackError out of the rollback.
+    if not conn.invalidated:
+        conn.info.pop(_IN_WRITE_TX, None)
 
 
 def _sqlite_pool_reset(dbapi_connection: Any, record: Any, *args: Any) -> None:

@@ -83,3 +83,29 @@ async def test_a_swallowed_cancel_does_not_stop_the_loop_later() -> None:
             third.set()
 
     assert await _failures_until(round_, "swallower", third) == ["swallower"]
+
+
+async def test_rollback_of_an_invalidated_sqlite_write_raises_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A write cut off by a cancel leaves an invalidated connection; rolling it back must not
+    raise PendingRollbackError from foredeck's transaction-end listener (it did, and every
+    shutdown that cut a loop's write logged a failure)."""
+    from sqlalchemy import text
+
+    from foredeck.config import Config
+    from foredeck.db import make_engine
+
+    engine = make_engine(Config(data_dir=tmp_path))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.commit()
+            await conn.execute(text("INSERT INTO t VALUES (1)"))  # opens BEGIN IMMEDIATE
+            await conn.invalidate()
+            await conn.rollback()
+        async with engine.connect() as conn:
+            # The write flag did not survive on the pooled connection: this write begins anew.
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+            await conn.commit()
+            assert (await conn.execute(text("SELECT x FROM t"))).scalars().all() == [2]
+    finally:
+        await engine.dispose()
