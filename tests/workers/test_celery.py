@@ -187,6 +187,28 @@ async def test_celery_runs_jobs_pause_and_crash_recovery(
             for w in (await client.get("/api/v1/workers", headers=headers)).json()["data"]
         }
         assert workers["w1@test"]["status"] in ("stale", "running")
+
+        # Jobs that commit together travel in one message; the worker (-c 2) still runs no
+        # more than two of them at once, and all of them run.
+        from foredeck.db import transaction
+        from foredeck.jobs import service as jobs_service
+
+        async with transaction(scale_app.state.sessionmaker) as session:
+            batch = [
+                (
+                    await jobs_service.create_job(
+                        session, kind="test", params={"count": 2, "delay": 0.2}
+                    )
+                ).id
+                for _ in range(5)
+            ]
+        spans = []
+        for job_id in batch:
+            done = await wait_job(client, headers, job_id, ("succeeded", "failed"), deadline=60)
+            assert done["status"] == "succeeded" and done["worker_id"] == "w2@test"
+            spans.append((done["started_at"], done["finished_at"]))
+        overlap = max(sum(1 for s, f in spans if s <= at < f) for at, _ in spans)
+        assert overlap == 2, spans
     finally:
         _stop(first, signal.SIGKILL)
         if second is not None:

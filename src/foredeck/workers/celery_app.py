@@ -22,7 +22,11 @@ from foredeck.models.jobs import Job
 from foredeck.workers.claims import claimable
 
 log = get_logger(__name__)
-TASK_NAME = "foredeck.run_job"
+TASK_NAME = "foredeck.run_jobs"
+# Jobs that commit together (a bulk create or retry, a resend) travel in one message of up to
+# this many ids: the broker's per-message cost was most of a no-op job's. Kept at a worker's
+# usual concurrency, so one message does not hold back more work than one worker can start.
+MESSAGE_JOBS = 16
 
 CELERY_CONF: dict[str, Any] = {
     "task_serializer": "json",
@@ -61,17 +65,26 @@ def configure(redis_url: str) -> Celery:
 
 
 @celery_app.task(name=TASK_NAME)
-def run_job(job_id: str) -> str:
-    """Run one attempt of a job in this worker process (a no-op if it is not due or taken)."""
+def run_jobs(job_ids: list[str]) -> list[str]:
+    """Run one attempt of each job in this worker process (a no-op for one not due or taken)."""
     runtime = WorkerRuntime.current
     if runtime is None:
         raise RuntimeError("foredeck worker runtime is not started")
-    return runtime.run(job_id)
+    return runtime.run(job_ids)
 
 
 def send(jobs: list[dispatch.Wake], client: Celery) -> None:
+    groups: dict[tuple[str, float], list[str]] = {}
     for job_id, queue, delay in jobs:
-        client.send_task(TASK_NAME, args=[job_id], queue=queue, countdown=delay or None)
+        groups.setdefault((queue, delay), []).append(job_id)
+    for (queue, delay), ids in groups.items():
+        for start in range(0, len(ids), MESSAGE_JOBS):
+            client.send_task(
+                TASK_NAME,
+                args=[ids[start : start + MESSAGE_JOBS]],
+                queue=queue,
+                countdown=delay or None,
+            )
 
 
 class CeleryDispatcher:
@@ -81,7 +94,8 @@ class CeleryDispatcher:
         self.state = state
         self.client = client_for(state.config.redis_url)
         self._engine = state.engine.sync_engine
-        self._pending: set[asyncio.Future[None]] = set()
+        self._queued: list[dispatch.Wake] = []
+        self._sender: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -106,10 +120,18 @@ class CeleryDispatcher:
                 await asyncio.sleep(1)
 
     def wake(self, jobs: list[dispatch.Wake]) -> None:
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(None, self._send, jobs)
-        self._pending.add(fut)
-        fut.add_done_callback(self._pending.discard)
+        # Commits that land while a send is under way go out together in the next one, so a
+        # burst of single-job requests costs the broker a message per batch, not per job.
+        self._queued.extend(jobs)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(
+                self._send_queued(), name="celery-dispatch-send"
+            )
+
+    async def _send_queued(self) -> None:
+        while self._queued:
+            jobs, self._queued = self._queued, []
+            await asyncio.to_thread(self._send, jobs)
 
     def _send(self, jobs: list[dispatch.Wake]) -> None:
         try:
@@ -187,6 +209,8 @@ class WorkerRuntime:
         self._consuming = True
         self._wanted: dict[str, list[asyncio.Future[Any]]] = {}
         self._claimer: asyncio.Task[None] | None = None
+        # A message may carry several jobs: no more than `concurrency` run at once.
+        self._slots = asyncio.Semaphore(concurrency)
 
     def start(self) -> None:
         from foredeck.workers.embedded import WorkerRecord
@@ -240,14 +264,21 @@ class WorkerRuntime:
         async with transaction(self.app.state.sessionmaker) as session:
             await self.runner.recover(session, only_worker=self.worker_id)
 
-    def run(self, job_id: str) -> str:
-        return str(self._call(self._run(job_id)))
+    def run(self, job_ids: list[str]) -> list[str]:
+        return list(self._call(self._run_all(job_ids)))
+
+    async def _run_all(self, job_ids: list[str]) -> list[str]:
+        if len(job_ids) == 1:
+            return [await self._run(job_ids[0])]
+        return list(await asyncio.gather(*(self._run(job_id) for job_id in job_ids)))
 
     async def _run(self, job_id: str) -> str:
-        claimed = await self._claim(job_id)
-        if claimed is None:
-            return "skipped"
-        return await self.runner.execute(claimed)
+        # The slot is taken before the claim: a claimed job's lease runs while it waits.
+        async with self._slots:
+            claimed = await self._claim(job_id)
+            if claimed is None:
+                return "skipped"
+            return await self.runner.execute(claimed)
 
     async def _claim(self, job_id: str) -> Any:
         """Claim one job; claims asked for while another is in flight share one transaction.
