@@ -13,7 +13,9 @@ if __name__ == "__main__":
         for m in pkgutil.iter_modules([str(Path(__file__).parent)])
         if not m.name.startswith("_")
     )
-    only = sys.argv[1:]
+    # `python -m bench import --full`: names pick the benchmarks, flags go to each of them.
+    only = [a for a in sys.argv[1:] if a in names]
+    sys.argv = [sys.argv[0], *(a for a in sys.argv[1:] if a not in names)]
     for name in names:
         if only and name not in only:
             continue

@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--full", action="store_true", help="1,000,000 rows")
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv or [])
+    args, _ = parser.parse_known_args(argv)
     n = 1_000_000 if args.full else args.rows
     ours: list[dict[str, Any]] = []
     ref: list[dict[str, Any]] = []

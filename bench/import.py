@@ -16,7 +16,6 @@ import json
 import shutil
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -158,9 +157,6 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="drop the full-text triggers in both databases (table and indexes only)",
     )
-    if argv is None:
-        # `python -m bench import --full` as well as `python -m bench.import --full`.
-        argv = sys.argv[2:] if sys.argv[1:2] == ["import"] else sys.argv[1:]
     args, _ = parser.parse_known_args(argv)
     plain = args.without_text_index
     n = 1_000_000 if args.full else args.rows
