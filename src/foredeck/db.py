@@ -16,6 +16,10 @@ from sqlalchemy.ext.asyncio import (
 
 from foredeck.config import Config
 
+# A bulk import commits in one transaction, which grows the WAL file to its size; SQLite
+# keeps that file at its largest unless told to cut it back once a checkpoint has emptied it.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Transactions are opened by _sqlite_write_begins_immediate, not by the sqlite3 module.
@@ -25,6 +29,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA journal_size_limit={int(WAL_SIZE_LIMIT)}")
     cursor.close()
 
 
