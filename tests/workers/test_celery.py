@@ -114,6 +114,18 @@ async def _wait_worker(client: httpx.AsyncClient, headers: dict, name: str, stat
     raise AssertionError(f"worker {name} never became {status}")
 
 
+async def _create_together(app: FastAPI, n: int, params: dict) -> list[str]:
+    """n test jobs in one commit, so the API sends them to Celery in one message."""
+    from foredeck.db import transaction
+    from foredeck.jobs import service as jobs_service
+
+    async with transaction(app.state.sessionmaker) as session:
+        return [
+            (await jobs_service.create_job(session, kind="test", params=params)).id
+            for _ in range(n)
+        ]
+
+
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, sig)
@@ -190,18 +202,7 @@ async def test_celery_runs_jobs_pause_and_crash_recovery(
 
         # Jobs that commit together travel in one message; the worker (-c 2) still runs no
         # more than two of them at once, and all of them run.
-        from foredeck.db import transaction
-        from foredeck.jobs import service as jobs_service
-
-        async with transaction(scale_app.state.sessionmaker) as session:
-            batch = [
-                (
-                    await jobs_service.create_job(
-                        session, kind="test", params={"count": 2, "delay": 0.2}
-                    )
-                ).id
-                for _ in range(5)
-            ]
+        batch = await _create_together(scale_app, 5, {"count": 2, "delay": 0.2})
         spans = []
         for job_id in batch:
             done = await wait_job(client, headers, job_id, ("succeeded", "failed"), deadline=60)
@@ -209,6 +210,25 @@ async def test_celery_runs_jobs_pause_and_crash_recovery(
             spans.append((done["started_at"], done["finished_at"]))
         overlap = max(sum(1 for s, f in spans if s <= at < f) for at, _ in spans)
         assert overlap == 2, spans
+
+        # Warm shutdown in the middle of a message: the two running jobs are requeued at their
+        # next check, and the two not yet started stay queued, untouched, for another worker.
+        rest = await _create_together(scale_app, 4, {"count": 50, "delay": 0.1})
+
+        async def statuses() -> list[dict]:
+            got = [await client.get(f"/api/v1/jobs/{i}", headers=headers) for i in rest]
+            return [r.json()["data"] for r in got]
+
+        for _ in range(300):
+            if sum(j["status"] == "running" for j in await statuses()) == 2:
+                break
+            await asyncio.sleep(0.1)
+        _stop(second)
+        after = await statuses()
+        assert [j["status"] for j in after] == ["queued"] * 4, after
+        runs = [(await client.get(f"/api/v1/jobs/{i}/runs", headers=headers)).json() for i in rest]
+        attempts = sorted([r["status"] for r in got["data"]] for got in runs)
+        assert attempts == [[], [], ["interrupted"], ["interrupted"]], runs
     finally:
         _stop(first, signal.SIGKILL)
         if second is not None:

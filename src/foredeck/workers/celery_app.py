@@ -211,6 +211,7 @@ class WorkerRuntime:
         self._claimer: asyncio.Task[None] | None = None
         # A message may carry several jobs: no more than `concurrency` run at once.
         self._slots = asyncio.Semaphore(concurrency)
+        self._stopping = False
 
     def start(self) -> None:
         from foredeck.workers.embedded import WorkerRecord
@@ -275,6 +276,9 @@ class WorkerRuntime:
     async def _run(self, job_id: str) -> str:
         # The slot is taken before the claim: a claimed job's lease runs while it waits.
         async with self._slots:
+            if self._stopping:
+                # Shutting down: the rest of a message stays queued for another worker.
+                return "skipped"
             claimed = await self._claim(job_id)
             if claimed is None:
                 return "skipped"
@@ -335,6 +339,8 @@ class WorkerRuntime:
 
     def interrupt(self) -> None:
         """Warm shutdown: running handlers requeue themselves at their next check."""
+        self._stopping = True
+        self.runner.stopping = True
         for ctx in list(self.runner.contexts.values()):
             ctx.stopping = True
 

@@ -63,6 +63,8 @@ class JobRunner:
         # Running attempts, heartbeaten by one loop: job id -> (context, its task, next beat).
         self._watched: dict[str, tuple[JobContext, asyncio.Task[Any], float]] = {}
         self._beater: asyncio.Task[None] | None = None
+        # Warm shutdown: an attempt that starts from here on stops at its first check.
+        self.stopping = False
 
     def _publish(self, payloads: list[dict[str, Any]]) -> None:
         pubsub = getattr(self.state, "pubsub", None)
@@ -168,6 +170,7 @@ class JobRunner:
             if spec is None:
                 raise LookupError(f"No handler for job kind {c.kind!r} in this worker")
             ctx = self._context(c)
+            ctx.stopping = self.stopping
             self.contexts[c.job_id] = ctx
             self._watch(ctx)
             try:
