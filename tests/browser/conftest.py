@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from foredeck.config import Config
 from tests.conftest import PASSWORD
@@ -27,6 +27,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# The live server shares two cores with the test process and with earlier tests' background
+# jobs: a form re-render has taken over Playwright's default 5 s there. Assertions still
+# wait for a condition, never for a fixed time.
+expect.set_options(timeout=20_000)
 
 
 # Package scope: a second app runs its own worker pool on the shared database; later
