@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from foredeck.config import Config
+from foredeck.db import transaction
+from foredeck.workers import service as workers_service
 from tests.conftest import PASSWORD
 from tests.console.helpers import new_user
 from tests.console.server import LiveServer
@@ -37,10 +39,28 @@ expect.set_options(timeout=20_000)
 # Package scope: a second app runs its own worker pool on the shared database; later
 # packages expect the session app's pool to be the only one.
 @pytest.fixture(scope="package")
-def live(app: FastAPI, config: Config) -> Iterator[LiveServer]:
+async def live(app: FastAPI, config: Config) -> AsyncIterator[LiveServer]:
+    """The server the browser talks to; only its pool runs jobs meanwhile.
+
+    The session app's pool claims from the same database, and a job it ran published its
+    progress in the session app's process, where no browser listens: the page then waited
+    for a poll that live pages do not make.
+    """
+    session_worker = app.state.executor.worker_id if app.state.executor else None
+    if session_worker is not None:
+        await _set_worker_paused(app, session_worker, True)
     server = LiveServer(config).start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if session_worker is not None:
+            await _set_worker_paused(app, session_worker, False)
+
+
+async def _set_worker_paused(app: FastAPI, worker_id: str, paused: bool) -> None:
+    async with transaction(app.state.sessionmaker) as session:
+        await workers_service.set_worker_paused(session, worker_id, paused)
 
 
 @pytest.fixture(scope="session")

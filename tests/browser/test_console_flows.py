@@ -253,6 +253,10 @@ async def test_generate_a_dataset_from_a_description_then_delete_its_job(
     await page.click("button:has-text('Add a column')")
     await expect(page.locator("#ds-col-3-name")).to_be_focused()
     await page.keyboard.type("tier")
+    # As a person would, choose the type once the new column's swap has settled.
+    await page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
     await page.select_option("#ds-col-3-type", "choice")
     await expect(page.locator("#ds-col-3-choices")).to_be_visible()
     await expect(page.locator("#ds-col-3-name")).to_have_value("tier")
