@@ -171,8 +171,10 @@ class CeleryDispatcher:
 
     def stop(self) -> None:
         dispatch.unregister_waker(self._engine, self.wake)
-        if self._listener is not None:
-            self._listener.cancel()
+        # Jobs not sent yet stay queued in the database; the resend sweep hands them over.
+        for task in (self._listener, self._sender):
+            if task is not None:
+                task.cancel()
 
 
 async def celery_health(app: Any) -> str:
