@@ -213,7 +213,6 @@ class WorkerRuntime:
         self._claimer: asyncio.Task[None] | None = None
         # A message may carry several jobs: no more than `concurrency` run at once.
         self._slots = asyncio.Semaphore(concurrency)
-        self._stopping = False
 
     def start(self) -> None:
         from foredeck.workers.embedded import WorkerRecord
@@ -278,7 +277,7 @@ class WorkerRuntime:
     async def _run(self, job_id: str) -> str:
         # The slot is taken before the claim: a claimed job's lease runs while it waits.
         async with self._slots:
-            if self._stopping:
+            if self.runner.stopping:
                 # Shutting down: the rest of a message stays queued for another worker.
                 return "skipped"
             claimed = await self._claim(job_id)
@@ -341,10 +340,7 @@ class WorkerRuntime:
 
     def interrupt(self) -> None:
         """Warm shutdown: running handlers requeue themselves at their next check."""
-        self._stopping = True
-        self.runner.stopping = True
-        for ctx in list(self.runner.contexts.values()):
-            ctx.stopping = True
+        self.runner.interrupt()
 
     def stop(self) -> None:
         for fut in (self._beat, self._listen):

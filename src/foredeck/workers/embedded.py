@@ -343,8 +343,7 @@ class EmbeddedExecutor:
         dispatch.unregister_waker(self._engine, self.wake)
         self._wake.set()
         await stop_tasks(*self._tasks)
-        for ctx in list(self.runner.contexts.values()):
-            ctx.stopping = True
+        self.runner.interrupt()
         pending = list(self.running.values())
         if pending:
             _done, still = await asyncio.wait(pending, timeout=grace_seconds)

@@ -66,6 +66,12 @@ class JobRunner:
         # Warm shutdown: an attempt that starts from here on stops at its first check.
         self.stopping = False
 
+    def interrupt(self) -> None:
+        """Warm shutdown: running attempts requeue at their next check, new ones at their first."""
+        self.stopping = True
+        for ctx in list(self.contexts.values()):
+            ctx.stopping = True
+
     def _publish(self, payloads: list[dict[str, Any]]) -> None:
         pubsub = getattr(self.state, "pubsub", None)
         if pubsub is None:
