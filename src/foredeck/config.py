@@ -110,7 +110,9 @@ class Config(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return self.resolved_database_url.startswith("sqlite")
+        # From the URL alone: resolving the data dir's path is a syscall, and the job engine
+        # asks on every write.
+        return not self.database_url or self.database_url.startswith("sqlite")
 
     @property
     def effective_log_format(self) -> str:
