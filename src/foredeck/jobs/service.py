@@ -101,11 +101,14 @@ async def create_job(
         created_at=utcnow(),
         run_after=run_after or utcnow(),
     )
-    session.add(job)
+    ev = JobEvent(
+        job_id=job.id, kind="status", level="info", message="queued", data={"status": "queued"}
+    )
+    # One flush for the job and its first event: a flush is a unit of work of its own.
+    session.add_all([job, ev])
     await session.flush()
     if job.lock_keys:
         await locks.acquire_many(session, job.lock_keys, holder_job_id=job.id)
-    ev = await add_event(session, job.id, "status", {"status": "queued"}, message="queued")
     publish_after_commit(session, "jobs", {**event_payload(ev), "kind_of_job": job.kind})
     enqueue_after_commit(session, job.id, job.queue)
     return job
