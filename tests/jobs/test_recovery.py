@@ -56,9 +56,11 @@ async def test_fenced_out_attempt_cannot_write(
         await a.recover(session)
     requeued = (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"]
     assert requeued["status"] == "queued" and requeued["worker_id"] is None
-    claimed_b = await b.claim(limit=1, job_id=job["id"])
-    assert claimed_b and claimed_b[0].fence == 2
+    # Recovery raised the token: A stops at its next write, before any new attempt exists
+    # (were it still writing, its row locks could also make B's SKIP LOCKED claim miss the job).
     assert await asyncio.wait_for(task_a, 60) == "lost"
+    claimed_b = await b.claim(limit=1, job_id=job["id"])
+    assert claimed_b and claimed_b[0].fence == 3
     task_b = asyncio.create_task(b.execute(claimed_b[0]))
     await client.post(
         f"/api/v1/jobs/{job['id']}/control", json={"action": "cancel"}, headers=operator

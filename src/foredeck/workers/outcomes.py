@@ -196,6 +196,9 @@ async def recover(session: AsyncSession, *, only_worker: str | None = None) -> i
             "worker_id": None,
             "lease_expires_at": None,
             "updated_at": now,
+            # The attempt is declared dead: if it still runs, its next write finds no row
+            # and it stops, rather than writing progress onto a queued job until a new claim.
+            "fence": Job.fence + 1,
         }
         release = False
         if row.status == "cancelling":
