@@ -40,12 +40,19 @@ async def wait_embedded(
 
 
 async def wait_index_idle(client: httpx.AsyncClient, headers: dict) -> None:
-    """Poll until no job holds the index lock and nothing waits to be embedded: an earlier
-    test's rebuild or re-embedding may still be changing the shared index."""
+    """Poll until no job holds the index lock, nothing waits to be embedded and no embed job
+    is still finishing: an earlier test's rebuild or re-embedding may still be changing the
+    shared index, and an embed job's last step may queue a rebuild."""
+    busy = {"kind": "embed", "status": ["queued", "running"]}
     for _ in range(1200):
         op = (await client.get("/api/v1/operations/index/status", headers=headers)).json()
         stats = (await client.get("/api/v1/index", headers=headers)).json()
-        if not op["data"]["lock"]["held"] and stats["data"]["pending_count"] == 0:
+        embeds = (await client.get("/api/v1/jobs", params=busy, headers=headers)).json()
+        if (
+            not op["data"]["lock"]["held"]
+            and stats["data"]["pending_count"] == 0
+            and not embeds["data"]
+        ):
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the index did not become idle")
