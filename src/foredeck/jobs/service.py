@@ -101,12 +101,10 @@ async def create_job(
         created_at=utcnow(),
         run_after=run_after or utcnow(),
     )
-    ev = JobEvent(
-        job_id=job.id, kind="status", level="info", message="queued", data={"status": "queued"}
-    )
-    # One flush for the job and its first event: a flush is a unit of work of its own.
-    session.add_all([job, ev])
-    await session.flush()
+    session.add(job)
+    # add_event's flush writes the job and its first event together: a flush is a unit of
+    # work of its own.
+    ev = await add_event(session, job.id, "status", {"status": "queued"}, message="queued")
     if job.lock_keys:
         await locks.acquire_many(session, job.lock_keys, holder_job_id=job.id)
     publish_after_commit(session, "jobs", {**event_payload(ev), "kind_of_job": job.kind})
