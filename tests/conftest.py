@@ -192,3 +192,18 @@ async def put_section(app: FastAPI, name: str, value: dict | None) -> None:
             await settings_service.put_section(
                 session, name, value, config=app.state.config, remote=False
             )
+
+
+@pytest.fixture
+async def main_worker_paused(app: FastAPI) -> AsyncIterator[None]:
+    """Keep the session's own pool out of the way so the test's runners get the job."""
+    from foredeck.workers import service as workers_service
+
+    worker_id = app.state.executor.worker_id
+    async with transaction(app.state.sessionmaker) as session:
+        await workers_service.set_worker_paused(session, worker_id, True)
+    try:
+        yield
+    finally:
+        async with transaction(app.state.sessionmaker) as session:
+            await workers_service.set_worker_paused(session, worker_id, False)

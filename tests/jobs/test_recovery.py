@@ -4,34 +4,18 @@ newer attempt; a graceful stop requeues running jobs, which resume from their ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
 from foredeck.db import transaction
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
-from foredeck.workers import service as workers_service
 from foredeck.workers.embedded import EmbeddedExecutor
 from foredeck.workers.runner import JobRunner
 from tests.jobs.helpers import start_test_job, wait_job
-
-
-@pytest.fixture
-async def main_worker_paused(app: FastAPI) -> AsyncIterator[None]:
-    """Keep the session's own pool out of the way so the test's runners get the job."""
-    worker_id = app.state.executor.worker_id
-    async with transaction(app.state.sessionmaker) as session:
-        await workers_service.set_worker_paused(session, worker_id, True)
-    try:
-        yield
-    finally:
-        async with transaction(app.state.sessionmaker) as session:
-            await workers_service.set_worker_paused(session, worker_id, False)
 
 
 async def test_fenced_out_attempt_cannot_write(

@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, literal, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy.orm import aliased
 
 from foredeck.jobs import locks
 from foredeck.models.base import utcnow
@@ -29,15 +31,15 @@ class ClaimResult:
     waiting: list[tuple[str, str]] = field(default_factory=list)
 
 
-def claimable(now: Any, worker_id: str) -> Any:
+def claimable(now: Any, worker_id: Any, job: Any = Job) -> Any:
     """Due, queued, and not held back by a paused queue, pause-all or a paused worker."""
     held = exists().where(
         WorkerControl.active.is_(True),
         (WorkerControl.name == PAUSE_ALL)
-        | (WorkerControl.name == literal(QUEUE_PREFIX) + Job.queue),
+        | (WorkerControl.name == literal(QUEUE_PREFIX) + job.queue),
     )
     me_paused = exists().where(Worker.id == worker_id, Worker.paused.is_(True))
-    return and_(Job.status == "queued", Job.run_after <= now, ~held, ~me_paused)
+    return and_(job.status == "queued", job.run_after <= now, ~held, ~me_paused)
 
 
 _RETURNED = (
@@ -55,7 +57,55 @@ _RETURNED = (
     Job.progress_total,
     Job.progress_message,
     Job.counters,
+    Job.priority,
+    Job.created_at,
 )
+
+
+@cache
+def _claim_statement(dialect: str, by_ids: bool, by_queues: bool) -> Any:
+    """One UPDATE ... WHERE id IN (the due jobs) RETURNING, built once per shape.
+
+    Built per claim, this statement and the SELECT it replaces were a third of the claim's
+    time in SQLAlchemy's Python: the claim runs once per finished batch of jobs.
+    """
+    now: Any = bindparam("now")
+    due = aliased(Job, name="due")
+    pick = select(due.id).where(claimable(now, bindparam("worker_id"), due))
+    if by_ids:
+        pick = pick.where(due.id.in_(bindparam("job_ids", expanding=True)))
+    if by_queues:
+        pick = pick.where(due.queue.in_(bindparam("queues", expanding=True)))
+    pick = pick.order_by(due.priority.desc(), due.created_at).limit(bindparam("limit"))
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    # A CTE, evaluated once: as a plain IN subquery PostgreSQL may rescan it once per row it
+    # updates, and every rescan locks and returns further jobs past the limit.
+    chosen = pick.cte("chosen")
+    if dialect == "postgresql":
+        chosen = chosen.prefix_with("MATERIALIZED")
+    # No second `status = 'queued'` test here: the chosen rows are write-locked (SQLite's one
+    # writer; FOR UPDATE, rechecked on the row's newest version), and with one SQLite walks the
+    # status index through the whole backlog instead of looking up the chosen ids.
+    return (
+        update(Job)
+        .where(Job.id.in_(select(chosen.c.id)))
+        .values(
+            status="running",
+            worker_id=bindparam("worker_id"),
+            fence=Job.fence + 1,
+            attempts=Job.attempts + 1,
+            started_at=func.coalesce(Job.started_at, now),
+            heartbeat_at=now,
+            lease_expires_at=bindparam("lease_expires_at"),
+            dispatched_at=now,
+            updated_at=now,
+        )
+        .returning(*_RETURNED)
+    )
+
+
+_INSERT_RUNS = insert(JobRun).returning(JobRun.id, sort_by_parameter_order=True)
 
 
 def claim_jobs(
@@ -66,39 +116,31 @@ def claim_jobs(
     lease: float,
     job_ids: list[str] | None = None,
     queues: list[str] | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> ClaimResult:
-    """Atomically move up to `limit` due jobs to running for this worker (in conn's transaction)."""
+    """Atomically move up to `limit` due jobs to running for this worker (in conn's transaction).
+
+    Given `events`, the "running" events are appended there for the caller to insert."""
     out = ClaimResult()
     now = utcnow()
-    stmt = select(Job.id).where(claimable(now, worker_id))
+    params: dict[str, Any] = {
+        "now": now,
+        "worker_id": worker_id,
+        "limit": limit,
+        "lease_expires_at": now + timedelta(seconds=lease),
+    }
     if job_ids is not None:
-        stmt = stmt.where(Job.id.in_(job_ids))
+        params["job_ids"] = job_ids
     if queues:
-        stmt = stmt.where(Job.queue.in_(queues))
-    stmt = stmt.order_by(Job.priority.desc(), Job.created_at).limit(limit)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    ids = list(conn.execute(stmt).scalars())
-    if not ids:
+        params["queues"] = queues
+    stmt = _claim_statement(conn.dialect.name, job_ids is not None, bool(queues))
+    rows = list(conn.execute(stmt, params))
+    if not rows:
         return out
-    rows = conn.execute(
-        update(Job)
-        .where(Job.id.in_(ids), Job.status == "queued")
-        .values(
-            status="running",
-            worker_id=worker_id,
-            fence=Job.fence + 1,
-            attempts=Job.attempts + 1,
-            started_at=func.coalesce(Job.started_at, now),
-            heartbeat_at=now,
-            lease_expires_at=now + timedelta(seconds=lease),
-            dispatched_at=now,
-            updated_at=now,
-        )
-        .returning(*_RETURNED)
-    ).all()
+    # RETURNING follows no order; jobs start in claim order, highest priority first.
+    rows.sort(key=lambda r: (-r.priority, r.created_at))
     runs: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    running_events: list[dict[str, Any]] = []
     for row in rows:
         if row.lock_keys:
             try:
@@ -131,7 +173,7 @@ def claim_jobs(
                 "started_at": now,
             }
         )
-        events.append(
+        running_events.append(
             event_row(
                 row.id,
                 "running",
@@ -162,10 +204,11 @@ def claim_jobs(
             )
         )
     if out.claimed:
-        run_ids = conn.execute(
-            insert(JobRun).returning(JobRun.id, sort_by_parameter_order=True), runs
-        )
+        run_ids = conn.execute(_INSERT_RUNS, runs)
         for c, run_id in zip(out.claimed, run_ids.scalars(), strict=True):
             c.run_id = int(run_id)
-        out.payloads = insert_events_on(conn, events)
+        if events is not None:
+            events.extend(running_events)
+        else:
+            out.payloads = insert_events_on(conn, running_events)
     return out

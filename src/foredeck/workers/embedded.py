@@ -122,6 +122,10 @@ class EmbeddedExecutor:
             queues=[],
         )
         self.running: dict[str, asyncio.Task[str]] = {}
+        # Jobs whose outcome is being or has been written: their slot is free for a refill
+        # even though their task has yet to return (counting them as busy left every other
+        # refill empty, and the dispatch loop paid a claim transaction of its own for it).
+        self.finishing: set[str] = set()
         # Slots promised to claims in flight, by queue ("" for the shared pool), so the
         # dispatch loop and the finisher's refill never claim the same slot twice.
         self.reserved: Counter[str] = Counter()
@@ -233,9 +237,9 @@ class EmbeddedExecutor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
 
-    def _free(self, finishing: set[str] | None = None) -> list[tuple[str, int]]:
-        """Free slots by queue ("" for the shared pool), counting jobs in `finishing` as gone."""
-        gone = finishing or set()
+    def _free(self) -> list[tuple[str, int]]:
+        """Free slots by queue ("" for the shared pool); finishing jobs count as gone."""
+        gone = self.finishing
         if self.per_queue is None:
             busy = sum(1 for job_id in self.running if job_id not in gone)
             return [("", self.concurrency - busy - self.reserved[""])]
@@ -260,9 +264,10 @@ class EmbeddedExecutor:
     def refill_plan(self, finishing: list[Claimed]) -> ClaimPlan:
         """Refill: the slots the finishing jobs free, claimed in their finish transaction."""
         # Pause is enforced by the claim query itself, as for the dispatch loop.
+        self.finishing.update(c.job_id for c in finishing)
         if self._stopping:
             return []
-        return self._reserve(self._free({c.job_id for c in finishing}))
+        return self._reserve(self._free())
 
     def refill_start(self, plan: ClaimPlan, claimed: list[Claimed]) -> None:
         self._release(plan)
@@ -297,6 +302,7 @@ class EmbeddedExecutor:
         finally:
             self.running.pop(c.job_id, None)
             self.queue_of.pop(c.job_id, None)
+            self.finishing.discard(c.job_id)
             self._wake.set()
 
     async def _heartbeat_loop(self) -> None:

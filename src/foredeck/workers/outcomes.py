@@ -93,7 +93,7 @@ def event_row(
 
 def insert_events_on(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert status events in one statement; returns their published form (with ids)."""
-    ids = conn.execute(insert(JobEvent).returning(JobEvent.id, sort_by_parameter_order=True), rows)
+    ids = conn.execute(_INSERT_EVENTS, rows)
     return [
         {**row, "id": int(i), "created_at": row["created_at"].isoformat()}
         for row, i in zip(rows, ids.scalars(), strict=True)
@@ -118,22 +118,33 @@ class Finished:
     wakes: list[Wake]
 
 
-def finish_jobs(conn: Connection, batch: list[Finish]) -> Finished:
+# Built once: the finisher runs these for every batch of jobs that ends.
+_JOBS: Table = Job.__table__  # type: ignore[assignment]
+_RUNS: Table = JobRun.__table__  # type: ignore[assignment]
+_FINISH_JOBS = _JOBS.update().where(
+    _JOBS.c.id == bindparam("b_id"), _JOBS.c.fence == bindparam("b_fence")
+)
+_FENCES = select(Job.id, Job.fence).where(Job.id.in_(bindparam("ids", expanding=True)))
+_FINISH_RUNS = _RUNS.update().where(_RUNS.c.id == bindparam("b_id"))
+_INSERT_EVENTS = insert(JobEvent).returning(JobEvent.id, sort_by_parameter_order=True)
+
+
+def finish_jobs(
+    conn: Connection, batch: list[Finish], events: list[dict[str, Any]] | None = None
+) -> Finished:
     """Write outcomes in conn's transaction: final ones with one executemany, others one by one.
 
     The fenced UPDATE of an executemany cannot report rows one by one, so the tokens are
     read back in the same transaction: a row still carrying this attempt's token is one the
     update matched (a token only changes when a queued job is claimed again). Jobs to wake
     (retries, interrupted attempts) are returned for the caller to hand over after commit.
+    Given `events`, the status events are appended there instead of inserted.
     """
     ok: dict[int, bool] = {}
     bulk = [i for i, f in enumerate(batch) if f.status in FINAL and "attempts" not in f.job_values]
-    jobs: Table = Job.__table__  # type: ignore[assignment]
     if bulk:
         conn.execute(
-            jobs.update().where(
-                jobs.c.id == bindparam("b_id"), jobs.c.fence == bindparam("b_fence")
-            ),
+            _FINISH_JOBS,
             [
                 {
                     "b_id": batch[i].claimed.job_id,
@@ -143,11 +154,7 @@ def finish_jobs(conn: Connection, batch: list[Finish]) -> Finished:
                 for i in bulk
             ],
         )
-        tokens = dict(
-            conn.execute(
-                select(Job.id, Job.fence).where(Job.id.in_([batch[i].claimed.job_id for i in bulk]))
-            ).all()
-        )
+        tokens = dict(conn.execute(_FENCES, {"ids": [batch[i].claimed.job_id for i in bulk]}).all())
         for i in bulk:
             ok[i] = tokens.get(batch[i].claimed.job_id) == batch[i].claimed.fence
     for i, f in enumerate(batch):
@@ -162,9 +169,8 @@ def finish_jobs(conn: Connection, batch: list[Finish]) -> Finished:
     done = [f for f, w in zip(batch, written, strict=True) if w]
     wakes: list[Wake] = []
     if done:
-        runs: Table = JobRun.__table__  # type: ignore[assignment]
         conn.execute(
-            runs.update().where(runs.c.id == bindparam("b_id")),
+            _FINISH_RUNS,
             [{"b_id": f.claimed.run_id, **uniform(f.run_values, RUN_KEYS)} for f in done],
         )
     for f in done:
@@ -176,6 +182,10 @@ def finish_jobs(conn: Connection, batch: list[Finish]) -> Finished:
                 locks.set_job_lock_lease_on(conn, c.job_id, None)
         if f.wake_delay is not None:
             wakes.append((c.job_id, c.queue, f.wake_delay))
+    if events is not None:
+        # The caller inserts them along with other events of its transaction.
+        events.extend(f.event for f in done)
+        return Finished(written, [], wakes)
     payloads = insert_events_on(conn, [f.event for f in done]) if done else []
     return Finished(written, payloads, wakes)
 

@@ -28,6 +28,7 @@ from foredeck.workers.outcomes import (
     backoff_seconds,
     event_row,
     finish_jobs,
+    insert_events_on,
     recover,
     traceback_summary,
 )
@@ -348,14 +349,25 @@ class JobRunner:
         self, finishes: list[Finish], plan: ClaimPlan, conn: Connection
     ) -> tuple[Finished, list[ClaimResult]]:
         """Write outcomes and claim the next jobs for the slots they free: one transaction, so a
-        busy pool pays one round trip per batch instead of two."""
-        finished = finish_jobs(conn, finishes)
+        busy pool pays one round trip per batch instead of two. The status events of both go
+        in one INSERT, and all their payloads come back on `finished`."""
+        events: list[dict[str, Any]] = []
+        finished = finish_jobs(conn, finishes, events)
         lease = self.settings.job_lease_seconds
         refills = [
-            claim_jobs(conn, worker_id=self.worker_id, limit=limit, lease=lease, queues=queues)
+            claim_jobs(
+                conn,
+                worker_id=self.worker_id,
+                limit=limit,
+                lease=lease,
+                queues=queues,
+                events=events,
+            )
             for limit, queues in plan
             if limit > 0
         ]
+        if events:
+            finished.payloads = insert_events_on(conn, events)
         return finished, refills
 
     async def recover(self, session: AsyncSession, *, only_worker: str | None = None) -> int:
