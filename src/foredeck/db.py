@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from foredeck.config import Config
 
@@ -33,16 +37,87 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class WriteGuard:
+    """This process's writers to one SQLite file, one at a time, in the order they came.
+
+    SQLite has one write lock, and its busy handler waits by sleeping (1, 2, 5 ... 100 ms)
+    and trying again, so a writer can lose the race to back-to-back transactions for
+    seconds. Every write transaction of the process queues here instead: the async engine's
+    sessions at their first write (see `_sqlite_write_begins_immediate`), the job engine's
+    own writes around their transaction (`jobs.writes`). Re-entrant for the task that holds
+    it; a wait longer than SQLite's busy timeout fails as SQLite itself would.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._depth = 0
+
+    async def acquire(self) -> None:
+        task = asyncio.current_task()
+        if task is not None and task is self._owner:
+            self._depth += 1
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            try:
+                await asyncio.wait_for(self._lock.acquire(), min(1.0, self.timeout))
+                break
+            except TimeoutError:
+                owner = self._owner
+                if owner is not None and owner.done():
+                    # Its task ended inside a transaction that nothing will end now.
+                    self._force_release()
+                elif loop.time() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"database is locked: another writer of this process held it for "
+                        f"{self.timeout:.0f} s"
+                    ) from None
+        self._owner, self._depth = task, 1
+
+    def release(self) -> None:
+        if self._depth <= 0:
+            return
+        self._depth -= 1
+        if self._depth == 0:
+            self._force_release()
+
+    def _force_release(self) -> None:
+        self._owner, self._depth = None, 0
+        if self._lock.locked():
+            self._lock.release()
+
+    async def __aenter__(self) -> WriteGuard:
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
+BUSY_TIMEOUT_SECONDS = 30.0
+# The write guard of each async SQLite engine, by its sync engine (what the hooks are given).
+_GUARDS: weakref.WeakKeyDictionary[Engine, WriteGuard] = weakref.WeakKeyDictionary()
+
+
+def write_guard_of(engine: AsyncEngine) -> WriteGuard | None:
+    """The engine's write guard; None unless it is SQLite."""
+    return _GUARDS.get(engine.sync_engine)
+
+
 def make_engine(config: Config) -> AsyncEngine:
     url = config.resolved_database_url
     kwargs: dict[str, Any] = {"pool_pre_ping": not url.startswith("sqlite")}
     if url.startswith("sqlite"):
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
+        _GUARDS[engine.sync_engine] = WriteGuard(BUSY_TIMEOUT_SECONDS)
         _install_sqlite_hooks(engine.sync_engine)
     return engine
 
@@ -55,7 +130,9 @@ def make_sync_sqlite_engine(config: Config) -> Engine:
     finish transactions run here instead: one hop for the whole transaction.
     """
     url = make_url(config.resolved_database_url).set(drivername="sqlite+pysqlite")
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+    )
     _install_sqlite_hooks(engine)
     return engine
 
@@ -67,10 +144,12 @@ def _install_sqlite_hooks(sync_engine: Engine) -> None:
         event.listen(sync_engine, name, _sqlite_tx_ended)
     # The pool rolls back returned connections itself, without Connection events.
     event.listen(sync_engine.pool, "reset", _sqlite_pool_reset)
+    event.listen(sync_engine.pool, "invalidate", _sqlite_pool_reset)
 
 
 _WRITE_PREFIXES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
 _IN_WRITE_TX = "foredeck_write_tx"
+_HOLDS_GUARD = "foredeck_write_guard"
 
 
 def _sqlite_write_begins_immediate(
@@ -88,19 +167,36 @@ def _sqlite_write_begins_immediate(
         return
     head = statement.lstrip()[:9].upper()
     if head.startswith(_WRITE_PREFIXES):
-        cursor.execute("BEGIN IMMEDIATE")
+        guard = _GUARDS.get(conn.engine)
+        if guard is not None:
+            # An async engine's session, run in SQLAlchemy's greenlet on the event loop.
+            await_only(guard.acquire())
+            conn.info[_HOLDS_GUARD] = guard
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
         conn.info[_IN_WRITE_TX] = True
+
+
+def _release(info: dict[str, Any]) -> None:
+    info.pop(_IN_WRITE_TX, None)
+    guard = info.pop(_HOLDS_GUARD, None)
+    if guard is not None:
+        guard.release()
 
 
 def _sqlite_tx_ended(conn: Any, *args: Any) -> None:
     # An invalidated connection (a query cut off by a cancel) has no info to reset (the pool
-    # clears it), and touching conn.info would raise PendingRollbackError out of the rollback.
+    # does it, and releases the guard), and touching conn.info would raise
+    # PendingRollbackError out of the rollback.
     if not conn.invalidated:
-        conn.info.pop(_IN_WRITE_TX, None)
+        _release(conn.info)
 
 
 def _sqlite_pool_reset(dbapi_connection: Any, record: Any, *args: Any) -> None:
-    record.info.pop(_IN_WRITE_TX, None)
+    _release(record.info)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

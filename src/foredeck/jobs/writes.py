@@ -1,9 +1,9 @@
-"""One writer at a time for the engine's own short writes on SQLite.
+"""The job engine's short writes: one transaction in one call, queued behind the write guard.
 
 SQLite has a single write lock and its busy handler waits by sleeping (1, 2, 5 ... 100 ms), so
 concurrent claims, finishes and progress writes from one process would spend most of their
-time asleep. Queuing them on an asyncio lock instead hands the write lock over at once.
-PostgreSQL locks rows, so there the guard does nothing.
+time asleep. Queuing them on the engine's write guard (`db.WriteGuard`) instead hands the
+write lock over at once. PostgreSQL locks rows, so there the guard does nothing.
 """
 
 from __future__ import annotations
@@ -15,21 +15,20 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from foredeck.db import make_sync_sqlite_engine
+from foredeck.db import make_sync_sqlite_engine, write_guard_of
 
 T = TypeVar("T")
 
 
 def write_guard(state: Any) -> Any:
-    """An async context manager that serialises engine writes on SQLite (a no-op elsewhere)."""
-    config = getattr(state, "config", None)
-    if config is None or not config.is_sqlite:
-        return contextlib.nullcontext()
-    lock = getattr(state, "job_write_lock", None)
-    if lock is None:
-        lock = asyncio.Lock()
-        state.job_write_lock = lock
-    return lock
+    """An async context manager that serialises writes on SQLite (a no-op elsewhere).
+
+    Sessions of the same engine take the same guard at their first write by themselves; held
+    explicitly around a session's transaction, it is taken before the session's first read.
+    """
+    engine = getattr(state, "engine", None)
+    guard = write_guard_of(engine) if engine is not None else None
+    return guard if guard is not None else contextlib.nullcontext()
 
 
 async def run_write(state: Any, fn: Callable[[Connection], T]) -> T:
