@@ -23,6 +23,15 @@ class JobCreate(StrictBody):
     max_attempts: int | None = Field(default=None, ge=1, le=50)
 
 
+MAX_BATCH_JOBS = 1000
+
+
+class JobBatchCreate(StrictBody):
+    jobs: list[JobCreate] = Field(
+        min_length=1, max_length=MAX_BATCH_JOBS, description="Queued all together, or none"
+    )
+
+
 class TestJobCreate(StrictBody):
     count: int = Field(default=10, ge=1, le=1_000_000, description="How far to count")
     delay: float = Field(default=0.2, ge=0, le=10, description="Seconds per step")

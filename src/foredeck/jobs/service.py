@@ -74,17 +74,14 @@ async def create_job(
     priority: int | None = None,
     max_attempts: int | None = None,
     run_after: datetime | None = None,
+    _drain_checked: bool = False,
 ) -> Job:
     """Validate, take the kind's locks for the new job, and queue it once the caller commits."""
     model, clean = validate_params(kind, params)
     spec = get_spec(kind)
     assert spec is not None
-    if await workers_service.is_draining(session):
-        raise ServiceUnavailable(
-            "Workers are draining: new jobs are refused until the queue is empty",
-            code="WORKERS_DRAINING",
-            headers={"Retry-After": "30"},
-        )
+    if not _drain_checked:
+        await refuse_while_draining(session)
     job = Job(
         id=str(uuid.uuid4()),
         kind=kind,
@@ -110,6 +107,54 @@ async def create_job(
     publish_after_commit(session, "jobs", {**event_payload(ev), "kind_of_job": job.kind})
     enqueue_after_commit(session, job.id, job.queue)
     return job
+
+
+async def refuse_while_draining(session: AsyncSession) -> None:
+    if await workers_service.is_draining(session):
+        raise ServiceUnavailable(
+            "Workers are draining: new jobs are refused until the queue is empty",
+            code="WORKERS_DRAINING",
+            headers={"Retry-After": "30"},
+        )
+
+
+async def create_jobs(
+    session: AsyncSession, items: list[dict[str, Any]], *, created_by: int | None = None
+) -> list[Job]:
+    """Queue several jobs in the caller's transaction, all or none.
+
+    Every item is checked before any is written, so one bad item names itself (`jobs.3.…`)
+    and nothing is queued. Jobs that commit together also travel together: in Celery mode
+    they share messages.
+    """
+    details: list[dict[str, Any]] = []
+    takers: dict[str, int] = {}
+    for i, item in enumerate(items):
+        try:
+            model, _clean = validate_params(item["kind"], item.get("params"))
+        except ValidationFailed as exc:
+            details.extend({**d, "field": f"jobs.{i}.{d['field']}"} for d in exc.details)
+            continue
+        spec = get_spec(item["kind"])
+        assert spec is not None
+        for key in spec.lock_keys(model):
+            first = takers.setdefault(key, i)
+            if first != i:
+                raise Conflict(
+                    f"jobs.{first} and jobs.{i} both take the lock {key!r}: one of them has "
+                    "to wait for the other, so send it once the first has finished",
+                    code="LOCK_HELD",
+                    details=[{"field": f"jobs.{i}.kind", "message": f"takes lock {key!r}"}],
+                )
+    if details:
+        raise ValidationFailed(
+            "Some jobs of the batch are not valid; none was queued", details=details
+        )
+    await refuse_while_draining(session)
+    return [
+        await create_job(session, **item, created_by=created_by, _drain_checked=True)
+        for item in items
+    ]
 
 
 async def get_job(session: AsyncSession, job_id: str) -> Job:
