@@ -56,6 +56,7 @@ from foredeck.contracts import (
     IncidentOut,
     IncidentUpdate,
     IndexStats,
+    JobBatchCreate,
     JobCreate,
     JobCreated,
     JobRead,
@@ -120,6 +121,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "create_dataset": ("POST", "/api/v1/datasets"),
     "create_incident": ("POST", "/api/v1/incidents"),
     "create_job": ("POST", "/api/v1/jobs"),
+    "create_jobs": ("POST", "/api/v1/jobs/batch"),
     "create_memory": ("POST", "/api/v1/memories"),
     "create_project": ("POST", "/api/v1/projects"),
     "create_server": ("POST", "/api/v1/servers"),
@@ -360,6 +362,19 @@ class SyncOperations:
             query={},
             json=body,
             result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    def create_jobs(self, body: JobBatchCreate | dict[str, Any]) -> list[JobCreated]:
+        """Create Jobs (POST /api/v1/jobs/batch)"""
+        return self._call(
+            "POST",
+            "/api/v1/jobs/batch",
+            path={},
+            query={},
+            json=body,
+            result=list[JobCreated],
             unwrap=True,
             kind="json",
         )
@@ -2290,6 +2305,19 @@ class AsyncOperations:
             query={},
             json=body,
             result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def create_jobs(self, body: JobBatchCreate | dict[str, Any]) -> list[JobCreated]:
+        """Create Jobs (POST /api/v1/jobs/batch)"""
+        return await self._call(
+            "POST",
+            "/api/v1/jobs/batch",
+            path={},
+            query={},
+            json=body,
+            result=list[JobCreated],
             unwrap=True,
             kind="json",
         )
