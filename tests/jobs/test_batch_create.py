@@ -38,6 +38,11 @@ async def test_a_batch_is_queued_together_and_runs(
     for m in made:
         done = await wait_job(client, operator, m["job_id"], ("succeeded", "failed"))
         assert done["status"] == "succeeded", done
+        events = (
+            await client.get(f"/api/v1/jobs/{m['job_id']}/events/history", headers=operator)
+        ).json()["data"]
+        statuses = [e["data"]["status"] for e in events if e["kind"] == "status"]
+        assert statuses == ["queued", "running", "succeeded"], statuses
     assert await _count(app, queue) == 6
 
 

@@ -64,8 +64,7 @@ async def add_event(
     return ev
 
 
-async def create_job(
-    session: AsyncSession,
+def _build_job(
     *,
     kind: str,
     params: dict[str, Any] | None = None,
@@ -74,14 +73,12 @@ async def create_job(
     priority: int | None = None,
     max_attempts: int | None = None,
     run_after: datetime | None = None,
-    _drain_checked: bool = False,
-) -> Job:
-    """Validate, take the kind's locks for the new job, and queue it once the caller commits."""
+) -> tuple[Job, JobEvent]:
+    """A validated new job and its "queued" event, not yet added to a session."""
     model, clean = validate_params(kind, params)
     spec = get_spec(kind)
     assert spec is not None
-    if not _drain_checked:
-        await refuse_while_draining(session)
+    now = utcnow()
     job = Job(
         id=str(uuid.uuid4()),
         kind=kind,
@@ -95,18 +92,51 @@ async def create_job(
         lock_keys=spec.lock_keys(model),
         created_by=created_by,
         fence=0,
-        created_at=utcnow(),
-        run_after=run_after or utcnow(),
+        created_at=now,
+        run_after=run_after or now,
     )
-    session.add(job)
-    # add_event's flush writes the job and its first event together: a flush is a unit of
-    # work of its own.
-    ev = await add_event(session, job.id, "status", {"status": "queued"}, message="queued")
-    if job.lock_keys:
-        await locks.acquire_many(session, job.lock_keys, holder_job_id=job.id)
-    publish_after_commit(session, "jobs", {**event_payload(ev), "kind_of_job": job.kind})
-    enqueue_after_commit(session, job.id, job.queue)
-    return job
+    ev = JobEvent(
+        job_id=job.id, kind="status", level="info", message="queued", data={"status": "queued"}
+    )
+    return job, ev
+
+
+async def _queue(session: AsyncSession, built: list[tuple[Job, JobEvent]]) -> None:
+    """Write new jobs and their first events in one flush, take their locks, and have them
+    published and handed to the executors once the caller commits."""
+    session.add_all([row for pair in built for row in pair])
+    await session.flush()
+    for job, ev in built:
+        if job.lock_keys:
+            await locks.acquire_many(session, job.lock_keys, holder_job_id=job.id)
+        publish_after_commit(session, "jobs", {**event_payload(ev), "kind_of_job": job.kind})
+        enqueue_after_commit(session, job.id, job.queue)
+
+
+async def create_job(
+    session: AsyncSession,
+    *,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    created_by: int | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    max_attempts: int | None = None,
+    run_after: datetime | None = None,
+) -> Job:
+    """Validate, take the kind's locks for the new job, and queue it once the caller commits."""
+    built = _build_job(
+        kind=kind,
+        params=params,
+        created_by=created_by,
+        queue=queue,
+        priority=priority,
+        max_attempts=max_attempts,
+        run_after=run_after,
+    )
+    await refuse_while_draining(session)
+    await _queue(session, [built])
+    return built[0]
 
 
 async def refuse_while_draining(session: AsyncSession) -> None:
@@ -124,20 +154,20 @@ async def create_jobs(
     """Queue several jobs in the caller's transaction, all or none.
 
     Every item is checked before any is written, so one bad item names itself (`jobs.3.…`)
-    and nothing is queued. Jobs that commit together also travel together: in Celery mode
-    they share messages.
+    and nothing is queued. The jobs and their first events go in one flush, and jobs that
+    commit together also travel together: in Celery mode they share messages.
     """
     details: list[dict[str, Any]] = []
+    built: list[tuple[Job, JobEvent]] = []
     takers: dict[str, int] = {}
     for i, item in enumerate(items):
         try:
-            model, _clean = validate_params(item["kind"], item.get("params"))
+            job, ev = _build_job(**item, created_by=created_by)
         except ValidationFailed as exc:
             details.extend({**d, "field": f"jobs.{i}.{d['field']}"} for d in exc.details)
             continue
-        spec = get_spec(item["kind"])
-        assert spec is not None
-        for key in spec.lock_keys(model):
+        built.append((job, ev))
+        for key in job.lock_keys:
             first = takers.setdefault(key, i)
             if first != i:
                 raise Conflict(
@@ -151,10 +181,8 @@ async def create_jobs(
             "Some jobs of the batch are not valid; none was queued", details=details
         )
     await refuse_while_draining(session)
-    return [
-        await create_job(session, **item, created_by=created_by, _drain_checked=True)
-        for item in items
-    ]
+    await _queue(session, built)
+    return [job for job, _ in built]
 
 
 async def get_job(session: AsyncSession, job_id: str) -> Job:
