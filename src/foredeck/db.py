@@ -63,7 +63,9 @@ class WriteGuard:
         deadline = loop.time() + self.timeout
         while True:
             try:
-                await asyncio.wait_for(self._lock.acquire(), min(1.0, self.timeout))
+                # A timeout scope, not wait_for: no task is created per write.
+                async with asyncio.timeout(min(1.0, self.timeout)):
+                    await self._lock.acquire()
                 break
             except TimeoutError:
                 owner = self._owner
