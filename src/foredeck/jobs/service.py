@@ -174,7 +174,7 @@ async def create_jobs(
                     f"jobs.{first} and jobs.{i} both take the lock {key!r}: one of them has "
                     "to wait for the other, so send it once the first has finished",
                     code="LOCK_HELD",
-                    details=[{"field": f"jobs.{i}.kind", "message": f"takes lock {key!r}"}],
+                    details=[{"field": f"jobs.{i}", "message": f"takes lock {key!r}"}],
                 )
     if details:
         raise ValidationFailed(
