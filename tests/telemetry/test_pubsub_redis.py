@@ -48,3 +48,28 @@ async def test_a_burst_reaches_the_other_replica_in_order(redis_url: str) -> Non
             await pubsub.close()
         for client in clients:
             await client.aclose()
+
+
+async def test_a_replica_hears_its_own_messages_once(redis_url: str) -> None:
+    """Its own batches are delivered as published and skipped when Redis echoes them back."""
+    client = redis_asyncio.from_url(redis_url)
+    hub = RedisPubSub(client)
+    await hub.start()
+    try:
+        stream = hub.subscribe(["jobs"])
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(
+            asyncio.gather(*(hub.publish("jobs", {"i": i}) for i in range(3))), 5
+        )
+        # Another replica's message, sent after the echo of ours would be on its way.
+        await client.publish(
+            CHANNEL_PREFIX + "jobs", json.dumps({"topic": "jobs", "data": {"other": True}})
+        )
+        head = await asyncio.wait_for(first, 5)
+        got = [(head.topic, head.data), *await _next(stream, 3)]
+        assert got == [*(("jobs", {"i": i}) for i in range(3)), ("jobs", {"other": True})]
+        await stream.aclose()
+    finally:
+        await hub.close()
+        await client.aclose()

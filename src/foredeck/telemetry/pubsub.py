@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, NamedTuple
 
@@ -88,7 +89,8 @@ class LocalPubSub:
 
 class RedisPubSub(LocalPubSub):
     """One Redis pattern subscription per process, fanned out locally, so every replica
-    sees every event and a thousand SSE clients cost one Redis connection.
+    sees every event and a thousand SSE clients cost one Redis connection. This process's
+    own subscribers get its messages as they are published.
 
     Messages published in the same loop tick, or while a send is in flight, go out as one
     PUBLISH of a batch: a job's claim and finish each publish two messages, and a round trip
@@ -99,12 +101,17 @@ class RedisPubSub(LocalPubSub):
     def __init__(self, redis: Any) -> None:
         super().__init__()
         self._redis = redis
+        # This process's batches go out on a channel of its own: its subscribers have them
+        # already, so its reader skips them without decoding (a busy worker published, and
+        # then read back and parsed, every event of every job it ran).
+        self._channel = f"{BATCH_CHANNEL}:{uuid.uuid4().hex}"
         self._reader: asyncio.Task[None] | None = None
         self._buffer: list[str] = []
         self._sent: asyncio.Future[None] | None = None
         self._sender: asyncio.Task[None] | None = None
 
     def publish(self, topic: str, data: dict[str, Any]) -> asyncio.Future[None]:
+        self._deliver(PubSubMessage(topic, data))
         # Serialised now: the caller may change data after publishing.
         self._buffer.append(json.dumps({"topic": topic, "data": data}, default=str))
         if self._sent is None:
@@ -123,7 +130,7 @@ class RedisPubSub(LocalPubSub):
             else:
                 batch, self._buffer = self._buffer[:BATCH_MAX], self._buffer[BATCH_MAX:]
             try:
-                await self._redis.publish(BATCH_CHANNEL, '{"batch":[' + ",".join(batch) + "]}")
+                await self._redis.publish(self._channel, '{"batch":[' + ",".join(batch) + "]}")
             except Exception:
                 log.warning("pubsub_publish_failed", count=len(batch))
             if sent is not None and not sent.done():
@@ -136,13 +143,14 @@ class RedisPubSub(LocalPubSub):
             await asyncio.wait_for(ready.wait(), 5)
 
     async def _read(self, ready: asyncio.Event) -> None:
+        own = self._channel.encode()
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(CHANNEL_PREFIX + "*")
                 ready.set()
                 async for raw in pubsub.listen():
-                    if raw.get("type") != "pmessage":
+                    if raw.get("type") != "pmessage" or raw.get("channel") == own:
                         continue
                     try:
                         body = json.loads(raw["data"])

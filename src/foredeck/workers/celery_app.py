@@ -8,8 +8,10 @@ there through the same JobRunner as the embedded pool.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from celery import Celery
@@ -19,6 +21,7 @@ from foredeck.jobs import dispatch
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
+from foredeck.workers.broker import TRANSPORT
 from foredeck.workers.claims import claimable
 
 log = get_logger(__name__)
@@ -37,6 +40,8 @@ CELERY_CONF: dict[str, Any] = {
     "broker_connection_retry_on_startup": True,
     "task_default_queue": "default",
     "worker_prefetch_multiplier": 8,
+    # foredeck's broker URLs are Redis URLs; the transport is kombu's, minus a client per call.
+    "broker_transport": TRANSPORT,
 }
 celery_app = Celery("foredeck")
 celery_app.conf.update(CELERY_CONF)
@@ -64,7 +69,32 @@ def configure(redis_url: str) -> Celery:
     return celery_app
 
 
-@celery_app.task(name=TASK_NAME)
+def run_jobs_strategy(task: Any, app: Any, consumer: Any, **_kw: Any) -> Any:
+    """How the worker takes a `run_jobs` message: straight to the runtime's event loop.
+
+    Celery's default path builds a request, hands it to a pool thread and traces it, and that
+    thread then waits for the event loop that runs the job anyway: per message that was more
+    interpreter time than the no-op job itself. Here the consumer decodes the ids and passes
+    them on; the message is acked once its jobs are claimed (or found taken), so the worker's
+    prefetch count still bounds how much it holds.
+    """
+
+    connection_errors = consumer.connection_errors
+    ack_log = logging.getLogger("foredeck.celery")
+
+    def handle(message: Any, _payload: Any, ack: Any, _reject: Any, _callbacks: Any) -> None:
+        runtime = WorkerRuntime.current
+        if runtime is None:
+            # Not started (or stopped): unacked, the broker gives the message back at close.
+            return
+        args = message.decode()[0]
+        eta = message.headers.get("eta")
+        runtime.accept(list(args[0]), partial(ack, ack_log, connection_errors), eta)
+
+    return handle
+
+
+@celery_app.task(name=TASK_NAME, Strategy="foredeck.workers.celery_app:run_jobs_strategy")
 def run_jobs(job_ids: list[str]) -> list[str]:
     """Run one attempt of each job in this worker process (a no-op for one not due or taken)."""
     runtime = WorkerRuntime.current
@@ -209,13 +239,11 @@ class WorkerRuntime:
         self._beat: Any = None
         self._listen: Any = None
         self._consuming = True
-        self._wanted: dict[str, list[asyncio.Future[Any]]] = {}
-        self._claimer: asyncio.Task[None] | None = None
-        # A message may carry several jobs: no more than `concurrency` run at once.
-        self._slots = asyncio.Semaphore(concurrency)
+        self.pool: Any = None
 
     def start(self) -> None:
         from foredeck.workers.embedded import WorkerRecord
+        from foredeck.workers.message_pool import MessagePool
         from foredeck.workers.runner import JobRunner
 
         self._thread.start()
@@ -224,6 +252,7 @@ class WorkerRuntime:
         self._call(self._lifespan.__aenter__())
         state = self.app.state
         self.runner = JobRunner(state, self.worker_id)
+        self.pool = MessagePool(self.runner, self.concurrency)
         self.record = WorkerRecord(
             state,
             worker_id=self.worker_id,
@@ -267,55 +296,29 @@ class WorkerRuntime:
             await self.runner.recover(session, only_worker=self.worker_id)
 
     def run(self, job_ids: list[str]) -> list[str]:
-        return list(self._call(self._run_all(job_ids)))
+        """Run these jobs here and wait for them (the task body, for a direct call)."""
+        return list(self._call(self._run_now(job_ids)))
 
-    async def _run_all(self, job_ids: list[str]) -> list[str]:
-        if len(job_ids) == 1:
-            return [await self._run(job_ids[0])]
-        return list(await asyncio.gather(*(self._run(job_id) for job_id in job_ids)))
+    async def _run_now(self, job_ids: list[str]) -> list[str]:
+        done = [self.loop.create_future() for _ in job_ids]
+        self.pool.add(job_ids, None, done)
+        return list(await asyncio.gather(*done))
 
-    async def _run(self, job_id: str) -> str:
-        # The slot is taken before the claim: a claimed job's lease runs while it waits.
-        async with self._slots:
-            if self.runner.stopping:
-                # Shutting down: the rest of a message stays queued for another worker.
-                return "skipped"
-            claimed = await self._claim(job_id)
-            if claimed is None:
-                return "skipped"
-            return await self.runner.execute(claimed)
+    def accept(self, job_ids: list[str], ack: Any, eta: str | None) -> None:
+        """From Celery's consumer thread: run these jobs here, then ack through `ack`."""
+        delay = 0.0
+        if eta:
+            delay = (datetime.fromisoformat(eta) - utcnow()).total_seconds()
+        self.loop.call_soon_threadsafe(self._accept, job_ids, ack, delay)
 
-    async def _claim(self, job_id: str) -> Any:
-        """Claim one job; claims asked for while another is in flight share one transaction.
-
-        Each Celery thread asks for its own message's job; claimed one by one, every job paid
-        a transaction of its own and the threads crowded the connection pool.
-        """
-        fut: asyncio.Future[Any] = self.loop.create_future()
-        self._wanted.setdefault(job_id, []).append(fut)
-        if self._claimer is None or self._claimer.done():
-            self._claimer = asyncio.create_task(self._claim_loop(), name="celery-claims")
-        return await fut
-
-    async def _claim_loop(self) -> None:
-        while self._wanted:
-            wanted, self._wanted = self._wanted, {}
-            try:
-                claimed = await self.runner.claim(limit=len(wanted), job_ids=list(wanted))
-            except Exception as exc:
-                for futures in wanted.values():
-                    for fut in futures:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                continue
-            got = {c.job_id: c for c in claimed}
-            for job_id, (first, *duplicates) in wanted.items():
-                # A message delivered twice: the first asker runs the job, the rest skip.
-                if not first.done():
-                    first.set_result(got.get(job_id))
-                for fut in duplicates:
-                    if not fut.done():
-                        fut.set_result(None)
+    def _accept(self, job_ids: list[str], ack: Any, delay: float) -> None:
+        if delay > 0:
+            # A retry's backoff: its row is not due before then. Acked now, so a long wait
+            # holds no prefetch slot; if this worker dies first, the resend sweep sends it.
+            ack()
+            self.loop.call_later(delay, self.pool.add, job_ids, None)
+            return
+        self.pool.add(job_ids, ack)
 
     async def _heartbeat_loop(self) -> None:
         interval = self.app.state.job_settings.worker_heartbeat_seconds
@@ -347,6 +350,8 @@ class WorkerRuntime:
             if fut is not None:
                 fut.cancel()
         try:
+            # Running jobs were told to stop at their next check; let them record it.
+            self._call(self.pool.drain(30), timeout=35)
             self._call(self.record.stop(), timeout=10)
             self._call(self._lifespan.__aexit__(None, None, None), timeout=30)
         finally:

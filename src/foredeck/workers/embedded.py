@@ -28,7 +28,7 @@ from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, Worker
 from foredeck.settings import service as settings_service
 from foredeck.workers.identity import default_worker_id, release_worker_id, take_worker_id
-from foredeck.workers.runner import Claimed, ClaimPlan, JobRunner
+from foredeck.workers.runner import ClaimAsk, Claimed, ClaimPlan, JobRunner
 from foredeck.workers.service import DRAIN, PAUSE_ALL, active_controls
 
 log = get_logger(__name__)
@@ -254,12 +254,12 @@ class EmbeddedExecutor:
         for queue, n in free:
             if n > 0:
                 self.reserved[queue] += n
-                plan.append((n, [queue] if queue else None))
+                plan.append(ClaimAsk(n, [queue] if queue else None))
         return plan
 
     def _release(self, plan: ClaimPlan) -> None:
-        for n, queues in plan:
-            self.reserved[queues[0] if queues else ""] -= n
+        for ask in plan:
+            self.reserved[ask.queues[0] if ask.queues else ""] -= ask.limit
 
     def refill_plan(self, finishing: list[Claimed]) -> ClaimPlan:
         """Refill: the slots the finishing jobs free, claimed in their finish transaction."""
@@ -269,9 +269,9 @@ class EmbeddedExecutor:
             return []
         return self._reserve(self._free())
 
-    def refill_start(self, plan: ClaimPlan, claimed: list[Claimed]) -> None:
+    def refill_start(self, plan: ClaimPlan, claimed: list[Claimed] | None) -> None:
         self._release(plan)
-        self._start(claimed)
+        self._start(claimed or [])
 
     def _start(self, claimed: list[Claimed]) -> None:
         for c in claimed:
@@ -285,10 +285,10 @@ class EmbeddedExecutor:
         claimed: list[Claimed] = []
         full = False
         try:
-            for limit, queues in plan:
-                got = await self.runner.claim(limit=limit, queues=queues)
+            for ask in plan:
+                got = await self.runner.claim(limit=ask.limit, queues=ask.queues)
                 claimed.extend(got)
-                full = full or len(got) == limit
+                full = full or len(got) == ask.limit
         finally:
             self._release(plan)
         return claimed, full

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -34,17 +35,31 @@ from foredeck.workers.outcomes import (
 )
 
 log = get_logger(__name__)
-ClaimPlan = list[tuple[int, list[str] | None]]
+
+
+@dataclass(eq=False)
+class ClaimAsk:
+    """One claim a pool asks for: up to `limit` due jobs, of these queues or these ids."""
+
+    limit: int
+    queues: list[str] | None = None
+    job_ids: list[str] | None = None
+    # The pool's own bookkeeping for this ask, handed back with the outcome.
+    taken: list[Any] = field(default_factory=list)
+
+
+ClaimPlan = list[ClaimAsk]
 
 
 class Refill(Protocol):
     """A pool's side of refilling slots in the finish transaction."""
 
     def refill_plan(self, finishing: list[Claimed]) -> ClaimPlan:
-        """What to claim, as (limit, queues), for the slots these jobs free; reserves them."""
+        """What to claim for the slots these jobs free; reserves them."""
 
-    def refill_start(self, plan: ClaimPlan, claimed: list[Claimed]) -> None:
-        """Run what was claimed and give back the reservation of the plan."""
+    def refill_start(self, plan: ClaimPlan, claimed: list[Claimed] | None) -> None:
+        """Run what was claimed (None: the transaction failed) and give back the plan's
+        reservation."""
 
 
 class JobRunner:
@@ -324,7 +339,7 @@ class JobRunner:
                 )
             except Exception as exc:
                 if self.refill is not None:
-                    self.refill.refill_start(plan, [])
+                    self.refill.refill_start(plan, None)
                 log.exception("job_finish_write_failed", count=len(batch))
                 for _, fut in batch:
                     if not fut.done():
@@ -358,13 +373,14 @@ class JobRunner:
             claim_jobs(
                 conn,
                 worker_id=self.worker_id,
-                limit=limit,
+                limit=ask.limit,
                 lease=lease,
-                queues=queues,
+                job_ids=ask.job_ids,
+                queues=ask.queues,
                 events=events,
             )
-            for limit, queues in plan
-            if limit > 0
+            for ask in plan
+            if ask.limit > 0
         ]
         if events:
             finished.payloads = insert_events_on(conn, events)
