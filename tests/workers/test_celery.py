@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from fastapi import FastAPI
 
 from foredeck.app import create_app
@@ -24,6 +25,7 @@ from foredeck.config import Config
 from foredeck.jobs.settings import JobSettings
 from tests.conftest import PASSWORD, _recreate_postgres, unique
 from tests.jobs.helpers import wait_job
+from tests.workers.test_celery_messages import _messages
 
 pytestmark = pytest.mark.slow
 PG_URL = os.environ.get(
@@ -61,8 +63,6 @@ def start_worker(data_dir: Path, name: str) -> subprocess.Popen[bytes]:
 async def scale_app(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[FastAPI]:
-    import redis
-
     r = redis.Redis.from_url(CELERY_REDIS)
     r.flushdb()
     r.close()
@@ -229,6 +229,15 @@ async def test_celery_runs_jobs_pause_and_crash_recovery(
         runs = [(await client.get(f"/api/v1/jobs/{i}/runs", headers=headers)).json() for i in rest]
         attempts = sorted([r["status"] for r in got["data"]] for got in runs)
         assert attempts == [[], [], ["interrupted"], ["interrupted"]], runs
+        # The message of the two that never started went back to the broker as the worker
+        # stopped, for the next worker to take at once.
+        never = {i for i, got in zip(rest, runs, strict=True) if not got["data"]}
+        broker = redis.Redis.from_url(CELERY_REDIS)
+        try:
+            held = {i for ids, _ in _messages(broker, "default") for i in ids}
+        finally:
+            broker.close()
+        assert never <= held, (never, held)
     finally:
         _stop(first, signal.SIGKILL)
         if second is not None:

@@ -8,6 +8,9 @@ from foredeck.console.hub import LiveHub
 
 
 async def startup(app: FastAPI) -> None:
+    if getattr(app.state, "worker_process", False):
+        # A `foredeck worker` serves no console.
+        return
     # The console starts last, so the pub/sub of the jobs domain already exists when it does.
     hub = LiveHub(getattr(app.state, "pubsub", None))
     await hub.start()

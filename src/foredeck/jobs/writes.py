@@ -14,10 +14,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from foredeck.db import make_sync_sqlite_engine, write_guard_of
+from foredeck.logging import get_logger
 
 T = TypeVar("T")
+log = get_logger(__name__)
+# deadlock_detected, serialization_failure: PostgreSQL rolled the whole transaction back.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 3
 
 
 def write_guard(state: Any) -> Any:
@@ -36,7 +42,9 @@ async def run_write(state: Any, fn: Callable[[Connection], T]) -> T:
 
     On SQLite the whole transaction runs in one worker thread on a blocking engine (one hop
     instead of one per statement), queued behind the write guard. On PostgreSQL it runs on
-    the async engine through `run_sync`, so fn is written once for both.
+    the async engine through `run_sync`, so fn is written once for both. fn may run again
+    when PostgreSQL aborts its transaction as a deadlock victim (finishes and claims of one
+    worker run side by side, and other workers' too), so it must change nothing outside it.
     """
     config = getattr(state, "config", None)
     if config is not None and config.is_sqlite:
@@ -46,10 +54,18 @@ async def run_write(state: Any, fn: Callable[[Connection], T]) -> T:
             state.sync_write_engine = engine
         async with write_guard(state):
             return await asyncio.to_thread(_in_transaction, engine, fn)
-    async with state.engine.connect() as conn:
-        result = await conn.run_sync(fn)
-        await conn.commit()
-        return result
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with state.engine.connect() as conn:
+                result = await conn.run_sync(fn)
+                await conn.commit()
+                return result
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in RETRY_SQLSTATES or attempt == ATTEMPTS:
+                raise
+            log.warning("write_retried", sqlstate=code, attempt=attempt)
+    raise AssertionError("unreachable")
 
 
 def _in_transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:

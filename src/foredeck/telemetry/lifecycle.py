@@ -18,9 +18,11 @@ async def startup(app: FastAPI) -> None:
         state.metrics = Metrics()
     state.job_feeds = JobFeeds(state)
     state.telemetry_batcher = TopicBatcher(state.pubsub, STREAM_TOPICS)
-    state.telemetry_batcher.start()
     state.telemetry = TelemetryPublisher(state)
+    # A `foredeck worker` serves no SSE clients: batching every job event for none of them
+    # was a tenth of its event loop.
     if not getattr(state, "worker_process", False):
+        state.telemetry_batcher.start()
         await state.telemetry.start()
     state.features.update({"telemetry", "sse", "metrics"})
 

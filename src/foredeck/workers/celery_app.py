@@ -42,6 +42,11 @@ CELERY_CONF: dict[str, Any] = {
     "worker_prefetch_multiplier": 8,
     # foredeck's broker URLs are Redis URLs; the transport is kombu's, minus a client per call.
     "broker_transport": TRANSPORT,
+    # Messages only say "these jobs are due": the database holds the jobs, and the resend
+    # sweep sends again any queued job nobody claimed. So a worker tracks the messages it holds
+    # in memory (its prefetch still bounds them, and a warm shutdown puts them back) instead
+    # of two Redis transactions per message to keep a copy in an unacked hash.
+    "broker_transport_options": {"ack_emulation": False},
 }
 celery_app = Celery("foredeck")
 celery_app.conf.update(CELERY_CONF)

@@ -65,15 +65,20 @@ class MessagePool:
             self.waiting.append(_Wanted(job_id, passed, done[i] if done else None))
         self._kick()
 
-    def _free(self) -> int:
-        busy = sum(1 for job_id in self.running if job_id not in self.finishing)
+    def _free(self, refill: bool) -> int:
+        # A finishing job's slot belongs to the refill of its finish transaction: a claim of
+        # its own for it would cost the transaction the refill saves.
+        if refill:
+            busy = sum(1 for job_id in self.running if job_id not in self.finishing)
+        else:
+            busy = len(self.running)
         return self.concurrency - busy - self.reserved
 
-    def _take(self) -> ClaimAsk | None:
+    def _take(self, refill: bool = False) -> ClaimAsk | None:
         if self.runner.stopping:
             # Left unacked: the broker gives their messages back when this worker closes.
             return None
-        n = min(self._free(), len(self.waiting))
+        n = min(self._free(refill), len(self.waiting))
         if n <= 0:
             return None
         taken = [self.waiting.popleft() for _ in range(n)]
@@ -97,7 +102,7 @@ class MessagePool:
 
     def refill_plan(self, finishing: list[Claimed]) -> ClaimPlan:
         self.finishing.update(c.job_id for c in finishing)
-        ask = self._take()
+        ask = self._take(refill=True)
         return [ask] if ask is not None else []
 
     def refill_start(self, plan: ClaimPlan, claimed: list[Claimed] | None) -> None:

@@ -73,7 +73,12 @@ class JobRunner:
         self.processed = 0
         self.failed = 0
         self._finishing: list[tuple[Finish, asyncio.Future[str]]] = []
-        self._finisher: asyncio.Task[None] | None = None
+        self._finishers: list[asyncio.Task[None]] = []
+        # PostgreSQL takes the next batch of outcomes while one commits: with one at a time,
+        # jobs waited on the round trips of a transaction in flight while the CPU sat idle.
+        # SQLite's single writer would only queue the second one behind the first.
+        config = getattr(state, "config", None)
+        self.max_finishers = 1 if config is None or config.is_sqlite else 2
         # Set by a pool that wants the slots of finishing jobs refilled in the same transaction.
         self.refill: Refill | None = None
         # Running attempts, heartbeaten by one loop: job id -> (context, its task, next beat).
@@ -323,8 +328,10 @@ class JobRunner:
         """Queue an outcome for the finisher, which writes all that are waiting in one commit."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._finishing.append((finish, fut))
-        if self._finisher is None or self._finisher.done():
-            self._finisher = asyncio.create_task(self._finish_loop(), name="job-finisher")
+        live = [t for t in self._finishers if not t.done()]
+        if len(live) < self.max_finishers:
+            live.append(asyncio.create_task(self._finish_loop(), name="job-finisher"))
+        self._finishers = live
         return await asyncio.shield(fut)
 
     async def _finish_loop(self) -> None:
