@@ -3,7 +3,10 @@
 - Embedded executor (SQLite, in-process pool): no-op jobs/s end to end and enqueue->start
   latency p50/p99 (targets >= 2,000 jobs/s, p50 <= 10 ms).
 - Celery mode (PostgreSQL + Redis + a `foredeck worker` subprocess) against a plain Celery
-  task on the same Redis with the same pool, in the same run (target >= 0.8x).
+  task on the same Redis with the same pool, in the same run (target >= 0.8x). foredeck's
+  worker keeps broker acks in memory (`ack_emulation` off: the database is the record of its
+  jobs); a plain task run that way too, which would lose its tasks in a crash, is printed
+  beside it for comparison.
 
 - `--list`: `GET /api/v1/jobs` and the console's jobs page per filter at 1,000,000 jobs on
   SQLite and PostgreSQL (bench/_jobs_list.py).
@@ -148,7 +151,8 @@ from celery import Celery
 import redis
 app = Celery("plainbench", broker=sys.argv[1])
 app.conf.update(
-    task_ignore_result=True, worker_prefetch_multiplier=8, worker_hijack_root_logger=False
+    task_ignore_result=True, worker_prefetch_multiplier=8, worker_hijack_root_logger=False,
+    broker_transport_options={"ack_emulation": sys.argv[3] == "1"},
 )
 counter = redis.Redis.from_url(sys.argv[1])
 
@@ -162,7 +166,7 @@ if __name__ == "__main__":
 """
 
 
-def plain_celery(n: int, concurrency: int) -> float:
+def plain_celery(n: int, concurrency: int, *, ack_emulation: bool = True) -> float:
     """Jobs/s of a do-nothing Celery task (send all, wait until all ran)."""
     import redis
     from celery import Celery
@@ -172,7 +176,7 @@ def plain_celery(n: int, concurrency: int) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(PLAIN_WORKER)
     proc = subprocess.Popen(
-        [sys.executable, f.name, REDIS_URL, str(concurrency)],
+        [sys.executable, f.name, REDIS_URL, str(concurrency), "1" if ack_emulation else "0"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -311,10 +315,13 @@ def main() -> None:
     plain = plain_celery(m, concurrency=16)
     ours = asyncio.run(celery_foredeck(m, concurrency=16))
     single = asyncio.run(celery_foredeck(m, concurrency=16, one_per_message=True))
+    unacked = plain_celery(m, concurrency=16, ack_emulation=False)
     print(
         f"celery (Redis, threads x16): plain task {plain:.0f}/s, foredeck job {ours:.0f}/s "
         f"(PostgreSQL state) -> ratio {ours / plain:.2f}x (target 0.8x); "
-        f"one message per job {single:.0f}/s -> {single / plain:.2f}x"
+        f"one message per job {single:.0f}/s -> {single / plain:.2f}x; "
+        f"plain task with ack emulation off {unacked:.0f}/s "
+        f"(backlog {ours / unacked:.2f}x, one per message {single / unacked:.2f}x)"
     )
 
 
