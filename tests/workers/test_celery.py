@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from foredeck.app import create_app
 from foredeck.config import Config
 from foredeck.jobs.settings import JobSettings
+from foredeck.workers import celery_app as fc
 from tests.conftest import PASSWORD, _recreate_postgres, unique
 from tests.jobs.helpers import wait_job
 from tests.workers.test_celery_messages import _messages
@@ -147,6 +148,9 @@ async def test_celery_runs_jobs_pause_and_crash_recovery(
     second: subprocess.Popen[bytes] | None = None
     try:
         await _wait_worker(client, headers, "w1@test", "running")
+        # Messages foredeck did not write are dropped, and the worker goes on.
+        for args in ([12], []):
+            fc.client_for(CELERY_REDIS).send_task(fc.TASK_NAME, args=args, queue="default")
         resp = await client.post(
             "/api/v1/jobs/test", json={"count": 3, "delay": 0}, headers=headers
         )

@@ -87,14 +87,22 @@ def run_jobs_strategy(task: Any, app: Any, consumer: Any, **_kw: Any) -> Any:
     connection_errors = consumer.connection_errors
     ack_log = logging.getLogger("foredeck.celery")
 
-    def handle(message: Any, _payload: Any, ack: Any, _reject: Any, _callbacks: Any) -> None:
+    def handle(message: Any, _payload: Any, ack: Any, reject: Any, _callbacks: Any) -> None:
         runtime = WorkerRuntime.current
         if runtime is None:
             # Not started (or stopped): unacked, the broker gives the message back at close.
             return
-        args = message.decode()[0]
-        eta = message.headers.get("eta")
-        runtime.accept(list(args[0]), partial(ack, ack_log, connection_errors), eta)
+        try:
+            args = message.decode()[0]
+            job_ids = [str(job_id) for job_id in args[0]]
+            eta = message.headers.get("eta")
+            delay = (datetime.fromisoformat(eta) - utcnow()).total_seconds() if eta else 0.0
+        except Exception:
+            # Not something foredeck sent: dropped, and the worker goes on consuming.
+            log.warning("worker_message_malformed", body=repr(message.body)[:200])
+            reject(ack_log, connection_errors)
+            return
+        runtime.accept(job_ids, partial(ack, ack_log, connection_errors), delay)
 
     return handle
 
@@ -309,11 +317,9 @@ class WorkerRuntime:
         self.pool.add(job_ids, None, done)
         return list(await asyncio.gather(*done))
 
-    def accept(self, job_ids: list[str], ack: Any, eta: str | None) -> None:
-        """From Celery's consumer thread: run these jobs here, then ack through `ack`."""
-        delay = 0.0
-        if eta:
-            delay = (datetime.fromisoformat(eta) - utcnow()).total_seconds()
+    def accept(self, job_ids: list[str], ack: Any, delay: float) -> None:
+        """From Celery's consumer thread: run these jobs here (not before `delay` seconds),
+        then ack through `ack`."""
         self.loop.call_soon_threadsafe(self._accept, job_ids, ack, delay)
 
     def _accept(self, job_ids: list[str], ack: Any, delay: float) -> None:
