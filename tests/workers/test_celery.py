@@ -159,6 +159,19 @@ async def test_celery_runs_jobs_pause_and_crash_recovery(
         assert done["status"] == "succeeded" and done["worker_id"] == "w1@test"
         assert (await client.get("/health")).json()["services"]["task_queue"] == "connected"
 
+        # A failed attempt goes back to Celery in a delayed message, which the worker holds
+        # until the backoff is over (only the two messages above were malformed).
+        resp = await client.post(
+            "/api/v1/jobs",
+            json={"kind": "test", "params": {"count": 1, "delay": 0, "fail_attempts": 1}},
+            headers=headers,
+        )
+        retried = resp.json()["data"]["job"]
+        done = await wait_job(client, headers, retried["id"], ("succeeded", "failed"))
+        assert done["status"] == "succeeded" and done["attempts"] == 2, done
+        log_text = (data_dir / "w1_test.log").read_text()
+        assert log_text.count("worker_message_malformed") == 2, log_text
+
         # Pause: the worker stops consuming and its jobs wait; resume lets them run.
         await client.post("/api/v1/workers/w1@test/pause", headers=headers)
         await _wait_worker(client, headers, "w1@test", "paused")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -74,6 +74,16 @@ def configure(redis_url: str) -> Celery:
     return celery_app
 
 
+def _seconds_until(eta: str | None) -> float:
+    if not eta:
+        return 0.0
+    when = datetime.fromisoformat(eta)
+    if when.tzinfo is None:
+        # Celery writes a naive eta in UTC when `enable_utc` is on (foredeck's setting).
+        when = when.replace(tzinfo=UTC)
+    return (when - utcnow()).total_seconds()
+
+
 def run_jobs_strategy(task: Any, app: Any, consumer: Any, **_kw: Any) -> Any:
     """How the worker takes a `run_jobs` message: straight to the runtime's event loop.
 
@@ -95,8 +105,7 @@ def run_jobs_strategy(task: Any, app: Any, consumer: Any, **_kw: Any) -> Any:
         try:
             args = message.decode()[0]
             job_ids = [str(job_id) for job_id in args[0]]
-            eta = message.headers.get("eta")
-            delay = (datetime.fromisoformat(eta) - utcnow()).total_seconds() if eta else 0.0
+            delay = _seconds_until(message.headers.get("eta"))
         except Exception:
             # Not something foredeck sent: dropped, and the worker goes on consuming.
             log.warning("worker_message_malformed", body=repr(message.body)[:200])
