@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
@@ -69,3 +71,30 @@ async def test_claim_takes_the_limit_best_first_and_records_each_start(
                 .where(Job.id.in_(ids))
                 .values(status="cancelled", finished_at=utcnow(), worker_id=None)
             )
+
+
+async def test_a_finish_batch_writes_only_the_attempts_still_holding_their_token(
+    app: FastAPI, main_worker_paused: None
+) -> None:
+    queue = unique("fenced")
+    async with transaction(app.state.sessionmaker) as session:
+        ids = [(await jobs_service.create_job(session, kind="noop", queue=queue)).id for _ in "ab"]
+    runner = JobRunner(app.state, unique("finisher"))
+    claimed = await runner.claim(limit=2, queues=[queue])
+    assert sorted(c.job_id for c in claimed) == sorted(ids)
+    stale = claimed[0]
+    # Another attempt took the job over (as after a lease ran out): its token moved on.
+    async with transaction(app.state.sessionmaker) as session:
+        await session.execute(update(Job).where(Job.id == stale.job_id).values(fence=Job.fence + 1))
+    # Both outcomes go to the finisher in the same tick, so they share one batch.
+    outcomes = await asyncio.gather(*(runner.execute(c) for c in claimed))
+    assert outcomes == ["lost", "succeeded"]
+    async with app.state.sessionmaker() as session:
+        rows = dict(
+            (await session.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))).all()
+        )
+    assert rows == {stale.job_id: "running", claimed[1].job_id: "succeeded"}
+    async with transaction(app.state.sessionmaker) as session:
+        await session.execute(
+            update(Job).where(Job.id == stale.job_id).values(status="cancelled", worker_id=None)
+        )
