@@ -40,6 +40,7 @@ ROUTER_MODULES = [
     "foredeck.settings.router",
     "foredeck.generator.router",
     "foredeck.registry.router",
+    "foredeck.schedules.router",
     "foredeck.mcp.router",
     "foredeck.console.router",
 ]
@@ -55,6 +56,7 @@ LIFECYCLE_MODULES = [
     "foredeck.operations.lifecycle",
     "foredeck.generator.lifecycle",
     "foredeck.registry.lifecycle",
+    "foredeck.schedules.lifecycle",
     "foredeck.mcp.lifecycle",
     "foredeck.console.lifecycle",
 ]

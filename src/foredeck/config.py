@@ -77,6 +77,11 @@ class Config(BaseSettings):
     index_checkpoint_every: int = Field(default=5_000, ge=1)
     index_sync_seconds: float = Field(default=1.0, ge=0)
     index_snapshot_max_bytes: int = Field(default=4 * 1024**3, ge=1024)
+    # Schedules: how often each serving process looks for due fires, how late a fire may be
+    # and still count as on time, and the shortest gap between fires an operator may set.
+    schedule_tick_seconds: float = Field(default=5.0, gt=0)
+    schedule_misfire_grace_seconds: float = Field(default=60.0, ge=0)
+    schedule_min_interval_seconds: int = Field(default=60, ge=1)
     config_file: Path | None = None
 
     @field_validator("cors_origins", mode="before")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
@@ -15,6 +14,7 @@ from foredeck.models.base import utcnow
 from foredeck.models.jobs import TelemetrySample
 from foredeck.telemetry import retention
 from tests.conftest import assert_error, stored_section
+from tests.jobs.helpers import wait_job
 
 
 def retention_setting(app: FastAPI, value: dict | None) -> AbstractAsyncContextManager[None]:
@@ -43,20 +43,18 @@ async def _left(app: FastAPI, ids: list[int]) -> list[bool]:
     return [i in found for i in ids]
 
 
-async def test_the_publisher_prunes_by_the_setting(
-    client: httpx.AsyncClient, viewer: dict, app: FastAPI
+async def test_the_builtin_schedule_prunes_by_the_setting(
+    client: httpx.AsyncClient, viewer: dict, operator: dict, app: FastAPI
 ) -> None:
     async with retention_setting(app, {"telemetry_hours": 2}):
         ids = await _samples(app, 3, 1)
-        publisher = app.state.telemetry
-        publisher._next_prune = 0.0
-        # The leader's tick stores a sample and runs a retention round.
-        await publisher.tick(record=True)
-        # The publisher's own loop may have taken this round a moment before: wait for it.
-        for _ in range(100):
-            if await _left(app, ids) == [False, True]:
-                break
-            await asyncio.sleep(0.05)
+        # The rounds are the built-in telemetry-retention schedule; run it now.
+        listed = await client.get("/api/v1/schedules", headers=viewer)
+        builtin = next(s for s in listed.json()["data"] if s["name"] == "telemetry-retention")
+        assert builtin["builtin"] is True and builtin["kind"] == "telemetry_retention"
+        fired = await client.post(f"/api/v1/schedules/{builtin['id']}/run-now", headers=operator)
+        assert fired.status_code == 202, fired.text
+        await wait_job(client, operator, fired.json()["data"]["job_id"], ("succeeded",))
         assert await _left(app, ids) == [False, True]
         ok = await client.get("/api/v1/telemetry/history?window=2h&step=1m", headers=viewer)
         assert ok.status_code == 200, ok.text

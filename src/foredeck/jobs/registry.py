@@ -82,6 +82,7 @@ HANDLER_MODULES = [
     "foredeck.generator.handlers",
     "foredeck.settings.handlers",
     "foredeck.registry.handlers",
+    "foredeck.schedules.handlers",
 ]
 _loaded = False
 

@@ -17,7 +17,6 @@ from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import write_guard
 from foredeck.kit.background import logged_failure
 from foredeck.logging import get_logger
-from foredeck.telemetry import retention
 from foredeck.telemetry import service as telemetry_service
 
 log = get_logger(__name__)
@@ -34,7 +33,6 @@ class TelemetryPublisher:
         self.is_leader = False
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._next_prune = 0.0
 
     @property
     def interval(self) -> float:
@@ -83,12 +81,6 @@ class TelemetryPublisher:
             pubsub = getattr(self.state, "pubsub", None)
             if pubsub is not None:
                 await pubsub.publish("telemetry", snap)
-            if time.monotonic() >= self._next_prune:
-                self._next_prune = time.monotonic() + retention.PRUNE_SECONDS
-                try:
-                    await retention.prune(self.state)
-                except Exception:
-                    log.exception("telemetry_retention_failed")
         return snap
 
     async def stop(self) -> None:

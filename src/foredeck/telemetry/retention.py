@@ -1,8 +1,8 @@
 """Telemetry retention: samples older than `retention.telemetry_hours` are deleted.
 
-The operator's setting wins, read at every round, so a change applies within a minute; while
-it is unset, the server's default applies (FOREDECK_TELEMETRY_RETENTION_HOURS). The publisher
-that stores samples (one leader in the cluster) also runs the rounds.
+The operator's setting wins, read at every round; while it is unset, the server's default
+applies (FOREDECK_TELEMETRY_RETENTION_HOURS). The rounds run as the built-in
+`telemetry-retention` schedule (every 15 minutes), one job per round in the whole cluster.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from foredeck.models.jobs import TelemetrySample
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
-PRUNE_SECONDS = 60.0
+
 # Rows per delete: a shortened window may leave millions, and SQLite has one writer.
 DELETE_CHUNK = 5000
 

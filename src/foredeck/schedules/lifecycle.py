@@ -1,0 +1,72 @@
+"""Schedules start-up: the built-in maintenance schedules and the loop that fires due ones.
+
+Every serving process runs the loop; the claim in `firing` makes each fire happen once however
+many run it, so there is no beat process to keep alive (or to start twice). `foredeck worker`
+processes only run jobs and do not fire schedules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
+
+from foredeck.db import transaction
+from foredeck.jobs import periodic
+from foredeck.jobs.tasks import stop_tasks
+from foredeck.jobs.writes import write_guard
+from foredeck.logging import get_logger
+from foredeck.schedules import firing, service
+
+log = get_logger(__name__)
+
+# The retention rounds, visible and pausable as schedules. Retention works in days and hours,
+# so an hourly job sweep and a quarter-hourly telemetry sweep keep within the settings.
+BUILTIN: list[dict[str, Any]] = [
+    {
+        "name": "job-retention",
+        "description": "Delete finished jobs older than the retention.job_days setting",
+        "kind": "job_retention",
+        "cron": "7 * * * *",
+        "misfire": "run_once",
+        "overlap": "skip",
+    },
+    {
+        "name": "telemetry-retention",
+        "description": "Delete telemetry samples older than retention.telemetry_hours",
+        "kind": "telemetry_retention",
+        "cron": "*/15 * * * *",
+        "misfire": "run_once",
+        "overlap": "skip",
+    },
+]
+
+
+async def ensure_builtin(state: Any) -> None:
+    """Store the built-in schedules that are missing (replicas starting together may race)."""
+    for spec in BUILTIN:
+        try:
+            async with write_guard(state), transaction(state.sessionmaker) as session:
+                if await service.get_by_name(session, spec["name"]) is None:
+                    await service.create_schedule(
+                        session, data=spec, config=state.config, builtin=True
+                    )
+        except IntegrityError:
+            log.info("builtin_schedule_exists", name=spec["name"])
+
+
+async def startup(app: FastAPI) -> None:
+    state = app.state
+    state.schedule_loop = None
+    if getattr(state, "worker_process", False):
+        return
+    await ensure_builtin(state)
+    state.schedule_loop = periodic.start(
+        lambda: firing.fire_due(state), every=state.config.schedule_tick_seconds, name="schedules"
+    )
+    state.features.add("schedules")
+
+
+async def shutdown(app: FastAPI) -> None:
+    await stop_tasks(getattr(app.state, "schedule_loop", None))
