@@ -137,6 +137,12 @@ from foredeck.registry.schemas import (
     TaskOut,
     TaskUpdate,
 )
+from foredeck.schedules.schemas import (
+    ScheduleCreate,
+    ScheduleRead,
+    ScheduleRun,
+    ScheduleUpdate,
+)
 from foredeck.settings.schemas import (
     CredentialsSettings,
     EmbeddingSettings,
@@ -287,6 +293,10 @@ __all__ = [
     "RowErrorOut",
     "RunRead",
     "RunSummary",
+    "ScheduleCreate",
+    "ScheduleRead",
+    "ScheduleRun",
+    "ScheduleUpdate",
     "SearchHit",
     "SearchMode",
     "SearchRequest",

@@ -79,6 +79,10 @@ from foredeck.contracts import (
     RestoreResult,
     RetryResult,
     RunRead,
+    ScheduleCreate,
+    ScheduleRead,
+    ScheduleRun,
+    ScheduleUpdate,
     SearchRequest,
     SearchResult,
     SectionOut,
@@ -124,6 +128,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "create_jobs": ("POST", "/api/v1/jobs/batch"),
     "create_memory": ("POST", "/api/v1/memories"),
     "create_project": ("POST", "/api/v1/projects"),
+    "create_schedule": ("POST", "/api/v1/schedules"),
     "create_server": ("POST", "/api/v1/servers"),
     "create_service_deployment": ("POST", "/api/v1/service_deployments"),
     "create_task": ("POST", "/api/v1/tasks"),
@@ -138,6 +143,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "delete_job": ("DELETE", "/api/v1/jobs/{job_id}"),
     "delete_memory": ("DELETE", "/api/v1/memories/{memory_id}"),
     "delete_project": ("DELETE", "/api/v1/projects/{item_id}"),
+    "delete_schedule": ("DELETE", "/api/v1/schedules/{schedule_id}"),
     "delete_server": ("DELETE", "/api/v1/servers/{item_id}"),
     "delete_service_deployment": ("DELETE", "/api/v1/service_deployments/{item_id}"),
     "delete_task": ("DELETE", "/api/v1/tasks/{item_id}"),
@@ -168,6 +174,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "get_project": ("GET", "/api/v1/projects/{item_id}"),
     "get_queue_summary": ("GET", "/api/v1/queue"),
     "get_readiness": ("GET", "/health/ready"),
+    "get_schedule": ("GET", "/api/v1/schedules/{schedule_id}"),
     "get_server": ("GET", "/api/v1/servers/{item_id}"),
     "get_service_deployment": ("GET", "/api/v1/service_deployments/{item_id}"),
     "get_settings": ("GET", "/api/v1/settings"),
@@ -197,6 +204,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "list_memories": ("GET", "/api/v1/memories"),
     "list_projects": ("GET", "/api/v1/projects"),
     "list_rag_indices": ("GET", "/api/v1/rag"),
+    "list_schedules": ("GET", "/api/v1/schedules"),
     "list_servers": ("GET", "/api/v1/servers"),
     "list_service_deployments": ("GET", "/api/v1/service_deployments"),
     "list_task_executions": ("GET", "/api/v1/task_executions"),
@@ -205,6 +213,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "list_workers": ("GET", "/api/v1/workers"),
     "pause_all_workers": ("POST", "/api/v1/workers/pause-all"),
     "pause_queue": ("POST", "/api/v1/queues/{queue}/pause"),
+    "pause_schedule": ("POST", "/api/v1/schedules/{schedule_id}/pause"),
     "pause_worker": ("POST", "/api/v1/workers/{worker_id}/pause"),
     "prepare_download": ("POST", "/api/v1/jobs/{job_id}/download"),
     "preview_import": ("POST", "/api/v1/operations/import/preview"),
@@ -213,9 +222,12 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "restore_index_snapshot": ("POST", "/api/v1/index/snapshot"),
     "resume_all_workers": ("POST", "/api/v1/workers/resume-all"),
     "resume_queue": ("POST", "/api/v1/queues/{queue}/resume"),
+    "resume_schedule": ("POST", "/api/v1/schedules/{schedule_id}/resume"),
     "resume_worker": ("POST", "/api/v1/workers/{worker_id}/resume"),
     "retry_failed_embeddings": ("POST", "/api/v1/embedding/retry"),
     "revoke_api_key": ("DELETE", "/api/v1/api_keys/{key_id}"),
+    "run_schedule_now": ("POST", "/api/v1/schedules/{schedule_id}/run-now"),
+    "schedule_runs": ("GET", "/api/v1/schedules/{schedule_id}/runs"),
     "search": ("POST", "/api/v1/search"),
     "search_records": ("GET", "/api/v1/search"),
     "search_users": ("GET", "/api/v1/users/search"),
@@ -232,6 +244,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "update_memory": ("PATCH", "/api/v1/memories/{memory_id}"),
     "update_preferences": ("PATCH", "/api/v1/users/me/preferences"),
     "update_project": ("PATCH", "/api/v1/projects/{item_id}"),
+    "update_schedule": ("PATCH", "/api/v1/schedules/{schedule_id}"),
     "update_server": ("PATCH", "/api/v1/servers/{item_id}"),
     "update_service_deployment": ("PATCH", "/api/v1/service_deployments/{item_id}"),
     "update_settings": ("PUT", "/api/v1/settings/{section}"),
@@ -405,6 +418,19 @@ class SyncOperations:
             kind="json",
         )
 
+    def create_schedule(self, body: ScheduleCreate | dict[str, Any]) -> ScheduleRead:
+        """Create Schedule (POST /api/v1/schedules)"""
+        return self._call(
+            "POST",
+            "/api/v1/schedules",
+            path={},
+            query={},
+            json=body,
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
+
     def create_server(self, body: ServerCreate | dict[str, Any]) -> ServerOut:
         """Create a server (POST /api/v1/servers)"""
         return self._call(
@@ -569,6 +595,17 @@ class SyncOperations:
             "/api/v1/projects/{item_id}",
             path={"item_id": item_id},
             query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    def delete_schedule(self, schedule_id: int) -> None:
+        """Delete Schedule (DELETE /api/v1/schedules/{schedule_id})"""
+        return self._call(
+            "DELETE",
+            "/api/v1/schedules/{schedule_id}",
+            path={"schedule_id": schedule_id},
+            query={},
             result=None,
             kind="empty",
         )
@@ -909,6 +946,18 @@ class SyncOperations:
     def get_readiness(self) -> Any:
         """Ready (GET /health/ready)"""
         return self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
+
+    def get_schedule(self, schedule_id: int) -> ScheduleRead:
+        """Get Schedule (GET /api/v1/schedules/{schedule_id})"""
+        return self._call(
+            "GET",
+            "/api/v1/schedules/{schedule_id}",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
 
     def get_server(self, item_id: int) -> ServerOut:
         """Get a server (GET /api/v1/servers/{item_id})"""
@@ -1446,6 +1495,18 @@ class SyncOperations:
             "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
         )
 
+    def list_schedules(self) -> list[ScheduleRead]:
+        """List Schedules (GET /api/v1/schedules)"""
+        return self._call(
+            "GET",
+            "/api/v1/schedules",
+            path={},
+            query={},
+            result=list[ScheduleRead],
+            unwrap=True,
+            kind="json",
+        )
+
     def list_servers(
         self,
         *,
@@ -1686,6 +1747,18 @@ class SyncOperations:
             kind="json",
         )
 
+    def pause_schedule(self, schedule_id: int) -> ScheduleRead:
+        """Pause Schedule (POST /api/v1/schedules/{schedule_id}/pause)"""
+        return self._call(
+            "POST",
+            "/api/v1/schedules/{schedule_id}/pause",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
+
     def pause_worker(self, worker_id: str) -> WorkerRead:
         """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
         return self._call(
@@ -1788,6 +1861,18 @@ class SyncOperations:
             kind="json",
         )
 
+    def resume_schedule(self, schedule_id: int) -> ScheduleRead:
+        """Resume Schedule (POST /api/v1/schedules/{schedule_id}/resume)"""
+        return self._call(
+            "POST",
+            "/api/v1/schedules/{schedule_id}/resume",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
+
     def resume_worker(self, worker_id: str) -> WorkerRead:
         """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
         return self._call(
@@ -1820,6 +1905,30 @@ class SyncOperations:
             path={"key_id": key_id},
             query={},
             result=ApiKeyOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def run_schedule_now(self, schedule_id: int) -> JobCreated:
+        """Run Schedule Now (POST /api/v1/schedules/{schedule_id}/run-now)"""
+        return self._call(
+            "POST",
+            "/api/v1/schedules/{schedule_id}/run-now",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    def schedule_runs(self, schedule_id: int, *, limit: int | None = None) -> list[ScheduleRun]:
+        """Schedule Runs (GET /api/v1/schedules/{schedule_id}/runs)"""
+        return self._call(
+            "GET",
+            "/api/v1/schedules/{schedule_id}/runs",
+            path={"schedule_id": schedule_id},
+            query={"limit": limit},
+            result=list[ScheduleRun],
             unwrap=True,
             kind="json",
         )
@@ -2069,6 +2178,21 @@ class SyncOperations:
             query={},
             json=body,
             result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    def update_schedule(
+        self, schedule_id: int, body: ScheduleUpdate | dict[str, Any]
+    ) -> ScheduleRead:
+        """Update Schedule (PATCH /api/v1/schedules/{schedule_id})"""
+        return self._call(
+            "PATCH",
+            "/api/v1/schedules/{schedule_id}",
+            path={"schedule_id": schedule_id},
+            query={},
+            json=body,
+            result=ScheduleRead,
             unwrap=True,
             kind="json",
         )
@@ -2348,6 +2472,19 @@ class AsyncOperations:
             kind="json",
         )
 
+    async def create_schedule(self, body: ScheduleCreate | dict[str, Any]) -> ScheduleRead:
+        """Create Schedule (POST /api/v1/schedules)"""
+        return await self._call(
+            "POST",
+            "/api/v1/schedules",
+            path={},
+            query={},
+            json=body,
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
+
     async def create_server(self, body: ServerCreate | dict[str, Any]) -> ServerOut:
         """Create a server (POST /api/v1/servers)"""
         return await self._call(
@@ -2518,6 +2655,17 @@ class AsyncOperations:
             "/api/v1/projects/{item_id}",
             path={"item_id": item_id},
             query={"cascade": cascade},
+            result=None,
+            kind="empty",
+        )
+
+    async def delete_schedule(self, schedule_id: int) -> None:
+        """Delete Schedule (DELETE /api/v1/schedules/{schedule_id})"""
+        return await self._call(
+            "DELETE",
+            "/api/v1/schedules/{schedule_id}",
+            path={"schedule_id": schedule_id},
+            query={},
             result=None,
             kind="empty",
         )
@@ -2858,6 +3006,18 @@ class AsyncOperations:
     async def get_readiness(self) -> Any:
         """Ready (GET /health/ready)"""
         return await self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
+
+    async def get_schedule(self, schedule_id: int) -> ScheduleRead:
+        """Get Schedule (GET /api/v1/schedules/{schedule_id})"""
+        return await self._call(
+            "GET",
+            "/api/v1/schedules/{schedule_id}",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
 
     async def get_server(self, item_id: int) -> ServerOut:
         """Get a server (GET /api/v1/servers/{item_id})"""
@@ -3395,6 +3555,18 @@ class AsyncOperations:
             "GET", "/api/v1/rag", path={}, query={}, result=list[RagIndex], unwrap=True, kind="json"
         )
 
+    async def list_schedules(self) -> list[ScheduleRead]:
+        """List Schedules (GET /api/v1/schedules)"""
+        return await self._call(
+            "GET",
+            "/api/v1/schedules",
+            path={},
+            query={},
+            result=list[ScheduleRead],
+            unwrap=True,
+            kind="json",
+        )
+
     async def list_servers(
         self,
         *,
@@ -3635,6 +3807,18 @@ class AsyncOperations:
             kind="json",
         )
 
+    async def pause_schedule(self, schedule_id: int) -> ScheduleRead:
+        """Pause Schedule (POST /api/v1/schedules/{schedule_id}/pause)"""
+        return await self._call(
+            "POST",
+            "/api/v1/schedules/{schedule_id}/pause",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
+
     async def pause_worker(self, worker_id: str) -> WorkerRead:
         """Pause Worker (POST /api/v1/workers/{worker_id}/pause)"""
         return await self._call(
@@ -3737,6 +3921,18 @@ class AsyncOperations:
             kind="json",
         )
 
+    async def resume_schedule(self, schedule_id: int) -> ScheduleRead:
+        """Resume Schedule (POST /api/v1/schedules/{schedule_id}/resume)"""
+        return await self._call(
+            "POST",
+            "/api/v1/schedules/{schedule_id}/resume",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=ScheduleRead,
+            unwrap=True,
+            kind="json",
+        )
+
     async def resume_worker(self, worker_id: str) -> WorkerRead:
         """Resume Worker (POST /api/v1/workers/{worker_id}/resume)"""
         return await self._call(
@@ -3769,6 +3965,32 @@ class AsyncOperations:
             path={"key_id": key_id},
             query={},
             result=ApiKeyOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def run_schedule_now(self, schedule_id: int) -> JobCreated:
+        """Run Schedule Now (POST /api/v1/schedules/{schedule_id}/run-now)"""
+        return await self._call(
+            "POST",
+            "/api/v1/schedules/{schedule_id}/run-now",
+            path={"schedule_id": schedule_id},
+            query={},
+            result=JobCreated,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def schedule_runs(
+        self, schedule_id: int, *, limit: int | None = None
+    ) -> list[ScheduleRun]:
+        """Schedule Runs (GET /api/v1/schedules/{schedule_id}/runs)"""
+        return await self._call(
+            "GET",
+            "/api/v1/schedules/{schedule_id}/runs",
+            path={"schedule_id": schedule_id},
+            query={"limit": limit},
+            result=list[ScheduleRun],
             unwrap=True,
             kind="json",
         )
@@ -4022,6 +4244,21 @@ class AsyncOperations:
             query={},
             json=body,
             result=ProjectOut,
+            unwrap=True,
+            kind="json",
+        )
+
+    async def update_schedule(
+        self, schedule_id: int, body: ScheduleUpdate | dict[str, Any]
+    ) -> ScheduleRead:
+        """Update Schedule (PATCH /api/v1/schedules/{schedule_id})"""
+        return await self._call(
+            "PATCH",
+            "/api/v1/schedules/{schedule_id}",
+            path={"schedule_id": schedule_id},
+            query={},
+            json=body,
+            result=ScheduleRead,
             unwrap=True,
             kind="json",
         )
