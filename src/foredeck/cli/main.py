@@ -30,6 +30,7 @@ CLI_MODULES = [
     "foredeck.cli.operations",
     "foredeck.cli.generator",
     "foredeck.cli.registry",
+    "foredeck.cli.schedules",
     "foredeck.cli.mcp",
 ]
 
