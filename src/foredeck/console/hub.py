@@ -25,7 +25,16 @@ from foredeck.logging import get_logger
 log = get_logger(__name__)
 
 # Topics every console page may ask for; `job:<id>` topics are added while a page watches them.
-BASE_TOPICS = ("jobs", "workers", "telemetry", "operations", "index", "settings", "generator")
+BASE_TOPICS = (
+    "jobs",
+    "workers",
+    "telemetry",
+    "operations",
+    "index",
+    "settings",
+    "generator",
+    "schedules",
+)
 BATCH_WINDOW = 0.1
 RING_SIZE = 4096
 MAX_ITEMS_PER_BATCH = 20

@@ -19,6 +19,7 @@ from foredeck.console.pages import (
     overview,
     queue,
     records,
+    schedules,
     settings,
     workers,
 )
@@ -38,6 +39,7 @@ for module in (
     imports,
     exports,
     datasets,
+    schedules,
 ):
     router.include_router(module.router)
 

@@ -32,6 +32,7 @@ NAV = [
     ("jobs", "Jobs", "/ui/jobs"),
     ("queue", "Queue", "/ui/queue"),
     ("workers", "Workers", "/ui/workers"),
+    ("schedules", "Schedules", "/ui/schedules"),
     ("index", "Index", "/ui/index"),
     ("search", "Search", "/ui/search"),
     ("datasets", "Datasets", "/ui/datasets"),
