@@ -2,7 +2,7 @@
 
 The operator's setting wins, read at every round; while it is unset, the server's default
 applies (FOREDECK_TELEMETRY_RETENTION_HOURS). The rounds run as the built-in
-`telemetry-retention` schedule (every 15 minutes), one job per round in the whole cluster.
+`telemetry-retention` schedule (hourly, at minute 37), one job per round in the whole cluster.
 """
 
 from __future__ import annotations
