@@ -1,0 +1,3 @@
+from tests.client.live import live_url
+
+__all__ = ["live_url"]
