@@ -78,7 +78,7 @@ async def test_run_now_queues_a_job_listed_as_a_run(
     runs = (await client.get(f"{BASE}/{sid}/runs", headers=operator)).json()["data"]
     assert [(r["job_id"], r["manual"], r["status"]) for r in runs] == [(job_id, True, "succeeded")]
     schedule = (await client.get(f"{BASE}/{sid}", headers=operator)).json()["data"]
-    assert schedule["last_job_id"] == job_id
+    assert (schedule["last_job_id"], schedule["last_job_status"]) == (job_id, "succeeded")
     await client.delete(f"{BASE}/{sid}", headers=operator)
 
 

@@ -17,14 +17,23 @@ from foredeck.schedules.schemas import ScheduleCreate, ScheduleRead, ScheduleRun
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
 
 
-def schedule_read(schedule: Schedule) -> ScheduleRead:
-    return ScheduleRead.model_validate(schedule, from_attributes=True)
+def schedule_read(schedule: Schedule, statuses: dict[str, str] | None = None) -> ScheduleRead:
+    read = ScheduleRead.model_validate(schedule, from_attributes=True)
+    if statuses and schedule.last_job_id:
+        read.last_job_status = statuses.get(schedule.last_job_id)
+    return read
+
+
+async def _read_all(session: Any, schedules: list[Schedule]) -> list[ScheduleRead]:
+    ids = [s.last_job_id for s in schedules if s.last_job_id]
+    statuses = await service.job_statuses(session, ids)
+    return [schedule_read(s, statuses) for s in schedules]
 
 
 @router.get("", response_model=Envelope[list[ScheduleRead]])
 async def list_schedules(_: Viewer, session: SessionDep) -> Any:
     """Every schedule with its next fire time and last outcome, soonest first."""
-    return ok([schedule_read(s) for s in await service.list_schedules(session)])
+    return ok(await _read_all(session, await service.list_schedules(session)))
 
 
 @router.post("", response_model=Envelope[ScheduleRead], status_code=201)
@@ -41,7 +50,8 @@ async def create_schedule(
 @router.get("/{schedule_id}", response_model=Envelope[ScheduleRead])
 async def get_schedule(schedule_id: int, _: Viewer, session: SessionDep) -> Any:
     """One schedule."""
-    return ok(schedule_read(await service.get_schedule(session, schedule_id)))
+    [read] = await _read_all(session, [await service.get_schedule(session, schedule_id)])
+    return ok(read)
 
 
 @router.patch("/{schedule_id}", response_model=Envelope[ScheduleRead])

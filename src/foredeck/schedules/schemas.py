@@ -72,6 +72,8 @@ class ScheduleRead(ReadModel):
     last_job_id: str | None
     last_outcome: str | None
     last_message: str | None
+    # The last job's own status now (succeeded, failed, running, ...); None once it is deleted.
+    last_job_status: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -220,7 +220,7 @@ async def update_schedule(
     if changes.get("name"):
         await _name_free(session, changes["name"], other_than=schedule.id)
         values["name"] = changes["name"]
-    cron = values.get("cron", schedule.cron) if "cron" in values else schedule.cron
+    cron = values.get("cron", schedule.cron)
     interval = values.get("interval_seconds", schedule.interval_seconds)
     values["next_fire_at"] = first_fire(
         cron=cron,
