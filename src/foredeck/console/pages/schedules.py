@@ -139,10 +139,32 @@ async def create_schedule(request: Request, session: SessionDep) -> Response:
     message = (
         f"Schedule {schedule.name} stored; next fire {schedule.next_fire_at:%Y-%m-%d %H:%M} UTC"
     )
-    response = done(
-        request, message, back=f"/ui/schedules/{schedule.id}", **{"fd:schedules-changed": True}
-    )
-    return response
+    # An emptied form for the next one; the list refreshes on the event.
+    return _saved(
+        request, "schedules.html", _blank(), "/ui/schedules", message,
+        back=f"/ui/schedules/{schedule.id}",
+    )  # fmt: skip
+
+
+def _saved(
+    request: Request,
+    template: str,
+    form: dict[str, Any],
+    action: str,
+    message: str,
+    *,
+    back: str,
+    schedule: Any = None,
+) -> Response:
+    """After a save: the form again without errors (htmx), or a redirect (a plain form)."""
+    if not request.headers.get("HX-Request"):
+        return done(request, message, back=back)
+    context = base_context(request, "schedules")
+    context.update(_form_context(form, {}, action))
+    if schedule is not None:
+        context["schedule"] = schedule
+    headers = toast_headers(message, **{"fd:schedules-changed": True})
+    return render(request, template, context, block="schedule_form", headers=headers)
 
 
 @router.get("/ui/schedules/{schedule_id}")
@@ -176,9 +198,11 @@ async def edit_schedule(request: Request, session: SessionDep, schedule_id: int)
             errors = _field_errors(exc)
     if errors:
         return await _form_failed(request, session, typed, errors, action)
-    response = done(request, f"Schedule {schedule.name} saved", back=action,
-                    **{"fd:schedules-changed": True})  # fmt: skip
-    return response
+    await session.refresh(schedule)
+    return _saved(
+        request, "schedule.html", _filled(schedule), action, f"Schedule {schedule.name} saved",
+        back=action, schedule=schedule,
+    )  # fmt: skip
 
 
 @router.post("/ui/schedules/{schedule_id}/{action}")
