@@ -16,6 +16,7 @@ from foredeck.console.web import (
     render,
     require,
     toast_headers,
+    trigger_headers,
 )
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
@@ -163,7 +164,7 @@ def _saved(
     context.update(_form_context(form, {}, action))
     if schedule is not None:
         context["schedule"] = schedule
-    headers = toast_headers(message, **{"fd:schedules-changed": True})
+    headers = trigger_headers(message, {"fd:schedules-changed": True})
     return render(request, template, context, block="schedule_form", headers=headers)
 
 
