@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import wait_job
@@ -132,3 +133,11 @@ async def test_builtin_retention_schedules_are_listed_and_kept(
     assert_error(await client.delete(f"{BASE}/{sid}", headers=operator), 409, "SCHEDULE_BUILTIN")
     fixed = await client.patch(f"{BASE}/{sid}", json={"params": {"x": 1}}, headers=operator)
     assert assert_error(fixed, 422)["details"][0]["field"] == "params"
+
+
+def test_every_schedules_endpoint_is_an_mcp_tool(app: FastAPI) -> None:
+    tools = app.state.mcp_toolset.tools
+    names = {"list_schedules", "create_schedule", "get_schedule", "update_schedule",
+             "delete_schedule", "pause_schedule", "resume_schedule", "run_schedule_now",
+             "schedule_runs"}  # fmt: skip
+    assert names <= set(tools)
