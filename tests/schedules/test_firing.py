@@ -215,3 +215,23 @@ async def test_a_nightly_cron_across_a_dst_change(
     for d in local:
         expected = (3, 0) if (d.month == 3 and d.day == dst_day) else (2, 30)
         assert (d.hour, d.minute) == expected, d
+
+
+async def test_a_job_the_engine_refuses_is_reported_once_per_fire(app: FastAPI) -> None:
+    from sqlalchemy import update
+
+    from foredeck.models.schedules import Schedule
+
+    sid = await make_schedule(app, kind="test", params={"count": 1}, interval_seconds=600)
+    # Params that were valid when stored and no longer are (as after a settings change).
+    async with transaction(app.state.sessionmaker) as session:
+        await session.execute(
+            update(Schedule).where(Schedule.id == sid).values(params={"count": -1})
+        )
+    assert await fire(app.state, sid, T0 + timedelta(minutes=10)) == 0
+    broken = await load(app, sid)
+    assert broken.last_outcome == "error" and "params" in (broken.last_message or "")
+    # The fire is used up: the next tick does not retry it, the next fire time is ahead.
+    assert broken.next_fire_at == T0 + timedelta(minutes=20)
+    assert await fire(app.state, sid, T0 + timedelta(minutes=10, seconds=5)) == 0
+    assert await fires(app, sid) == []

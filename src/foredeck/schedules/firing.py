@@ -14,10 +14,12 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
+from foredeck.errors import AppError
 from foredeck.jobs import locks
 from foredeck.jobs.registry import get_spec
 from foredeck.jobs.writes import write_guard
@@ -121,8 +123,13 @@ async def fire_one(
     if schedule is None:
         return 0
     spec = get_spec(schedule.kind)
-    model = spec.params.model_validate(schedule.params) if spec and spec.params else None
-    keys = spec.lock_keys(model) if spec is not None else []
+    keys: list[str] = []
+    try:
+        model = spec.params.model_validate(schedule.params) if spec and spec.params else None
+        keys = spec.lock_keys(model) if spec is not None else []
+    except ValidationError:
+        # record_fire reports it below, with the kind's own message.
+        pass
     fires: list[datetime] = []
     count = 0
     nxt = schedule.next_fire_at
@@ -163,19 +170,28 @@ async def fire_one(
         # Jobs that take the same lock cannot be queued together: one now, the rest later.
         now_runs = 1 if keys else owed
         fire_times = fires[-now_runs:] if new_runs and len(fires) >= now_runs else []
-        job = None
-        for i in range(now_runs):
-            fire_at = fire_times[i] if i < len(fire_times) else now + timedelta(microseconds=i)
-            job = await service.record_fire(session, schedule, fire_at=fire_at)
-        assert job is not None
-        values.update(
-            pending_runs=owed - now_runs,
-            last_job_id=job.id,
-            last_outcome=outcome,
-            last_message=f"{now_runs} run(s) queued"
-            + (f", {owed - now_runs} to follow" if owed > now_runs else ""),
-        )
-        owed = now_runs
+        times = [fire_times[i] if i < len(fire_times) else now + timedelta(microseconds=i)
+                 for i in range(now_runs)]  # fmt: skip
+        try:
+            # A savepoint: a job the engine refuses (params a changed setting no longer
+            # allows, a drain begun since the check) leaves the claim and the advance intact,
+            # so a broken schedule says why once per fire instead of retrying every tick.
+            async with session.begin_nested():
+                job_ids = [
+                    (await service.record_fire(session, schedule, fire_at=t)).id for t in times
+                ]
+        except AppError as exc:
+            values.update(pending_runs=0, last_outcome="error", last_message=exc.message[:2000])
+            owed = 0
+        else:
+            values.update(
+                pending_runs=owed - now_runs,
+                last_job_id=job_ids[-1],
+                last_outcome=outcome,
+                last_message=f"{now_runs} run(s) queued"
+                + (f", {owed - now_runs} to follow" if owed > now_runs else ""),
+            )
+            owed = now_runs
     else:
         values.update(pending_runs=0, last_outcome=outcome, last_message=message)
     await session.execute(
