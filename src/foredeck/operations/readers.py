@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foredeck.kit import safejson
 from foredeck.operations.detect import ReadError as ReadError
 from foredeck.operations.detect import (
     check_decodes,
@@ -106,6 +107,8 @@ class CSVReader(Reader):
             raise ReadError("the first row (the header) is empty")
         if len(set(self.columns)) != len(self.columns):
             raise ReadError("the header names a column twice")
+        if any("\x00" in c for c in self.columns):
+            raise ReadError("the header contains a NUL character (U+0000)")
         if start:
             self._text.close()
             self._open(path, encoding, start, end)
@@ -193,9 +196,9 @@ class JSONLReader(Reader):
                 if not stripped:
                     continue
                 try:
-                    value = json.loads(stripped)
-                except json.JSONDecodeError as exc:
-                    yield line_no, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+                    value = safejson.loads(stripped)
+                except ValueError as exc:
+                    yield line_no, None, safejson.parse_error(exc)
                     continue
                 if not isinstance(value, dict):
                     yield line_no, None, "is not a JSON object"
@@ -231,7 +234,6 @@ class JSONArrayReader(Reader):
         self.columns = _probe_keys(self._records(limit=HEADER_PROBE_RECORDS))
 
     def _records(self, limit: int | None = None) -> Iterator[tuple[int, Any, str | None]]:
-        decoder = json.JSONDecoder()
         with open(self._path, encoding=self._encoding) as text:
             buf = ""
             i = 0
@@ -270,8 +272,9 @@ class JSONArrayReader(Reader):
                     if ch == ",":
                         i += 1
                         continue
+                    problem = None
                     try:
-                        value, end = decoder.raw_decode(buf, i)
+                        value, end = safejson.raw_decode(buf, i)
                     except json.JSONDecodeError as exc:
                         if not eof and len(buf) - i < self.MAX_ELEMENT and fill():
                             continue
@@ -279,6 +282,21 @@ class JSONArrayReader(Reader):
                             f"invalid JSON in element {n + 1}: {exc.msg}; "
                             "the rest of the file cannot be read"
                         ) from exc
+                    except safejson.JSONLimitError as exc:
+                        # Past a limit but well formed: skip just this element if its end
+                        # can be found (not when it nests too deep even to skip).
+                        try:
+                            value, end, problem = None, safejson.value_end(buf, i), str(exc)
+                        except json.JSONDecodeError:
+                            if not eof and len(buf) - i < self.MAX_ELEMENT and fill():
+                                continue
+                            raise ReadError(
+                                f"element {n + 1}: {exc}; the rest of the file cannot be read"
+                            ) from None
+                        except safejson.JSONLimitError:
+                            raise ReadError(
+                                f"element {n + 1}: {exc}; the rest of the file cannot be read"
+                            ) from None
                     if end >= len(buf) and not eof:
                         # A number may continue in the next chunk; read on before trusting it.
                         if fill():
@@ -287,7 +305,9 @@ class JSONArrayReader(Reader):
                     n += 1
                     if limit is not None and n > limit:
                         return
-                    if isinstance(value, dict):
+                    if problem is not None:
+                        yield n, None, problem
+                    elif isinstance(value, dict):
                         yield n, value, None
                     else:
                         yield n, None, "is not a JSON object"
@@ -312,10 +332,12 @@ class ParquetReader(Reader):
 
         try:
             self._file = pq.ParquetFile(path)
+            self.columns = [str(name) for name in self._file.schema_arrow.names]
+            self.total_rows = self._file.metadata.num_rows
         except Exception as exc:
             raise ReadError(f"not a readable Parquet file: {exc}") from exc
-        self.columns = list(self._file.schema_arrow.names)
-        self.total_rows = self._file.metadata.num_rows
+        if len(set(self.columns)) != len(self.columns):
+            raise ReadError("the file names a column twice")
         self.total_bytes = path.stat().st_size
         self.wanted: list[str] | None = None
         self._groups: list[int] | None = None
@@ -326,11 +348,22 @@ class ParquetReader(Reader):
     def batches(self, size: int) -> Iterator[Batch]:
         row_no = 0
         read = 0
-        for record_batch in self._file.iter_batches(
+        batches = self._file.iter_batches(
             batch_size=size, row_groups=self._groups, columns=self.wanted
-        ):
+        )
+        while True:
+            # A damaged page shows only when it is read: name it instead of crashing the job.
+            try:
+                record_batch = next(batches, None)
+                if record_batch is None:
+                    return
+                records = record_batch.to_pylist()
+            except Exception as exc:
+                raise ReadError(
+                    f"the Parquet file is damaged near row {row_no + 1}: {exc}"
+                ) from None
             rows = []
-            for record in record_batch.to_pylist():
+            for record in records:
                 row_no += 1
                 rows.append((row_no, record))
             read += record_batch.nbytes
