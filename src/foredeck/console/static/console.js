@@ -125,6 +125,11 @@
   document.addEventListener("htmx:confirm", function (ev) {
     if (!ev.detail.question) { return; }
     ev.preventDefault();
+    if (ev.detail.elt.dataset.fdConfirmed) {
+      delete ev.detail.elt.dataset.fdConfirmed;
+      ev.detail.issueRequest(true);
+      return;
+    }
     var dialog = document.getElementById("confirm-dialog");
     var question = ev.detail.question;
     if (question.indexOf("{count}") >= 0) {
@@ -137,12 +142,51 @@
     var ok = document.getElementById("confirm-ok");
     ok.textContent = ev.detail.elt.dataset.confirmLabel || "Confirm";
     dialog.returnValue = "";
+    asking = ev.detail.elt;
     dialog.addEventListener("close", function handler() {
       dialog.removeEventListener("close", handler);
-      if (dialog.returnValue === "ok") { ev.detail.issueRequest(true); }
+      var elt = asking;
+      asking = null;
+      if (dialog.returnValue === "ok") {
+        if (document.body.contains(elt)) {
+          ev.detail.issueRequest(true);
+        } else {
+          // htmx drops requests from detached elements; a swap that was already in
+          // flight when the dialog opened may have replaced the button.
+          var twin = successor(elt);
+          if (twin) {
+            twin.dataset.fdConfirmed = "1";
+            if (twin.tagName === "FORM") { twin.requestSubmit(); } else { twin.click(); }
+          }
+          else { toast("error", "The page changed before the action was sent; try again."); }
+        }
+      }
+      if (missed) { missed = false; resync(); }
     });
     dialog.showModal();
     ok.focus();
+  });
+
+  // The element the open confirmation will act on, and whether a live swap was held back.
+  var asking = null;
+  var missed = false;
+  var VERBS = ["hx-post", "hx-put", "hx-patch", "hx-delete"];
+  function successor(elt) {
+    if (elt.id) { return document.getElementById(elt.id); }
+    var verb = VERBS.filter(function (v) { return elt.hasAttribute(v); })[0];
+    if (!verb) { return null; }
+    var match = Array.prototype.filter.call(document.querySelectorAll("[" + verb + "]"), function (c) {
+      return c.outerHTML === elt.outerHTML;
+    });
+    return match.length === 1 ? match[0] : null;
+  }
+  // A refresh sent before the dialog opened may answer while it is open: hold it back
+  // rather than replace the button the user is confirming, and catch up on close.
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    if (asking && ev.detail.target && ev.detail.target.contains(asking) && ev.detail.elt !== asking) {
+      ev.detail.shouldSwap = false;
+      missed = true;
+    }
   });
 
   // Checks a browser can make before uploading (the server checks again).
