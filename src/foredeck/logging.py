@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
@@ -49,7 +50,38 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         logger_factory=_logger_factory,
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s: %(message)s")
+    _route_stdlib(shared, renderer, level)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler on whatever sys.stderr is now (see _StderrLogger)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _route_stdlib(
+    shared: list[structlog.types.Processor], renderer: structlog.types.Processor, level: str
+) -> None:
+    """Lines from the stdlib loggers (alembic, uvicorn, celery, mcp, faiss…) go through the
+    same processors and renderer as foredeck's own, so JSON mode prints only JSON lines."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    root = logging.getLogger()
+    # Configured again (each create_app): replace our handler, leave others (test capture).
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
+    handler = _StderrHandler()
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "httpx", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
