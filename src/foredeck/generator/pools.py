@@ -12,7 +12,8 @@ from collections.abc import Callable
 from functools import cache
 
 import pyarrow as pa
-from mimesis import Address, Finance, Internet, Person, Text
+import pyarrow.compute as pc
+from mimesis import Address, Finance, Internet, Person, Text, Transport
 from mimesis.datasets import EMAIL_DOMAINS, TLD
 from mimesis.locales import Locale
 
@@ -36,6 +37,11 @@ def _draw(fn: Callable[[], str], draws: int = POOL_DRAWS) -> pa.Array:
     return pa.array(values, pa.string())
 
 
+def _only(values: pa.Array, pattern: str) -> pa.Array:
+    # Some provider data mixes formats (IATA codes with digits are small airfields).
+    return values.filter(pc.match_substring_regex(values, f"^{pattern}$"))
+
+
 def _builders(locale: str) -> dict[str, Callable[[], pa.Array]]:
     loc = Locale(locale)
     person = Person(loc, seed=POOL_SEED)
@@ -43,6 +49,7 @@ def _builders(locale: str) -> dict[str, Callable[[], pa.Array]]:
     finance = Finance(loc, seed=POOL_SEED)
     text = Text(loc, seed=POOL_SEED)
     internet = Internet(seed=POOL_SEED)
+    transport = Transport(seed=POOL_SEED)
     return {
         "first_name": lambda: _draw(person.first_name),
         "last_name": lambda: _draw(person.last_name),
@@ -57,6 +64,15 @@ def _builders(locale: str) -> dict[str, Callable[[], pa.Array]]:
         "email_domain": lambda: pa.array(sorted(d.lstrip("@") for d in EMAIL_DOMAINS)),
         "tld": lambda: pa.array(sorted(t.lstrip(".") for t in TLD["utld"])),
         "lorem": lambda: pa.array(LOREM_WORDS),
+        "user_agent": lambda: _draw(internet.user_agent, 5000),
+        "airport": lambda: _only(_draw(address.iata_code, 5000), r"[A-Z]{3}"),
+        "currency": lambda: _draw(lambda: finance.currency_iso_code(allow_random=True), 2000),
+        "color": lambda: _draw(text.color, 2000),
+        "car_make": lambda: _draw(transport.manufacturer, 2000),
+        "car_model": lambda: _draw(transport.car, 5000),
+        "country_code": lambda: _draw(address.country_code, 2000),
+        "postal_code": lambda: _draw(address.postal_code, 5000),
+        "state": lambda: _draw(address.state, 2000),
     }
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foredeck.generator import patterns
+from foredeck.generator import patterns, sentences
 from foredeck.generator.columns import BASE62, MAX_CAPACITY, Column, ColumnError
 from foredeck.generator.pools import ascii_pool, pool
 from foredeck.generator.schemas import FieldSpec, FieldType
@@ -60,19 +60,24 @@ class StringColumn(Column):
 
 
 class WordsColumn(Column):
-    """Free text as a run of words (lorem: Latin filler; text: words of the locale)."""
+    """Free text: lorem is a run of Latin filler words, text reads as sentences."""
 
     def __init__(self, spec: FieldSpec, locale: str) -> None:
         super().__init__(spec, locale)
-        self.lo = spec.min_length if spec.min_length is not None else 6
-        self.hi = spec.max_length if spec.max_length is not None else max(self.lo, 20)
+        hi = spec.max_length
+        self.lo = spec.min_length if spec.min_length is not None else min(6, hi or 6)
+        self.hi = hi if hi is not None else max(self.lo, 20)
         if self.lo > self.hi:
             raise ColumnError(f"min_length {self.lo} is above max_length {self.hi}")
         if self.hi > 1000:
             raise ColumnError("max_length (words) must be at most 1000")
 
     def random(self, rng: np.random.Generator, n: int) -> pa.Array:
-        words = pool("lorem") if self.spec.type == FieldType.lorem else pool("word", self.locale)
+        if self.hi == 0:
+            return pa.array([""] * n, pa.string())
+        if self.spec.type == FieldType.text:
+            return sentences.paragraphs(rng, n, self.lo, self.hi)
+        words = pool("lorem")
         counts = rng.integers(max(self.lo, 1), max(self.hi, 1), n, endpoint=True)
         pieces = []
         for position in range(max(self.hi, 1)):
@@ -81,10 +86,14 @@ class WordsColumn(Column):
                 piece = pc.if_else(pa.array(counts > position), piece, pa.scalar(None, pa.string()))
             pieces.append(piece)
         text = pc.binary_join_element_wise(*pieces, " ", null_handling="skip")
-        sentence = pc.binary_join_element_wise(pc.utf8_capitalize(text), ".", "")
-        if self.hi == 0:
-            return pa.array([""] * n, pa.string())
-        return sentence
+        return pc.binary_join_element_wise(pc.utf8_capitalize(text), ".", "")
+
+
+class TitleColumn(Column):
+    """Short title-cased phrases, for titles, subjects and product names."""
+
+    def random(self, rng: np.random.Generator, n: int) -> pa.Array:
+        return sentences.titles(rng, n)
 
 
 class ComposedColumn(Column):
@@ -163,6 +172,15 @@ class PoolColumn(ComposedColumn):
         FieldType.country: "country",
         FieldType.company: "company",
         FieldType.job_title: "job_title",
+        FieldType.user_agent: "user_agent",
+        FieldType.airport: "airport",
+        FieldType.currency: "currency",
+        FieldType.color: "color",
+        FieldType.car_make: "car_make",
+        FieldType.car_model: "car_model",
+        FieldType.country_code: "country_code",
+        FieldType.postal_code: "postal_code",
+        FieldType.state: "state",
     }
 
     def components(self) -> list[pa.Array | int]:
@@ -186,6 +204,25 @@ class EmailColumn(ComposedColumn):
             100,
             pool("email_domain"),
         ]
+
+
+class UsernameColumn(ComposedColumn):
+    template = "{0}{1}{2}"
+
+    def components(self) -> list[pa.Array | int]:
+        return [ascii_pool("first_name", self.locale), ascii_pool("last_name", self.locale), 100]
+
+
+FIRST_OCTETS = pa.array([str(i) for i in range(1, 224) if i not in (10, 127)], pa.string())
+
+
+class IPAddressColumn(ComposedColumn):
+    """IPv4 addresses in public unicast space (no 0.x, 10.x, loopback or multicast)."""
+
+    template = "{0}.{1}.{2}.{3}"
+
+    def components(self) -> list[pa.Array | int]:
+        return [FIRST_OCTETS, 256, 256, 256]
 
 
 class AddressColumn(ComposedColumn):
