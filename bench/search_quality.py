@@ -95,6 +95,7 @@ async def run(database_url: str | None, model: str | None) -> dict[str, Any]:
             headers = {"Authorization": f"Bearer {secret}"}
             lists: dict[str, dict[int, list[str]]] = {m: {} for m in MODES}
             explain: dict[int, list[list[int | None]]] = {}
+            tiers: dict[int, list[str | None]] = {}
             for mode in MODES:
                 for n, q in enumerate(data["queries"]):
                     path = "/api/v1/search?" + urlencode(
@@ -106,7 +107,14 @@ async def run(database_url: str | None, model: str | None) -> dict[str, Any]:
                     lists[mode][n] = [key_of[h["memory"]["id"]] for h in hits]
                     if mode == "hybrid":
                         explain[n] = [[h.get("semantic_rank"), h.get("keyword_rank")] for h in hits]
-            return {"lists": lists, "explain": explain, "model": app.state.embedder.name}
+                    if mode == "keyword":
+                        tiers[n] = [h.get("keyword_match") for h in hits]
+            return {
+                "lists": lists,
+                "explain": explain,
+                "tiers": tiers,
+                "model": app.state.embedder.name,
+            }
 
 
 def metrics(data: dict[str, Any], lists: dict[str, dict[int, list[str]]]) -> dict[tuple, float]:
@@ -214,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
             f"shared on average; same first hit on {same_first}/{len(a)} queries"
         )
     if args.dump:
-        Path(args.dump).write_text(json.dumps({db: r["lists"] for db, r in runs.items()}))
+        dump = {db: {"lists": r["lists"], "tiers": r["tiers"]} for db, r in runs.items()}
+        Path(args.dump).write_text(json.dumps(dump))
 
 
 if __name__ == "__main__":

@@ -34,9 +34,20 @@ class SearchRequest(StrictBody):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("The query must contain more than whitespace")
-        return value
+        return check_query(value)
+
+
+def check_query(value: str) -> str:
+    """Refuse a query that no mode could answer sensibly; the error says why."""
+    if not value.strip():
+        raise ValueError("The query must contain more than whitespace")
+    if "\x00" in value:
+        raise ValueError("The query must not contain NUL characters")
+    if not any(c.isalnum() for c in value):
+        # Only punctuation or symbols ("*", '"', "-", ":"): nothing to match, and the nearest
+        # neighbours of a lone symbol's embedding would be noise presented as an answer.
+        raise ValueError("The query must contain at least one letter or digit")
+    return value
 
 
 class SearchHit(StrictBody):
@@ -44,6 +55,17 @@ class SearchHit(StrictBody):
     score: float
     semantic_score: float | None = None
     keyword_score: float | None = None
+    semantic_rank: int | None = Field(
+        default=None, description="1-based place in the semantic list; null: not in it"
+    )
+    keyword_rank: int | None = Field(
+        default=None, description="1-based place in the keyword list; null: not in it"
+    )
+    keyword_match: str | None = Field(
+        default=None,
+        description="How the keyword list matched: all (every word), identifiers (every "
+        "identifier as an exact phrase), any (some words); null: not a keyword match",
+    )
     highlights: list[str]
     memory: MemoryOut
 

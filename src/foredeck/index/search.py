@@ -1,4 +1,4 @@
-"""Search: semantic (FAISS), keyword (SQLite FTS5 / PostgreSQL tsvector) and hybrid (RRF)."""
+"""Search: semantic (FAISS), keyword (index.keyword) and hybrid (index.fusion)."""
 
 from __future__ import annotations
 
@@ -8,27 +8,17 @@ import re
 import time
 from typing import Any
 
-from sqlalchemy import column, desc, func, literal_column, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foredeck.index.fusion import Fused, fuse
+from foredeck.index.keyword import TIER_NAMES, KeywordHit, keyword_hits, parse, terms_of
 from foredeck.index.schemas import SearchHit, SearchMode, SearchRequest, SearchResult
 from foredeck.models.records import Memory
 from foredeck.records import service as records_service
 from foredeck.records.schemas import MemoryOut
 
-RRF_K = 60
-WORD = re.compile(r"\w+", re.UNICODE)
-MAX_TERMS = 32
 SNIPPET_CHARS = 80
-FTS = table("memories_fts", column("rowid"))
-PG_CONFIG: Any = literal_column("'english'::regconfig")
-
-
-def terms_of(query: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for word in WORD.findall(query.lower()):
-        seen.setdefault(word, None)
-    return list(seen)[:MAX_TERMS]
+WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _filters(body: SearchRequest) -> dict[str, Any]:
@@ -43,40 +33,6 @@ def _filters(body: SearchRequest) -> dict[str, Any]:
 
 def _has_filters(filters: dict[str, Any]) -> bool:
     return any(v for v in filters.values())
-
-
-async def keyword_ids(
-    session: AsyncSession, query: str, n: int, filters: dict[str, Any]
-) -> list[tuple[int, float]]:
-    """Full-text matches, best first, with a score where higher is better."""
-    terms = terms_of(query)
-    if not terms:
-        return []
-    base = records_service.filtered_query(**filters)
-    if session.get_bind().dialect.name == "postgresql":
-        tsquery = func.to_tsquery(PG_CONFIG, " | ".join(f"'{t}'" for t in terms))
-        tsvector = func.to_tsvector(PG_CONFIG, Memory.content)
-        score = func.ts_rank_cd(tsvector, tsquery).label("score")
-        stmt = (
-            base.with_only_columns(Memory.id, score)
-            .where(tsvector.op("@@")(tsquery))
-            .order_by(desc("score"), Memory.id)
-            .limit(n)
-        )
-        rows = (await session.execute(stmt)).all()
-        return [(int(i), float(s)) for i, s in rows]
-    match = " OR ".join(f'"{t}"' for t in terms)
-    rank: Any = literal_column("bm25(memories_fts)")
-    stmt = (
-        base.with_only_columns(Memory.id, rank.label("rank"))
-        .join(FTS, FTS.c.rowid == Memory.id)
-        .where(text("memories_fts MATCH :fts_match").bindparams(fts_match=match))
-        .order_by(rank, Memory.id)
-        .limit(n)
-    )
-    rows = (await session.execute(stmt)).all()
-    # bm25() is lower-is-better and negative; flip it so every score is higher-is-better.
-    return [(int(i), -float(r)) for i, r in rows]
 
 
 async def semantic_ids(
@@ -156,34 +112,29 @@ def _read_many(reader: Any, ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def fuse(*ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: robust to the two lists' incomparable score scales."""
-    scores: dict[int, float] = {}
-    for hits in ranked:
-        for rank, (memory_id, _) in enumerate(hits):
-            scores[memory_id] = scores.get(memory_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-
-
 async def search(session: AsyncSession, state: Any, body: SearchRequest) -> SearchResult:
     """Run one search and hydrate the hits from the database (stale index entries drop out)."""
     started = time.perf_counter()
     filters = _filters(body)
     pool = max(body.k * 4, 50) if body.mode == SearchMode.hybrid else body.k + 10
     semantic: list[tuple[int, float]] = []
-    keyword: list[tuple[int, float]] = []
+    keyword: list[KeywordHit] = []
     model = state.index_manager.model
     if body.mode in (SearchMode.semantic, SearchMode.hybrid):
         model, semantic = await semantic_ids(session, state, body.query, pool, filters)
     if body.mode in (SearchMode.keyword, SearchMode.hybrid):
-        keyword = await keyword_ids(session, body.query, pool, filters)
-    if body.mode == SearchMode.semantic:
-        ranked = semantic
-    elif body.mode == SearchMode.keyword:
-        ranked = keyword
+        keyword = await keyword_hits(session, body.query, pool, filters)
+    # Every hit says where it stands in each list that found it (single lists too).
+    if body.mode == SearchMode.hybrid:
+        fused = fuse(semantic, keyword, has_identifiers=bool(parse(body.query).identifiers))
+    elif body.mode == SearchMode.semantic:
+        fused = [Fused(i, s, r + 1, None, None) for r, (i, s) in enumerate(semantic)]
     else:
-        ranked = fuse(semantic, keyword)
-    sem, kw = dict(semantic), dict(keyword)
+        fused = [Fused(h.memory_id, h.score, None, r + 1, h.tier) for r, h in enumerate(keyword)]
+    ranked = [(f.memory_id, f.score) for f in fused]
+    explain = {f.memory_id: f for f in fused}
+    sem = dict(semantic)
+    kw = {h.memory_id: h.score for h in keyword}
     wanted = [memory_id for memory_id, _ in ranked[: body.k + 10]]
     rows: dict[int, Any] = {}
     reader = getattr(state, "record_reader", None)
@@ -203,12 +154,16 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
         if memory is None:
             continue
         content = memory["content"] if isinstance(memory, dict) else memory.content
+        why = explain[memory_id]
         hits.append(
             SearchHit(
                 rank=len(hits) + 1,
                 score=round(score, 6),
                 semantic_score=sem.get(memory_id),
                 keyword_score=kw.get(memory_id),
+                semantic_rank=why.semantic_rank,
+                keyword_rank=why.keyword_rank,
+                keyword_match=None if why.keyword_tier is None else TIER_NAMES[why.keyword_tier],
                 highlights=highlights(content, marked),
                 memory=MemoryOut.model_validate(memory),
             )

@@ -36,12 +36,19 @@ MIGRATION_LOCK_ID = 7_240_301
 def _include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    # Text search structures are raw SQL in 0003_index and 0008 (FTS5 tables, GIN indexes).
+    # Text search structures are raw SQL in 0003_index, 0008 and 0011 (FTS5 tables, GIN
+    # indexes).
     return not (
         reflected
         and compare_to is None
         and (name or "").startswith(
-            ("memories_fts", "ix_memories_content_fts", "jobs_fts", "ix_jobs_text_trgm")
+            (
+                "memories_fts",
+                "ix_memories_content_fts",
+                "ix_memories_content_words",
+                "jobs_fts",
+                "ix_jobs_text_trgm",
+            )
         )
     )
 

@@ -1,0 +1,183 @@
+"""The keyword side of search: one query parser and tiered full-text matching, alike on
+SQLite (FTS5, porter + unicode61) and PostgreSQL (tsvector, english).
+
+User text never reaches either full-text syntax: the query is cut into words (runs of letters
+and digits) and the match expression is built from those words, each quoted, so quotes,
+AND/OR/NOT/NEAR, `*`, `-`, `^`, parentheses and colons are plain text. The same words are
+searched on both databases: PostgreSQL's document is the content with ASCII punctuation
+replaced by spaces (its parser would otherwise keep `J45.30` or `-78103` as one lexeme where
+FTS5 sees two words), and English stop words are dropped on both sides, as PostgreSQL does.
+
+Matches come in tiers, best first: records holding every word, then (for a query with
+identifier-shaped parts such as `INC-78103`, `J45.30`, `LH1234`) records holding every
+identifier as an exact phrase, then records holding any word.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import column, desc, func, literal_column, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foredeck.models.records import Memory
+from foredeck.records import service as records_service
+
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_TERMS = 32
+FTS = table("memories_fts", column("rowid"))
+PG_CONFIG: Any = literal_column("'english'::regconfig")
+# The expression of the GIN index (migration 0011 keeps its own frozen copy): the planner uses
+# the index only for this exact expression, so it is spelled out, not built from parameters.
+PG_DOCUMENT: Any = literal_column(
+    "to_tsvector('english'::regconfig, "
+    "regexp_replace(memories.content, '[!-/:-@[-`{-~]', ' ', 'g'))"
+)
+# PostgreSQL's english stop list: it drops these from documents and queries, so SQLite's
+# query drops them too, or the two would disagree on which records hold every word.
+STOP_WORDS = frozenset(
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his
+    himself she her hers herself it its itself they them their theirs themselves what which
+    who whom this that these those am is are was were be been being have has had having do
+    does did doing a an the and but if or because as until while of at by for with about
+    against between into through during before after above below to from up down in out on
+    off over under again further then once here there when where why how all any both each
+    few more most other some such no nor not only own same so than too very s t can will
+    just don should now""".split()
+)
+
+TIER_ALL = 2  # every word of the query
+TIER_IDENTIFIERS = 1  # every identifier, as a phrase
+TIER_ANY = 0  # at least one word
+TIER_NAMES = {TIER_ALL: "all", TIER_IDENTIFIERS: "identifiers", TIER_ANY: "any"}
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """Words to match; identifier-shaped chunks are phrases of their words."""
+
+    terms: tuple[str, ...]
+    identifiers: tuple[tuple[str, ...], ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms and not self.identifiers
+
+    def units(self) -> list[tuple[str, ...]]:
+        """Every unit to match: identifiers as phrases, other words alone."""
+        return [*self.identifiers, *((t,) for t in self.terms)]
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    memory_id: int
+    score: float
+    tier: int
+
+
+def is_identifier(chunk: str, words: list[str]) -> bool:
+    """A chunk with a digit and at least two letters or digits: a ticket number, a code with
+    dots or dashes, a flight number. Such tokens are rare and exact; common words are not."""
+    return any(c.isdigit() for c in chunk) and sum(len(w) for w in words) >= 2
+
+
+def parse(query: str) -> ParsedQuery:
+    """Cut the query into words and identifier phrases (deduplicated, at most MAX_TERMS)."""
+    terms: dict[str, None] = {}
+    identifiers: dict[tuple[str, ...], None] = {}
+    count = 0
+    for chunk in query.lower().split():
+        words = WORD.findall(chunk)
+        if not words or count >= MAX_TERMS:
+            continue
+        if is_identifier(chunk, words):
+            identifiers.setdefault(tuple(words[:MAX_TERMS]), None)
+            count += len(words)
+            continue
+        for word in words:
+            if word not in STOP_WORDS and count < MAX_TERMS:
+                terms.setdefault(word, None)
+                count += 1
+    return ParsedQuery(tuple(terms), tuple(identifiers))
+
+
+def terms_of(query: str) -> list[str]:
+    """Every word of the query (identifier parts too), for highlighting."""
+    parsed = parse(query)
+    return [*(w for ident in parsed.identifiers for w in ident), *parsed.terms]
+
+
+def _fts5_unit(words: tuple[str, ...]) -> str:
+    # A double-quoted string is one phrase to FTS5; a quote inside is written twice.
+    return '"' + " ".join(w.replace('"', '""') for w in words) + '"'
+
+
+def _pg_unit(words: tuple[str, ...]) -> str:
+    # Words are letters and digits only (WORD), so a quote can never end the literal early.
+    quoted = [f"'{w}'" for w in words]
+    return quoted[0] if len(quoted) == 1 else "(" + " <-> ".join(quoted) + ")"
+
+
+def expression(units: list[tuple[str, ...]], joiner: str, dialect: str) -> str:
+    """The match expression for FTS5 (`AND`/`OR`) or to_tsquery (`&`/`|`)."""
+    if dialect == "postgresql":
+        op = {"AND": " & ", "OR": " | "}[joiner]
+        return op.join(_pg_unit(u) for u in units)
+    return f" {joiner} ".join(_fts5_unit(u) for u in units)
+
+
+def tiers_of(parsed: ParsedQuery, dialect: str) -> list[tuple[int, str]]:
+    """(tier, match expression), best tier first, without repeating an equal expression."""
+    units = parsed.units()
+    out = [(TIER_ALL, expression(units, "AND", dialect))]
+    if parsed.identifiers and parsed.terms:
+        out.append((TIER_IDENTIFIERS, expression(list(parsed.identifiers), "AND", dialect)))
+    if len(units) > 1:
+        out.append((TIER_ANY, expression(units, "OR", dialect)))
+    return out
+
+
+async def _matches(
+    session: AsyncSession, match: str, n: int, filters: dict[str, Any], dialect: str
+) -> list[tuple[int, float]]:
+    base = records_service.filtered_query(**filters)
+    if dialect == "postgresql":
+        tsquery = func.to_tsquery(PG_CONFIG, match)
+        score = func.ts_rank_cd(PG_DOCUMENT, tsquery).label("score")
+        stmt = (
+            base.with_only_columns(Memory.id, score)
+            .where(PG_DOCUMENT.op("@@")(tsquery))
+            .order_by(desc("score"), Memory.id)
+            .limit(n)
+        )
+        return [(int(i), float(s)) for i, s in (await session.execute(stmt)).all()]
+    rank: Any = literal_column("bm25(memories_fts)")
+    stmt = (
+        base.with_only_columns(Memory.id, rank.label("rank"))
+        .join(FTS, FTS.c.rowid == Memory.id)
+        .where(text("memories_fts MATCH :fts_match").bindparams(fts_match=match))
+        .order_by(rank, Memory.id)
+        .limit(n)
+    )
+    # bm25() is lower-is-better and negative; flip it so every score is higher-is-better.
+    return [(int(i), -float(r)) for i, r in (await session.execute(stmt)).all()]
+
+
+async def keyword_hits(
+    session: AsyncSession, query: str, n: int, filters: dict[str, Any]
+) -> list[KeywordHit]:
+    """Up to n full-text matches: the best tier first, each tier by the database's score."""
+    parsed = parse(query)
+    if parsed.empty:
+        return []
+    dialect = session.get_bind().dialect.name
+    out: dict[int, KeywordHit] = {}
+    for tier, match in tiers_of(parsed, dialect):
+        if len(out) >= n:
+            break
+        for memory_id, score in await _matches(session, match, n, filters, dialect):
+            if memory_id not in out:
+                out[memory_id] = KeywordHit(memory_id, score, tier)
+    return list(out.values())[:n]
