@@ -10,6 +10,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from foredeck.kit.server import uvicorn_config
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -20,7 +22,7 @@ def free_port() -> int:
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Yield the base URL of a uvicorn server for app (whose lifespan already runs)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    config = uvicorn_config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

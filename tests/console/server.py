@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from foredeck.app import create_app
 from foredeck.config import Config
+from foredeck.kit.server import uvicorn_config
 
 
 def free_port() -> int:
@@ -42,7 +43,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.app: FastAPI = create_app(config.model_copy(update={"port": self.port}))
         self.server = _Server(
-            uvicorn.Config(
+            uvicorn_config(
                 self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
             )
         )

@@ -51,6 +51,7 @@ def serve(
     import uvicorn
 
     from foredeck.app import create_app
+    from foredeck.kit.server import uvicorn_config
 
     overrides: dict[str, object] = {}
     if host:
@@ -67,7 +68,7 @@ def serve(
         f"  API docs: http://{config.host}:{config.port}/docs\n"
         f"  MCP:      http://{config.host}:{config.port}/mcp (or `foredeck mcp` over stdio)"
     )
-    uvicorn.run(
+    served = uvicorn_config(
         create_app(config),
         host=config.host,
         port=config.port,
@@ -75,6 +76,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+    uvicorn.Server(served).run()
 
 
 @db_app.command("upgrade")

@@ -13,14 +13,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from foredeck.config import Config
+from foredeck.kit.bodylimit import call_with_limit
 from foredeck.kit.envelope import error_response
 from foredeck.kit.ratelimit import RateLimiter
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class RequestContextMiddleware:
@@ -72,44 +69,19 @@ class RequestContextMiddleware:
                     await response(scope, receive, send_wrapper)
                     return
 
-        limit = self._body_limit(headers)
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._too_large(request_id, limit, scope, receive, send_wrapper)
-            return
-
-        received = 0
-
-        async def receive_wrapper() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge()
-            return message
-
-        try:
-            await self.app(scope, receive_wrapper, send_wrapper)
-        except _BodyTooLarge:
-            await self._too_large(request_id, limit, scope, receive, send_wrapper)
+        await call_with_limit(
+            self.app,
+            scope,
+            receive,
+            send_wrapper,
+            limit=self._body_limit(headers),
+            request=_FakeRequest(request_id),
+        )
 
     def _body_limit(self, headers: Headers) -> int:
         if headers.get("content-type", "").startswith("multipart/form-data"):
             return self.config.max_upload_bytes
         return self.config.max_body_bytes
-
-    @staticmethod
-    async def _too_large(
-        request_id: str, limit: int, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        response = error_response(
-            _FakeRequest(request_id),
-            413,
-            "PAYLOAD_TOO_LARGE",
-            f"The request body is larger than the limit of {limit} bytes",
-        )
-        await response(scope, receive, send)
 
 
 class GZipForGzipClients(GZipMiddleware):
