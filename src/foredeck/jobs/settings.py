@@ -13,6 +13,8 @@ class JobSettings(BaseSettings):
 
     # A running job renews its lease every lease/3; a lease that runs out marks it lost.
     job_lease_seconds: float = Field(default=30.0, gt=0)
+    # Lost workers do not spend a job's attempts; after this many losses the job fails.
+    job_max_worker_losses: int = Field(default=3, ge=1)
     # Idle executors look for due jobs this often even when nothing woke them.
     job_poll_seconds: float = Field(default=1.0, gt=0)
     # Backoff between attempts: base * 2**(attempt-1), capped, with +-25 % jitter.

@@ -7,7 +7,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -195,8 +195,31 @@ def finish_jobs(
     return Finished(written, payloads, wakes)
 
 
-async def recover(session: AsyncSession, *, only_worker: str | None = None) -> int:
-    """Requeue or fail jobs whose lease ran out (or, at start-up, this worker's orphans)."""
+NO_HEARTBEAT = "no heartbeat within the job lease"
+
+
+async def _losses(session: AsyncSession, job_ids: list[str]) -> dict[str, int]:
+    """How many attempts of each job have already lost their worker."""
+    if not job_ids:
+        return {}
+    rows = await session.execute(
+        select(JobRun.job_id, func.count())
+        .where(JobRun.job_id.in_(job_ids), JobRun.status == "lost")
+        .group_by(JobRun.job_id)
+    )
+    return {job_id: int(n) for job_id, n in rows.all()}
+
+
+async def recover(
+    session: AsyncSession, *, only_worker: str | None = None, max_losses: int = 3
+) -> int:
+    """Requeue or fail jobs whose lease ran out (or, at start-up, this worker's orphans).
+
+    A lost worker is not the job's fault (a deploy, an OOM kill, a spot instance), so the
+    attempt is given back and the job resumes from its checkpoint on any live worker; only
+    after `max_losses` lost attempts is it failed, so a job that kills its worker cannot
+    loop forever.
+    """
     now = utcnow()
     stmt = select(Job.id, Job.status, Job.fence, Job.attempts, Job.max_attempts, Job.queue).where(
         Job.status.in_(("running", "cancelling", "paused")), Job.worker_id.is_not(None)
@@ -205,8 +228,11 @@ async def recover(session: AsyncSession, *, only_worker: str | None = None) -> i
         stmt = stmt.where(Job.worker_id == only_worker)
     else:
         stmt = stmt.where(Job.lease_expires_at < now)
+    rows = (await session.execute(stmt)).all()
+    earlier = await _losses(session, [row.id for row in rows])
     count = 0
-    for row in (await session.execute(stmt)).all():
+    for row in rows:
+        losses = earlier.get(row.id, 0) + 1
         values: dict[str, Any] = {
             "worker_id": None,
             "lease_expires_at": None,
@@ -219,17 +245,18 @@ async def recover(session: AsyncSession, *, only_worker: str | None = None) -> i
         if row.status == "cancelling":
             values.update(status="cancelled", finished_at=now)
             release = True
-        elif row.status == "paused":
-            pass
-        elif row.attempts < row.max_attempts:
-            values.update(status="queued", run_after=now)
-        else:
+        elif losses >= max_losses:
             values.update(
                 status="failed",
                 finished_at=now,
-                error="Worker lost: no heartbeat within the job lease",
+                error=f"Worker lost {losses} time{'' if losses == 1 else 's'}: {NO_HEARTBEAT}",
             )
             release = True
+        else:
+            # The next claim counts the attempt again; a lost one is not spent.
+            values.update(attempts=Job.attempts - 1)
+            if row.status != "paused":
+                values.update(status="queued", run_after=now)
         guard = update(Job).where(Job.id == row.id, Job.fence == row.fence)
         if only_worker is None:
             guard = guard.where(Job.lease_expires_at < now)
@@ -243,7 +270,11 @@ async def recover(session: AsyncSession, *, only_worker: str | None = None) -> i
             update(JobRun)
             .where(JobRun.job_id == row.id, JobRun.fence == row.fence)
             .where(JobRun.finished_at.is_(None))
-            .values(status="lost", finished_at=now, error="worker lost")
+            .values(
+                status="lost",
+                finished_at=now,
+                error=f"Worker lost: {NO_HEARTBEAT} (loss {losses} of {max_losses})",
+            )
             .execution_options(synchronize_session=False)
         )
         if release:
@@ -257,12 +288,17 @@ async def recover(session: AsyncSession, *, only_worker: str | None = None) -> i
                 kind="status",
                 level="warning",
                 message="worker lost",
-                data={"status": new_status, "reason": "lease expired"},
+                data={
+                    "status": new_status,
+                    "reason": "lease expired",
+                    "losses": losses,
+                    "max_losses": max_losses,
+                },
                 created_at=now,
             )
         )
         if new_status == "queued":
             enqueue_after_commit(session, row.id, row.queue)
-        log.warning("job_recovered", job_id=row.id, status=new_status)
+        log.warning("job_recovered", job_id=row.id, status=new_status, losses=losses)
     await session.flush()
     return count

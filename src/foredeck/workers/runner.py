@@ -395,4 +395,8 @@ class JobRunner:
 
     async def recover(self, session: AsyncSession, *, only_worker: str | None = None) -> int:
         """Requeue or fail jobs whose lease ran out (or, at start-up, this worker's orphans)."""
-        return await recover(session, only_worker=only_worker)
+        return await recover(
+            session,
+            only_worker=only_worker,
+            max_losses=self.settings.job_max_worker_losses,
+        )
