@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from foredeck.kit.envelope import ERROR_RESPONSES, install_error_handlers
 from foredeck.kit.middleware import GZipForGzipClients, RequestContextMiddleware
 from foredeck.kit.ratelimit import RateLimiter
 from foredeck.logging import configure_logging, get_logger
+from foredeck.telemetry.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -65,6 +67,11 @@ LIFECYCLE_MODULES = [
 def _announce_login(login: tuple[str, str], config: Config) -> None:
     username, password = login
     url = f"http://{config.host}:{config.port}/"
+    if config.effective_log_format == "json":
+        # Shown once on stdout, never through the log pipeline (a secret is no log line).
+        note = {"event": "first_admin_created", "url": url, "username": username}
+        print(json.dumps({**note, "password": password}), flush=True)
+        return
     print(
         "\n  foredeck created the first admin user.\n"
         f"  Sign in at {url} with\n"
@@ -162,5 +169,9 @@ def create_app(config: Config | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After"],
         )
     limiter = RateLimiter(config) if config.rate_limit_enabled else None
-    app.add_middleware(RequestContextMiddleware, config=config, limiter=limiter)
+    # Built here, not at start-up: the middleware counts every request into it.
+    app.state.metrics = Metrics()
+    app.add_middleware(
+        RequestContextMiddleware, config=config, limiter=limiter, observer=app.state.metrics
+    )
     return app

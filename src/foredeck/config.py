@@ -36,6 +36,8 @@ class Config(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
+    # One line per request (health probes and /metrics at debug level).
+    access_log: bool = True
 
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=200, ge=1)

@@ -61,19 +61,24 @@ def serve(
     config = load_config(data_dir, **overrides)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     mode = "embedded (SQLite, in-process workers)" if config.embedded else "scale-out (Redis)"
-    console.print(
-        f"[bold]foredeck {__version__}[/] {mode}\n"
-        f"  data dir: {config.data_dir.resolve()}\n"
-        f"  console:  http://{config.host}:{config.port}/\n"
-        f"  API docs: http://{config.host}:{config.port}/docs\n"
-        f"  MCP:      http://{config.host}:{config.port}/mcp (or `foredeck mcp` over stdio)"
-    )
+    # JSON mode prints JSON lines only: uvicorn's and foredeck_started's lines say the same.
+    if config.effective_log_format != "json":
+        console.print(
+            f"[bold]foredeck {__version__}[/] {mode}\n"
+            f"  data dir: {config.data_dir.resolve()}\n"
+            f"  console:  http://{config.host}:{config.port}/\n"
+            f"  API docs: http://{config.host}:{config.port}/docs\n"
+            f"  MCP:      http://{config.host}:{config.port}/mcp (or `foredeck mcp` over stdio)"
+        )
     served = uvicorn_config(
         create_app(config),
         host=config.host,
         port=config.port,
         log_level=config.log_level.lower(),
+        # foredeck writes its own access line; without a config of its own uvicorn's loggers
+        # go through foredeck's handler (JSON in JSON mode) instead of uvicorn's formatters.
         access_log=False,
+        log_config=None,
         timeout_graceful_shutdown=20,
     )
     uvicorn.Server(served).run()

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, timing, body-size limit and rate limiting."""
+"""Pure ASGI middleware: request id, timing, access log, body-size limit and rate limiting."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from foredeck.config import Config
+from foredeck.kit import access
+from foredeck.kit.access import HttpObserver
 from foredeck.kit.bodylimit import call_with_limit
 from foredeck.kit.envelope import error_response
 from foredeck.kit.ratelimit import RateLimiter
@@ -21,10 +23,17 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, config: Config, limiter: RateLimiter | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: Config,
+        limiter: RateLimiter | None,
+        observer: HttpObserver | None = None,
+    ) -> None:
         self.app = app
         self.config = config
         self.limiter = limiter
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,9 +47,17 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
         extra_headers: dict[str, str] = {}
+        status = 0
+        sent = 0
+        sse = False
+        observer = self.observer
 
         async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            nonlocal status, sent, sse
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
+                status = message["status"]
                 # Raw tuples appended unless the response set one already (error responses
                 # carry the request id): MutableHeaders cost more than the rest of this.
                 raw = list(message.get("headers", ()))
@@ -52,13 +69,44 @@ class RequestContextMiddleware:
                 )
                 raw += [(k, v.encode("latin-1")) for k, v in extra if k not in present]
                 message["headers"] = raw
+                if observer is not None and any(
+                    k == b"content-type" and v.startswith(b"text/event-stream") for k, v in raw
+                ):
+                    sse = True
+                    observer.sse_opened()
             await send(message)
 
+        try:
+            await self._handle(scope, receive, send_wrapper, headers, request_id, extra_headers)
+        finally:
+            if sse and observer is not None:
+                observer.sse_closed()
+            # No response started: the exception goes on to Starlette's 500 handler.
+            access.record(
+                scope,
+                status=status or 500,
+                sent=sent,
+                seconds=time.perf_counter() - start,
+                observer=observer,
+                enabled=self.config.access_log,
+            )
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send_wrapper: Send,
+        headers: Headers,
+        request_id: str,
+        extra_headers: dict[str, str],
+    ) -> None:
         if self.limiter is not None:
             verdict = await self.limiter.check(scope, headers)
             if verdict is not None:
                 extra_headers.update(verdict.headers)
                 if not verdict.allowed:
+                    if self.observer is not None:
+                        self.observer.rate_limited()
                     response = error_response(
                         _FakeRequest(request_id),
                         429,

@@ -379,6 +379,10 @@ class WorkerRuntime:
             WorkerRuntime.current = None
 
 
+def _logging_configured(**_kw: Any) -> None:
+    pass
+
+
 def run_worker(
     config: Any, *, queues: list[str] | None, concurrency: int, name: str | None
 ) -> None:
@@ -404,6 +408,9 @@ def run_worker(
         runtime.interrupt()
 
     signals.worker_shutting_down.connect(_interrupt, weak=False)
+    # A receiver here tells Celery that logging is configured (create_app did it): Celery
+    # then adds no plain-text handlers of its own, so JSON mode stays JSON.
+    signals.setup_logging.connect(_logging_configured, weak=False)
     runtime.start()
     try:
         worker = celery_app.Worker(
@@ -414,6 +421,8 @@ def run_worker(
             loglevel=config.log_level.upper(),
             without_gossip=True,
             without_mingle=True,
+            # The banner is plain text: in JSON mode the output is JSON lines only.
+            quiet=config.effective_log_format == "json",
         )
         worker.start()
     finally:
