@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from foredeck.app import create_app
 from foredeck.config import Config
@@ -123,6 +124,14 @@ async def test_rate_limit_429_with_headers(config: Config) -> None:
             assert "retry" in err["message"]
             # Another endpoint still has room under the global limit.
             assert (await c.get("/health/live")).status_code == 200
+            scraped = (await c.get("/metrics")).text
+    counted = {
+        s.name: s.value
+        for f in text_string_to_metric_families(scraped)
+        if f.name == "foredeck_rate_limited_requests"
+        for s in f.samples
+    }
+    assert counted["foredeck_rate_limited_requests_total"] == 2
 
 
 def test_local_window_weighs_the_previous_window(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -76,18 +76,6 @@ async def test_history_and_retention(client: httpx.AsyncClient, viewer: dict, ap
         assert gone.scalar() is None
 
 
-async def test_metrics(client: httpx.AsyncClient, operator: dict) -> None:
-    job = await start_test_job(client, operator, count=1, delay=0)
-    await wait_job(client, operator, job["id"], ("succeeded",))
-    resp = await client.get("/metrics")
-    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
-    text = resp.text
-    assert 'foredeck_jobs{status="succeeded"}' in text
-    assert "foredeck_queue_depth" in text or "foredeck_jobs" in text
-    assert 'foredeck_workers{status="running"}' in text
-    assert 'foredeck_job_duration_seconds_count{kind="test",status="succeeded"}' in text
-
-
 async def test_stream_sends_snapshot_and_ends(
     client: httpx.AsyncClient, viewer: dict, app: FastAPI
 ) -> None:
