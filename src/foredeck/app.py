@@ -77,7 +77,7 @@ def _announce_login(login: tuple[str, str], config: Config) -> None:
         f"  Sign in at {url} with\n"
         f"      username: {username}\n"
         f"      password: {password}\n"
-        "  This password is shown once; change it after signing in.\n",
+        "  This password is shown once; change it after signing in (/ui/account).\n",
         flush=True,
     )
 

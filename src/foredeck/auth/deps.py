@@ -54,10 +54,16 @@ async def resolve_principal(
         secret = credentials.credentials
         if secret.startswith(security.API_KEY_PREFIX):
             return await _principal_from_api_key(request, session, secret)
-        user_id = security.read_token(config.resolved_secret_key, secret, config.token_ttl_seconds)
+        user_id, stamp = security.read_token(
+            config.resolved_secret_key, secret, config.token_ttl_seconds
+        )
         user = await session.get(auth_service.User, user_id)
         if user is None or not user.is_active:
             raise Unauthorized("The token's user no longer exists or is disabled")
+        if stamp != auth_service.credentials_stamp(user):
+            raise Unauthorized(
+                "The token was issued before the password changed", code="TOKEN_REVOKED"
+            )
         return auth_service.principal_for(user, "token")
     console_user = getattr(request.state, "console_principal", None)
     if console_user is not None:

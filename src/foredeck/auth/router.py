@@ -14,6 +14,7 @@ from foredeck.auth.schemas import (
     ApiKeyCreated,
     ApiKeyOut,
     MePatch,
+    PasswordChange,
     Preferences,
     PreferencesPatch,
     Role,
@@ -24,6 +25,7 @@ from foredeck.auth.schemas import (
     UserPublic,
     UserUpdate,
 )
+from foredeck.console.session import forget_user
 from foredeck.errors import Conflict, Forbidden
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
@@ -58,6 +60,34 @@ async def update_me(body: MePatch, principal: CurrentUser, session: SessionDep) 
     user = await auth_service.get_user(session, principal.user_id)
     user = await auth_service.update_user(session, user, body.model_dump(exclude_unset=True))
     return ok(UserOut.model_validate(user))
+
+
+@router.post("/users/me/password", response_model=Envelope[TokenResponse], tags=["users"])
+async def change_password(
+    body: PasswordChange,
+    principal: CurrentUser,
+    session: SessionDep,
+    config: ConfigDep,
+    request: Request,
+) -> Any:
+    """Change your own password. Every bearer token and console session you had before is
+    refused from now on; the answer carries a fresh token. API keys stay valid."""
+    user = await auth_service.get_user(session, principal.user_id)
+    user = await auth_service.change_own_password(
+        session,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+    await forget_user(request.app, user.id)
+    token, expires_at = auth_service.issue_token(
+        config.resolved_secret_key, user, config.token_ttl_seconds
+    )
+    return ok(
+        TokenResponse(
+            access_token=token, expires_in=config.token_ttl_seconds, expires_at=expires_at
+        )
+    )
 
 
 @router.get("/users/me/preferences", response_model=Envelope[Preferences], tags=["users"])
@@ -125,7 +155,8 @@ async def get_user(user_id: int, _: Admin, session: SessionDep) -> Any:
 async def update_user(
     user_id: int, body: UserUpdate, principal: Admin, session: SessionDep, request: Request
 ) -> Any:
-    """Change a user's role, password or profile (admin)."""
+    """Change a user's role, password or profile (admin). A new password (a reset) refuses
+    every token and console session the user had."""
     user = await auth_service.get_user(session, user_id)
     changes = body.model_dump(exclude_unset=True)
     if user.id == principal.user_id and (
@@ -134,6 +165,7 @@ async def update_user(
         raise Conflict("Admins cannot demote or disable themselves", code="SELF_LOCKOUT")
     user = await auth_service.update_user(session, user, changes)
     await request.app.state.cache.delete_pattern("auth:*")
+    await forget_user(request.app, user.id)
     return ok(UserOut.model_validate(user))
 
 

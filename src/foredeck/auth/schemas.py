@@ -81,6 +81,11 @@ class MePatch(StrictBody):
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
+class PasswordChange(StrictBody):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
 class UserCreate(StrictBody):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str | None = Field(default=None, min_length=8, max_length=256)

@@ -30,18 +30,24 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def make_token(secret: str, user_id: int) -> str:
-    return URLSafeTimedSerializer(secret, salt=TOKEN_SALT).dumps({"uid": user_id})
+def make_token(secret: str, user_id: int, stamp: str | None = None) -> str:
+    """A bearer token; `stamp` is the user's credentials stamp, so a password change
+    (a new stamp) turns every token made before it away."""
+    payload: dict[str, object] = {"uid": user_id}
+    if stamp:
+        payload["cs"] = stamp
+    return URLSafeTimedSerializer(secret, salt=TOKEN_SALT).dumps(payload)
 
 
-def read_token(secret: str, token: str, max_age: int) -> int:
+def read_token(secret: str, token: str, max_age: int) -> tuple[int, str | None]:
+    """The user id and credentials stamp a valid token carries."""
     try:
         data = URLSafeTimedSerializer(secret, salt=TOKEN_SALT).loads(token, max_age=max_age)
+        return int(data["uid"]), (str(data["cs"]) if data.get("cs") else None)
     except SignatureExpired as exc:
         raise Unauthorized("The token has expired", code="TOKEN_EXPIRED") from exc
-    except BadSignature as exc:
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise Unauthorized("The token is not valid", code="INVALID_TOKEN") from exc
-    return int(data["uid"])
 
 
 @dataclass(frozen=True)

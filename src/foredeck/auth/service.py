@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.auth import security
 from foredeck.auth.schemas import Preferences, Role
-from foredeck.errors import Conflict, NotFound, Unauthorized
+from foredeck.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from foredeck.models.auth import ApiKey, User
 
 
@@ -79,10 +79,40 @@ async def create_user(
     return user
 
 
+def credentials_stamp(user: User) -> str | None:
+    """What tokens and console sessions must carry to be accepted for this user."""
+    changed = user.credentials_changed_at
+    return changed.isoformat(timespec="microseconds") if changed else None
+
+
+def _set_password(user: User, password: str | None) -> None:
+    user.password_hash = security.hash_password(password) if password else None
+    # A new stamp: every token and console session signed before now is refused.
+    user.credentials_changed_at = datetime.now(UTC)
+
+
+async def change_own_password(
+    session: AsyncSession, user: User, *, current_password: str, new_password: str
+) -> User:
+    """The signed-in user's own change: proves the current password first."""
+    if not security.verify_password(user.password_hash, current_password):
+        raise ValidationFailed.field(
+            "current_password", "The current password is wrong", code="WRONG_PASSWORD"
+        )
+    if current_password == new_password:
+        raise ValidationFailed.field(
+            "new_password", "The new password must differ from the current one"
+        )
+    _set_password(user, new_password)
+    user.updated_at = datetime.now(UTC)
+    await session.flush()
+    return user
+
+
 async def update_user(session: AsyncSession, user: User, changes: dict[str, Any]) -> User:
     for key, value in changes.items():
         if key == "password":
-            user.password_hash = security.hash_password(value) if value else None
+            _set_password(user, value)
         elif key == "role":
             user.role = Role(value).value
         else:
@@ -147,7 +177,8 @@ async def authenticate(session: AsyncSession, *, username: str, password: str) -
 
 
 def issue_token(secret: str, user: User, ttl: int) -> tuple[str, datetime]:
-    return security.make_token(secret, user.id), datetime.now(UTC) + timedelta(seconds=ttl)
+    token = security.make_token(secret, user.id, credentials_stamp(user))
+    return token, datetime.now(UTC) + timedelta(seconds=ttl)
 
 
 async def create_api_key(

@@ -11,6 +11,7 @@ from foredeck import __version__, migrate
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.cli.common import DataDir, console, err_console, load_config, run_in_session
+from foredeck.cli.remote import Token, Url, run_client
 from foredeck.errors import AppError
 
 app = typer.Typer(
@@ -142,6 +143,55 @@ def users_create(
         err_console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from exc
     console.print(f"created user {username} (id {user_id}, role {role.value})")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[
+        str | None, typer.Argument(help="Whose password (local data dir only; an admin reset)")
+    ] = None,
+    data_dir: DataDir = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Change a password; every console session and bearer token made before is refused.
+
+    With --url it changes your own password on that server (your current one is asked
+    for). Without it, it resets USERNAME's password in the local data dir."""
+    if url:
+        if username:
+            err_console.print("[red]With --url you change your own password; leave USERNAME out[/]")
+            raise typer.Exit(2)
+        current = typer.prompt("Current password", hide_input=True)
+    elif not username:
+        err_console.print("[red]Name the user whose password to reset (or pass --url)[/]")
+        raise typer.Exit(2)
+    new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if len(new) < 8:
+        err_console.print("[red]The password must have at least 8 characters[/]")
+        raise typer.Exit(2)
+    if url:
+        body = {"current_password": current, "new_password": new}
+        run_client(lambda client: client.change_password(body), url, token)
+        console.print(
+            "password changed; your other sessions and tokens are signed out (API keys stay valid)"
+        )
+        return
+
+    who = username or ""
+
+    async def _reset(session):  # type: ignore[no-untyped-def]
+        user = await auth_service.get_by_username(session, who)
+        if user is None:
+            raise AppError(f"No user named {username}", code="NOT_FOUND")
+        await auth_service.update_user(session, user, {"password": new})
+
+    try:
+        run_in_session(load_config(data_dir), _reset)
+    except AppError as exc:
+        err_console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"password of {username} reset; their sessions and tokens are signed out")
 
 
 @users_app.command("list")

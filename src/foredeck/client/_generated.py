@@ -69,6 +69,7 @@ from foredeck.contracts import (
     MemoryUpdate,
     OperationStatus,
     Paged,
+    PasswordChange,
     Preferences,
     PreferencesPatch,
     ProjectCreate,
@@ -116,6 +117,7 @@ if TYPE_CHECKING:
     )
 
 OPERATIONS: dict[str, tuple[str, str]] = {
+    "change_password": ("POST", "/api/v1/users/me/password"),
     "control_job": ("POST", "/api/v1/jobs/{job_id}/control"),
     "control_jobs": ("POST", "/api/v1/jobs/bulk"),
     "create_agent_config": ("POST", "/api/v1/agent_configs"),
@@ -259,6 +261,19 @@ OPERATIONS: dict[str, tuple[str, str]] = {
 class SyncOperations:
     def _call(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+    def change_password(self, body: PasswordChange | dict[str, Any]) -> TokenResponse:
+        """Change Password (POST /api/v1/users/me/password)"""
+        return self._call(
+            "POST",
+            "/api/v1/users/me/password",
+            path={},
+            query={},
+            json=body,
+            result=TokenResponse,
+            unwrap=True,
+            kind="json",
+        )
 
     def control_job(self, job_id: str, body: ControlBody | dict[str, Any]) -> JobRead:
         """Control Job (POST /api/v1/jobs/{job_id}/control)"""
@@ -2313,6 +2328,19 @@ class SyncOperations:
 class AsyncOperations:
     async def _call(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+    async def change_password(self, body: PasswordChange | dict[str, Any]) -> TokenResponse:
+        """Change Password (POST /api/v1/users/me/password)"""
+        return await self._call(
+            "POST",
+            "/api/v1/users/me/password",
+            path={},
+            query={},
+            json=body,
+            result=TokenResponse,
+            unwrap=True,
+            kind="json",
+        )
 
     async def control_job(self, job_id: str, body: ControlBody | dict[str, Any]) -> JobRead:
         """Control Job (POST /api/v1/jobs/{job_id}/control)"""

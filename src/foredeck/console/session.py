@@ -40,22 +40,27 @@ class ConsoleSession:
     sid: str
     csrf: str
     issued_at: float
+    # The user's credentials stamp when signed in; a password change makes it stale.
+    stamp: str | None = None
 
 
 def _serializer(secret: str, salt: str = SALT) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=salt)
 
 
-def new_session(secret: str, user_id: int) -> tuple[str, ConsoleSession]:
+def new_session(secret: str, user_id: int, stamp: str | None = None) -> tuple[str, ConsoleSession]:
     """A fresh session for a user who just signed in, and its cookie value."""
     session = ConsoleSession(
         user_id=user_id,
         sid=secrets.token_urlsafe(12),
         csrf=secrets.token_urlsafe(24),
         issued_at=time.time(),
+        stamp=stamp,
     )
-    value = _serializer(secret).dumps({"u": user_id, "s": session.sid, "c": session.csrf})
-    return value, session
+    data: dict[str, Any] = {"u": user_id, "s": session.sid, "c": session.csrf}
+    if stamp:
+        data["g"] = stamp
+    return _serializer(secret).dumps(data), session
 
 
 def read_session(secret: str, value: str, max_age: int) -> ConsoleSession | None:
@@ -67,6 +72,7 @@ def read_session(secret: str, value: str, max_age: int) -> ConsoleSession | None
             sid=str(data["s"]),
             csrf=str(data["c"]),
             issued_at=signed_at.timestamp(),
+            stamp=str(data["g"]) if data.get("g") else None,
         )
     except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError):
         return None
@@ -105,18 +111,27 @@ def revoked_key(sid: str) -> str:
     return f"console:revoked:{sid}"
 
 
+def user_key(user_id: int) -> str:
+    return f"console:user:{user_id}"
+
+
 async def _lookup(app: Any, session: ConsoleSession) -> Principal | None:
     cache = app.state.cache
     try:
         if await cache.get(revoked_key(session.sid)) is not None:
             return None
-        key = f"console:user:{session.user_id}"
+        key = user_key(session.user_id)
         hit = await cache.get(key)
         if hit is None:
             async with app.state.sessionmaker() as db:
                 user = await db.get(auth_service.User, session.user_id)
                 hit = (
-                    {"id": user.id, "username": user.username, "role": user.role}
+                    {
+                        "id": user.id,
+                        "username": user.username,
+                        "role": user.role,
+                        "stamp": auth_service.credentials_stamp(user),
+                    }
                     if user is not None and user.is_active
                     else {"id": None}
                 )
@@ -125,7 +140,7 @@ async def _lookup(app: Any, session: ConsoleSession) -> Principal | None:
         # Without the revocation list a signed-out cookie could pass: fail closed.
         log.warning("console_session_check_failed", user_id=session.user_id)
         return None
-    if hit.get("id") is None:
+    if hit.get("id") is None or hit.get("stamp") != session.stamp:
         return None
     return Principal(
         user_id=int(hit["id"]), username=hit["username"], role=Role(hit["role"]), via="session"
@@ -142,6 +157,13 @@ _inflight: dict[str, asyncio.Future[Principal | None]] = {}
 def forget_local(sid: str) -> None:
     """Drop this process's memory of a session (at sign-out)."""
     for key in [k for k in _local if k.startswith(f"{sid}:")]:
+        _local.pop(key, None)
+
+
+async def forget_user(app: Any, user_id: int) -> None:
+    """Make this user's sessions be checked again at once (password or role changed)."""
+    await app.state.cache.delete(user_key(user_id))
+    for key in [k for k in _local if k.split(":")[1:2] == [str(user_id)]]:
         _local.pop(key, None)
 
 

@@ -28,6 +28,9 @@ class User(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     preferences: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_login_at: Mapped[datetime | None]
+    # Bearer tokens and console sessions signed before this (whole seconds, as they are
+    # signed) are refused: set when the password changes.
+    credentials_changed_at: Mapped[datetime | None]
 
 
 class ApiKey(TimestampMixin, Base):

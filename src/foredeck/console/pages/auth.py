@@ -6,12 +6,14 @@ import time
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError as PydanticValidationError
 
 from foredeck.auth import service as auth_service
+from foredeck.auth.schemas import PasswordChange, Role
 from foredeck.console import session as console_session
-from foredeck.console.web import PUBLIC, ConsoleRoute, base_context, render, safe_next
+from foredeck.console.web import PUBLIC, ConsoleRoute, base_context, render, require, safe_next
 from foredeck.db import transaction
-from foredeck.errors import Unauthorized
+from foredeck.errors import Unauthorized, ValidationFailed
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -82,13 +84,20 @@ async def login(request: Request) -> Response:
     try:
         async with transaction(request.app.state.sessionmaker) as db:
             user = await auth_service.authenticate(db, username=username, password=password)
-            user_id = user.id
+            user_id, stamp = user.id, auth_service.credentials_stamp(user)
     except Unauthorized as exc:
         return _login_page(
             request, next_url=next_url, username=username, error=exc.message, status=401
         )
-    value, _ = console_session.new_session(config.resolved_secret_key, user_id)
     response = RedirectResponse(next_url, status_code=303)
+    _start_session(request, response, user_id, stamp)
+    response.delete_cookie(console_session.LOGIN_COOKIE, path="/ui/login")
+    return response
+
+
+def _start_session(request: Request, response: Response, user_id: int, stamp: str | None) -> None:
+    config = request.app.state.config
+    value, _ = console_session.new_session(config.resolved_secret_key, user_id, stamp)
     response.set_cookie(
         console_session.COOKIE,
         value,
@@ -98,7 +107,56 @@ async def login(request: Request) -> Response:
         secure=_secure(request),
         path="/",
     )
-    response.delete_cookie(console_session.LOGIN_COOKIE, path="/ui/login")
+
+
+def _account_page(
+    request: Request, *, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    context = base_context(request, "account")
+    context.update(
+        errors=errors or {}, changed=request.query_params.get("changed") == "1", title="Account"
+    )
+    return render(request, "account.html", context, status=status)
+
+
+@router.get("/ui/account")
+async def account(request: Request) -> Response:
+    """The signed-in user's account: change the password."""
+    require(request, Role.viewer)
+    return _account_page(request)
+
+
+@router.post("/ui/account/password")
+async def account_password(request: Request) -> Response:
+    """Change your own password; every other session and token of yours is signed out."""
+    principal = require(request, Role.viewer)
+    form = await request.form()
+    current = str(form.get("current_password") or "")
+    new = str(form.get("new_password") or "")
+    errors: dict[str, str] = {}
+    if new != str(form.get("confirm_password") or ""):
+        errors["confirm_password"] = "The two new passwords differ."
+    try:
+        body = PasswordChange(current_password=current, new_password=new)
+    except PydanticValidationError as exc:
+        for err in exc.errors():
+            errors.setdefault(str(err["loc"][0]), err["msg"])
+    if errors:
+        return _account_page(request, errors=errors, status=422)
+    try:
+        async with transaction(request.app.state.sessionmaker) as db:
+            user = await auth_service.get_user(db, principal.user_id)
+            await auth_service.change_own_password(
+                db, user, current_password=body.current_password, new_password=body.new_password
+            )
+            stamp = auth_service.credentials_stamp(user)
+    except ValidationFailed as exc:
+        field = exc.details[0]["field"] if exc.details else "current_password"
+        return _account_page(request, errors={field: exc.message}, status=422)
+    await console_session.forget_user(request.app, principal.user_id)
+    # This browser stays signed in with a fresh session; all others are refused.
+    response = RedirectResponse("/ui/account?changed=1", status_code=303)
+    _start_session(request, response, principal.user_id, stamp)
     return response
 
 
