@@ -30,10 +30,11 @@ PARTS = ("dev", "holdout")
 MAX_ROWS = 5000
 # Words that belong to a constraint, never to a column name.
 POLLUTION = {
-    "between", "after", "before", "since", "least", "most", "yes", "no", "true",
-    "false", "unique", "optional", "euros", "euro", "eur", "usd", "dollars", "percent",
-    "either", "one", "up", "last", "kg", "km", "cm", "mm", "ms", "minutes", "seconds",
+    "between", "after", "before", "since", "least", "most", "yes", "no", "true", "false",
+    "unique", "optional", "euros", "euro", "eur", "usd", "dollars", "percent", "either", "kg",
+    "km", "cm", "mm", "ms", "minutes", "seconds",
 }  # fmt: skip
+POLLUTION_PAIRS = {"last_year", "this_year", "up_to", "at_least", "one_of", "yes_no"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 SMALL_WORDS = {"of", "and", "the", "a", "an", "in", "on", "to", "for"}
 
@@ -156,7 +157,8 @@ def _check_column(tally: Tally, where: str, spec: dict[str, Any], table: pa.Tabl
 
 def _polluted(name: str) -> bool:
     tokens = name.split("_")
-    return any(t in POLLUTION or t.isdigit() for t in tokens)
+    pairs = {f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)}
+    return bool(pairs & POLLUTION_PAIRS) or any(t in POLLUTION or t.isdigit() for t in tokens)
 
 
 def run_case(tally: Tally, index: int, case: dict[str, Any]) -> None:

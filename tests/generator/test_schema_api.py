@@ -133,7 +133,18 @@ async def test_rule_extractor(client: httpx.AsyncClient, operator: dict) -> None
         90,
     )
     assert fields["country"]["choices"] == ["US", "DE", "FR"]
+    # Not understood, yet not dropped: a text column, listed with a warning note.
+    assert fields["flux_capacitor"]["type"] == "text"
     assert data["uninterpreted"] == ["a flux capacitor"]
+    notes = {n["field"]: n for n in data["notes"]}
+    assert set(notes) == set(fields)
+    assert notes["flux_capacitor"]["level"] == "warning"
+    assert notes["age"] == {
+        "field": "age",
+        "phrase": "age between 18 and 90",
+        "message": "integer 18 to 90",
+        "level": "info",
+    }
     assert data["validation"]["valid"] is True
 
 
@@ -207,7 +218,9 @@ async def test_malformed_llm_output_is_a_clear_error(
     for content in replies:
         llm_configured.reply(content)
     resp = await client.post(
-        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
+        "/api/v1/schema/extract",
+        json={"description": "anything", "extractor": "llm"},
+        headers=operator,
     )
     err = assert_error(resp, 502, "LLM_BAD_OUTPUT")
     assert err["message"] and err["details"]
@@ -216,25 +229,24 @@ async def test_malformed_llm_output_is_a_clear_error(
 async def test_llm_http_errors(
     client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM
 ) -> None:
+    body = {"description": "anything", "extractor": "llm"}
     llm_configured.replies.append((500, "upstream exploded"))
-    resp = await client.post(
-        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
-    )
+    resp = await client.post("/api/v1/schema/extract", json=body, headers=operator)
     assert_error(resp, 502, "LLM_ERROR")
     llm_configured.replies.append((200, {"unexpected": True}))
-    resp = await client.post(
-        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
-    )
+    resp = await client.post("/api/v1/schema/extract", json=body, headers=operator)
     assert_error(resp, 502, "LLM_BAD_OUTPUT")
 
 
-async def test_unreachable_llm_is_503(
+async def test_unreachable_llm_is_503_when_asked_for_by_name(
     client: httpx.AsyncClient, operator: dict, admin: dict, llm_configured: FakeLLM
 ) -> None:
     llm_configured.server.shutdown()
     llm_configured.server.server_close()
     resp = await client.post(
-        "/api/v1/schema/extract", json={"description": "anything"}, headers=operator
+        "/api/v1/schema/extract",
+        json={"description": "anything", "extractor": "llm"},
+        headers=operator,
     )
     assert_error(resp, 503, "LLM_UNAVAILABLE")
     # The offline extractor still works on request.
@@ -244,6 +256,68 @@ async def test_unreachable_llm_is_503(
         headers=operator,
     )
     assert resp.status_code == 200
+
+
+@pytest.mark.parametrize("failure", ["down", "http", "bad"])
+async def test_auto_falls_back_to_the_rules_with_a_note(
+    client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM, failure: str
+) -> None:
+    if failure == "down":
+        llm_configured.server.shutdown()
+        llm_configured.server.server_close()
+    elif failure == "http":
+        llm_configured.replies.append((500, "upstream exploded"))
+    else:
+        llm_configured.reply("not json")
+        llm_configured.reply("still not json")
+    resp = await client.post(
+        "/api/v1/schema/extract", json={"description": SENTENCE}, headers=operator
+    )
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert data["extractor"] == "rules" and data["model"] is None
+    assert [f["name"] for f in data["schema"]["fields"]] == ["name", "email", "age", "country"]
+    first = data["notes"][0]
+    assert first["level"] == "warning" and "fake-model" in first["message"]
+    assert "offline rules" in first["message"]
+
+
+async def test_llm_schema_goes_through_the_validator_and_gets_notes(
+    client: httpx.AsyncClient, operator: dict, llm_configured: FakeLLM
+) -> None:
+    fake = llm_configured
+    impossible = {
+        "rows": 100,
+        "fields": [{"name": "code", "type": "integer", "min": 1, "max": 5, "unique": True}],
+    }
+    fixed = {
+        "rows": 100,
+        "fields": [
+            {"name": "code", "type": "integer", "min": 1, "max": 500, "unique": True},
+            {"name": "email", "type": "email"},
+        ],
+    }
+    fake.reply(json.dumps(impossible))
+    fake.reply(json.dumps(fixed))
+    resp = await client.post(
+        "/api/v1/schema/extract",
+        json={"description": "100 rows with unique code, email and a shoe size"},
+        headers=operator,
+    )
+    assert resp.status_code == 200, resp.text
+    # The validator's refusal (5 values for 100 unique rows) went back to the model.
+    assert "possible values" in fake.requests[-1]["messages"][-1]["content"]
+    data = resp.json()["data"]
+    assert data["extractor"] == "llm"
+    notes = data["notes"]
+    assert notes[0] == {
+        "field": "code",
+        "phrase": None,
+        "message": "integer 1 to 500, unique (written by the LLM)",
+        "level": "info",
+    }
+    dropped = [n for n in notes if n["level"] == "warning"]
+    assert [n["phrase"] for n in dropped] == ["a shoe size"]
 
 
 REVIEW_FIELDS = [

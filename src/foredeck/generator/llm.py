@@ -173,11 +173,17 @@ async def ask_json(
     raise last
 
 
-async def extract(config: LLMConfig, description: str) -> dict[str, Any]:
-    """Ask the model for a dataset schema matching a description."""
-    return await ask_json(
-        config, SYSTEM_PROMPT, description, _schema_errors, "a valid dataset schema"
-    )
+async def extract(
+    config: LLMConfig, description: str, check: Checker | None = None
+) -> dict[str, Any]:
+    """Ask the model for a dataset schema matching a description; `check` (the generator's
+    validator) has the last word, so a reply it refuses gets the one retry too."""
+
+    def errors(data: dict[str, Any]) -> list[dict[str, str]]:
+        found = _schema_errors(data)
+        return found if found or check is None else check(data)
+
+    return await ask_json(config, SYSTEM_PROMPT, description, errors, "a valid dataset schema")
 
 
 TEXTS_PROMPT = (

@@ -1,126 +1,43 @@
-"""The offline extractor: plain descriptions such as
-"1000 customers with name, email, age between 18 and 90, country from US/DE/FR"."""
+"""The offline extractor: a plain description ("1000 customers with name, email, age between
+18 and 90, country from US/DE/FR") to a dataset schema, with a note for every field saying
+how it was read. Nothing described is dropped: a phrase no rule can type becomes a text
+column with a warning, so the user sees it and can change it before generating."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
-COUNT = re.compile(
-    r"^\s*(?:generate|create|make|give me|i need)?\s*(?:a dataset of\s+)?"
-    r"(?P<n>\d[\d,_]*(?:\.\d+)?)\s*(?P<mult>k|m|thousand|million)?\b\s*(?P<entity>[a-z][a-z _-]*?)?"
-    r"\s*(?:\b(?:with|having|containing|that have|where each has)\b|:|$)",
-    re.IGNORECASE,
-)
-BETWEEN = re.compile(
-    r"^(?P<name>.+?)\s+(?:between|from)\s+(?P<lo>-?[\d.]+)\s*(?:and|to|-)\s*(?P<hi>-?[\d.]+)\s*$"
-)
-RANGE = re.compile(
-    r"^(?P<name>.+?)\s*\(?\s*(?P<lo>-?[\d.]+)\s*(?:-|\.\.|to)\s*(?P<hi>-?[\d.]+)\s*\)?$"
-)
-DATE_BETWEEN = re.compile(
-    r"^(?P<name>.+?)\s+(?:between|from)\s+(?P<lo>\d{4}(?:-\d{2}-\d{2})?)\s*(?:and|to|-)\s*"
-    r"(?P<hi>\d{4}(?:-\d{2}-\d{2})?)\s*$"
-)
-CHOICES = re.compile(
-    r"^(?P<name>.+?)\s+(?:from|one of|in|among|either|as)\s+[\[(]?(?P<opts>[^\])]+?)[\])]?$"
-)
-LISTED = re.compile(r"^(?P<name>[^(\[:]+?)\s*(?:[(\[]|:)\s*(?P<opts>[^)\]]+?)\s*[)\]]?$")
-PATTERN = re.compile(r"^(?P<name>.+?)\s+(?:like|matching|pattern)\s+(?P<pattern>\S+)$")
-NULLS = re.compile(r"\(?\s*(?P<pct>\d+(?:\.\d+)?)\s*%\s*(?:null|empty|missing)s?\s*\)?")
-MIN_ONLY = re.compile(r"^(?P<name>.+?)\s+(?:over|above|at least|>=?)\s+(?P<v>-?[\d.]+)$")
-MAX_ONLY = re.compile(r"^(?P<name>.+?)\s+(?:under|below|up to|at most|<=?)\s+(?P<v>-?[\d.]+)$")
+from foredeck.generator import constraints, phrases, vocab
+from foredeck.generator.constraints import TRAILING_UNITS, UNITS, Found
+from foredeck.generator.describe import describe
 
-# Keyword -> (type, extra constraints); checked longest keyword first.
-KEYWORDS: dict[str, tuple[str, dict[str, Any]]] = {
-    "first name": ("first_name", {}),
-    "firstname": ("first_name", {}),
-    "last name": ("last_name", {}),
-    "surname": ("last_name", {}),
-    "lastname": ("last_name", {}),
-    "full name": ("name", {}),
-    "name": ("name", {}),
-    "email address": ("email", {}),
-    "email": ("email", {}),
-    "e-mail": ("email", {}),
-    "phone number": ("phone", {}),
-    "phone": ("phone", {}),
-    "telephone": ("phone", {}),
-    "address": ("address", {}),
-    "city": ("city", {}),
-    "country": ("country", {}),
-    "company": ("company", {}),
-    "employer": ("company", {}),
-    "job title": ("job_title", {}),
-    "occupation": ("job_title", {}),
-    "job": ("job_title", {}),
-    "website": ("url", {}),
-    "url": ("url", {}),
-    "uuid": ("uuid", {}),
-    "guid": ("uuid", {}),
-    "id": ("uuid", {"unique": True}),
-    "age": ("integer", {"min": 18, "max": 90}),
-    "quantity": ("integer", {"min": 1, "max": 100}),
-    "count": ("integer", {"min": 0, "max": 1000}),
-    "year": ("integer", {"min": 1950, "max": 2025}),
-    "price": ("decimal", {"min": 1, "max": 1000, "precision": 2}),
-    "amount": ("decimal", {"min": 1, "max": 10000, "precision": 2}),
-    "salary": ("decimal", {"min": 20000, "max": 200000, "precision": 2}),
-    "balance": ("decimal", {"min": 0, "max": 100000, "precision": 2}),
-    "cost": ("decimal", {"min": 1, "max": 1000, "precision": 2}),
-    "score": ("float", {"min": 0, "max": 100, "precision": 2}),
-    "rating": ("float", {"min": 1, "max": 5, "precision": 1}),
-    "weight": ("float", {"min": 1, "max": 150, "precision": 1}),
-    "height": ("float", {"min": 140, "max": 210, "precision": 1}),
-    "latitude": ("float", {"min": -90, "max": 90, "precision": 6}),
-    "longitude": ("float", {"min": -180, "max": 180, "precision": 6}),
-    "percentage": ("float", {"min": 0, "max": 100, "precision": 1}),
-    "birthday": ("date", {"min": "1940-01-01", "max": "2007-12-31"}),
-    "birth date": ("date", {"min": "1940-01-01", "max": "2007-12-31"}),
-    "date of birth": ("date", {"min": "1940-01-01", "max": "2007-12-31"}),
-    "dob": ("date", {"min": "1940-01-01", "max": "2007-12-31"}),
-    "timestamp": ("datetime", {}),
-    "datetime": ("datetime", {}),
-    "created at": ("datetime", {}),
-    "updated at": ("datetime", {}),
-    "date": ("date", {}),
-    "description": ("text", {}),
-    "comment": ("text", {}),
-    "notes": ("text", {}),
-    "note": ("text", {}),
-    "bio": ("text", {}),
-    "review": ("text", {}),
-    "text": ("text", {}),
-    "title": ("lorem", {"min_length": 3, "max_length": 8}),
-    "lorem": ("lorem", {}),
-    "in stock": ("boolean", {}),
-    "available": ("boolean", {}),
-    "paid": ("boolean", {}),
-    "deleted": ("boolean", {}),
-    "subscribed": ("boolean", {}),
-    "active": ("boolean", {}),
-    "enabled": ("boolean", {}),
-    "verified": ("boolean", {}),
-    "flag": ("boolean", {}),
-    "boolean": ("boolean", {}),
-    "gender": ("choice", {"choices": ["female", "male", "non-binary"], "weights": [48, 48, 4]}),
-    "status": ("choice", {"choices": ["active", "inactive", "pending"]}),
-    "integer": ("integer", {}),
-    "number": ("integer", {}),
-    "float": ("float", {}),
-    "decimal": ("decimal", {}),
-    "string": ("string", {}),
-    "code": ("string", {"min_length": 8, "max_length": 8}),
-}
-_ORDERED = sorted(KEYWORDS, key=len, reverse=True)
-MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
+NULLS = re.compile(r"\(?\s*(?P<pct>\d+(?:\.\d+)?)\s*%\s*(?:null|empty|missing|blank)s?\s*\)?", re.I)
+OPTIONAL = re.compile(r"\b(?:optional|nullable|sometimes\s+empty)\b", re.I)
+UNIQUE = re.compile(r"\b(?:unique|distinct)\b", re.I)
+LEADING = re.compile(r"^(?:(?:a|an|the|their|its|his|her|our|some|each)\s+)+", re.I)
+TRAILING = re.compile(r"\s+(?:in|is|are|of|that|which|with|being|as|=|:|-)\s*$", re.I)
+IN_UNIT = re.compile(r"\b(?:in|per)\s+(?P<u>[^\s]+)$", re.I)
+DATETIME_WORDS = {"time", "timestamp", "datetime", "at", "moment"}
+DATE_WORDS = {"date", "day", "on", "birthday", "dob"}
+ID_WORDS = {"id", "number", "no", "code", "ref", "reference", "key"}
+
+
+@dataclass
+class Note:
+    field: str | None
+    phrase: str
+    message: str
+    level: str = "info"  # info: understood; warning: guessed or not understood
 
 
 @dataclass
 class RuleResult:
     schema: dict[str, Any]
     uninterpreted: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def snake(text: str) -> str:
@@ -130,140 +47,188 @@ def snake(text: str) -> str:
     return ("f_" + name if name[0].isdigit() else name)[:64]
 
 
-def _num(text: str) -> int | float:
-    value = float(text)
-    return int(value) if value.is_integer() and "." not in text else value
+def _clean_name(text: str) -> tuple[str, list[str]]:
+    """The name part of a phrase, without articles, units and trailing connectives; and the
+    words taken out (reported in the note, never silently lost)."""
+    removed: list[str] = []
+    text = LEADING.sub("", text.strip(" ,;:.")).strip()
+    while True:
+        before = text
+        text = TRAILING.sub("", text).strip()
+        if (m := IN_UNIT.search(text)) and m.group("u").lower() in UNITS:
+            removed.append(m.group(0).strip())
+            text = text[: m.start()].strip()
+        words = text.split()
+        while len(words) > 1 and words[-1].lower() in TRAILING_UNITS:
+            removed.append(words.pop())
+        text = " ".join(words)
+        if text == before:
+            return text, removed
 
 
-def _split_items(body: str) -> list[str]:
-    # Commas and "and" separate fields, except the "and" of "between A and B" and anything
-    # inside brackets, which lists a field's choices.
-    protected = re.sub(
-        r"\b(between\s+\S+)\s+and\s+", lambda m: m.group(1) + " \x00 ", body, flags=re.I
-    )
-    protected = re.sub(r"[(\[][^)\]]*[)\]]", lambda m: m.group(0).replace(",", "\x01"), protected)
-    parts = re.split(r",|;|\band\b|\n", protected, flags=re.I)
-    cleaned = (p.replace("\x00", "and").replace("\x01", ",").strip(" .") for p in parts)
-    return [p for p in cleaned if p]
+def _ends_with(words: list[str], key: str) -> bool:
+    parts = key.split()
+    return words[-len(parts) :] == parts
 
 
-def _keyword(text: str) -> tuple[str, dict[str, Any]] | None:
-    lowered = text.lower()
-    for key in _ORDERED:
-        if re.search(rf"(?<![a-z]){re.escape(key)}(?![a-z])", lowered):
-            kind, extra = KEYWORDS[key]
-            return kind, dict(extra)
-    return None
+def _entity_words(entity: str | None) -> set[str]:
+    words = set()
+    for word in (entity or "").lower().split():
+        words |= {word, word.rstrip("s"), re.sub(r"ies$", "y", word)}
+    return words
 
 
-def _choice(name: str, opts: str) -> dict[str, Any] | None:
-    """A choice field from "a/b/c", "a, b or c" (two options at least)."""
-    options = [o.strip(" '\"") for o in re.split(r"[/|,]|\bor\b", opts)]
-    options = [o for o in options if o]
-    if len(options) < 2:
-        return None
-    choices: list[Any] = [_num(o) if re.fullmatch(r"-?\d+(\.\d+)?", o) else o for o in options]
-    return {"name": snake(name), "type": "choice", "choices": choices}
+class _Reader:
+    """Reads the phrases of one description in order (the first id-like field is the row's)."""
 
+    def __init__(self, entity: str | None, today: date) -> None:
+        self.entity = _entity_words(entity)
+        self.today = today
+        self.ident_seen = False
 
-def _interpret(item: str) -> dict[str, Any] | None:
-    text = item.strip()
-    spec: dict[str, Any] = {}
-    if m := NULLS.search(text):
-        spec["null_ratio"] = min(float(m.group("pct")) / 100, 1.0)
-        text = NULLS.sub("", text).strip()
-    if re.search(r"\b(optional|nullable)\b", text, re.I):
-        spec.setdefault("null_ratio", 0.1)
-        text = re.sub(r"\b(optional|nullable)\b", "", text, flags=re.I).strip()
-    if re.search(r"\bunique\b", text, re.I):
-        spec["unique"] = True
-        text = re.sub(r"\bunique\b", "", text, flags=re.I).strip()
-    text = re.sub(r"^(?:an?|the|their|its|his|her)\s+", "", text, flags=re.I).strip()
-    if not text:
-        return None
+    def _ident(self, words: list[str], entry: vocab.Entry | None) -> bool:
+        """Whether an identifier names the row itself, so it must be unique."""
+        if self.ident_seen:
+            return bool(words[0].lower() in self.entity) and len(words) == 2
+        self.ident_seen = True
+        return True
 
-    if m := DATE_BETWEEN.match(text):
-        kind = _keyword(m.group("name"))
-        lo, hi = m.group("lo"), m.group("hi")
-        if len(lo) == 4:
-            lo += "-01-01"
-        if len(hi) == 4:
-            hi += "-12-31"
-        typ = kind[0] if kind and kind[0] in ("date", "datetime") else "date"
-        return {"name": snake(m.group("name")), "type": typ, "min": lo, "max": hi, **spec}
-    if (m := BETWEEN.match(text)) or (m := RANGE.match(text)):
-        lo, hi = _num(m.group("lo")), _num(m.group("hi"))
-        kind = _keyword(m.group("name"))
-        typ = "float" if isinstance(lo, float) or isinstance(hi, float) else "integer"
+    def _number_spec(self, found: Found, words: list[str], entry: vocab.Entry | None) -> dict:
+        hint = entry.hint if entry else None
+        base = dict(entry.extra) if entry and entry.type in ("integer", "float", "decimal") else {}
+        lo, hi = found.lo, found.hi
+        if lo is None:
+            floor = base.get("min", 0)
+            lo = floor if floor < hi else (0 if hi > 0 else hi - 100)
+        if hi is None:
+            ceiling = base.get("max", 0)
+            hi = ceiling if ceiling > lo else lo + max(1000, abs(lo) * 10)
+        if hint == vocab.MONEY:
+            return {"type": "decimal", "min": lo, "max": hi, "precision": max(2, found.decimals)}
+        if hint == vocab.WHOLE or "year" in [w.lower() for w in words]:
+            if found.decimals == 0:
+                return {"type": "integer", "min": lo, "max": hi}
+        if found.decimals or hint == vocab.MEASURE:
+            precision = found.decimals or base.get("precision", 1)
+            return {"type": "float", "min": lo, "max": hi, "precision": precision}
+        return {"type": "integer", "min": lo, "max": hi}
+
+    def _date_spec(self, found: Found, words: list[str], entry: vocab.Entry | None) -> dict:
+        lowered = [w.lower() for w in words]
+        hint = entry.hint if entry else None
+        if "year" in lowered or (found.years and hint not in (vocab.DATE, vocab.DATETIME)):
+            # A year field, or bare years next to a name that is not a date: numbers.
+            lo_y = int(found.lo[:4]) if found.lo else (found.years or (1950,))[0]
+            hi_y = int(found.hi[:4]) if found.hi else self.today.year
+            if found.years and "year" not in lowered:
+                return {"type": "integer", "min": found.years[0], "max": found.years[1]}
+            return {"type": "integer", "min": lo_y, "max": hi_y}
+        timed = hint == vocab.DATETIME or bool(DATETIME_WORDS & set(lowered))
+        default_lo = (entry.extra.get("min") if entry else None) or None
+        lo, hi = found.lo, found.hi
+        if hi is None:
+            hi = max(self.today, date.fromisoformat(lo) + timedelta(days=365)).isoformat()
+        if lo is None:
+            floor = date.fromisoformat(hi) - timedelta(days=365 * 20)
+            lo = default_lo if default_lo and default_lo < hi else floor.isoformat()
+        if timed:
+            return {"type": "datetime", "min": f"{lo}T00:00:00Z", "max": f"{hi}T23:59:59Z"}
+        return {"type": "date", "min": lo, "max": hi}
+
+    def _typed(self, found: Found | None, words: list[str]) -> tuple[dict[str, Any], bool]:
+        """The spec for a name and its constraint; False when nothing said what it is."""
+        hit = vocab.lookup(words) if words else None
+        entry = hit[1] if hit else None
+        lowered = [w.lower() for w in words]
+        if found is not None and found.kind in ("range", "min", "max"):
+            return self._number_spec(found, words, entry), True
+        if found is not None and found.kind == "dates":
+            return self._date_spec(found, words, entry), True
+        if found is not None and found.kind == "choices":
+            return {"type": "choice", "choices": found.choices}, True
+        if found is not None and found.kind == "boolean":
+            return {"type": "boolean"}, True
+        if found is not None and found.kind == "pattern":
+            return {"type": "pattern", "pattern": found.pattern}, True
+        if lowered and lowered[0] in ("number", "count", "num") and len(lowered) > 1:
+            return {"type": "integer", "min": 0, "max": 100}, True
+        if vocab.FLAG_PREFIX.match(" ".join(lowered)):
+            return {"type": "boolean"}, True
+        head_ident = bool(lowered) and lowered[-1] in ID_WORDS and len(lowered) > 1
+        if head_ident and hit is not None and not _ends_with(lowered, hit[0]):
+            entry = None  # "driver licence number" is a number, not a driver
+        if entry is not None and not (entry.hint == vocab.DATE and DATETIME_WORDS & set(lowered)):
+            spec: dict[str, Any] = {"type": entry.type, **entry.extra}
+            if entry.ident and self._ident(words, entry):
+                spec["unique"] = True
+            return spec, True
+        if lowered and lowered[-1] in DATETIME_WORDS:
+            return {"type": "datetime"}, True
+        if head_ident:
+            unique = self._ident(words, None)
+            prefix = re.sub(r"[^A-Z]", "", lowered[-2].upper())[:3] or "ID"
+            spec = {"type": "pattern", "pattern": f"{prefix}-\\d{{8}}"}
+            return ({**spec, "unique": True} if unique else spec), True
+        return {"type": "text"}, False
+
+    def read(self, phrase: str) -> tuple[dict[str, Any], Note]:
+        text = " ".join(phrase.split())
         extra: dict[str, Any] = {}
-        if kind and kind[0] in ("float", "decimal"):
-            typ, extra = kind[0], {k: v for k, v in kind[1].items() if k == "precision"}
-        return {"name": snake(m.group("name")), "type": typ, "min": lo, "max": hi, **extra, **spec}
-    if m := MIN_ONLY.match(text):
-        kind = _keyword(m.group("name"))
-        typ = kind[0] if kind and kind[0] in ("integer", "float", "decimal") else "integer"
-        return {"name": snake(m.group("name")), "type": typ, "min": _num(m.group("v")), **spec}
-    if m := MAX_ONLY.match(text):
-        kind = _keyword(m.group("name"))
-        typ = kind[0] if kind and kind[0] in ("integer", "float", "decimal") else "integer"
-        lo = 0 if _num(m.group("v")) > 0 else _num(m.group("v")) - 100
-        return {
-            "name": snake(m.group("name")),
-            "type": typ,
-            "min": lo,
-            "max": _num(m.group("v")),
-            **spec,
-        }
-    if m := PATTERN.match(text):
-        return {
-            "name": snake(m.group("name")),
-            "type": "pattern",
-            "pattern": m.group("pattern"),
-            **spec,
-        }
-    for regex in (CHOICES, LISTED):
-        if (m := regex.match(text)) and (choice := _choice(m.group("name"), m.group("opts"))):
-            return {**choice, **spec}
-    if re.match(r"^(?:is|has|can)\s+\w", text, re.I):
-        return {"name": snake(text), "type": "boolean", **spec}
-    kind = _keyword(text)
-    if kind is None:
-        return None
-    typ, extra = kind
-    return {"name": snake(text), "type": typ, **extra, **spec}
+        if m := NULLS.search(text):
+            extra["null_ratio"] = min(float(m.group("pct")) / 100, 1.0)
+            text = (text[: m.start()] + text[m.end() :]).strip()
+        if OPTIONAL.search(text):
+            extra.setdefault("null_ratio", 0.1)
+            text = OPTIONAL.sub("", text).strip()
+        if UNIQUE.search(text):
+            extra["unique"] = True
+            text = UNIQUE.sub("", text).strip()
+        text = LEADING.sub("", text).strip()
+        found = constraints.find(text, self.today)
+        ignored: list[str] = []
+        if found is not None:
+            raw_name = text[: found.start]
+            rest = text[found.end :].strip(" ,.")
+            if rest:
+                ignored.append(rest)
+        else:
+            raw_name = text
+        name, removed = _clean_name(raw_name)
+        words = name.split()
+        spec, understood = self._typed(found, words)
+        spec = {"name": snake(name) if words else "field", **spec, **extra}
+        ignored = removed + ignored
+        message = describe(spec, understood=understood)
+        if ignored:
+            message += "; left out of the name: " + ", ".join(f"'{w}'" for w in ignored)
+        level = "info" if understood else "warning"
+        return spec, Note(field=spec["name"], phrase=phrase, message=message, level=level)
 
 
-def extract(description: str) -> RuleResult:
-    """A schema dict from a plain description, and the parts it could not read."""
-    text = " ".join(description.split())
+def extract(description: str, *, today: date | None = None) -> RuleResult:
+    """A schema dict from a plain description, with a note for every phrase."""
+    parsed = phrases.split(description)
     schema: dict[str, Any] = {}
-    body = text
-    if m := COUNT.match(text):
-        rows = float(m.group("n").replace(",", "").replace("_", ""))
-        rows *= MULTIPLIERS.get((m.group("mult") or "").lower(), 1)
-        schema["rows"] = int(rows)
-        entity = (m.group("entity") or "").strip()
-        if entity:
-            schema["name"] = snake(entity)
-        body = text[m.end() :]
-    elif m := re.match(
-        r"^(?P<entity>[a-z][a-z _-]{0,40}?)\s*(?::|\bwith\b|\bhaving\b)", text, re.I
-    ):
-        schema["name"] = snake(m.group("entity"))
-        body = text[m.end() :]
+    if parsed.rows:
+        schema["rows"] = parsed.rows
+    if parsed.entity:
+        schema["name"] = snake(parsed.entity)
+    reader = _Reader(parsed.entity, today or date.today())
     fields: list[dict[str, Any]] = []
+    notes: list[Note] = []
     uninterpreted: list[str] = []
     seen: set[str] = set()
-    for item in _split_items(body):
-        spec = _interpret(item)
-        if spec is None:
-            uninterpreted.append(item)
-            continue
+    for phrase in parsed.phrases:
+        spec, note = reader.read(phrase)
         base, n = spec["name"], 2
         while spec["name"] in seen:
             spec["name"] = f"{base}_{n}"
             n += 1
+        note.field = spec["name"]
         seen.add(spec["name"])
         fields.append(spec)
+        notes.append(note)
+        if note.level == "warning":
+            uninterpreted.append(phrase)
     schema["fields"] = fields
-    return RuleResult(schema=schema, uninterpreted=uninterpreted)
+    return RuleResult(schema=schema, uninterpreted=uninterpreted, notes=notes)

@@ -184,10 +184,23 @@ class ExtractRequest(StrictBody):
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
+class ExtractNote(BaseModel):
+    """How one part of the description was read (info), guessed or not understood (warning)."""
+
+    field: str | None = Field(default=None, description="The column it became, if any")
+    phrase: str | None = Field(default=None, description="The words of the description")
+    message: str
+    level: Literal["info", "warning"] = "info"
+
+
 class ExtractResponse(BaseModel):
     extractor: Literal["llm", "rules"]
     schema_: DatasetSchema = Field(alias="schema")
-    uninterpreted: list[str] = Field(default_factory=list)
+    uninterpreted: list[str] = Field(
+        default_factory=list,
+        description="Phrases no rule could type; each became a text column (see notes)",
+    )
+    notes: list[ExtractNote] = Field(default_factory=list)
     validation: ValidationReport
     model: str | None = None
 

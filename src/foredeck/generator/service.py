@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
-from foredeck.errors import Conflict, NotFound, ValidationFailed
-from foredeck.generator import llm, rules, storage, textpools
+from foredeck.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from foredeck.generator import extraction, llm, storage, textpools
 from foredeck.generator.columns import ColumnError
 from foredeck.generator.schemas import (
     ChunkGenerateRequest,
@@ -19,6 +19,7 @@ from foredeck.generator.schemas import (
     ChunkOut,
     ChunkPreview,
     DatasetSchema,
+    ExtractNote,
     ExtractRequest,
     ExtractResponse,
     ValidationReport,
@@ -88,30 +89,38 @@ async def validate_schema(session: AsyncSession, data: dict[str, Any]) -> Valida
 async def extract_schema(
     session: AsyncSession, config: Config, body: ExtractRequest
 ) -> ExtractResponse:
-    """Natural language to a checked schema, by the LLM when configured, else by rules."""
+    """Natural language to a checked schema: by the LLM when configured (falling back to the
+    rules, with a note, when it fails and the extractor is auto), else by the offline rules."""
     cfg = await llm_config(session, config) if body.extractor != "rules" else None
     if body.extractor == "llm" and cfg is None:
         raise ValidationFailed.field(
             "extractor", "No LLM is configured (settings section generator: base_url, model)"
         )
+    caps = await limits(session)
     uninterpreted: list[str] = []
+    notes: list[ExtractNote] = []
+    used = "rules"
+    data: dict[str, Any] | None = None
     if cfg is not None:
-        data = await llm.extract(cfg, body.description)
-        used = "llm"
-    else:
-        result = rules.extract(body.description)
-        data, uninterpreted, used = result.schema, result.uninterpreted, "rules"
-        if not data["fields"]:
-            raise ValidationFailed(
-                "No field could be read from the description; name the columns, e.g. "
-                "'1000 customers with name, email, age between 18 and 90'",
-                details=[
-                    {"field": "description", "message": f"not understood: {p}"}
-                    for p in uninterpreted
-                ]
-                or [{"field": "description", "message": "no fields named"}],
-                code="EXTRACTION_FAILED",
-            )
+
+        def check(candidate: dict[str, Any]) -> list[dict[str, str]]:
+            found = report({**candidate, "seed": candidate.get("seed", 0)}, caps)
+            return [
+                {"field": i.field or "schema", "message": i.message}
+                for i in found.issues
+                if i.severity == "error"
+            ]
+
+        try:
+            data = await llm.extract(cfg, body.description, check)
+            used, notes = "llm", extraction.llm_notes(body.description, data)
+        except (ServiceUnavailable, llm.LLMBadOutput) as exc:
+            if body.extractor == "llm":
+                raise
+            notes = [extraction.fallback_note(cfg.model, exc)]
+    if data is None:
+        data, uninterpreted, rule_notes = extraction.by_rules(body.description)
+        notes += rule_notes
     for key in ("rows", "format", "seed"):
         value = getattr(body, key)
         if value is not None:
@@ -127,8 +136,9 @@ async def extract_schema(
         extractor=used,  # type: ignore[arg-type]
         schema_=validation.schema_,
         uninterpreted=uninterpreted,
+        notes=notes,
         validation=validation,
-        model=cfg.model if cfg else None,
+        model=cfg.model if cfg and used == "llm" else None,
     )
 
 
