@@ -15,6 +15,7 @@ Run: .venv/bin/python -m bench.fidelity [--verbose] [--part dev|holdout]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -157,7 +158,7 @@ def _check_column(tally: Tally, where: str, spec: dict[str, Any], table: pa.Tabl
 
 def _polluted(name: str) -> bool:
     tokens = name.split("_")
-    pairs = {f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)}
+    pairs = {f"{a}_{b}" for a, b in itertools.pairwise(tokens)}
     return bool(pairs & POLLUTION_PAIRS) or any(t in POLLUTION or t.isdigit() for t in tokens)
 
 
