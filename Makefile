@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/foredeck_test
 VENDOR := src/foredeck/console/static/vendor
 
-.PHONY: install assets serve test test-sqlite test-postgres browser lint bench clean
+.PHONY: install assets serve test test-sqlite test-postgres browser screenshots lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-postgres: install
 	FOREDECK_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser and not sqlite_only"
 
 test: test-sqlite test-postgres
+
+# The browser tests, writing the console's images in docs/screenshots/ (test runs never do).
+screenshots: install browser
+	FOREDECK_SCREENSHOTS=1 $(BIN)/pytest -q -m browser tests/browser
 
 lint: install
 	$(BIN)/ruff format --check src tests bench scripts

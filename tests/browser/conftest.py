@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -128,5 +129,9 @@ async def check_axe(page: Page, name: str) -> None:
 
 
 async def screenshot(page: Page, name: str) -> None:
+    """Write docs/screenshots/<name>.png, only when asked (`make screenshots`): the images are
+    tracked files, and a test run must leave the tree as it found it."""
+    if os.environ.get("FOREDECK_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
