@@ -35,6 +35,17 @@ def _print_issues(issues: list[Any]) -> None:
         )
 
 
+def _print_notes(notes: list[Any]) -> None:
+    """How the description was read: one line per column, warnings in yellow (stderr)."""
+    for note in notes:
+        where = f"{note.field}: " if note.field else ""
+        phrase = f" [dim](from '{note.phrase}')[/]" if note.phrase else ""
+        if note.level == "warning":
+            err_console.print(f"[yellow]{where}{note.message}[/]{phrase}", highlight=False)
+        else:
+            err_console.print(f"[dim]{where}[/]{note.message}{phrase}", highlight=False)
+
+
 def _load_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -131,13 +142,13 @@ def generate(
         "seed": seed,
     }
 
-    async def prepare_remote(client: AsyncClient) -> tuple[Any, list[str], str]:
+    async def prepare_remote(client: AsyncClient) -> tuple[Any, list[Any], str]:
         if given is not None:
             return await client.validate_schema(given), [], "file"
         found = await client.extract_schema({k: v for k, v in request.items() if v is not None})
-        return found.validation, found.uninterpreted, found.extractor
+        return found.validation, found.notes, found.extractor
 
-    async def prepare_local(state: Any) -> tuple[Any, list[str], str]:
+    async def prepare_local(state: Any) -> tuple[Any, list[Any], str]:
         from foredeck.db import transaction
         from foredeck.generator.schemas import ExtractRequest
 
@@ -146,14 +157,13 @@ def generate(
                 return await gen_service.validate_schema(session, given), [], "file"
             extract = ExtractRequest.model_validate(request)
             found = await gen_service.extract_schema(session, state.config, extract)
-            return found.validation, found.uninterpreted, found.extractor
+            return found.validation, found.notes, found.extractor
 
     if url:
-        report, uninterpreted, used = run_remote(url, token, prepare_remote)
+        report, notes, used = run_remote(url, token, prepare_remote)
     else:
-        report, uninterpreted, used = run_local(load_config(data_dir), prepare_local)
-    for part in uninterpreted:
-        err_console.print(f"[yellow]not understood:[/] {part}", highlight=False)
+        report, notes, used = run_local(load_config(data_dir), prepare_local)
+    _print_notes(notes)
     _print_issues(report.issues)
     if not report.valid or report.schema_ is None:
         raise typer.Exit(1)
