@@ -12,6 +12,11 @@ recall@10 and MRR@10 (one relevant record per query) per mode, kind and part.
     .venv/bin/python -m bench.search_quality                       # SQLite, the default model
     .venv/bin/python -m bench.search_quality --pg postgresql+asyncpg://postgres@127.0.0.1/x
     .venv/bin/python -m bench.search_quality --dump lists.json     # the ranked lists, for tuning
+    .venv/bin/python -m bench.search_quality --tune lists.json     # grid of fusion weights
+
+--tune replays index.fusion.fuse over the dumped semantic and keyword lists for a grid of
+weights and ranks them on the tuning half only: by the worst margin of hybrid over the better
+of its two lists (recall and MRR, every kind, every database dumped), then by the total.
 
 With --pg the database named is dropped and created afresh, then the same table is printed for
 it, with how many of the keyword mode's top 10 the two databases share.
@@ -117,14 +122,18 @@ async def run(database_url: str | None, model: str | None) -> dict[str, Any]:
             }
 
 
-def metrics(data: dict[str, Any], lists: dict[str, dict[int, list[str]]]) -> dict[tuple, float]:
-    """{(mode, kind or 'all', part or 'both', 'recall'|'mrr'): value}."""
+def metrics(
+    data: dict[str, Any], lists: dict[str, dict[int, list[str]]], only: set[int] | None = None
+) -> dict[tuple, float]:
+    """{(mode, kind or 'all', part or 'both', 'recall'|'mrr'): value} (NaN where empty)."""
     out: dict[tuple, float] = {}
     for mode in MODES:
         for kind in (*KINDS, "all"):
             for part in (*PARTS, "both"):
                 recalls, rrs = [], []
                 for n, q in enumerate(data["queries"]):
+                    if only is not None and n not in only:
+                        continue
                     if kind != "all" and q["kind"] != kind:
                         continue
                     if part != "both" and q["part"] != part:
@@ -134,8 +143,8 @@ def metrics(data: dict[str, Any], lists: dict[str, dict[int, list[str]]]) -> dic
                     recalls.append(len(relevant & set(top)) / len(relevant))
                     first = next((i for i, k in enumerate(top) if k in relevant), None)
                     rrs.append(0.0 if first is None else 1.0 / (first + 1))
-                out[(mode, kind, part, "recall")] = float(np.mean(recalls))
-                out[(mode, kind, part, "mrr")] = float(np.mean(rrs))
+                out[(mode, kind, part, "recall")] = float(np.mean(recalls)) if recalls else np.nan
+                out[(mode, kind, part, "mrr")] = float(np.mean(rrs)) if rrs else np.nan
     return out
 
 
@@ -185,13 +194,65 @@ def targets(m: dict[tuple, float]) -> list[str]:
     return out
 
 
+def tune(path: str) -> None:
+    """Rank fusion weights by how they do on the tuning half of the dumped lists."""
+    import itertools
+
+    from foredeck.index.fusion import FusionWeights, fuse
+    from foredeck.index.keyword import TIER_ALL, TIER_ANY, TIER_IDENTIFIERS, KeywordHit, parse
+
+    tier_of = {"all": TIER_ALL, "identifiers": TIER_IDENTIFIERS, "any": TIER_ANY}
+    data = json.loads(DATA.read_text())
+    dump = json.loads(Path(path).read_text())
+    number = {key: i for i, key in enumerate(data["records"])}
+    key_of = {i: key for key, i in number.items()}
+    pool = 50  # what search() asks of each list for k=10
+    tuning = [(n, q) for n, q in enumerate(data["queries"]) if q["part"] == "tuning"]
+    rows = []
+    for k, w_any, w_all in itertools.product((5, 10, 20, 60), (0, 0.05, 0.1, 0.2), (0.5, 1.0)):
+        weights = FusionWeights(
+            k=k, keyword={TIER_ALL: w_all, TIER_IDENTIFIERS: w_all, TIER_ANY: w_any}
+        )
+        worst, total = 1.0, 0.0
+        for db in dump.values():
+            lists = {mode: {int(n): v for n, v in db["lists"][mode].items()} for mode in MODES}
+            tiers = {int(n): v for n, v in db["tiers"].items()}
+            for n, q in tuning:
+                sem = [(number[key], 0.0) for key in lists["semantic"][n][:pool]]
+                kw = [
+                    KeywordHit(number[key], 0.0, tier_of[t])
+                    for key, t in zip(lists["keyword"][n][:pool], tiers[n][:pool], strict=True)
+                ]
+                has_ids = bool(parse(q["query"]).identifiers)
+                out = fuse(sem, kw, has_identifiers=has_ids, weights=weights)
+                lists["hybrid"][n] = [key_of[f.memory_id] for f in out[:DEPTH]]
+            m = metrics(data, lists, only={n for n, _ in tuning})
+            for kind in KINDS:
+                for stat in ("recall", "mrr"):
+                    best = max(m[(mode, kind, "tuning", stat)] for mode in MODES[:2])
+                    worst = min(worst, m[("hybrid", kind, "tuning", stat)] - best)
+                    total += m[("hybrid", kind, "tuning", stat)]
+        rows.append((worst, total, k, w_any, w_all))
+    rows.sort(key=lambda r: (-r[0], -r[1]))
+    print("| worst margin over the better list | sum | k | any-word weight | all-words weight |")
+    print("|---|---|---|---|---|")
+    for worst, total, k, w_any, w_all in rows[:12]:
+        print(f"| {worst:+.3f} | {total:.3f} | {k} | {w_any} | {w_all} |")
+    plain = next(r for r in rows if r[2:] == (60, 0.2, 1.0))
+    print(f"k 60, any 0.2 (the first cut): worst {plain[0]:+.3f}, sum {plain[1]:.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pg", help="also run on this PostgreSQL URL (dropped and recreated)")
     parser.add_argument("--model", help="embedding model (default: the app's default)")
     parser.add_argument("--dump", help="write the ranked lists as JSON to this file")
     parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
+    parser.add_argument("--tune", help="rank fusion weights on a --dump file's tuning half")
     args, _ = parser.parse_known_args(argv)
+    if args.tune:
+        tune(args.tune)
+        return
     data = json.loads(DATA.read_text())
     counts = {k: sum(q["kind"] == k for q in data["queries"]) for k in KINDS}
     print(f"  {len(data['records'])} records, {len(data['queries'])} queries {counts}")

@@ -7,8 +7,11 @@ match. Measured on bench/search_quality's tuning half, what wins is:
 
 - records holding every identifier of the query as an exact phrase come first, in fused order
   among themselves (an identifier is strong evidence; a near-twin is not a match at all);
-- the rest by weighted reciprocal ranks, where a keyword match counts by its tier: holding
-  every word of the query counts as much as a semantic rank, holding only some words little.
+- the rest by weighted reciprocal ranks 1 / (k + rank) with a small k (10), where a keyword
+  match counts by its tier: holding every word of the query counts as much as a semantic
+  rank; holding only some words counts 0.05, enough to order semantic neighbours ranked close
+  together but never to lift a record past a clearly better semantic match. With k 60 and
+  0.2, hybrid lost up to 0.30 MRR to semantic on paraphrases (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from foredeck.index.keyword import TIER_ALL, TIER_ANY, TIER_IDENTIFIERS, Keyword
 
 @dataclass(frozen=True)
 class FusionWeights:
-    k: float = 60.0
+    k: float = 10.0
     semantic: float = 1.0
     keyword: dict[int, float] = field(
-        default_factory=lambda: {TIER_ALL: 1.0, TIER_IDENTIFIERS: 1.0, TIER_ANY: 0.2}
+        default_factory=lambda: {TIER_ALL: 1.0, TIER_IDENTIFIERS: 1.0, TIER_ANY: 0.05}
     )
     identifiers_first: bool = True
 
