@@ -9,13 +9,16 @@ import sys
 from pathlib import Path
 
 
-def run(args: list[str], data_dir: Path, **kw) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], data_dir: Path, python: bool = False, **kw
+) -> subprocess.CompletedProcess[str]:
+    """The foredeck command (or, with python=True, plain Python) on this data dir."""
     env = {**os.environ, "FOREDECK_DATA_DIR": str(data_dir)}
     # Local mode: a server URL or database in the caller's environment must not leak in.
     for name in ("FOREDECK_DATABASE_URL", "FOREDECK_URL", "FOREDECK_TOKEN"):
         env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "foredeck.cli", *args],
+        [sys.executable, *([] if python else ["-m", "foredeck.cli"]), *args],
         capture_output=True,
         text=True,
         env=env,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from contextlib import aclosing
 from pathlib import Path
 
@@ -135,11 +132,10 @@ def test_cli_resets_a_local_password(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "No user named nobody" in missing.stdout + missing.stderr
     reset = run(["users", "set-password", "ops"], tmp_path, input=f"{NEW}\n{NEW}\n")
     assert reset.returncode == 0, reset.stderr
-    check = subprocess.run(
+    check = run(
         [
-            sys.executable,
             "-c",
-            "import asyncio, sys;"
+            "import sys;"
             "from foredeck.config import Config;"
             "from foredeck.cli.common import run_in_session;"
             "from foredeck.auth import service as s;"
@@ -148,9 +144,7 @@ def test_cli_resets_a_local_password(tmp_path: Path) -> None:
             str(tmp_path),
             NEW,
         ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={k: v for k, v in os.environ.items() if k != "FOREDECK_DATABASE_URL"},
+        tmp_path,
+        python=True,
     )
     assert check.returncode == 0 and check.stdout.strip().endswith("ops"), check.stderr

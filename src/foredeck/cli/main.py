@@ -27,6 +27,7 @@ app.add_typer(keys_app, name="api-keys")
 # Domains that add their own commands.
 CLI_MODULES = [
     "foredeck.cli.jobs",
+    "foredeck.cli.locks",
     "foredeck.cli.index",
     "foredeck.cli.operations",
     "foredeck.cli.generator",

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound
+from foredeck.jobs.schemas import LockRead
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import write_guard
 from foredeck.logging import get_logger
@@ -195,6 +196,18 @@ def is_held(lock: Lock, now: datetime | None = None) -> bool:
     if lock.holder_job_id is None and lock.holder is None:
         return False
     return lock.expires_at is None or lock.expires_at >= now
+
+
+def lock_read(lock: Lock) -> LockRead:
+    return LockRead(
+        name=lock.name,
+        held=is_held(lock),
+        holder_job_id=lock.holder_job_id,
+        holder=lock.holder,
+        acquired_at=lock.acquired_at,
+        expires_at=lock.expires_at,
+        fence=lock.fence,
+    )
 
 
 async def prune_free_locks(session: AsyncSession) -> None:

@@ -234,26 +234,14 @@ async def queue_summary(_: Viewer, session: SessionDep) -> Any:
     )
 
 
-def _lock_read(lock: Any) -> LockRead:
-    return LockRead(
-        name=lock.name,
-        held=locks_service.is_held(lock),
-        holder_job_id=lock.holder_job_id,
-        holder=lock.holder,
-        acquired_at=lock.acquired_at,
-        expires_at=lock.expires_at,
-        fence=lock.fence,
-    )
-
-
 @router.get("/locks", response_model=Envelope[list[LockRead]], tags=["locks"])
 async def list_locks(_: Viewer, session: SessionDep) -> Any:
     """Advisory locks with their holder, lease and fencing token."""
-    return ok([_lock_read(lock) for lock in await locks_service.list_locks(session)])
+    return ok([locks_service.lock_read(lock) for lock in await locks_service.list_locks(session)])
 
 
 @router.delete("/locks/{name}", response_model=Envelope[LockRead], tags=["locks"])
 async def free_lock(name: str, _: Admin, session: SessionDep, request: Request) -> Any:
     """Free a stuck lock (admin); its old holder can no longer renew or release it."""
     lock = await locks_service.force_release(session, name)
-    return ok(_lock_read(lock))
+    return ok(locks_service.lock_read(lock))

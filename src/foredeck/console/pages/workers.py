@@ -43,7 +43,26 @@ async def _context(request: Request, session: Any) -> dict[str, Any]:
         "queue_pauses": workers.queue_pauses(controls) if workers is not None else [],
         "queue": queue_depth,
         "stale_after": data.heartbeat_seconds(request) * 3,
+        "locks": await _lock_rows(session),
     }
+
+
+async def _lock_rows(session: Any) -> list[dict[str, Any]] | None:
+    locks = service("jobs", "locks")
+    if locks is None:
+        return None
+    return [
+        {
+            "name": lock.name,
+            "held": locks.is_held(lock),
+            "job_id": lock.holder_job_id,
+            "holder": lock.holder,
+            "since": lock.acquired_at,
+            "until": lock.expires_at,
+            "fence": lock.fence,
+        }
+        for lock in await locks.list_locks(session)
+    ]
 
 
 @router.get("/ui/workers")
@@ -71,6 +90,22 @@ async def worker_control(request: Request, session: SessionDep) -> Response:
     message = f"Worker {worker_id}: {'paused' if worker.paused else 'resumed'}"
     response = done(request, message, back="/ui/workers", **{"fd:workers-changed": True})
     return publish_after(response, request, "workers", {"worker": worker_id, "action": action})
+
+
+@router.post("/ui/locks/release")
+async def release_lock(request: Request, session: SessionDep) -> Response:
+    """Free a stuck lock (admin): the API's force release."""
+    require(request, Role.admin)
+    locks = service("jobs", "locks")
+    if locks is None:
+        raise ValidationFailed("Locks are not available in this build")
+    name = str((await request.form()).get("name") or "")
+    if not name:
+        raise ValidationFailed.field("name", "Name a lock")
+    await locks.force_release(session, name)
+    message = f"Lock {name} released: its old holder can no longer renew or release it"
+    response = done(request, message, back="/ui/workers", **{"fd:workers-changed": True})
+    return publish_after(response, request, "workers", {"lock": name, "action": "release"})
 
 
 @router.post("/ui/workers/{action}")
