@@ -147,6 +147,8 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.ready = False
     app.state.cache = MemoryCache()
     app.state.health_checks = {}
+    # name -> async check(app) answering "ok", a failure, or None when it does not apply.
+    app.state.ready_checks = {}
     app.state.features = {"auth", "memories", "rate_limiting", "cache"}
     install_error_handlers(app)
     modules: list[Any] = [importlib.import_module(name) for name in ROUTER_MODULES]

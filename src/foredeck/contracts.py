@@ -174,6 +174,7 @@ if TYPE_CHECKING:
     from foredeck.system.router import (
         Health,
         Info,
+        Probe,
     )
 
 # Models defined in router modules, imported on first use so that importing the
@@ -182,6 +183,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ImportFile": ("foredeck.operations.router", "ImportFile"),
     "Health": ("foredeck.system.router", "Health"),
     "Info": ("foredeck.system.router", "Info"),
+    "Probe": ("foredeck.system.router", "Probe"),
 }
 
 
@@ -282,6 +284,7 @@ __all__ = [
     "Preferences",
     "PreferencesPatch",
     "PreviewRow",
+    "Probe",
     "Progress",
     "ProjectCreate",
     "ProjectOut",

@@ -25,12 +25,6 @@ async def test_health_reports_services_embedded(client: httpx.AsyncClient) -> No
     assert isinstance(body["uptime"], int)
 
 
-async def test_live_and_ready(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/health/live")).json() == {"status": "alive"}
-    ready = await client.get("/health/ready")
-    assert ready.status_code == 200 and ready.json()["status"] == "ready"
-
-
 async def test_info(client: httpx.AsyncClient) -> None:
     data = (await client.get("/api/v1/info")).json()["data"]
     assert data["api_version"] == "1.0.0"

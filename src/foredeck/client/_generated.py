@@ -114,6 +114,7 @@ if TYPE_CHECKING:
         Health,
         ImportFile,
         Info,
+        Probe,
     )
 
 OPERATIONS: dict[str, tuple[str, str]] = {
@@ -882,10 +883,10 @@ class SyncOperations:
             kind="json",
         )
 
-    def get_liveness(self) -> dict[str, str]:
+    def get_liveness(self) -> Probe:
         """Live (GET /health/live)"""
         return self._call(
-            "GET", "/health/live", path={}, query={}, result=dict[str, str], kind="json"
+            "GET", "/health/live", path={}, query={}, result=_contracts.Probe, kind="json"
         )
 
     def get_me(self) -> UserOut:
@@ -958,9 +959,11 @@ class SyncOperations:
             "GET", "/api/v1/queue", path={}, query={}, result=QueueSummary, unwrap=True, kind="json"
         )
 
-    def get_readiness(self) -> Any:
+    def get_readiness(self) -> Probe:
         """Ready (GET /health/ready)"""
-        return self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
+        return self._call(
+            "GET", "/health/ready", path={}, query={}, result=_contracts.Probe, kind="json"
+        )
 
     def get_schedule(self, schedule_id: int) -> ScheduleRead:
         """Get Schedule (GET /api/v1/schedules/{schedule_id})"""
@@ -2955,10 +2958,10 @@ class AsyncOperations:
             kind="json",
         )
 
-    async def get_liveness(self) -> dict[str, str]:
+    async def get_liveness(self) -> Probe:
         """Live (GET /health/live)"""
         return await self._call(
-            "GET", "/health/live", path={}, query={}, result=dict[str, str], kind="json"
+            "GET", "/health/live", path={}, query={}, result=_contracts.Probe, kind="json"
         )
 
     async def get_me(self) -> UserOut:
@@ -3031,9 +3034,11 @@ class AsyncOperations:
             "GET", "/api/v1/queue", path={}, query={}, result=QueueSummary, unwrap=True, kind="json"
         )
 
-    async def get_readiness(self) -> Any:
+    async def get_readiness(self) -> Probe:
         """Ready (GET /health/ready)"""
-        return await self._call("GET", "/health/ready", path={}, query={}, result=None, kind="json")
+        return await self._call(
+            "GET", "/health/ready", path={}, query={}, result=_contracts.Probe, kind="json"
+        )
 
     async def get_schedule(self, schedule_id: int) -> ScheduleRead:
         """Get Schedule (GET /api/v1/schedules/{schedule_id})"""

@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -65,8 +66,26 @@ async def sweep(app: FastAPI) -> list[str]:
     return removed
 
 
+async def _llm_key_ready(app: FastAPI) -> str | None:
+    """With an LLM key file configured: "ok" while it is readable and not empty."""
+    from foredeck.errors import ValidationFailed
+    from foredeck.generator import service as generator_service
+    from foredeck.settings import service as settings_service
+
+    async with app.state.sessionmaker() as session:
+        section: Any = await settings_service.get_section(session, "generator")
+        if section is None or section.provider == "none" or not section.api_key_path:
+            return None
+        try:
+            cfg = await generator_service.llm_config(session, app.state.config)
+        except ValidationFailed:
+            return "unreadable"
+    return "ok" if cfg is not None and cfg.api_key else "empty"
+
+
 async def startup(app: FastAPI) -> None:
     app.state.features.add("generator")
+    app.state.ready_checks["llm_key"] = _llm_key_ready
     app.state.generator_sweeper = periodic.start(
         lambda: sweep(app), every=SWEEP_SECONDS, name="generator-sweep"
     )

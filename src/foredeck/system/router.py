@@ -80,21 +80,40 @@ async def health(request: Request) -> Any:
     return JSONResponse(body.model_dump(), status_code=503 if status == "unhealthy" else 200)
 
 
-@router.get("/health/live")
-async def live() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "alive"}
+class Probe(BaseModel):
+    status: Literal["ok", "fail"]
+    checks: dict[str, str]
 
 
-@router.get("/health/ready")
+def _probe(checks: dict[str, str]) -> JSONResponse:
+    healthy = all(v == "ok" for v in checks.values())
+    body = Probe(status="ok" if healthy else "fail", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+@router.get("/health/live", response_model=Probe, responses={503: {"model": Probe}})
+async def live() -> JSONResponse:
+    """The process is up and its event loop answers (restart it when this fails)."""
+    return _probe({"process": "ok"})
+
+
+@router.get("/health/ready", response_model=Probe, responses={503: {"model": Probe}})
 async def ready(request: Request) -> JSONResponse:
-    """Ready for traffic: started up and the database answers."""
-    database = await check_database(request)
-    is_ready = request.app.state.ready and database == "connected"
-    return JSONResponse(
-        {"status": "ready" if is_ready else "not_ready", "database": database},
-        status_code=200 if is_ready else 503,
-    )
+    """Ready for traffic: started up, the database (and Redis, the LLM key when configured)
+    usable; 503 with the failing checks otherwise."""
+    state = request.app.state
+    checks = {"startup": "ok" if state.ready else "starting"}
+    checks["database"] = "ok" if await check_database(request) == "connected" else "failed"
+    if state.redis is not None:
+        checks["redis"] = "ok" if await check_redis(request) == "connected" else "failed"
+    for name, check in state.ready_checks.items():
+        try:
+            verdict = await check(request.app)
+        except Exception:
+            verdict = "failed"
+        if verdict is not None:
+            checks[name] = verdict
+    return _probe(checks)
 
 
 @router.get("/api/v1/info", response_model=Envelope[Info], tags=["info"])
