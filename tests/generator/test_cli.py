@@ -66,3 +66,24 @@ def test_schema_validate_and_bad_input(tmp_path: Path) -> None:
     assert res.returncode == 1 and "No field could be read" in res.stderr
     res = run(["generate", "users with name", "--format", "xml"], tmp_path / "var")
     assert res.returncode == 2
+
+
+def test_generate_says_how_the_description_was_read(tmp_path: Path) -> None:
+    out = tmp_path / "rentals.csv"
+    args = [
+        "generate",
+        "rentals with price between 10 and 90 euros, returned late yes/no, a flux capacitor",
+        "--rows",
+        "50",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+    ]
+    done = run(args, tmp_path / "var")
+    assert done.returncode == 0, done.stderr + done.stdout
+    lines = done.stderr.splitlines()
+    assert any("price: decimal 10 to 90" in line and "'euros'" in line for line in lines)
+    assert any("returned_late: yes/no" in line for line in lines)
+    assert any("flux_capacitor: not understood" in line for line in lines)
+    assert out.read_text().splitlines()[0] == '"price","returned_late","flux_capacitor"'
