@@ -17,3 +17,7 @@ class JobInterrupted(JobStop):
 
 class JobLost(JobStop):
     """This runner's fencing token is stale: another attempt owns the job now."""
+
+
+class JobTimeLimit(Exception):
+    """An attempt ran past its kind's time limit: it fails at once, with no retry."""

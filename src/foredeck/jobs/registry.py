@@ -28,6 +28,8 @@ class HandlerSpec:
     max_attempts: int = 1
     priority: int = 0
     description: str = ""
+    # Seconds one attempt may run before it fails (None: no limit); settings may override.
+    time_limit: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def lock_keys(self, params: BaseModel | None) -> list[str]:
@@ -48,6 +50,7 @@ def job_handler(
     max_attempts: int = 1,
     priority: int = 0,
     description: str | None = None,
+    time_limit: float | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register an async handler for a job kind."""
 
@@ -62,6 +65,7 @@ def job_handler(
             max_attempts=max(1, max_attempts),
             priority=priority,
             description=description if description is not None else (doc[0] if doc else ""),
+            time_limit=time_limit,
         )
         return fn
 

@@ -13,6 +13,7 @@ from foredeck.jobs import deletion
 from foredeck.jobs import locks as locks_service
 from foredeck.jobs import service as jobs_service
 from foredeck.jobs.schemas import (
+    STATUS_ALIASES,
     BulkControlBody,
     BulkResult,
     ControlBody,
@@ -21,7 +22,7 @@ from foredeck.jobs.schemas import (
     JobCreate,
     JobCreated,
     JobRead,
-    JobStatus,
+    JobStatusFilter,
     KindRead,
     LockRead,
     QueueStats,
@@ -91,7 +92,10 @@ async def list_jobs(
     _: Viewer,
     session: SessionDep,
     page: Pagination,
-    status: Annotated[list[JobStatus] | None, Query()] = None,
+    status: Annotated[
+        list[JobStatusFilter] | None,
+        Query(description="pending and completed stand for queued and succeeded"),
+    ] = None,
     kind: Annotated[list[str] | None, Query()] = None,
     queue: Annotated[list[str] | None, Query()] = None,
     created_after: datetime | None = None,
@@ -105,7 +109,7 @@ async def list_jobs(
     that it is 10,000 with `meta.total_exact` false.
     """
     stmt = jobs_service.filtered_jobs(
-        status=list(status) if status else None,
+        status=[STATUS_ALIASES.get(s, s) for s in status] if status else None,
         kind=kind,
         queue=queue,
         created_after=created_after,
@@ -124,9 +128,9 @@ async def list_jobs(
 
 
 @router.get("/jobs/kinds", response_model=Envelope[list[KindRead]])
-async def job_kinds(_: Viewer) -> Any:
-    """The registered job kinds with their queue, locks and params schema."""
-    return ok(jobs_service.known_kinds())
+async def job_kinds(_: Viewer, request: Request) -> Any:
+    """The registered job kinds with their queue, attempts, time limit, locks and params."""
+    return ok(jobs_service.known_kinds(request.app.state.job_settings))
 
 
 @router.post("/jobs/bulk", response_model=Envelope[BulkResult])

@@ -10,6 +10,19 @@ from pydantic import BaseModel, Field
 from foredeck.kit.schemas import StrictBody
 
 JobStatus = Literal["queued", "running", "paused", "cancelling", "cancelled", "succeeded", "failed"]
+# Seed 001's names for two statuses, accepted by the job listing's filter.
+STATUS_ALIASES = {"pending": "queued", "completed": "succeeded"}
+JobStatusFilter = Literal[
+    "queued",
+    "running",
+    "paused",
+    "cancelling",
+    "cancelled",
+    "succeeded",
+    "failed",
+    "pending",
+    "completed",
+]
 Action = Literal["pause", "resume", "cancel", "retry"]
 # Bulk control can also delete: finished jobs go, the others are reported as skipped.
 BulkAction = Literal["pause", "resume", "cancel", "retry", "delete"]
@@ -164,6 +177,9 @@ class KindRead(BaseModel):
     kind: str
     queue: str
     max_attempts: int
+    time_limit_seconds: float | None = Field(
+        default=None, description="One attempt fails, with no retry, after this long"
+    )
     locks: list[str]
     description: str
     params_schema: dict[str, Any] | None

@@ -15,6 +15,7 @@ from foredeck.jobs import listing, locks
 from foredeck.jobs.context import event_payload
 from foredeck.jobs.dispatch import enqueue_after_commit, publish_after_commit
 from foredeck.jobs.registry import HANDLERS, get_spec, load_handlers
+from foredeck.jobs.settings import JobSettings
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, JobEvent, JobRun
 from foredeck.workers import service as workers_service
@@ -374,13 +375,16 @@ async def touch(session: AsyncSession, job_id: str, **values: Any) -> None:
     )
 
 
-def known_kinds() -> list[dict[str, Any]]:
+def known_kinds(settings: JobSettings | None = None) -> list[dict[str, Any]]:
     load_handlers()
     return [
         {
             "kind": s.kind,
             "queue": s.queue,
             "max_attempts": s.max_attempts,
+            "time_limit_seconds": (
+                settings.time_limit(s.kind, s.time_limit) if settings else s.time_limit
+            ),
             "locks": list(s.locks) if not callable(s.locks) else ["(from params)"],
             "description": s.description,
             "params_schema": s.params.model_json_schema() if s.params else None,

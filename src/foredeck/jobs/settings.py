@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,9 @@ class JobSettings(BaseSettings):
     # Backoff between attempts: base * 2**(attempt-1), capped, with +-25 % jitter.
     job_retry_base_seconds: float = Field(default=2.0, ge=0)
     job_retry_max_seconds: float = Field(default=300.0, ge=0)
+    # Per-kind wall-clock limit of one attempt, e.g. FOREDECK_JOB_TIME_LIMITS='{"export": 3600}';
+    # it overrides the kind's own default (job_handler(time_limit=...)). Paused time counts.
+    job_time_limits: dict[str, float] = Field(default_factory=dict)
     # How often a handler's ctx.check() reads pause/cancel state from the database.
     job_check_seconds: float = Field(default=0.25, ge=0)
     # Progress rows are written at most this often per job (the final one always).
@@ -35,3 +38,15 @@ class JobSettings(BaseSettings):
     worker_name: str | None = None
     # Celery mode: send due queued jobs that nobody picked up after this long again.
     dispatch_resend_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("job_time_limits")
+    @classmethod
+    def _positive_limits(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(kind for kind, seconds in value.items() if not seconds > 0)
+        if bad:
+            raise ValueError(f"time limits must be more than 0 seconds: {', '.join(bad)}")
+        return value
+
+    def time_limit(self, kind: str, default: float | None) -> float | None:
+        """The limit of one attempt of this kind, or None for none."""
+        return self.job_time_limits.get(kind, default)

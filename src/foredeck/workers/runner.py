@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs import dispatch
 from foredeck.jobs.context import JobContext
-from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
+from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost, JobTimeLimit
 from foredeck.jobs.registry import get_spec
 from foredeck.jobs.writes import run_write
 from foredeck.logging import get_logger
@@ -200,8 +200,17 @@ class JobRunner:
             ctx.stopping = self.stopping
             self.contexts[c.job_id] = ctx
             self._watch(ctx)
+            limit = self.settings.time_limit(c.kind, spec.time_limit)
+            deadline = asyncio.timeout(limit)
             try:
-                result = await spec.fn(ctx)
+                async with deadline:
+                    result = await spec.fn(ctx)
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise
+                raise JobTimeLimit(
+                    f"The attempt ran past the {c.kind} time limit of {limit:g} s"
+                ) from exc
             finally:
                 self._unwatch(c.job_id)
             if result is not None and not isinstance(result, dict):
@@ -277,7 +286,7 @@ class JobRunner:
             message = f"{type(exc).__name__}: {exc}"[:2000]
             tb = traceback_summary(exc)
             run_values.update(status="failed", error=message)
-            if c.attempt < c.max_attempts:
+            if c.attempt < c.max_attempts and not isinstance(exc, JobTimeLimit):
                 status = "queued"
                 delay = backoff_seconds(
                     c.attempt,
