@@ -181,3 +181,34 @@ async def test_a_valid_form_generates_and_viewers_cannot(app: FastAPI) -> None:
         assert 'id="schema-form"' not in page.text and "Extract the schema" not in page.text
         denied = await _post(viewer, viewer_csrf, form, intent="add")
         assert denied.status_code == 403
+
+
+def _note(page: str, column: int) -> tuple[str, str]:
+    found = re.search(
+        rf'<p class="(hint|field-warning) extract-note" id="note-ds-col-{column}">(.*?)</p>', page
+    )
+    assert found, f"no note beside column {column}"
+    return found.group(1), html.unescape(re.sub(r"<[^>]+>", "", found.group(2)))
+
+
+async def test_extraction_notes_sit_beside_their_columns_and_survive_edits(app: FastAPI) -> None:
+    client, csrf = await console_client(app, "operator")
+    async with aclosing(client):
+        resp = await client.post(
+            "/ui/datasets/extract",
+            data={"description": "rentals with price between 10 and 90 euros, a flux capacitor"},
+            headers={**HTMX, "X-CSRF-Token": csrf},
+        )
+        assert resp.status_code == 200, resp.text
+        assert "1 note to check" in resp.headers["HX-Trigger"]
+        level, text = _note(resp.text, 0)
+        assert level == "hint" and text.startswith("Read as: decimal 10 to 90")
+        assert "'euros'" in text and "price between 10 and 90 euros" in text
+        level, text = _note(resp.text, 1)
+        assert level == "field-warning" and "not understood" in text
+        assert _value(resp.text, "ds-col-1-name") == "flux_capacitor"
+        # Adding a column re-renders the form: the notes stay beside the same columns.
+        added = await _post(client, csrf, _form(resp.text), intent="add")
+        assert added.status_code == 200
+        assert _note(added.text, 1)[0] == "field-warning"
+        assert 'id="note-ds-col-2"' not in added.text

@@ -118,13 +118,18 @@ async def extract(request: Request, session: SessionDep) -> Response:
         request_model = schemas.ExtractRequest.model_validate(body)
         result = await gen.extract_schema(session, request.app.state.config, request_model)
         state = schema_form.from_document(result.schema_.model_dump(mode="json", by_alias=True))
+        schema_form.place_notes(state, [n.model_dump() for n in result.notes])
         issues = [i.model_dump() for i in result.validation.issues]
         values.update(
             schema=schema_form.place_issues(state, issues),
             extracted=result.extractor,
             valid=result.validation.valid,
         )
-        headers = toast_headers(f"Schema extracted ({result.extractor})")
+        unread = sum(1 for n in result.notes if n.level == "warning")
+        message = f"Schema extracted ({result.extractor})"
+        if unread:
+            message += f"; {unread} note{'s' if unread > 1 else ''} to check"
+        headers = toast_headers(message)
     except ValidationError as exc:
         values["errors"] = {e["field"]: e["message"] for e in _pydantic_errors(exc)}
         status, headers = 422, toast_headers("The description is not valid", "error")

@@ -48,6 +48,8 @@ class FormState:
     top_issues: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     column_issues: list[dict[str, list[dict[str, str]]]] = field(default_factory=list)
     general: list[dict[str, str]] = field(default_factory=list)
+    # How the description was read (extraction notes without a column of their own).
+    notes: list[dict[str, str]] = field(default_factory=list)
 
 
 def _schemas() -> Any:
@@ -242,6 +244,11 @@ def from_form(form: Any) -> FormState:
     for i in indices:
         raw: dict[str, Any] = {n: str(form.get(f"col-{i}-{n}") or "") for n in names}
         raw["unique"] = form.get(f"col-{i}-unique") in ("on", "true", "1")
+        # The extraction note rides along in hidden inputs so edits keep it beside its column.
+        note = str(form.get(f"col-{i}-note") or "")
+        if note:
+            level = str(form.get(f"col-{i}-note-level") or "info")
+            raw["note"] = {"message": note, "level": "warning" if level == "warning" else "info"}
         columns.append(raw)
     return FormState(top=top, columns=columns)
 
@@ -276,6 +283,22 @@ def from_document(doc: dict[str, Any]) -> FormState:
             raw[spec.name] = _text(spec.kind, item.get(spec.name))
         columns.append(raw)
     return FormState(top=top, columns=columns[:MAX_COLUMNS])
+
+
+def place_notes(state: FormState, notes: list[dict[str, Any]]) -> FormState:
+    """Put each extraction note beside the column it made; the others above the columns."""
+    by_name = {str(c.get("name")): c for c in state.columns}
+    state.notes = []
+    for note in notes:
+        entry = {"message": str(note.get("message")), "level": str(note.get("level") or "info")}
+        if note.get("phrase"):
+            entry["phrase"] = str(note["phrase"])
+        column = by_name.get(str(note.get("field")))
+        if column is not None and "note" not in column:
+            column["note"] = entry
+        else:
+            state.notes.append(entry)
+    return state
 
 
 def blank_column() -> dict[str, Any]:
