@@ -1151,6 +1151,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[AgentConfigOut]:
         """List agent configs (GET /api/v1/agent_configs)"""
         return self._call(
@@ -1167,6 +1169,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[AgentConfigOut],
             kind="json",
@@ -1188,6 +1192,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[AllocationOut]:
         """List allocations (GET /api/v1/allocations)"""
         return self._call(
@@ -1205,6 +1211,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[AllocationOut],
             kind="json",
@@ -1261,6 +1269,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[CLIAgentConfigOut]:
         """List cli agent configs (GET /api/v1/cli_agent_configs)"""
         return self._call(
@@ -1277,6 +1287,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[CLIAgentConfigOut],
             kind="json",
@@ -1320,6 +1332,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[IncidentOut]:
         """List incidents (GET /api/v1/incidents)"""
         return self._call(
@@ -1336,6 +1350,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[IncidentOut],
             kind="json",
@@ -1383,7 +1399,17 @@ class SyncOperations:
         self,
         *,
         status: list[
-            Literal["queued", "running", "paused", "cancelling", "cancelled", "succeeded", "failed"]
+            Literal[
+                "queued",
+                "running",
+                "paused",
+                "cancelling",
+                "cancelled",
+                "succeeded",
+                "failed",
+                "pending",
+                "completed",
+            ]
         ]
         | None = None,
         kind: list[str] | None = None,
@@ -1394,6 +1420,8 @@ class SyncOperations:
         q: str | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[JobRead]:
         """List Jobs (GET /api/v1/jobs)"""
         return self._call(
@@ -1410,6 +1438,8 @@ class SyncOperations:
                 "q": q,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[JobRead],
             kind="json",
@@ -1440,6 +1470,8 @@ class SyncOperations:
         sort: Any | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[MemoryOut]:
         """List Memories (GET /api/v1/memories)"""
         return self._call(
@@ -1457,6 +1489,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[MemoryOut],
             kind="json",
@@ -1486,6 +1520,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[ProjectOut]:
         """List projects (GET /api/v1/projects)"""
         return self._call(
@@ -1502,6 +1538,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[ProjectOut],
             kind="json",
@@ -1551,6 +1589,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[ServerOut]:
         """List servers (GET /api/v1/servers)"""
         return self._call(
@@ -1569,6 +1609,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[ServerOut],
             kind="json",
@@ -1599,6 +1641,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[DeploymentOut]:
         """List service deployments (GET /api/v1/service_deployments)"""
         return self._call(
@@ -1616,6 +1660,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[DeploymentOut],
             kind="json",
@@ -1644,6 +1690,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[TaskExecutionOut]:
         """List task executions (GET /api/v1/task_executions)"""
         return self._call(
@@ -1661,6 +1709,8 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[TaskExecutionOut],
             kind="json",
@@ -1694,6 +1744,8 @@ class SyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[TaskOut]:
         """List tasks (GET /api/v1/tasks)"""
         return self._call(
@@ -1711,20 +1763,34 @@ class SyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[TaskOut],
             kind="json",
         )
 
     def list_users(
-        self, *, role: Any | None = None, page: int | None = None, per_page: int | None = None
+        self,
+        *,
+        role: Any | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[UserOut]:
         """List Users (GET /api/v1/users)"""
         return self._call(
             "GET",
             "/api/v1/users",
             path={},
-            query={"role": role, "page": page, "per_page": per_page},
+            query={
+                "role": role,
+                "page": page,
+                "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
+            },
             result=Paged[UserOut],
             kind="json",
         )
@@ -3226,6 +3292,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[AgentConfigOut]:
         """List agent configs (GET /api/v1/agent_configs)"""
         return await self._call(
@@ -3242,6 +3310,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[AgentConfigOut],
             kind="json",
@@ -3263,6 +3333,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[AllocationOut]:
         """List allocations (GET /api/v1/allocations)"""
         return await self._call(
@@ -3280,6 +3352,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[AllocationOut],
             kind="json",
@@ -3336,6 +3410,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[CLIAgentConfigOut]:
         """List cli agent configs (GET /api/v1/cli_agent_configs)"""
         return await self._call(
@@ -3352,6 +3428,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[CLIAgentConfigOut],
             kind="json",
@@ -3395,6 +3473,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[IncidentOut]:
         """List incidents (GET /api/v1/incidents)"""
         return await self._call(
@@ -3411,6 +3491,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[IncidentOut],
             kind="json",
@@ -3458,7 +3540,17 @@ class AsyncOperations:
         self,
         *,
         status: list[
-            Literal["queued", "running", "paused", "cancelling", "cancelled", "succeeded", "failed"]
+            Literal[
+                "queued",
+                "running",
+                "paused",
+                "cancelling",
+                "cancelled",
+                "succeeded",
+                "failed",
+                "pending",
+                "completed",
+            ]
         ]
         | None = None,
         kind: list[str] | None = None,
@@ -3469,6 +3561,8 @@ class AsyncOperations:
         q: str | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[JobRead]:
         """List Jobs (GET /api/v1/jobs)"""
         return await self._call(
@@ -3485,6 +3579,8 @@ class AsyncOperations:
                 "q": q,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[JobRead],
             kind="json",
@@ -3515,6 +3611,8 @@ class AsyncOperations:
         sort: Any | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[MemoryOut]:
         """List Memories (GET /api/v1/memories)"""
         return await self._call(
@@ -3532,6 +3630,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[MemoryOut],
             kind="json",
@@ -3561,6 +3661,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[ProjectOut]:
         """List projects (GET /api/v1/projects)"""
         return await self._call(
@@ -3577,6 +3679,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[ProjectOut],
             kind="json",
@@ -3626,6 +3730,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[ServerOut]:
         """List servers (GET /api/v1/servers)"""
         return await self._call(
@@ -3644,6 +3750,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[ServerOut],
             kind="json",
@@ -3674,6 +3782,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[DeploymentOut]:
         """List service deployments (GET /api/v1/service_deployments)"""
         return await self._call(
@@ -3691,6 +3801,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[DeploymentOut],
             kind="json",
@@ -3719,6 +3831,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[TaskExecutionOut]:
         """List task executions (GET /api/v1/task_executions)"""
         return await self._call(
@@ -3736,6 +3850,8 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[TaskExecutionOut],
             kind="json",
@@ -3769,6 +3885,8 @@ class AsyncOperations:
         | None = None,
         page: int | None = None,
         per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[TaskOut]:
         """List tasks (GET /api/v1/tasks)"""
         return await self._call(
@@ -3786,20 +3904,34 @@ class AsyncOperations:
                 "sort": sort,
                 "page": page,
                 "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
             },
             result=Paged[TaskOut],
             kind="json",
         )
 
     async def list_users(
-        self, *, role: Any | None = None, page: int | None = None, per_page: int | None = None
+        self,
+        *,
+        role: Any | None = None,
+        page: int | None = None,
+        per_page: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> Paged[UserOut]:
         """List Users (GET /api/v1/users)"""
         return await self._call(
             "GET",
             "/api/v1/users",
             path={},
-            query={"role": role, "page": page, "per_page": per_page},
+            query={
+                "role": role,
+                "page": page,
+                "per_page": per_page,
+                "limit": limit,
+                "offset": offset,
+            },
             result=Paged[UserOut],
             kind="json",
         )

@@ -275,6 +275,11 @@ def filter_model(spec: CrudSpec) -> type[BaseModel]:
     )
     fields["page"] = (int, Field(default=1, ge=1, le=1_000_000))
     fields["per_page"] = (int | None, Field(default=None, ge=1))
+    fields["limit"] = (int | None, Field(default=None, ge=1, description="The same as per_page"))
+    fields["offset"] = (
+        int | None,
+        Field(default=None, ge=0, description="Rows to skip, instead of page"),
+    )
     name = "".join(part.capitalize() for part in spec.path.split("_")) + "Filters"
     # A misspelt filter would silently list everything; refuse it instead.
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
@@ -294,11 +299,12 @@ def crud_router(spec: CrudSpec) -> APIRouter:
         request: Request,
         filters: Annotated[filters_model, Query()],  # type: ignore[valid-type]
     ) -> Any:
-        page = page_params(request, filters.page, filters.per_page)  # type: ignore[attr-defined]
+        f: Any = filters
+        page = page_params(request, f.page, f.per_page, f.limit, f.offset)
         rows, total = await list_items(
             session,
             spec,
-            filters.model_dump(),  # type: ignore[attr-defined]
+            f.model_dump(),
             offset=page.offset,
             limit=page.per_page,
         )
