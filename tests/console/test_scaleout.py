@@ -55,8 +55,14 @@ async def test_a_pause_on_one_replica_streams_to_a_browser_on_the_other(
                 headers={**HTMX, "X-CSRF-Token": csrf},
             )
             assert resp.status_code == 204
-            async for line in stream.aiter_lines():
-                if line.startswith("data: "):
-                    items = json.loads(line[6:]).get("items", [])
-                    if any(i.get("worker") == worker_id for i in items):
-                        break
+            seen = False
+            # A bound, not a timing claim: without it a lost event would hang the test.
+            async with asyncio.timeout(30):
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: "):
+                        items = json.loads(line[6:]).get("items", [])
+                        mine = [i for i in items if i.get("worker") == worker_id]
+                        if any(i.get("action") == "pause" for i in mine):
+                            seen = True
+                            break
+            assert seen, "the pause made on one replica never reached the other's stream"

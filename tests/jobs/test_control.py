@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import pytest
@@ -38,19 +39,22 @@ async def test_pause_resume_cancel_running_job(client: httpx.AsyncClient, operat
     assert (await control(client, operator, job["id"], "pause"))["status"] == "paused"
     # Paused at a check point: progress stops moving.
     paused = await wait_job(client, operator, job["id"], ("paused",))
-    events = (
-        await client.get(f"/api/v1/jobs/{job['id']}/events/history?limit=1000", headers=operator)
-    ).json()["data"]
+    # The worker writes the paused event when it reaches its check point.
+    kinds: set[str] = set()
+    after = 0
     for _ in range(200):
-        if any(e["kind"] == "paused" for e in events):
-            break
-        await asyncio.sleep(0.05)
-        events = (
+        batch = (
             await client.get(
-                f"/api/v1/jobs/{job['id']}/events/history?after={events[-1]['id']}",
+                f"/api/v1/jobs/{job['id']}/events/history?after={after}&limit=1000",
                 headers=operator,
             )
-        ).json()["data"] or events
+        ).json()["data"]
+        kinds |= {e["kind"] for e in batch}
+        after = batch[-1]["id"] if batch else after
+        if "paused" in kinds:
+            break
+        await asyncio.sleep(0.05)
+    assert "paused" in kinds, kinds
     first = (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"]
     await asyncio.sleep(0.3)
     second = (await client.get(f"/api/v1/jobs/{job['id']}", headers=operator)).json()["data"]
@@ -123,14 +127,32 @@ async def test_pause_and_cancel_queued_job(
 
 
 async def test_failed_attempts_retry_with_backoff(
-    client: httpx.AsyncClient, operator: dict, fast_retries: None
+    client: httpx.AsyncClient, operator: dict, app: FastAPI
 ) -> None:
-    job = await start_test_job(client, operator, count=2, delay=0, fail_attempts=2)
-    done = await wait_job(client, operator, job["id"], ("succeeded", "failed"))
+    settings = app.state.job_settings
+    old, settings.job_retry_base_seconds = settings.job_retry_base_seconds, 0.4
+    try:
+        job = await start_test_job(client, operator, count=2, delay=0, fail_attempts=2)
+        done = await wait_job(client, operator, job["id"], ("succeeded", "failed"))
+    finally:
+        settings.job_retry_base_seconds = old
     assert done["status"] == "succeeded" and done["attempts"] == 3
     runs = (await client.get(f"/api/v1/jobs/{job['id']}/runs", headers=operator)).json()["data"]
     assert [r["status"] for r in runs] == ["failed", "failed", "succeeded"]
     assert "on purpose" in runs[0]["error"]
+    events = (
+        await client.get(f"/api/v1/jobs/{job['id']}/events/history?limit=1000", headers=operator)
+    ).json()["data"]
+    delays = [e["data"]["retry_in"] for e in events if "retry_in" in e["data"]]
+    # Exponential from the base (0.4 s, then 0.8 s), each with +-25 % jitter.
+    assert len(delays) == 2
+    assert 0.3 <= delays[0] <= 0.5 and 0.6 <= delays[1] <= 1.0, delays
+    # Each retry waited at least its delay (a lower bound only: a slow machine waits longer).
+    for failed, retried, delay in zip(runs, runs[1:], delays, strict=False):
+        gap = datetime.fromisoformat(retried["started_at"]) - datetime.fromisoformat(
+            failed["finished_at"]
+        )
+        assert gap.total_seconds() >= delay - 0.05, (gap, delay)
 
 
 async def test_exhausted_attempts_fail_then_retry_action(

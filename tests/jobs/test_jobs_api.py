@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from foredeck.db import transaction
+from foredeck.jobs import dispatch
 from foredeck.jobs import service as jobs_service
 from foredeck.models.jobs import Job
 from tests.conftest import assert_error, unique
@@ -107,19 +109,32 @@ async def test_job_is_enqueued_only_after_commit(app: FastAPI) -> None:
     class Boom(Exception):
         pass
 
-    job_id = None
+    # The executors hear of new jobs through the engine's wakers; this one records them.
+    heard: list[str] = []
+
+    def recorder(jobs: list[dispatch.Wake]) -> None:
+        heard.extend(job_id for job_id, _queue, _delay in jobs)
+
+    engine = app.state.engine.sync_engine
+    dispatch.register_waker(engine, recorder)
     try:
+        with contextlib.suppress(Boom):
+            async with transaction(app.state.sessionmaker) as session:
+                rolled_back = await jobs_service.create_job(session, kind="noop")
+                await session.flush()
+                assert rolled_back.id not in heard  # written, not committed: nobody told
+                raise Boom
+        assert rolled_back.id not in heard  # rolled back: never announced
+        async with app.state.sessionmaker() as session:
+            assert await session.get(Job, rolled_back.id) is None
+
         async with transaction(app.state.sessionmaker) as session:
             job = await jobs_service.create_job(session, kind="noop")
-            job_id = job.id
-            raise Boom
-    except Boom:
-        pass
-    await asyncio.sleep(0.3)
-    async with app.state.sessionmaker() as session:
-        assert await session.get(Job, job_id) is None
-    async with transaction(app.state.sessionmaker) as session:
-        job = await jobs_service.create_job(session, kind="noop")
+            await session.flush()
+            assert job.id not in heard
+        assert heard.count(job.id) == 1  # announced by the commit itself
+    finally:
+        dispatch.unregister_waker(engine, recorder)
     async with app.state.sessionmaker() as session:
         for _ in range(600):
             row = await session.get(Job, job.id, populate_existing=True)

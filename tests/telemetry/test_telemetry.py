@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from foredeck.db import transaction
 from foredeck.models.base import utcnow
-from foredeck.models.jobs import TelemetrySample
+from foredeck.models.jobs import TelemetrySample, Worker
 from foredeck.telemetry import retention
-from tests.conftest import assert_error, stored_section
+from tests.conftest import assert_error, stored_section, unique
 from tests.jobs.helpers import start_test_job, wait_job
 
 
@@ -26,11 +26,24 @@ async def test_snapshot_is_never_older_than_interval(
     age = (utcnow() - datetime.fromisoformat(snap["at"])).total_seconds()
     assert age <= interval
     assert {"queue_depth", "queues", "workers", "jobs", "controls"} <= set(snap)
-    # The session's embedded worker is there; earlier tests may have paused it, or load may
-    # have made its heartbeat late, so any state but stopped counts.
-    live = ("running", "paused", "draining", "stale")
-    assert sum(snap["workers"].get(state, 0) for state in live) >= 1
     assert_error(await client.get("/api/v1/telemetry/snapshot"), 401)
+
+
+async def test_snapshot_counts_workers_by_state(app: FastAPI) -> None:
+    # Other tests leave workers in every state in the shared database, so the count is
+    # compared before and after adding one in the rarest state (draining).
+    before = (await app.state.telemetry.snapshot())["workers"].get("draining", 0)
+    worker_id = unique("draining@")
+    async with transaction(app.state.sessionmaker) as session:
+        session.add(
+            Worker(id=worker_id, host="h", pid=1, role="test", queues=["t"], status="draining")
+        )
+    try:
+        after = (await app.state.telemetry.snapshot())["workers"].get("draining", 0)
+        assert after == before + 1
+    finally:
+        async with transaction(app.state.sessionmaker) as session:
+            await session.execute(delete(Worker).where(Worker.id == worker_id))
 
 
 async def test_running_job_progress_in_snapshot(

@@ -7,10 +7,13 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
 from foredeck.models.base import utcnow
-from foredeck.models.jobs import Worker
+from foredeck.models.jobs import ACTIVE_STATUSES, Job, Worker
+from foredeck.workers import service as workers_service
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import start_test_job, wait_job
 
@@ -74,37 +77,42 @@ async def test_pause_all_and_resume_all(
     await wait_job(client, operator, job["id"], ("succeeded",))
 
 
-async def test_drain_refuses_new_jobs_then_ends(
+async def test_drain_refuses_new_jobs_and_holds_while_a_job_is_active(
     client: httpx.AsyncClient, operator: dict, app: FastAPI
 ) -> None:
-    resp = await client.post("/api/v1/workers/drain", headers=operator)
-    assert resp.status_code == 200 and resp.json()["data"]["draining"] is True
+    job = await start_test_job(client, operator, count=10_000, delay=0.01)
     try:
+        resp = await client.post("/api/v1/workers/drain", headers=operator)
+        assert resp.status_code == 200 and resp.json()["data"]["draining"] is True
         err = assert_error(
             await client.post("/api/v1/jobs/test", headers=operator), 503, "WORKERS_DRAINING"
         )
         assert "draining" in err["message"].lower()
-        # The drain ends by itself once nothing is queued or running (nothing new can be
-        # queued meanwhile). The session database is shared with other tests' jobs, so: it
-        # ends when the count reaches zero, and holds while something is still active.
-        from foredeck.workers import service as workers_service
-
-        ended = False
-        for _ in range(200):
-            await app.state.maintenance.tick()
-            controls = (await client.get("/api/v1/workers/controls", headers=operator)).json()
-            if not controls["data"]["draining"]:
-                ended = True
-                break
-            await asyncio.sleep(0.05)
-        if not ended:
-            async with app.state.sessionmaker() as session:
-                assert await workers_service.active_job_count(session) > 0
+        # This test's own job (10,000 steps) is queued or running: the tick must not end it.
+        await app.state.maintenance.tick()
+        controls = (await client.get("/api/v1/workers/controls", headers=operator)).json()
+        assert controls["data"]["draining"] is True
     finally:
         await client.post("/api/v1/workers/undrain", headers=operator)
+        await client.post(
+            f"/api/v1/jobs/{job['id']}/control", json={"action": "cancel"}, headers=operator
+        )
     assert (
         await client.post("/api/v1/jobs/test", json={"count": 1, "delay": 0}, headers=operator)
     ).status_code == 202
+
+
+async def test_a_drain_ends_by_itself_once_no_job_is_active(db: AsyncSession) -> None:
+    await workers_service.drain(db)
+    await db.flush()
+    # Other tests' jobs share the database: they are ended inside this rolled-back transaction
+    # only, so the count is zero here whatever else is queued in the session.
+    await db.execute(update(Job).where(Job.status.in_(ACTIVE_STATUSES)).values(status="cancelled"))
+    assert await workers_service.active_job_count(db) == 0
+    assert await workers_service.finish_drain_if_empty(db) is True
+    assert await workers_service.is_draining(db) is False
+    # Nothing to end a second time.
+    assert await workers_service.finish_drain_if_empty(db) is False
 
 
 async def test_undrain_ends_drain_now(client: httpx.AsyncClient, operator: dict) -> None:
