@@ -41,7 +41,16 @@ async def index_stats(request: Request, _: Viewer, session: SessionDep) -> Any:
     return ok(await index_service.stats(session, request.app.state))
 
 
-@router.get("/api/v1/index/snapshot", response_class=StreamingResponse)
+@router.get(
+    "/api/v1/index/snapshot",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The snapshot as a tar file",
+            "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def download_snapshot(request: Request, _: Operator) -> StreamingResponse:
     """Stream a snapshot (tar: index.faiss, ids.npy, manifest.json) of the live index."""
     folder = await snapshot_service.snapshot_folder(request.app.state)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foredeck.errors import AppError
+from foredeck.kit import openapi
 from foredeck.logging import get_logger
 
 T = TypeVar("T")
@@ -127,6 +128,9 @@ HTTP_CODES = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # The document says which errors the app answers; the hook also fixes its references.
+    openapi.install(app)
+
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         return error_response(

@@ -20,6 +20,13 @@ from fastapi import Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# `responses=` of an SSE route: the OpenAPI document then declares the stream's media type.
+SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A stream of server-sent events",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def last_event_id(request: Request) -> str | None:

@@ -18,6 +18,16 @@ class Download:
     media_type: str = "application/octet-stream"
 
 
+# Every media type a provider may answer with (exports and generated datasets), declared in
+# the OpenAPI document of the download route; a test checks each provider's formats are here.
+MEDIA_TYPES = (
+    "application/json",
+    "application/octet-stream",
+    "application/vnd.apache.parquet",
+    "application/x-ndjson",
+    "text/csv",
+)
+
 # (app state, job row[, query options]) -> the file to send; raise NotFound/Conflict when none.
 DownloadProvider = Callable[..., Awaitable[Download]]
 PROVIDERS: dict[str, DownloadProvider] = {}

@@ -184,7 +184,15 @@ async def list_import_files(_: Viewer, config: ConfigDep) -> Any:
     "/api/v1/jobs/{job_id}/download",
     response_class=FileResponse,
     tags=["jobs"],
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "The job's file, in the media type of its format",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in downloads.MEDIA_TYPES
+            },
+        }
+    },
 )
 async def download_job_output(
     job_id: str,

@@ -13,6 +13,7 @@ from foredeck.auth.deps import Viewer
 from foredeck.errors import NotFound, ValidationFailed
 from foredeck.kit.envelope import Envelope, ok
 from foredeck.kit.sse import (
+    SSE_RESPONSES,
     int_event_id,
     last_event_id,
     reconnect_event,
@@ -57,7 +58,7 @@ async def history(
     return ok(data)
 
 
-@router.get("/api/v1/telemetry/stream", response_class=EventSourceResponse)
+@router.get("/api/v1/telemetry/stream", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def stream(
     request: Request,
     _: Viewer,
@@ -85,7 +86,12 @@ async def stream(
     return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
 
 
-@router.get("/api/v1/jobs/{job_id}/events", response_class=EventSourceResponse, tags=["jobs"])
+@router.get(
+    "/api/v1/jobs/{job_id}/events",
+    response_class=EventSourceResponse,
+    tags=["jobs"],
+    responses=SSE_RESPONSES,
+)
 async def job_events(request: Request, job_id: str, _: Viewer) -> Any:
     """A job's events over SSE, in order, resuming after Last-Event-ID; ends when the job ends."""
     state = request.app.state
@@ -106,7 +112,12 @@ async def job_events(request: Request, job_id: str, _: Viewer) -> Any:
     return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
 
 
-@router.get("/metrics", include_in_schema=True, response_class=Response)
+@router.get(
+    "/metrics",
+    include_in_schema=True,
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: jobs by status, queue depth, worker states, job durations."""
     body = await request.app.state.metrics.render(request.app.state)
