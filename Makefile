@@ -20,7 +20,7 @@ install: $(STAMP) assets
 
 # Front-end libraries come from the npm registry with exact pins (package-lock.json).
 assets: $(VENDOR)/.stamp
-$(VENDOR)/.stamp: package.json package-lock.json scripts/vendor-assets.sh
+$(VENDOR)/.stamp: package.json package-lock.json .npmrc scripts/vendor-assets.sh scripts/vendor-files.txt
 	bash scripts/vendor-assets.sh
 	touch $@
 
