@@ -14,7 +14,7 @@ from foredeck.workers import service as workers_service
 from foredeck.workers.schemas import ControlsRead, WorkerRead, worker_read
 
 router = APIRouter(prefix="/api/v1", tags=["workers"])
-QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+QueueName = Annotated[str, Path(pattern=workers_service.QUEUE_NAME_PATTERN)]
 
 
 def _beat(request: Request) -> float:

@@ -16,6 +16,8 @@ from foredeck.workers.schemas import ControlsRead
 DRAIN = "drain"
 PAUSE_ALL = "pause_all"
 QUEUE_PREFIX = "queue:"
+# What a queue may be called (the API path checks it; the console form does too).
+QUEUE_NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 # A worker that missed this many heartbeats is shown as stale.
 STALE_AFTER_BEATS = 3
 

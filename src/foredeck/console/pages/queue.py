@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
+from foredeck.auth.schemas import Role
 from foredeck.console.backends import service
-from foredeck.console.web import ConsoleRoute, base_context, render
+from foredeck.console.web import ConsoleRoute, base_context, done, render, require
+from foredeck.errors import ValidationFailed
+from foredeck.jobs.dispatch import publish_after_commit
 from foredeck.kit.deps import SessionDep
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
@@ -40,6 +44,15 @@ async def _throughput(session: Any, start: Any, step: float, count: int) -> tupl
             (done if status == "succeeded" else failed)[index] += 1
     truncated = n >= THROUGHPUT_ROWS
     return done + failed, truncated
+
+
+def _handler_queues() -> set[str]:
+    """The queues job kinds are registered on, so a queue can be paused before it has jobs."""
+    registry = service("jobs", "registry")
+    if registry is None:
+        return set()
+    registry.load_handlers()
+    return {spec.queue for spec in registry.HANDLERS.values()}
 
 
 async def chart_data(request: Request, session: Any, window: float) -> dict[str, Any]:
@@ -89,6 +102,10 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
     jobs = service("jobs")
     counts = await jobs.status_counts(session) if jobs is not None else {}
     failures = await jobs.recent_failures(session, 10) if jobs is not None else []
+    workers = service("workers")
+    pauses = workers.queue_pauses(await workers.active_controls(session)) if workers else []
+    paused = {p["queue"]: p for p in pauses}
+    known = set(counts) | set(paused) | _handler_queues()
     context = base_context(request, "queue")
     context.update(
         title="Queue",
@@ -97,6 +114,31 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
         windows=list(WINDOWS),
         counts=counts,
         failures=failures,
+        queues=[(name, paused.get(name)) for name in sorted(known)],
+        can_pause=workers is not None,
         charts=await chart_data(request, session, WINDOWS[window_key]),
     )
     return render(request, "queue.html", context)
+
+
+@router.post("/ui/queue/{queue}/{action}")
+async def queue_switch(request: Request, session: SessionDep, queue: str, action: str) -> Response:
+    """Pause or resume one queue on every worker: the API's /queues/{queue}/pause|resume."""
+    principal = require(request, Role.operator)
+    workers = service("workers")
+    if workers is None:
+        raise ValidationFailed("The worker registry is not installed")
+    if action not in ("pause", "resume"):
+        raise ValidationFailed.field("action", "Choose pause or resume")
+    if not re.fullmatch(workers.QUEUE_NAME_PATTERN, queue):
+        raise ValidationFailed.field("queue", "A queue name is 1-64 letters, digits or _.:-")
+    if action == "pause":
+        await workers.pause_queue(session, queue, by=principal.username)
+        message = f"Queue {queue} paused: running jobs finish, no new job of it starts"
+    else:
+        await workers.resume_queue(session, queue)
+        message = f"Queue {queue} resumed"
+    # Like the API: executors act on a committed "workers" control message.
+    publish_after_commit(session, "workers", {"action": f"{action}_queue", "queue": queue,
+                                              "control": True})  # fmt: skip
+    return done(request, message, back="/ui/queue", **{"fd:queue-changed": True})
