@@ -75,6 +75,25 @@ async def rebuild(request: Request, session: SessionDep) -> Response:
     return publish_after(response, request, "index", {"action": "rebuild", "job_id": job.id})
 
 
+@router.post("/ui/index/retry-embeddings")
+async def retry_embeddings(request: Request, session: SessionDep) -> Response:
+    """Queue every failed record for embedding again: the API's /embedding/retry."""
+    require(request, Role.operator)
+    embedding = service("embedding")
+    if embedding is None:
+        raise NotFound("Embedding is not available in this build")
+    requeued = await embedding.retry_failed(session)
+    request.app.state.embed_wakeup.set()
+    noun = "record" if requeued == 1 else "records"
+    response = done(
+        request,
+        f"Queued {requeued} failed {noun} for embedding again",
+        back="/ui/index",
+        **{"fd:index-changed": True},
+    )
+    return publish_after(response, request, "index", {"action": "retry_embeddings"})
+
+
 @router.post("/ui/index/restore")
 async def restore(request: Request, session: SessionDep) -> Response:
     """Restore an uploaded snapshot; the same checks and service as the API."""
