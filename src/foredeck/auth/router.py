@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from foredeck.auth import admin as auth_admin
 from foredeck.auth import service as auth_service
 from foredeck.auth.deps import Admin, CurrentUser
 from foredeck.auth.schemas import (
-    ROLE_RANK,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
@@ -26,7 +26,6 @@ from foredeck.auth.schemas import (
     UserUpdate,
 )
 from foredeck.console.session import forget_user
-from foredeck.errors import Conflict, Forbidden
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
@@ -157,15 +156,8 @@ async def update_user(
 ) -> Any:
     """Change a user's role, password or profile (admin). A new password (a reset) refuses
     every token and console session the user had."""
-    user = await auth_service.get_user(session, user_id)
     changes = body.model_dump(exclude_unset=True)
-    if user.id == principal.user_id and (
-        changes.get("role") not in (None, Role.admin) or changes.get("is_active") is False
-    ):
-        raise Conflict("Admins cannot demote or disable themselves", code="SELF_LOCKOUT")
-    user = await auth_service.update_user(session, user, changes)
-    await request.app.state.cache.delete_pattern("auth:*")
-    await forget_user(request.app, user.id)
+    user = await auth_admin.update_user(session, request.app, principal, user_id, changes)
     return ok(UserOut.model_validate(user))
 
 
@@ -174,17 +166,13 @@ async def delete_user(
     user_id: int, principal: Admin, session: SessionDep, request: Request
 ) -> None:
     """Delete a user (admin); their API keys go with them."""
-    if user_id == principal.user_id:
-        raise Conflict("Admins cannot delete themselves", code="SELF_LOCKOUT")
-    await auth_service.delete_user(session, await auth_service.get_user(session, user_id))
-    await request.app.state.cache.delete_pattern("auth:*")
+    await auth_admin.delete_user(session, request.app, principal, user_id)
 
 
 @router.get("/api_keys", response_model=Envelope[list[ApiKeyOut]], tags=["api keys"])
 async def list_api_keys(principal: CurrentUser, session: SessionDep) -> Any:
     """Your API keys; admins see everyone's."""
-    only = None if principal.role == Role.admin else principal.user_id
-    keys = await auth_service.list_api_keys(session, user_id=only)
+    keys = await auth_service.list_api_keys(session, user_id=auth_admin.key_owner_filter(principal))
     return ok([ApiKeyOut.model_validate(k) for k in keys])
 
 
@@ -193,11 +181,8 @@ async def list_api_keys(principal: CurrentUser, session: SessionDep) -> Any:
 )
 async def create_api_key(body: ApiKeyCreate, principal: CurrentUser, session: SessionDep) -> Any:
     """Create an API key. The secret is in this response only."""
-    owner = body.user_id or principal.user_id
-    if owner != principal.user_id and ROLE_RANK[principal.role] < ROLE_RANK[Role.admin]:
-        raise Forbidden("Only admins create keys for other users", code="INSUFFICIENT_ROLE")
-    key, secret = await auth_service.create_api_key(
-        session, user_id=owner, name=body.name, expires_at=body.expires_at
+    key, secret = await auth_admin.create_api_key(
+        session, principal, name=body.name, expires_at=body.expires_at, owner_id=body.user_id
     )
     return ok(ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=secret))
 
@@ -207,9 +192,5 @@ async def revoke_api_key(
     key_id: int, principal: CurrentUser, session: SessionDep, request: Request
 ) -> Any:
     """Revoke an API key at once."""
-    key = await auth_service.get_api_key(session, key_id)
-    if key.user_id != principal.user_id and principal.role != Role.admin:
-        raise Forbidden("You can only revoke your own keys", code="INSUFFICIENT_ROLE")
-    key = await auth_service.revoke_api_key(session, key)
-    await request.app.state.cache.delete_pattern("auth:apikey:*")
+    key = await auth_admin.revoke_api_key(session, request.app, principal, key_id)
     return ok(ApiKeyOut.model_validate(key))
