@@ -139,8 +139,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         summary="Operations server for a store of text records with vector search",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        # Served by foredeck.system.apidocs from the vendor folder (FastAPI's use CDNs).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.config = config
     app.state.started_at = time.monotonic()

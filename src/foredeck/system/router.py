@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -132,3 +132,9 @@ async def info(request: Request) -> Any:
         ).model_dump()
         await cache.set("info", hit, INFO_TTL)
     return ok(hit)
+
+
+def mount(app: FastAPI) -> None:
+    from foredeck.system import apidocs
+
+    apidocs.mount(app)
