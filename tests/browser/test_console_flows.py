@@ -243,6 +243,8 @@ async def test_generate_a_dataset_from_a_description_then_delete_its_job(
     await page.fill("#ds-description", "50 customers with name, email, age between 18 and 90")
     await page.click("button:has-text('Extract the schema')")
     await expect(page.locator("#ds-col-0-name")).to_have_value("name")
+    # How each phrase was read sits beside its column.
+    await expect(page.locator("#note-ds-col-2")).to_contain_text("Read as: integer 18 to 90")
     # A bad column name: the API's message appears next to it and what was typed stays.
     await page.fill("#ds-col-1-name", "1 bad")
     await page.locator("#schema-form button:has-text('Validate')").first.click()
