@@ -342,6 +342,7 @@ async def test_search_highlights_matches_and_links_records(app: FastAPI) -> None
         assert page.status_code == 200
         assert f"<mark>{word}</mark>" in page.text
         assert f'href="/ui/records/{memory.id}"' in page.text
+        assert "keyword #1 (all)" in page.text  # why it ranked: the list and how it matched
         record = await client.get(f"/ui/records/{memory.id}")
         assert word in record.text
         bad = await client.get("/ui/search?q=x&mode=telepathy")

@@ -54,6 +54,9 @@ async def search(
                 "score": h.score,
                 "semantic": h.semantic_score,
                 "keyword": h.keyword_score,
+                "semantic_rank": h.semantic_rank,
+                "keyword_rank": h.keyword_rank,
+                "keyword_match": h.keyword_match,
             }
             for h in result.hits
         ]
