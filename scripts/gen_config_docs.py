@@ -22,6 +22,22 @@ Generated from `foredeck.config.Config` by `scripts/gen_config_docs.py`.
 """
 
 
+FOOTER = """
+## Logs
+
+- `FOREDECK_LOG_FORMAT`: `console` (the default in development) or `json` (the default
+  otherwise). In JSON mode every line on stderr is one JSON object, the lines of uvicorn,
+  alembic, Celery, mcp and faiss included (they go through the same structlog renderer), and
+  `foredeck serve` / `foredeck worker` print no text banner.
+- `FOREDECK_LOG_LEVEL`: `DEBUG` also shows the access lines of health probes and `/metrics`.
+- `FOREDECK_ACCESS_LOG`: one `http_request` line per request (method, route template, status,
+  duration, bytes, request id, principal); `false` turns it off, the HTTP metrics still count.
+
+The access log fields, the `/metrics` families and the probes' checks are described in
+[observability.md](observability.md).
+"""
+
+
 def _default(field) -> str:  # type: ignore[no-untyped-def]
     if field.default_factory is not None:
         value = field.default_factory()
@@ -45,7 +61,7 @@ def render() -> str:
             annotation = " / ".join(members)
         annotation = annotation.replace("<class '", "").replace("'>", "").replace("|", "or")
         rows.append(f"| `FOREDECK_{name.upper()}` | {_default(field)} | {annotation} |")
-    return HEADER + "\n".join(rows) + "\n"
+    return HEADER + "\n".join(rows) + "\n" + FOOTER
 
 
 if __name__ == "__main__":
