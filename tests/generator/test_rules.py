@@ -296,3 +296,13 @@ def test_extracted_schemas_validate(description: str) -> None:
     assert result.uninterpreted == []
     schema = DatasetSchema.model_validate(result.schema)
     assert [i for i in check(schema, Limits()) if i.severity == "error"] == []
+
+
+def test_added_afterthoughts_keep_plain_names() -> None:
+    got = fields("orders with id and total. Also add a status column; include an email field")
+    assert [(name, spec["type"]) for name, spec in got.items()] == [
+        ("id", "uuid"),
+        ("total", "decimal"),
+        ("status", "choice"),
+        ("email", "email"),
+    ]

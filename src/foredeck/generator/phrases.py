@@ -28,7 +28,8 @@ LEAD_IN = re.compile(
     r"^(?:(?:each|every|for\s+each|per)\s+(?:[a-z\-]+\s+){0,3}?"
     r"(?:has|have|includes?|contains?|gets?|comes\s+with|should\s+have|needs?|with)\b"
     r"|(?:they|it|each\s+one|every\s+one|the\s+\w+)\s+(?:has|have|includes?|contains?|should\s+have)\b"
-    r"|(?:with|having|including|containing|fields?|columns?|attributes?|and)\b)\s*:?\s*",
+    r"|(?:also\s+)?(?:add|include|put\s+in)\b"
+    r"|(?:with|having|including|containing|fields?|columns?|attributes?|and|also|plus)\b)\s*:?\s*",
     re.IGNORECASE,
 )
 BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+", re.MULTILINE)

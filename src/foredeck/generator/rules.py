@@ -18,7 +18,9 @@ NULLS = re.compile(r"\(?\s*(?P<pct>\d+(?:\.\d+)?)\s*%\s*(?:null|empty|missing|bl
 OPTIONAL = re.compile(r"\b(?:optional|nullable|sometimes\s+empty)\b", re.I)
 UNIQUE = re.compile(r"\b(?:unique|distinct)\b", re.I)
 LEADING = re.compile(r"^(?:(?:a|an|the|their|its|his|her|our|some|each)\s+)+", re.I)
-TRAILING = re.compile(r"\s+(?:in|is|are|of|that|which|with|being|as|=|:|-)\s*$", re.I)
+TRAILING = re.compile(
+    r"\s+(?:in|is|are|of|that|which|with|being|as|columns?|fields?|values?|=|:|-)\s*$", re.I
+)
 IN_UNIT = re.compile(r"\b(?:in|per)\s+(?P<u>[^\s]+)$", re.I)
 DATETIME_WORDS = {"time", "timestamp", "datetime", "at", "moment"}
 DATE_WORDS = {"date", "day", "on", "birthday", "dob"}
