@@ -21,6 +21,7 @@ from foredeck.console.pages import (
     records,
     schedules,
     settings,
+    users,
     workers,
 )
 from foredeck.console.session import ConsoleSessionMiddleware
@@ -40,6 +41,7 @@ for module in (
     exports,
     datasets,
     schedules,
+    users,
 ):
     router.include_router(module.router)
 

@@ -37,7 +37,10 @@ NAV = [
     ("search", "Search", "/ui/search"),
     ("datasets", "Datasets", "/ui/datasets"),
     ("settings", "Settings", "/ui/settings"),
+    ("users", "Users", "/ui/users"),
 ]
+# Pages only some roles may open (the API's rule for the same data); the others are for all.
+NAV_ROLES = {"users": Role.admin}
 
 ENVIRONMENT_LABELS = {"development": "local", "staging": "staging", "production": "production"}
 
@@ -130,7 +133,7 @@ def base_context(request: Request, page: str) -> dict[str, Any]:
     return {
         "request": request,
         "page": page,
-        "nav": NAV,
+        "nav": [n for n in NAV if can(principal, NAV_ROLES.get(n[0], Role.viewer))],
         "principal": principal,
         "csrf": session.csrf if session is not None else "",
         "can_operate": can(principal, Role.operator),
