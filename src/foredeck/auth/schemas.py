@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from foredeck.kit.schemas import ReadModel, StrictBody
 
@@ -106,8 +106,21 @@ class UserUpdate(StrictBody):
 
 class ApiKeyCreate(StrictBody):
     name: str = Field(min_length=1, max_length=128)
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="When the key stops working (UTC when no offset is given)"
+    )
     user_id: int | None = Field(default=None, description="Admins may create keys for others")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value <= datetime.now(UTC):
+            raise ValueError("must be in the future")
+        return value
 
 
 class ApiKeyOut(ReadModel):

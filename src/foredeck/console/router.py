@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from foredeck.console import sse
 from foredeck.console.pages import (
+    api_keys,
     auth,
     datasets,
     exports,
@@ -42,6 +43,7 @@ for module in (
     datasets,
     schedules,
     users,
+    api_keys,
 ):
     router.include_router(module.router)
 

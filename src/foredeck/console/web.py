@@ -37,6 +37,7 @@ NAV = [
     ("search", "Search", "/ui/search"),
     ("datasets", "Datasets", "/ui/datasets"),
     ("settings", "Settings", "/ui/settings"),
+    ("api_keys", "API keys", "/ui/api-keys"),
     ("users", "Users", "/ui/users"),
 ]
 # Pages only some roles may open (the API's rule for the same data); the others are for all.

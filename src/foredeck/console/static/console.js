@@ -214,6 +214,25 @@
     if (bar) { bar.hidden = false; bar.value = Math.round(ev.detail.loaded / ev.detail.total * 100); }
   });
 
+  // A secret shown once (a new API key): select it on focus, copy it with its button.
+  document.addEventListener("focusin", function (ev) {
+    if (ev.target.matches && ev.target.matches("input[data-select-on-focus]")) { ev.target.select(); }
+  });
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest ? ev.target.closest("button[data-copy]") : null;
+    var field = button && document.querySelector(button.dataset.copy);
+    if (!field) { return; }
+    field.select();
+    var copied = function () { toast("success", "Copied to the clipboard"); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(copied, function () {
+        toast("error", "Copying failed; the key is selected, press Ctrl+C");
+      });
+    } else if (document.execCommand("copy")) {
+      copied();
+    }
+  });
+
   // Select-all for batch tables.
   document.addEventListener("change", function (ev) {
     var box = ev.target;
