@@ -6,10 +6,13 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from foredeck.blobs import BlobStore
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "foredeck", "placeholder", ""}
 
@@ -85,6 +88,21 @@ class Config(BaseSettings):
     schedule_misfire_grace_seconds: float = Field(default=60.0, ge=0)
     schedule_min_interval_seconds: int = Field(default=60, ge=1)
     config_file: Path | None = None
+    # Where uploads, export files and index checkpoints live: `local` (the data dir, for one
+    # machine) or `s3` (any S3-compatible object store, so scale-out needs no shared folder).
+    blob_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_prefix: str = ""
+    # Unset: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, roles).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key_file: Path | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    s3_connect_timeout_s: float = Field(default=3.0, gt=0)
+    s3_read_timeout_s: float = Field(default=20.0, gt=0)
+    # > 0: downloads answer 307 to a presigned URL valid this long instead of streaming.
+    s3_presign_seconds: int = Field(default=0, ge=0, le=7 * 86400)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -140,6 +158,13 @@ class Config(BaseSettings):
         path.touch(mode=0o600)
         path.write_text(key)
         return key
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The blob store this process uses (built once, on first use)."""
+        from foredeck.blobs import open_store
+
+        return open_store(self)
 
     def path(self, *parts: str) -> Path:
         """A folder under the data dir, created on first use."""

@@ -1,0 +1,5 @@
+"""Blob storage: uploads, export files and index checkpoints, in the data dir or in S3."""
+
+from foredeck.blobs.store import BlobMissing, BlobStore, BlobStoreError, LocalBlobStore, open_store
+
+__all__ = ["BlobMissing", "BlobStore", "BlobStoreError", "LocalBlobStore", "open_store"]
