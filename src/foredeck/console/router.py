@@ -20,6 +20,7 @@ from foredeck.console.pages import (
     overview,
     queue,
     records,
+    registry,
     schedules,
     settings,
     users,
@@ -44,6 +45,7 @@ for module in (
     schedules,
     users,
     api_keys,
+    registry,
 ):
     router.include_router(module.router)
 

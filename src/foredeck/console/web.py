@@ -36,6 +36,7 @@ NAV = [
     ("index", "Index", "/ui/index"),
     ("search", "Search", "/ui/search"),
     ("datasets", "Datasets", "/ui/datasets"),
+    ("registry", "Registry", "/ui/registry"),
     ("settings", "Settings", "/ui/settings"),
     ("api_keys", "API keys", "/ui/api-keys"),
     ("users", "Users", "/ui/users"),
@@ -168,6 +169,12 @@ def render(
     else:
         html = env.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def page_param(request: Request) -> int:
+    """The ?page= of a paged list (1 when missing or not a number)."""
+    raw = request.query_params.get("page", "1")
+    return max(1, int(raw)) if raw.isdigit() else 1
 
 
 def parse_when(name: str, value: str | None, errors: dict[str, str]) -> datetime | None:

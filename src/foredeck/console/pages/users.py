@@ -16,6 +16,7 @@ from foredeck.console.web import (
     base_context,
     done,
     is_htmx,
+    page_param,
     render,
     require,
     toast_headers,
@@ -54,10 +55,7 @@ async def _page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     principal = require(request, Role.admin)
-    try:
-        page = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_param(request)
     users, total = await auth_service.list_users(
         session, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
     )
