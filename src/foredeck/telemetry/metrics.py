@@ -66,6 +66,7 @@ class Metrics:
             "Requests answered 429 by the rate limiter",
             registry=self.registry,
         )
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._gauges: list[GaugeMetricFamily] = []
         self.registry.register(self)  # type: ignore[arg-type]
 
@@ -78,9 +79,18 @@ class Metrics:
     # --- kit.access.HttpObserver ---
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.http_requests.labels(method, route, code).inc()
-        self.http_seconds.labels(method, route, code).observe(seconds)
+        # The children by label set, cached: labels() costs more than the counting itself.
+        key = (method, route, status)
+        pair = self._http_children.get(key)
+        if pair is None:
+            code = str(status)
+            pair = (
+                self.http_requests.labels(method, route, code),
+                self.http_seconds.labels(method, route, code),
+            )
+            self._http_children[key] = pair
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def sse_opened(self) -> None:
         self.sse_clients.inc()
