@@ -29,6 +29,7 @@ from foredeck.console.session import forget_user
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
+from foredeck.kit.schemas import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -145,14 +146,14 @@ async def create_user(body: UserCreate, _: Admin, session: SessionDep) -> Any:
 
 
 @router.get("/users/{user_id}", response_model=Envelope[UserOut], tags=["users"])
-async def get_user(user_id: int, _: Admin, session: SessionDep) -> Any:
+async def get_user(user_id: DbId, _: Admin, session: SessionDep) -> Any:
     """One user (admin)."""
     return ok(UserOut.model_validate(await auth_service.get_user(session, user_id)))
 
 
 @router.patch("/users/{user_id}", response_model=Envelope[UserOut], tags=["users"])
 async def update_user(
-    user_id: int, body: UserUpdate, principal: Admin, session: SessionDep, request: Request
+    user_id: DbId, body: UserUpdate, principal: Admin, session: SessionDep, request: Request
 ) -> Any:
     """Change a user's role, password or profile (admin). A new password (a reset) refuses
     every token and console session the user had."""
@@ -163,7 +164,7 @@ async def update_user(
 
 @router.delete("/users/{user_id}", status_code=204, tags=["users"])
 async def delete_user(
-    user_id: int, principal: Admin, session: SessionDep, request: Request
+    user_id: DbId, principal: Admin, session: SessionDep, request: Request
 ) -> None:
     """Delete a user (admin); their API keys go with them."""
     await auth_admin.delete_user(session, request.app, principal, user_id)
@@ -189,7 +190,7 @@ async def create_api_key(body: ApiKeyCreate, principal: CurrentUser, session: Se
 
 @router.delete("/api_keys/{key_id}", response_model=Envelope[ApiKeyOut], tags=["api keys"])
 async def revoke_api_key(
-    key_id: int, principal: CurrentUser, session: SessionDep, request: Request
+    key_id: DbId, principal: CurrentUser, session: SessionDep, request: Request
 ) -> Any:
     """Revoke an API key at once."""
     key = await auth_admin.revoke_api_key(session, request.app, principal, key_id)

@@ -21,6 +21,7 @@ from foredeck.errors import Conflict, NotFound, ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import page_params
+from foredeck.kit.schemas import DbId
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class CrudSpec:
     default_sort: str = "-id"
     unique: tuple[tuple[str, ...], ...] = ()  # each a set of columns unique together
     foreign_keys: dict[str, Any] = field(default_factory=dict)  # body field -> target model
-    id_type: type = int
+    id_type: Any = DbId
     # A read path wider than the table (e.g. a UNION with rows another domain owns): a
     # function returning a subquery with the Out model's columns, the filters only it has,
     # and a lookup for ids that are not in the table (those are read-only).

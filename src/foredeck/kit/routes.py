@@ -10,7 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-_INT = TypeAdapter(int)
+from foredeck.kit.schemas import DbId
+
+# Integer path parameters are ids: bounded as the database stores them.
+_INT = TypeAdapter(DbId)
 
 
 class PathOnlyRoute(APIRoute):

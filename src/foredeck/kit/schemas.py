@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The largest integer both databases store (a signed 64-bit INTEGER / BIGINT): an id or a
+# reference past it is refused with 422 instead of failing in the driver with a 500.
+MAX_DB_INT = 2**63 - 1
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 
 
 class StrictBody(BaseModel):

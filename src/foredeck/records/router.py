@@ -15,6 +15,7 @@ from foredeck.kit.deps import LazySession, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
 from foredeck.kit.routes import PathOnlyRoute
+from foredeck.kit.schemas import DbId
 from foredeck.records import service as records_service
 from foredeck.records.schemas import (
     COLLECTION_PATTERN,
@@ -125,7 +126,7 @@ def mount_top_level(app: FastAPI) -> None:
 
 @router.patch("/{memory_id}", response_model=Envelope[MemoryOut])
 async def update_memory(
-    memory_id: int, body: MemoryUpdate, _: Operator, session: SessionDep
+    memory_id: DbId, body: MemoryUpdate, _: Operator, session: SessionDep
 ) -> Any:
     """Change a record; a changed text is embedded again."""
     memory = await records_service.get_memory(session, memory_id)
@@ -140,7 +141,7 @@ async def update_memory(
 
 
 @router.delete("/{memory_id}", status_code=204, response_class=Response)
-async def delete_memory(memory_id: int, _: Operator, session: SessionDep) -> Response:
+async def delete_memory(memory_id: DbId, _: Operator, session: SessionDep) -> Response:
     """Delete a record and its vector."""
     await records_service.delete_memory(
         session, await records_service.get_memory(session, memory_id)

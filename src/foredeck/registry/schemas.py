@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from foredeck.kit.schemas import ReadModel, StrictBody
+from foredeck.kit.schemas import DbId, ReadModel, StrictBody
 
 ProjectStatus = Literal["created", "scaffolding", "active", "archived", "failed"]
 TaskType = Literal["engineering", "deploy", "research", "maintenance", "other"]
@@ -34,7 +34,7 @@ class ProjectCreate(StrictBody):
     modules: list[ModuleStr] = Field(default_factory=list, max_length=100)
     status: ProjectStatus = "created"
     repo_url: str | None = Field(default=None, max_length=512)
-    owner_id: int | None = None
+    owner_id: DbId | None = None
     config: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -44,7 +44,7 @@ class ProjectUpdate(StrictBody):
     modules: list[ModuleStr] | None = Field(default=None, max_length=100)
     status: ProjectStatus | None = None
     repo_url: str | None = Field(default=None, max_length=512)
-    owner_id: int | None = None
+    owner_id: DbId | None = None
     config: dict[str, Any] | None = None
 
 
@@ -55,7 +55,7 @@ class ProjectOut(ReadModel):
     modules: list[str]
     status: str
     repo_url: str | None
-    owner_id: int | None
+    owner_id: DbId | None
     config: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -66,7 +66,7 @@ class ProjectOut(ReadModel):
 
 class TaskCreate(StrictBody):
     title: str = Field(min_length=1, max_length=256)
-    project_id: int | None = None
+    project_id: DbId | None = None
     type: TaskType = "engineering"
     status: TaskStatus = "created"
     priority: int = Field(default=0, ge=-1000, le=1000)
@@ -76,7 +76,7 @@ class TaskCreate(StrictBody):
 
 class TaskUpdate(StrictBody):
     title: str | None = Field(default=None, min_length=1, max_length=256)
-    project_id: int | None = None
+    project_id: DbId | None = None
     type: TaskType | None = None
     status: TaskStatus | None = None
     priority: int | None = Field(default=None, ge=-1000, le=1000)
@@ -87,7 +87,7 @@ class TaskUpdate(StrictBody):
 class TaskOut(ReadModel):
     id: int
     title: str
-    project_id: int | None
+    project_id: DbId | None
     type: str
     status: str
     priority: int
@@ -137,30 +137,30 @@ class ServerOut(ReadModel):
 
 
 class AllocationCreate(StrictBody):
-    server_id: int
+    server_id: DbId
     port: int = Field(ge=1, le=65535)
     protocol: Protocol = "tcp"
     service: NameStr
-    project_id: int | None = None
+    project_id: DbId | None = None
     notes: TextStr | None = None
 
 
 class AllocationUpdate(StrictBody):
-    server_id: int | None = None
+    server_id: DbId | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     protocol: Protocol | None = None
     service: str | None = Field(default=None, min_length=1, max_length=128)
-    project_id: int | None = None
+    project_id: DbId | None = None
     notes: TextStr | None = None
 
 
 class AllocationOut(ReadModel):
     id: int
-    server_id: int
+    server_id: DbId
     port: int
     protocol: str
     service: str
-    project_id: int | None
+    project_id: DbId | None
     notes: str | None
     created_at: datetime
     updated_at: datetime
@@ -171,7 +171,7 @@ class AllocationOut(ReadModel):
 
 class IncidentCreate(StrictBody):
     title: str = Field(min_length=1, max_length=256)
-    server_id: int | None = None
+    server_id: DbId | None = None
     severity: Severity = "medium"
     status: IncidentStatus = "open"
     description: TextStr | None = None
@@ -181,7 +181,7 @@ class IncidentCreate(StrictBody):
 
 class IncidentUpdate(StrictBody):
     title: str | None = Field(default=None, min_length=1, max_length=256)
-    server_id: int | None = None
+    server_id: DbId | None = None
     severity: Severity | None = None
     status: IncidentStatus | None = None
     description: TextStr | None = None
@@ -192,7 +192,7 @@ class IncidentUpdate(StrictBody):
 class IncidentOut(ReadModel):
     id: int
     title: str
-    server_id: int | None
+    server_id: DbId | None
     severity: str
     status: str
     description: str | None
@@ -206,20 +206,20 @@ class IncidentOut(ReadModel):
 
 
 class DeploymentCreate(StrictBody):
-    server_id: int
+    server_id: DbId
     service: NameStr
     version: str = Field(min_length=1, max_length=64)
-    project_id: int | None = None
+    project_id: DbId | None = None
     status: DeploymentStatus = "pending"
     deployed_at: datetime | None = None
     config: dict[str, Any] = Field(default_factory=dict)
 
 
 class DeploymentUpdate(StrictBody):
-    server_id: int | None = None
+    server_id: DbId | None = None
     service: str | None = Field(default=None, min_length=1, max_length=128)
     version: str | None = Field(default=None, min_length=1, max_length=64)
-    project_id: int | None = None
+    project_id: DbId | None = None
     status: DeploymentStatus | None = None
     deployed_at: datetime | None = None
     config: dict[str, Any] | None = None
@@ -227,10 +227,10 @@ class DeploymentUpdate(StrictBody):
 
 class DeploymentOut(ReadModel):
     id: int
-    server_id: int
+    server_id: DbId
     service: str
     version: str
-    project_id: int | None
+    project_id: DbId | None
     status: str
     deployed_at: datetime | None
     config: dict[str, Any]
@@ -303,7 +303,7 @@ class TaskExecutionCreate(StrictBody):
         max_length=64,
         description="The worker's request id; one is made when left out",
     )
-    task_id: int | None = None
+    task_id: DbId | None = None
     worker_id: str = Field(min_length=1, max_length=128)
     started_at: datetime
     finished_at: datetime | None = None
@@ -314,7 +314,7 @@ class TaskExecutionCreate(StrictBody):
 
 
 class TaskExecutionUpdate(StrictBody):
-    task_id: int | None = None
+    task_id: DbId | None = None
     worker_id: str | None = Field(default=None, min_length=1, max_length=128)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -326,7 +326,7 @@ class TaskExecutionUpdate(StrictBody):
 
 class TaskExecutionOut(ReadModel):
     id: str
-    task_id: int | None
+    task_id: DbId | None
     worker_id: str
     started_at: datetime
     finished_at: datetime | None

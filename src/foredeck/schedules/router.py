@@ -10,6 +10,7 @@ from foredeck.auth.deps import Operator, Viewer
 from foredeck.jobs.schemas import JobCreated, job_read
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
+from foredeck.kit.schemas import DbId
 from foredeck.models.schedules import Schedule
 from foredeck.schedules import service
 from foredeck.schedules.schemas import ScheduleCreate, ScheduleRead, ScheduleRun, ScheduleUpdate
@@ -48,7 +49,7 @@ async def create_schedule(
 
 
 @router.get("/{schedule_id}", response_model=Envelope[ScheduleRead])
-async def get_schedule(schedule_id: int, _: Viewer, session: SessionDep) -> Any:
+async def get_schedule(schedule_id: DbId, _: Viewer, session: SessionDep) -> Any:
     """One schedule."""
     [read] = await _read_all(session, [await service.get_schedule(session, schedule_id)])
     return ok(read)
@@ -56,7 +57,7 @@ async def get_schedule(schedule_id: int, _: Viewer, session: SessionDep) -> Any:
 
 @router.patch("/{schedule_id}", response_model=Envelope[ScheduleRead])
 async def update_schedule(
-    schedule_id: int, body: ScheduleUpdate, _: Operator, session: SessionDep, config: ConfigDep
+    schedule_id: DbId, body: ScheduleUpdate, _: Operator, session: SessionDep, config: ConfigDep
 ) -> Any:
     """Change a schedule; its next fire is computed again from now."""
     schedule = await service.update_schedule(
@@ -66,7 +67,7 @@ async def update_schedule(
 
 
 @router.delete("/{schedule_id}", status_code=204, response_class=Response)
-async def delete_schedule(schedule_id: int, _: Operator, session: SessionDep) -> Response:
+async def delete_schedule(schedule_id: DbId, _: Operator, session: SessionDep) -> Response:
     """Delete a schedule (its jobs stay); built-in schedules are paused instead (409)."""
     await service.delete_schedule(session, schedule_id=schedule_id)
     return Response(status_code=204)
@@ -74,7 +75,7 @@ async def delete_schedule(schedule_id: int, _: Operator, session: SessionDep) ->
 
 @router.post("/{schedule_id}/pause", response_model=Envelope[ScheduleRead])
 async def pause_schedule(
-    schedule_id: int, _: Operator, session: SessionDep, config: ConfigDep
+    schedule_id: DbId, _: Operator, session: SessionDep, config: ConfigDep
 ) -> Any:
     """Stop firing until resumed (kept across restarts)."""
     schedule = await service.set_enabled(
@@ -85,7 +86,7 @@ async def pause_schedule(
 
 @router.post("/{schedule_id}/resume", response_model=Envelope[ScheduleRead])
 async def resume_schedule(
-    schedule_id: int, _: Operator, session: SessionDep, config: ConfigDep
+    schedule_id: DbId, _: Operator, session: SessionDep, config: ConfigDep
 ) -> Any:
     """Fire again from now on (fires missed while paused are not made up)."""
     schedule = await service.set_enabled(
@@ -95,7 +96,7 @@ async def resume_schedule(
 
 
 @router.post("/{schedule_id}/run-now", response_model=Envelope[JobCreated], status_code=202)
-async def run_schedule_now(schedule_id: int, user: Operator, session: SessionDep) -> Any:
+async def run_schedule_now(schedule_id: DbId, user: Operator, session: SessionDep) -> Any:
     """Queue one run now; the regular fire times stay as they are."""
     job = await service.run_now(session, schedule_id=schedule_id, created_by=user.user_id)
     read = job_read(job)
@@ -104,7 +105,7 @@ async def run_schedule_now(schedule_id: int, user: Operator, session: SessionDep
 
 @router.get("/{schedule_id}/runs", response_model=Envelope[list[ScheduleRun]])
 async def schedule_runs(
-    schedule_id: int,
+    schedule_id: DbId,
     _: Viewer,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
