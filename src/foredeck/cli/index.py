@@ -205,13 +205,21 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print(json.dumps(result, indent=2))
             return
-        table = Table("#", "score", "id", "collection", "content", title=f"{mode}: {query}")
+        table = Table(
+            "#", "score", "found by", "id", "collection", "content", title=f"{mode}: {query}"
+        )
         for hit in result["hits"]:
             memory = hit["memory"]
             text = memory["content"].replace("\n", " ")
+            found_by = [
+                f"{name} #{hit[f'{name}_rank']}"
+                for name in ("semantic", "keyword")
+                if hit.get(f"{name}_rank")
+            ]
             table.add_row(
                 str(hit["rank"]),
                 f"{hit['score']:.4f}",
+                ", ".join(found_by),
                 str(memory["id"]),
                 memory["collection"],
                 text[:100] + ("…" if len(text) > 100 else ""),

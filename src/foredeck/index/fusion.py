@@ -9,9 +9,10 @@ match. Measured on bench/search_quality's tuning half, what wins is:
   among themselves (an identifier is strong evidence; a near-twin is not a match at all);
 - the rest by weighted reciprocal ranks 1 / (k + rank) with a small k (10), where a keyword
   match counts by its tier: holding every word of the query counts as much as a semantic
-  rank; holding only some words counts 0.05, enough to order semantic neighbours ranked close
-  together but never to lift a record past a clearly better semantic match. With k 60 and
-  0.2, hybrid lost up to 0.30 MRR to semantic on paraphrases (bench/RESULTS.md).
+  rank; holding only some words counts nothing. Weights 0 and 0.05 for that tier tie on the
+  tuning half; 0.2 with k 60 lost up to 0.30 MRR to semantic on paraphrases, and fetching
+  the tier at all cost ~400 ms a query at 100k records (an OR of common words ranks most of
+  the table), so hybrid does not ask for it (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ class FusionWeights:
     k: float = 10.0
     semantic: float = 1.0
     keyword: dict[int, float] = field(
-        default_factory=lambda: {TIER_ALL: 1.0, TIER_IDENTIFIERS: 1.0, TIER_ANY: 0.05}
+        default_factory=lambda: {TIER_ALL: 1.0, TIER_IDENTIFIERS: 1.0, TIER_ANY: 0.0}
     )
     identifiers_first: bool = True
+
+    @property
+    def min_tier(self) -> int:
+        """The lowest keyword tier worth fetching: a tier that weighs nothing is skipped."""
+        return TIER_ANY if self.keyword.get(TIER_ANY, 0.0) > 0 else TIER_IDENTIFIERS
 
 
 DEFAULT_WEIGHTS = FusionWeights()

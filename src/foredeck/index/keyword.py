@@ -166,16 +166,18 @@ async def _matches(
 
 
 async def keyword_hits(
-    session: AsyncSession, query: str, n: int, filters: dict[str, Any]
+    session: AsyncSession, query: str, n: int, filters: dict[str, Any], *, min_tier: int = TIER_ANY
 ) -> list[KeywordHit]:
-    """Up to n full-text matches: the best tier first, each tier by the database's score."""
+    """Up to n full-text matches: the best tier first, each tier by the database's score;
+    tiers below min_tier are not asked for (the any-word tier is the costly one: at 100k
+    records an OR of common words ranks most of the table)."""
     parsed = parse(query)
     if parsed.empty:
         return []
     dialect = session.get_bind().dialect.name
     out: dict[int, KeywordHit] = {}
     for tier, match in tiers_of(parsed, dialect):
-        if len(out) >= n:
+        if len(out) >= n or tier < min_tier:
             break
         for memory_id, score in await _matches(session, match, n, filters, dialect):
             if memory_id not in out:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.index.fusion import Fused, fuse
+from foredeck.index.fusion import DEFAULT_WEIGHTS, Fused, fuse
 from foredeck.index.keyword import TIER_NAMES, KeywordHit, keyword_hits, parse, terms_of
 from foredeck.index.schemas import SearchHit, SearchMode, SearchRequest, SearchResult
 from foredeck.models.records import Memory
@@ -122,8 +122,11 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     model = state.index_manager.model
     if body.mode in (SearchMode.semantic, SearchMode.hybrid):
         model, semantic = await semantic_ids(session, state, body.query, pool, filters)
-    if body.mode in (SearchMode.keyword, SearchMode.hybrid):
+    if body.mode == SearchMode.keyword:
         keyword = await keyword_hits(session, body.query, pool, filters)
+    elif body.mode == SearchMode.hybrid:
+        min_tier = DEFAULT_WEIGHTS.min_tier
+        keyword = await keyword_hits(session, body.query, pool, filters, min_tier=min_tier)
     # Every hit says where it stands in each list that found it (single lists too).
     if body.mode == SearchMode.hybrid:
         fused = fuse(semantic, keyword, has_identifiers=bool(parse(body.query).identifiers))
