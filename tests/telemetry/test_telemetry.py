@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import httpx
@@ -19,13 +20,22 @@ from tests.jobs.helpers import start_test_job, wait_job
 async def test_snapshot_is_never_older_than_interval(
     client: httpx.AsyncClient, viewer: dict, app: FastAPI
 ) -> None:
+    publisher = app.state.telemetry
+    # A cached snapshot past the interval is never served: a fresh one is taken instead.
+    await publisher.current()
+    publisher.latest_at = time.monotonic() - publisher.interval - 1
+    started = utcnow()
     resp = await client.get("/api/v1/telemetry/snapshot", headers=viewer)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     snap, interval = body["data"], body["meta"]["interval_seconds"]
-    age = (utcnow() - datetime.fromisoformat(snap["at"])).total_seconds()
-    assert age <= interval
+    assert interval == publisher.interval
+    assert datetime.fromisoformat(snap["at"]) >= started
     assert {"queue_depth", "queues", "workers", "jobs", "controls"} <= set(snap)
+    # One still inside the interval is served as it is.
+    publisher.latest_at = time.monotonic()
+    cached = (await client.get("/api/v1/telemetry/snapshot", headers=viewer)).json()["data"]
+    assert cached["at"] == publisher.latest["at"]
     assert_error(await client.get("/api/v1/telemetry/snapshot"), 401)
 
 
