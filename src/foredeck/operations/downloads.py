@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from foredeck.errors import Conflict, NotFound
 
@@ -16,6 +19,8 @@ class Download:
     path: Path
     filename: str
     media_type: str = "application/octet-stream"
+    # Set when the file is in a remote blob store (path is then where its writer had it).
+    key: str | None = None
 
 
 # Every media type a provider may answer with (exports and generated datasets), declared in
@@ -69,6 +74,27 @@ async def resolve(state: Any, job: Any, options: dict[str, str] | None = None) -
     download = await (
         provider(state, job, options or {}) if wants_options else provider(state, job)
     )
-    if not download.path.is_file():
+    if download.key is not None:
+        present = await asyncio.to_thread(state.config.blobs.size, download.key) is not None
+    else:
+        present = download.path.is_file()
+    if not present:
         raise NotFound("The file is gone (removed by the retention policy); run the job again")
     return download
+
+
+def respond(state: Any, found: Download) -> Response:
+    """The file's response: from disk, streamed from the blob store, or a presigned redirect."""
+    if found.key is None:
+        return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
+    store = state.config.blobs
+    url = store.presigned_url(found.key, filename=found.filename, media_type=found.media_type)
+    if url is not None:
+        return RedirectResponse(url, status_code=307)
+    chunks = store.iter_chunks(found.key)
+    # Chunks are read in a thread (iterate_in_threadpool), so a slow store never blocks the loop.
+    return StreamingResponse(
+        chunks,
+        media_type=found.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+    )

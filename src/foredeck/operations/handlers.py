@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from foredeck.blobs import BlobStoreError
 from foredeck.errors import NotFound
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.registry import job_handler
-from foredeck.operations import exporter, imports
+from foredeck.operations import blobfiles, exporter, imports
 from foredeck.operations.downloads import Download, download_provider
+from foredeck.operations.exporter import ExportFailed
 from foredeck.operations.schemas import ExportParams, ImportParams
 from foredeck.operations.sources import discard_upload, exports_dir
 
@@ -26,6 +28,7 @@ async def run_import(ctx: JobContext) -> dict[str, Any]:
         # Only uploads are removed: a file an operator put in the import dir stays.
         if params.delete_after and params.path and params.path.startswith("uploads/"):
             discard_upload(ctx.state.config, params.path)
+            await blobfiles.discard_remote_upload(ctx.state.config, params.path)
 
 
 @job_handler("export", params=ExportParams, queue="operations", locks=("export",), max_attempts=1)
@@ -33,7 +36,15 @@ async def run_export(ctx: JobContext) -> dict[str, Any]:
     """Export a collection or a filter to CSV, JSONL, Parquet or a Google Sheet."""
     params: ExportParams = ctx.params
     out_dir = exports_dir(ctx.state.config) / ctx.job_id
-    return await exporter.run_export(ctx.state, params, ctx, job_id=ctx.job_id, out_dir=out_dir)
+    result = await exporter.run_export(ctx.state, params, ctx, job_id=ctx.job_id, out_dir=out_dir)
+    if result.get("file"):
+        try:
+            result["key"] = await blobfiles.publish_export(
+                ctx.state.config, ctx.job_id, Path(result["file"])
+            )
+        except BlobStoreError as exc:
+            raise ExportFailed(exc.message) from None
+    return result
 
 
 @download_provider("export")
@@ -43,6 +54,9 @@ async def export_file(state: Any, job: Any) -> Download:
     if not result.get("file"):
         raise NotFound("This export went to a Google Sheet; there is no file to download")
     path = Path(result["file"])
+    if result.get("key") and blobfiles.remote(state.config):
+        # Written by a worker on another machine: the store has it, not this disk.
+        return Download(path, result["filename"], result["media_type"], key=result["key"])
     if not path.is_relative_to(exports_dir(state.config)):
         raise NotFound("The export file is not in the export directory")
     return Download(path=path, filename=result["filename"], media_type=result["media_type"])

@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foredeck.blobs import BlobStoreError
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
 from foredeck.logging import get_logger
-from foredeck.operations import offload, parallel, staging, urlguard
+from foredeck.operations import blobfiles, offload, parallel, staging, urlguard
 from foredeck.operations.importer import Counts, ImportFailed, Reporter, Stage
 from foredeck.operations.mapping import resolve
 from foredeck.operations.readers import ReadError, open_reader
@@ -106,6 +107,12 @@ async def _open_source(
             raise ImportFailed(str(exc)) from exc
         return target, target
     assert params.path is not None
+    if params.path.startswith("uploads/") and blobfiles.remote(config):
+        try:
+            fetched = await blobfiles.fetch_upload(config, params.path, work_dir)
+        except BlobStoreError as exc:
+            raise ImportFailed(exc.message) from None
+        return fetched, fetched
     return resolve_import_path(config, params.path), None
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from foredeck.blobs.health import blob_store_health
 from foredeck.jobs import periodic
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
@@ -57,6 +58,7 @@ async def startup(app: FastAPI) -> None:
         lambda: sweep(app), every=SWEEP_SECONDS, name="operations-retention"
     )
     offload.prestart()
+    app.state.health_checks["blob_store"] = blob_store_health
 
 
 async def shutdown(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
 from foredeck.auth.deps import Operator, Viewer
@@ -18,7 +18,7 @@ from foredeck.errors import ValidationFailed
 from foredeck.jobs import service as jobs_service
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
-from foredeck.operations import downloads, preview
+from foredeck.operations import blobfiles, downloads, preview
 from foredeck.operations import service as operations_service
 from foredeck.operations.schemas import (
     ExportParams,
@@ -116,9 +116,13 @@ async def start_import(
         job = await operations_service.start_import(
             session, config, params, created_by=principal.user_id
         )
+        if uploaded and params.path:
+            # Before the job commits: a store that refuses it leaves no job behind.
+            await blobfiles.publish_upload(config, params.path)
     except BaseException:
         if uploaded and params.path:
             discard_upload(config, params.path)
+            await blobfiles.discard_remote_upload(config, params.path)
         raise
     return ok(operations_service.job_ref(job))
 
@@ -200,8 +204,8 @@ async def download_job_output(
     _: Viewer,
     session: SessionDep,
     format: str | None = None,
-) -> FileResponse:
+) -> Response:
     """The file a finished job wrote: an export, or a generated dataset (?format=csv, ...)."""
     job = await jobs_service.get_job(session, job_id)
     found = await downloads.resolve(request.app.state, job, {"format": format} if format else {})
-    return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
+    return downloads.respond(request.app.state, found)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from foredeck import __version__
+from foredeck.blobs.health import FAILING as BLOB_FAILING
 from foredeck.kit.envelope import Envelope, ok
 
 router = APIRouter(tags=["health"])
@@ -66,7 +67,7 @@ async def health(request: Request) -> Any:
     services.setdefault("task_queue", "not_configured")
     if services["database"] != "connected":
         status = "unhealthy"
-    elif any(v in ("disconnected", "stale") for v in services.values()):
+    elif any(v in ("disconnected", "stale") or v in BLOB_FAILING for v in services.values()):
         status = "degraded"
     else:
         status = "healthy"
