@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,7 @@ def foredeck(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.timeout(600)  # a dozen CLI processes on a shared machine
 def test_cli_round_trip(tmp_path: Path) -> None:
     data = tmp_path / "data"
     seed = (
@@ -73,6 +77,25 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     restored = foredeck(data, "index", "snapshot", "restore", str(snap))
     assert restored.returncode == 0, restored.stderr
     assert "restored 2 vectors" in restored.stdout
+
+    # Intact files under a manifest that lies about the index's checksum: refused, naming it.
+    lying = tmp_path / "lying.tar"
+    with tarfile.open(snap) as source, tarfile.open(lying, "w", format=tarfile.USTAR_FORMAT) as out:
+        for member in source:
+            blob = source.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "manifest.json":
+                manifest = json.loads(blob)
+                manifest["checksum"] = hashlib.sha256(b"another index").hexdigest()
+                blob = json.dumps(manifest).encode()
+                member.size = len(blob)
+            out.addfile(member, io.BytesIO(blob))
+    lied = foredeck(data, "index", "snapshot", "restore", str(lying))
+    assert lied.returncode == 1, lied.stdout
+    assert "SNAPSHOT_CHECKSUM_MISMATCH" in lied.stderr and "index.faiss" in lied.stderr
+    after = foredeck(data, "index", "stats", "--json")
+    with tarfile.open(snap) as source:
+        saved_manifest = json.loads(source.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert json.loads(after.stdout)["checksum"] == saved_manifest["checksum"]
 
     garbage = tmp_path / "garbage.tar"
     garbage.write_bytes(b"nothing useful" * 100)

@@ -196,6 +196,12 @@ def _bad_cases(blob: bytes) -> list[tuple[str, bytes, int, str]]:
             "SNAPSHOT_BAD_MANIFEST",
         ),
         (
+            "deep_manifest",
+            make_tar({**files, "manifest.json": b"[" * 100_000 + b"]" * 100_000}),
+            422,
+            "SNAPSHOT_BAD_MANIFEST",
+        ),
+        (
             "corrupt_index",
             make_tar(
                 with_manifest(
@@ -224,6 +230,64 @@ async def test_bad_snapshots_leave_the_index_alone(
         leftovers = [p.name for p in root.iterdir() if not p.name.startswith("gen-")]
         assert leftovers == [], (name, leftovers)
     assert not (root.parent / "escape.txt").exists()
+
+
+def _lying_manifests(blob: bytes) -> list[tuple[str, bytes, str, str]]:
+    """Archives whose files are intact but whose manifest.json lies about them:
+    (case, tar, error code, the file the error must name)."""
+    files = members(blob)
+    manifest = json.loads(files["manifest.json"])
+    sums = manifest["files"]
+    other = hashlib.sha256(b"something else").hexdigest()
+    unsummed = {k: v for k, v in manifest.items() if k != "checksum"}
+    cases = [
+        ("index checksum", with_manifest(files, checksum=other), "MISMATCH", "index.faiss"),
+        (
+            "no index checksum",
+            {**files, "manifest.json": json.dumps(unsummed).encode()},
+            "MISMATCH",
+            "index.faiss",
+        ),
+        ("ids sha", with_manifest(files, files={**sums, "ids.npy": other}), "MISMATCH", "ids.npy"),
+        (
+            "ids unlisted",
+            with_manifest(files, files={"index.faiss": sums["index.faiss"]}),
+            "INCOMPLETE",
+            "ids.npy",
+        ),
+        (
+            "extra listed",
+            with_manifest(files, files={**sums, "vectors.bin": other}),
+            "UNEXPECTED_ENTRY",
+            "vectors.bin",
+        ),
+    ]
+    code = {"MISMATCH": "SNAPSHOT_CHECKSUM_MISMATCH"}
+    return [
+        (name, make_tar(tar), code.get(kind, f"SNAPSHOT_{kind}"), file)
+        for name, tar, kind, file in cases
+    ]
+
+
+async def test_a_lying_manifest_is_refused_naming_the_file(
+    app: FastAPI, client: httpx.AsyncClient, snapshot: tuple[str, bytes], admin: dict
+) -> None:
+    await wait_index_idle(client, admin)
+    before = await stats(client, admin)
+    root = app.state.index_manager.root
+    generations = sorted(p.name for p in root.iterdir())
+    for name, blob, code, file in _lying_manifests(snapshot[1]):
+        resp = await upload(client, admin, blob)
+        assert_error(resp, 422, code)
+        error = resp.json()["error"]
+        assert file in error["message"], (name, resp.text)
+        assert error["details"] == [{"field": "file", "message": error["message"]}], name
+        after = await stats(client, admin)
+        assert (after["checksum"], after["generation"]) == (
+            before["checksum"],
+            before["generation"],
+        ), name
+        assert sorted(p.name for p in root.iterdir()) == generations, name
 
 
 async def test_oversize_snapshot_is_413(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import tarfile
@@ -25,6 +24,7 @@ from foredeck.errors import PayloadTooLarge, ValidationFailed
 from foredeck.index import store
 from foredeck.index.manager import IndexManager
 from foredeck.index.vectors import VectorIndex
+from foredeck.kit import safejson
 from foredeck.logging import get_logger
 from foredeck.models.index import IndexChange
 
@@ -138,13 +138,47 @@ def _extract(archive: Path, staging: Path, limit: int) -> None:
         raise _bad("SNAPSHOT_INCOMPLETE", f"The snapshot lacks {', '.join(missing)}")
 
 
-def _verify(staging: Path, *, model: str, dimension: int) -> tuple[dict[str, Any], VectorIndex]:
+def _read_manifest(staging: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((staging / store.MANIFEST).read_text())
+        manifest = safejson.loads((staging / store.MANIFEST).read_bytes())
         if not isinstance(manifest, dict):
             raise ValueError("not an object")
     except (ValueError, UnicodeDecodeError) as exc:
         raise _bad("SNAPSHOT_BAD_MANIFEST", f"manifest.json is not valid JSON: {exc}") from exc
+    return manifest
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Recompute the sha256 of every file a restore loads against the manifest; refuse any
+    mismatch, and any file the manifest lists that is not loaded or loaded but not listed."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise _bad("SNAPSHOT_BAD_MANIFEST", "manifest.json lists no file checksums")
+    for name in files:
+        if name not in store.FILES:
+            raise _bad(
+                "SNAPSHOT_UNEXPECTED_ENTRY",
+                f"manifest.json lists {str(name)[:100]!r}, which is not a snapshot file",
+            )
+    for name in store.FILES:
+        expected = files.get(name)
+        if expected is None:
+            raise _bad("SNAPSHOT_INCOMPLETE", f"manifest.json gives no checksum for {name}")
+        if not (folder / name).is_file():
+            raise _bad("SNAPSHOT_INCOMPLETE", f"The snapshot lacks {name}")
+        if store.sha256_file(folder / name) != expected:
+            raise _bad("SNAPSHOT_CHECKSUM_MISMATCH", f"{name} does not match its sha256")
+    # The index checksum is what stats report and what the state row keeps: it must be the
+    # index file's own, not whatever the manifest claims.
+    if manifest.get("checksum") != files["index.faiss"]:
+        raise _bad(
+            "SNAPSHOT_CHECKSUM_MISMATCH",
+            "manifest.json's checksum is not the sha256 of index.faiss",
+        )
+
+
+def _verify(staging: Path, *, model: str, dimension: int) -> tuple[dict[str, Any], VectorIndex]:
+    manifest = _read_manifest(staging)
     if manifest.get("format") != store.FORMAT:
         raise _bad("SNAPSHOT_BAD_MANIFEST", "manifest.json is not a foredeck index manifest")
     if manifest.get("format_version") != store.FORMAT_VERSION:
@@ -165,12 +199,7 @@ def _verify(staging: Path, *, model: str, dimension: int) -> tuple[dict[str, Any
             f"The snapshot has dimension {manifest.get('dimension')!r}; "
             f"this index uses {dimension}",
         )
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise _bad("SNAPSHOT_BAD_MANIFEST", "manifest.json lists no file checksums")
-    for name in store.FILES:
-        if store.sha256_file(staging / name) != files.get(name):
-            raise _bad("SNAPSHOT_CHECKSUM_MISMATCH", f"{name} does not match its sha256")
+    verify_files(staging, manifest)
     try:
         vindex = VectorIndex.read(staging)
     except (ValueError, OSError) as exc:
