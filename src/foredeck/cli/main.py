@@ -15,7 +15,10 @@ from foredeck.cli.remote import Token, Url, run_client
 from foredeck.errors import AppError
 
 app = typer.Typer(
-    help="foredeck: operations server for text records with vector search.", no_args_is_help=True
+    # Locals in a crash's traceback may hold secrets (credentials, file contents).
+    pretty_exceptions_show_locals=False,
+    help="foredeck: operations server for text records with vector search.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Users of this foredeck.", no_args_is_help=True)
