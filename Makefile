@@ -3,7 +3,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Installs take the exact versions in constraints.txt (scripts/freeze-constraints.sh writes it).
+# Installs take the exact versions in constraints.txt (scripts/freeze_constraints.py writes it).
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/foredeck_test
 VENDOR := src/foredeck/console/static/vendor
