@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from foredeck.config import Config
+from foredeck.kit.dbtext import refuse_unstorable_text
 
 # A bulk import commits in one transaction, which grows the WAL file to its size; SQLite
 # keeps that file at its largest unless told to cut it back once a checkpoint has emptied it.
@@ -118,6 +119,7 @@ def make_engine(config: Config) -> AsyncEngine:
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "before_cursor_execute", refuse_unstorable_text)
     if url.startswith("sqlite"):
         _GUARDS[engine.sync_engine] = WriteGuard(BUSY_TIMEOUT_SECONDS)
         _install_sqlite_hooks(engine.sync_engine)
@@ -135,6 +137,7 @@ def make_sync_sqlite_engine(config: Config) -> Engine:
     engine = create_engine(
         url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
     )
+    event.listen(engine, "before_cursor_execute", refuse_unstorable_text)
     _install_sqlite_hooks(engine)
     return engine
 

@@ -42,9 +42,7 @@ async def test_a_viewer_creates_uses_and_revokes_their_own_key(app: FastAPI) -> 
         secret = match.group(1)
         (key,) = await _keys(app, name)
         assert key.expires_at is not None and key.expires_at.year == 2099
-        assert (
-            key.prefix in secret and secret not in (await viewer.get("/ui/api-keys")).text
-        )
+        assert key.prefix in secret and secret not in (await viewer.get("/ui/api-keys")).text
         api = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         async with aclosing(api):
             me = await api.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"})
