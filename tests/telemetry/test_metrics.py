@@ -132,7 +132,9 @@ async def test_scrape_reads_the_snapshot_not_the_jobs_table(
     finally:
         event.remove(engine, "before_cursor_execute", seen)
         publisher.latest_at = 0.0
-    assert not [s for s in statements if " jobs" in s or "group by" in s], statements
+    # The engine's own lock leases (leaders, maintenance) run meanwhile and name jobs too.
+    scraped = [s for s in statements if "locks" not in s]
+    assert not [s for s in scraped if " jobs" in s or "group by" in s], statements
     queued = sum(q["queued"] for q in snap["queues"].values())
     assert sample(families, "foredeck_jobs", "foredeck_jobs", status="queued") == queued
     pending = sample(families, "foredeck_pending_embeddings", "foredeck_pending_embeddings")

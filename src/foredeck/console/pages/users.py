@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
+from sqlalchemy import func, select
 
 from foredeck.auth import admin as auth_admin
 from foredeck.auth import service as auth_service
@@ -24,6 +25,7 @@ from foredeck.console.web import (
 )
 from foredeck.errors import Conflict, ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.models.auth import User
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PER_PAGE = 50
@@ -53,9 +55,14 @@ async def _page(
     status: int = 200,
     block: str | None = None,
     headers: dict[str, str] | None = None,
+    around: int | None = None,
 ) -> Response:
     principal = require(request, Role.admin)
     page = page_param(request)
+    if around is not None and "page" not in request.query_params:
+        # The page that holds this user, so an error shows next to its field.
+        before = await session.scalar(select(func.count(User.id)).where(User.id < around))
+        page = int(before or 0) // PER_PAGE + 1
     users, total = await auth_service.list_users(
         session, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
     )
@@ -169,4 +176,4 @@ async def _reset_password(request: Request, session: Any, user_id: int) -> Respo
     await auth_service.get_user(session, user_id)
     headers = toast_headers("The password was not reset; see the field", "error")
     # The reset form targets the users table, so the error shows next to that user's field.
-    return await _page(request, session, errors=errors, status=422, headers=headers)
+    return await _page(request, session, errors=errors, status=422, headers=headers, around=user_id)
