@@ -74,9 +74,11 @@ class WriteGuard:
                     # Its task ended inside a transaction that nothing will end now.
                     self._force_release()
                 elif loop.time() >= deadline:
+                    # Name the holder: a writer that keeps the lock this long is a bug to find.
+                    holder = owner.get_coro() if owner is not None else None
                     raise sqlite3.OperationalError(
                         f"database is locked: another writer of this process held it for "
-                        f"{self.timeout:.0f} s"
+                        f"{self.timeout:.0f} s (held by {holder!r})"
                     ) from None
         self._owner, self._depth = task, 1
 
