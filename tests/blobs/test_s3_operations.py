@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from foredeck.blobs import open_store
 from foredeck.config import Config
@@ -53,9 +53,11 @@ def local_uploads(app: FastAPI) -> list[Path]:
     return [p for p in (app.state.config.path("imports") / "uploads").rglob("*") if p.is_file()]
 
 
-async def job_count(app: FastAPI) -> int:
+async def job_count(app: FastAPI, collection: str) -> int:
+    """Jobs for this collection only: other tests' jobs and schedules share the database."""
     async with app.state.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(Job)) or 0)
+        params = (await session.scalars(select(Job.params))).all()
+    return sum(1 for p in params if isinstance(p, dict) and p.get("collection") == collection)
 
 
 CSV = "external_id,content\n" + "".join(f"e{i},row number {i}\n" for i in range(300))
@@ -90,11 +92,11 @@ async def test_upload_goes_to_s3_and_the_worker_reads_it_from_there(
 async def test_interrupted_upload_leaves_no_object_and_no_job(
     client: httpx.AsyncClient, app: FastAPI, operator: dict, s3_store: Any
 ) -> None:
-    before = await job_count(app)
+    coll = unique("cut")
     boundary = "cutoffboundary"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="collection"\r\n\r\n'
-        f"{unique('cut')}\r\n--{boundary}\r\n"
+        f"{coll}\r\n--{boundary}\r\n"
         'Content-Disposition: form-data; name="file"; filename="big.csv"\r\n'
         "Content-Type: text/csv\r\n\r\nexternal_id,content\n"
     ).encode()
@@ -113,7 +115,7 @@ async def test_interrupted_upload_leaves_no_object_and_no_job(
         )
     assert keys(s3_store) == []
     assert local_uploads(app) == []
-    assert await job_count(app) == before
+    assert await job_count(app, coll) == 0
 
 
 async def test_export_is_stored_in_s3_and_streamed_or_redirected(
@@ -160,15 +162,15 @@ async def test_unreachable_store_refuses_uploads_fails_exports_and_shows_in_heal
     client: httpx.AsyncClient, app: FastAPI, operator: dict, s3: S3Server, tmp_path: Path
 ) -> None:
     settings = s3.settings("fd-any", s3_endpoint_url="http://127.0.0.2:9", s3_connect_timeout_s=0.5)
-    before = await job_count(app)
+    coll = unique("down")
     with store_of(app, Config(data_dir=tmp_path, **settings)):
         health = (await client.get("/health")).json()
         assert health["services"]["blob_store"] in ("unreachable", "timeout")
         assert health["status"] in ("degraded", "unhealthy")
-        refused = await upload(client, operator, unique("down"), CSV.encode())
+        refused = await upload(client, operator, coll, CSV.encode())
         assert_error(refused, 503, "BLOB_STORE_UNAVAILABLE")
         assert local_uploads(app) == []
-        assert await job_count(app) == before
+        assert await job_count(app, coll) == 0
         started = await client.post(
             "/api/v1/operations/export",
             json={"collection": unique("none"), "format": "csv"},

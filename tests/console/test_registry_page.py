@@ -157,3 +157,6 @@ async def test_bad_input_is_shown_by_field_and_changes_nothing(app: FastAPI) -> 
             assert server is not None and server.host == "10.0.0.1" and server.name == name
         assert (await operator.get("/ui/registry/nothing")).status_code == 404
         assert (await operator.get("/ui/registry/servers/abc")).status_code == 404
+        # An id past the database's 64-bit range is no row, on either database (not a 500).
+        assert (await operator.get(f"/ui/registry/servers/{2**63}")).status_code == 404
+        assert (await operator.get("/ui/registry/servers/0")).status_code == 404

@@ -24,6 +24,7 @@ from foredeck.console.web import (
 from foredeck.errors import Conflict, NotFound, ValidationFailed
 from foredeck.kit import crud
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.schemas import MAX_DB_INT
 from foredeck.registry.specs import SPECS
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -170,11 +171,12 @@ async def _row_page(
 
 
 def _item_id(spec: crud.CrudSpec, raw: str) -> Any:
-    if spec.id_type is int:
-        if not raw.isdigit():
-            raise NotFound(f"{spec.label.capitalize()} {raw} not found")
-        return int(raw)
-    return raw
+    if spec.id_type is str:
+        return raw
+    # Any id the database could not hold is simply not a row (the API answers 422 by type).
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DB_INT:
+        raise NotFound(f"{spec.label.capitalize()} {raw[:64]} not found")
+    return int(raw)
 
 
 @router.get("/ui/registry/{path}/{item_id}")
