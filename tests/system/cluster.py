@@ -1,5 +1,6 @@
 """A local scale-out cluster for end-to-end tests: `foredeck serve` replicas and `foredeck worker`
-processes as subprocesses on 127.0.0.1, one PostgreSQL database and one Redis."""
+processes as subprocesses on 127.0.0.1, each with its own data directory, sharing only one
+PostgreSQL database, one Redis and one S3-compatible store."""
 
 from __future__ import annotations
 
@@ -13,26 +14,76 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from tests.console.server import free_port
 
 
 @dataclass
+class RedisServer:
+    """A private `redis-server` on a free loopback port, so a test may stop and restart it
+    without touching the Redis other tests and sessions share. Nothing is kept on disk, as the
+    shared one is run: a restart loses every key and every queued message."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, deadline: float = 20) -> None:
+        args = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+        args += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        with open(self.workdir / "redis.log", "ab") as handle:
+            self.proc = subprocess.Popen(args, stdout=handle, stderr=handle)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        try:
+            poll(lambda: self._pings(client), f"redis-server on {self.port}", deadline=deadline)
+        finally:
+            client.close()
+
+    def _pings(self, client: redis.Redis) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, "redis-server exited"
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    def crash(self) -> None:
+        """kill -9: no shutdown, nothing saved."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@dataclass
 class Cluster:
-    data_dir: Path
+    root: Path
     env: dict[str, str]
+    redis: RedisServer
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     killed: set[str] = field(default_factory=set)
 
+    def data_dir(self, name: str) -> Path:
+        """The process's own data directory: nothing in it is seen by any other process."""
+        path = self.root / name
+        path.mkdir(exist_ok=True)
+        return path
+
+    def env_of(self, name: str) -> dict[str, str]:
+        return {**self.env, "FOREDECK_DATA_DIR": str(self.data_dir(name))}
+
     def log(self, name: str) -> Path:
-        return self.data_dir / f"{name}.log"
+        return self.root / f"{name}.log"
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         with open(self.log(name), "wb") as handle:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "foredeck.cli", *args],
-                env=self.env,
+                env=self.env_of(name),
                 stdout=subprocess.DEVNULL,
                 stderr=handle,
                 # Its own process group: kill -9 reaches its children (Celery's pool) too.
@@ -67,7 +118,7 @@ class Cluster:
     def cli(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             [sys.executable, "-m", "foredeck.cli", *args],
-            env=self.env,
+            env=self.env_of("cli"),
             check=True,
             capture_output=True,
             timeout=120,

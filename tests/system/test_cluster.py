@@ -1,39 +1,43 @@
 """The scale-out deployment end to end: two `foredeck serve` replicas (A, B) and two
-`foredeck worker` processes as subprocesses on one PostgreSQL database and one Redis.
-
-There is no blob store yet, so the four processes share one data directory (uploads and
-export files live there). Runs in the PostgreSQL pass of `make test` only: the deployment it
-proves is PostgreSQL + Redis, and it makes its own database next to the pass's one.
+`foredeck worker` processes as subprocesses, each with its own data directory. They share state
+only through one PostgreSQL database, one Redis (a private `redis-server` the test starts, so it
+can restart it) and one S3-compatible store (moto's server on 127.0.0.1, started by the test):
+no folder is shared. Runs in the PostgreSQL pass of `make test` only: the deployment it proves is
+PostgreSQL + Redis + S3, and it makes its own database next to the pass's one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import redis
 
+from tests.blobs.s3server import ACCESS_KEY, s3_server
 from tests.conftest import PASSWORD, TEST_DB_URL, _recreate_postgres, unique
-from tests.system.cluster import Cluster, poll
+from tests.system.cluster import Cluster, RedisServer, poll
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not TEST_DB_URL.startswith("postgresql"), reason="the cluster runs on PostgreSQL"
     ),
+    pytest.mark.skipif(
+        shutil.which("redis-server") is None, reason="the cluster runs its own redis-server"
+    ),
 ]
 CLUSTER_DB = os.environ.get(
     "FOREDECK_TEST_CLUSTER_DATABASE_URL",
     TEST_DB_URL.split("?")[0] + "_cluster" if TEST_DB_URL else "",
 )
-CLUSTER_REDIS = os.environ.get("FOREDECK_TEST_CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/12")
 WORKERS = ("cw1@test", "cw2@test")
 # Rows of the import whose worker is killed: read in batches of 100, so it runs for seconds.
 CRASH_ROWS = 30_000
@@ -49,28 +53,38 @@ def _rows(prefix: str, n: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
-    r = redis.Redis.from_url(CLUSTER_REDIS)
-    r.flushdb()
-    r.close()
     asyncio.run(_recreate_postgres(CLUSTER_DB))
-    data_dir = tmp_path_factory.mktemp("cluster")
-    env = {
-        **os.environ,
-        "FOREDECK_DATA_DIR": str(data_dir),
-        "FOREDECK_DATABASE_URL": CLUSTER_DB,
-        "FOREDECK_REDIS_URL": CLUSTER_REDIS,
-        # Both replicas must sign and check the same tokens.
-        "FOREDECK_SECRET_KEY": secrets.token_urlsafe(48),
-        "FOREDECK_EMBEDDING_MODEL": "static-64",
-        # A killed worker's lease runs out in 3 s; its lost messages are sent again after 2 s.
-        "FOREDECK_JOB_LEASE_SECONDS": "3",
-        "FOREDECK_WORKER_HEARTBEAT_SECONDS": "1",
-        "FOREDECK_DISPATCH_RESEND_SECONDS": "2",
-        "FOREDECK_LOG_LEVEL": "WARNING",
-        # The Redis rate-limit store needs an extra package; limits are not what this checks.
-        "FOREDECK_RATE_LIMIT_ENABLED": "false",
-    }
-    c = Cluster(data_dir, env)
+    root = tmp_path_factory.mktemp("cluster")
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    redis_server.start()
+    with s3_server(tmp_path_factory.mktemp("s3-secret")) as s3:
+        env = {
+            **os.environ,
+            "FOREDECK_DATABASE_URL": CLUSTER_DB,
+            "FOREDECK_REDIS_URL": redis_server.url,
+            "FOREDECK_BLOB_STORE": "s3",
+            "FOREDECK_S3_ENDPOINT_URL": s3.endpoint_url,
+            "FOREDECK_S3_BUCKET": s3.make_bucket(),
+            "FOREDECK_S3_REGION": "us-east-1",
+            "FOREDECK_S3_ACCESS_KEY_ID": ACCESS_KEY,
+            "FOREDECK_S3_SECRET_ACCESS_KEY_FILE": str(s3.secret_file),
+            # Both replicas must sign and check the same tokens.
+            "FOREDECK_SECRET_KEY": secrets.token_urlsafe(48),
+            "FOREDECK_EMBEDDING_MODEL": "static-64",
+            # A killed worker's lease runs out in 3 s; its lost messages are sent again after 2 s.
+            "FOREDECK_JOB_LEASE_SECONDS": "3",
+            "FOREDECK_WORKER_HEARTBEAT_SECONDS": "1",
+            "FOREDECK_DISPATCH_RESEND_SECONDS": "2",
+            "FOREDECK_LOG_LEVEL": "WARNING",
+            # The Redis rate-limit store needs an extra package; limits are not what this checks.
+            "FOREDECK_RATE_LIMIT_ENABLED": "false",
+        }
+        with _running(Cluster(root, env, redis_server)) as cl:
+            yield cl
+
+
+@contextlib.contextmanager
+def _running(c: Cluster) -> Iterator[Cl]:
     try:
         # A first, alone: it runs the migrations the others find done.
         url_a = c.serve("serve-a")
@@ -92,6 +106,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
             yield c, a, b
     finally:
         c.stop()
+        c.redis.crash()
 
 
 def _job(client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -141,11 +156,8 @@ def test_health_on_both_replicas(cluster: Cl) -> None:
 
         body = poll(connected, f"{client.base_url} healthy", deadline=90, every=0.5)
         assert body["mode"] == "scale-out" and body["status"] == "healthy"
-        assert {k: body["services"][k] for k in ("database", "redis", "task_queue")} == {
-            "database": "connected",
-            "redis": "connected",
-            "task_queue": "connected",
-        }
+        services = ("database", "redis", "task_queue", "blob_store")
+        assert {k: body["services"][k] for k in services} == dict.fromkeys(services, "connected")
     # Both workers are registered and running, as either replica sees them.
     for client in (a, b):
         poll(
@@ -272,6 +284,42 @@ def test_export_started_on_b_downloads_from_a(cluster: Cl) -> None:
     assert download.status_code == 200, download.text
     lines = [json.loads(line) for line in download.text.splitlines() if line]
     assert sorted(r["external_id"] for r in lines) == sorted(f"{coll}-{i}" for i in range(50))
+
+
+def test_redis_restarted_while_jobs_run_loses_and_repeats_none(cluster: Cl) -> None:
+    c, a, b = cluster
+    jobs = []
+    for client in (a, b, a, b):
+        resp = client.post(
+            "/api/v1/jobs", json={"kind": "test", "params": {"count": 10, "delay": 0.4}}
+        )
+        assert resp.status_code == 202, resp.text
+        jobs.append(resp.json()["data"]["job"]["id"])
+    coll = unique("redis")
+    resp = _upload(b, _rows(coll, 3000), coll)
+    assert resp.status_code == 202, resp.text
+    imported = resp.json()["data"]["job_id"]
+    poll(lambda: _job(a, jobs[0])["status"] == "running", "a job running")
+    # Redis keeps nothing on disk here: the restart loses the queued messages as well.
+    c.redis.crash()
+    time.sleep(2)
+    c.redis.start()
+    for job_id in [*jobs, imported]:
+        done = _wait(b, job_id, ("succeeded", "failed", "cancelled"), deadline=180)
+        assert done["status"] == "succeeded", done
+        runs = a.get(f"/api/v1/jobs/{job_id}/runs").json()["data"]
+        # One run each: no job ran twice, none was taken for lost.
+        assert [r["status"] for r in runs] == ["succeeded"], (job_id, runs)
+        if job_id != imported:
+            assert done["result"] == {"counted": 10, "resumed_from": 0}
+    assert asyncio.run(_distinct_ids(coll)) == (3000, 3000)
+    # Both replicas see Redis and the workers again.
+    for client in (a, b):
+        poll(
+            lambda client=client: client.get("/health").json()["status"] == "healthy",
+            f"{client.base_url} healthy again",
+            deadline=60,
+        )
 
 
 def test_no_process_died_but_the_killed_one(cluster: Cl) -> None:
