@@ -43,14 +43,29 @@ def detect_format(path: Path, given: str | None = None) -> str:
     return "csv"
 
 
+# Codecs Python names like text encodings that cannot read a file: host names (idna,
+# punycode) and the codec that refuses everything.
+NOT_FILE_ENCODINGS = frozenset({"idna", "punycode", "undefined"})
+
+
+def check_encoding(given: str) -> str:
+    """The encoding given, if it is a text encoding a file can be written in; ReadError if not.
+
+    codecs.lookup also finds bytes-to-bytes codecs (base64, zlib, rot13...) that fail inside
+    the readers with errors of their own, and raises ValueError for a name with a NUL."""
+    try:
+        info = codecs.lookup(given)
+    except (LookupError, ValueError):
+        raise ReadError(f"unknown encoding {given[:64]!a}") from None
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_FILE_ENCODINGS:
+        raise ReadError(f"{given[:64]!a} is not a text encoding a file can be read in")
+    return given
+
+
 def detect_encoding(path: Path, given: str | None = None) -> str:
     """The encoding named (checked to exist), else UTF-8 when the sample decodes, else a guess."""
     if given:
-        try:
-            codecs.lookup(given)
-        except LookupError as exc:
-            raise ReadError(f"unknown encoding {given!r}") from exc
-        return given
+        return check_encoding(given)
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     if sample.startswith(codecs.BOM_UTF8):
@@ -86,6 +101,11 @@ def check_decodes(path: Path, encoding: str) -> None:
     except UnicodeDecodeError as exc:
         raise ReadError(
             f"the file is not valid {encoding} (byte {exc.start}); give the right encoding"
+        ) from exc
+    except UnicodeError as exc:
+        # UTF-16/32 without a byte order mark, for one: no position to name.
+        raise ReadError(
+            f"the file is not valid {encoding} ({exc}); give the right encoding"
         ) from exc
 
 

@@ -21,6 +21,7 @@ from foredeck.operations.detect import (
     detect_format,
     sniff_dialect,
 )
+from foredeck.operations.mapping import bad_chars
 from foredeck.operations.split import RangeReader
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
@@ -100,8 +101,9 @@ class CSVReader(Reader):
             header = next(self._reader)
         except StopIteration:
             raise ReadError("the file is empty") from None
-        except UnicodeDecodeError as exc:
-            raise ReadError(f"the file is not valid {encoding}: {exc.reason}") from exc
+        except UnicodeError as exc:
+            reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+            raise ReadError(f"the file is not valid {encoding}: {reason}") from exc
         self.columns = [h.strip() for h in header]
         if not any(self.columns):
             raise ReadError("the first row (the header) is empty")
@@ -152,7 +154,7 @@ class CSVReader(Reader):
                         rows.append((row_no, values))
                     if len(rows) + len(errors) >= size:
                         break
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:
                 raise ReadError(
                     f"the file is not valid {self._text.encoding} near row {row_no + 1}; "
                     "give the right encoding"
@@ -203,8 +205,11 @@ class JSONLReader(Reader):
                 if not isinstance(value, dict):
                     yield line_no, None, "is not a JSON object"
                     continue
+                if problem := _bad_key(value):
+                    yield line_no, None, problem
+                    continue
                 yield line_no, value, None
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise ReadError(
                 f"the file is not valid {self._encoding}; give the right encoding"
             ) from exc
@@ -308,10 +313,13 @@ class JSONArrayReader(Reader):
                     if problem is not None:
                         yield n, None, problem
                     elif isinstance(value, dict):
-                        yield n, value, None
+                        if problem := _bad_key(value):
+                            yield n, None, problem
+                        else:
+                            yield n, value, None
                     else:
                         yield n, None, "is not a JSON object"
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:
                 raise ReadError(
                     f"the file is not valid {self._encoding}; give the right encoding"
                 ) from exc
@@ -372,6 +380,16 @@ class ParquetReader(Reader):
 
     def close(self) -> None:
         self._file.close()
+
+
+def _bad_key(record: dict[str, Any]) -> str | None:
+    """Why a record's field name cannot be a column, or None. A JSON key may hold NUL or a
+    lone surrogate (as escapes); as a column name it would reach responses and metadata."""
+    for key in record:
+        if not key.isascii() or "\x00" in key:
+            if problem := bad_chars(key):
+                return f"a field name {problem}"
+    return None
 
 
 def _probe_keys(records: Iterator[tuple[int, Any, str | None]]) -> list[str]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from foredeck.auth.deps import Operator, Viewer
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import service as jobs_service
+from foredeck.kit import safejson
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
 from foredeck.operations import blobfiles, downloads, preview
@@ -68,8 +69,12 @@ class ImportFile(BaseModel):
 
 
 async def _json_body(request: Request) -> Any:
+    # With the JSON limits: a body nested 100,000 deep or holding a 5,000-digit number
+    # would otherwise escape as RecursionError / ValueError, a 500.
     try:
-        return await request.json()
+        return safejson.loads(await request.body())
+    except safejson.JSONLimitError as exc:
+        raise ValidationFailed.field("body", f"The JSON body is past a limit: {exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed.field("body", "Malformed JSON body") from exc
 
@@ -81,9 +86,11 @@ async def _save_upload(request: Request, config: Any) -> ImportParams:
         fields: dict[str, Any] = {k: form[k] for k in UPLOAD_FIELDS if form.get(k)}
         if form.get("mapping"):
             try:
-                fields["mapping"] = json.loads(form["mapping"])
-            except json.JSONDecodeError as exc:
-                raise ValidationFailed.field("mapping", "mapping must be a JSON object") from exc
+                fields["mapping"] = safejson.loads(form["mapping"])
+            except ValueError as exc:
+                raise ValidationFailed.field(
+                    "mapping", f"mapping must be a JSON object ({safejson.parse_error(exc)})"
+                ) from exc
         fields.update(
             source="file", path=relative, delete_after=True, original_name=Path(relative).name
         )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
+from foredeck.kit.paths import PathRefused, managed_file
 from foredeck.operations.readers import Batch, RowError
 from foredeck.operations.sheets import SheetsClient, SheetsError
 from foredeck.settings import service as settings_service
@@ -70,17 +71,11 @@ def discard_upload(config: Config, relative: str) -> None:
 
 
 def resolve_import_path(config: Config, raw: str) -> Path:
-    """A file inside the managed import directory (no '..', no symlink escape), or 422."""
-    base = imports_dir(config).resolve()
-    candidate = Path(raw)
-    if not candidate.is_absolute():
-        candidate = base / candidate
-    resolved = candidate.resolve()
-    if ".." in Path(raw).parts or not resolved.is_relative_to(base):
-        raise ValidationFailed.field("path", f"the file must be inside the import directory {base}")
-    if not resolved.is_file():
-        raise ValidationFailed.field("path", f"no file {raw!r} in the import directory")
-    return resolved
+    """A file inside the managed import directory (no '..', no link out of it), or 422."""
+    try:
+        return managed_file(imports_dir(config), raw, what="import directory", follow_links=True)
+    except PathRefused as exc:
+        raise ValidationFailed.field("path", str(exc)) from None
 
 
 async def sheets_client(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from foredeck.config import Config
+from foredeck.kit.paths import PathRefused, managed_file
 
 
 class CredentialError(ValueError):
@@ -26,32 +27,12 @@ def credentials_dir(config: Config) -> Path:
 
 
 def resolve_secret_file(config: Config, raw: str) -> Path:
-    """A path that exists, is a regular file inside the managed directory and is owner-only."""
-    base = credentials_dir(config).resolve()
-    candidate = Path(raw)
-    if not candidate.is_absolute():
-        candidate = base / candidate
-    if ".." in Path(raw).parts:
-        raise CredentialError("must not contain '..'")
-    # Refuse links anywhere under the managed dir: a link is how a path escapes it.
-    lexical = Path(os.path.abspath(candidate))
+    """A regular file inside the managed directory, reached through no link, owner-only."""
     try:
-        relative = lexical.relative_to(base)
-    except ValueError as exc:
-        raise CredentialError(f"must be inside the managed credentials directory {base}") from exc
-    probe = base
-    for part in relative.parts:
-        probe = probe / part
-        if probe.is_symlink():
-            raise CredentialError("must not be or pass through a symbolic link")
-    resolved = lexical.resolve()
-    if not resolved.is_relative_to(base):
-        raise CredentialError(f"must be inside the managed credentials directory {base}")
-    if not resolved.exists():
-        raise CredentialError("the file does not exist")
+        resolved = managed_file(credentials_dir(config), raw, what="managed credentials directory")
+    except PathRefused as exc:
+        raise CredentialError(str(exc)) from None
     info = resolved.stat()
-    if not stat.S_ISREG(info.st_mode):
-        raise CredentialError("must be a regular file")
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialError(
             f"the file is readable by group or others (mode {stat.S_IMODE(info.st_mode):o}); "
@@ -72,10 +53,29 @@ def load_service_account(path: Path) -> dict[str, Any]:
         raise CredentialError(
             "the file is not a service-account key (type must be service_account)"
         )
-    missing = [k for k in ("client_email", "private_key") if not info.get(k)]
+    missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
     if missing:
         raise CredentialError(f"the key file lacks {', '.join(missing)}")
+    check_private_key(info)
     return info
+
+
+def check_private_key(info: dict[str, Any]) -> None:
+    """The key parsed and tried the way google-auth will use it, offline.
+
+    A key that only fails at the first token exchange would pass validation and then fail
+    every Sheets call. The message never quotes the key or the parser's own words (which
+    may echo part of it)."""
+    from google.oauth2 import service_account
+
+    try:
+        credentials = service_account.Credentials.from_service_account_info(info)
+        # A non-RSA key parses, then cannot sign the RS256 assertion Google expects.
+        credentials.signer.sign(b"foredeck key check")
+    except Exception:  # whatever the parser raises, the key is unusable
+        raise CredentialError(
+            "the private_key in the key file does not parse as an unencrypted PEM RSA key"
+        ) from None
 
 
 def public_facts(info: dict[str, Any]) -> dict[str, Any]:
