@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from foredeck import __version__, migrate
 from foredeck.config import Config
-from foredeck.db import make_engine, make_sessionmaker, transaction
+from foredeck.db import make_engine, make_sessionmaker
 from foredeck.jobs.writes import dispose_sync_engine
 from foredeck.kit.cache import MemoryCache, RedisCache
 from foredeck.kit.envelope import ERROR_RESPONSES, install_error_handlers
@@ -98,8 +98,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.cache = RedisCache(app.state.redis)
     from foredeck.auth import service as auth_service
 
-    async with transaction(app.state.sessionmaker) as session:
-        login = await auth_service.bootstrap_admin(session)
+    login = await auth_service.first_admin(app.state.sessionmaker)
     if login is not None:
         _announce_login(login, config)
     from foredeck.records.reads import make_reader

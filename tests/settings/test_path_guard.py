@@ -19,13 +19,10 @@ from foredeck.kit.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, PathRefused, chec
 from foredeck.models.settings import Setting
 from tests.conftest import assert_error, stored_section, unique
 from tests.operations.helpers import import_path, records
-from tests.settings.fake_google import FakeGoogle, make_service_account
+from tests.settings.fake_google import make_service_account
+from tests.settings.test_settings import creds_dir
 
 CREDS = "/api/v1/settings/credentials"
-
-
-def creds_dir(app: FastAPI) -> Path:
-    return app.state.config.path("credentials")
 
 
 def hostile_paths(base: Path) -> dict[str, str]:
@@ -139,17 +136,12 @@ def bad_keys() -> dict[str, str]:
 
 
 async def test_a_private_key_that_does_not_parse_is_refused(
-    client: httpx.AsyncClient,
-    app: FastAPI,
-    admin: dict,
-    operator: dict,
-    fake_google: FakeGoogle,
+    client: httpx.AsyncClient, app: FastAPI, admin: dict, operator: dict
 ) -> None:
     good = f"{unique('good')}.json"
-    fake_google.public_keys.append(make_service_account(creds_dir(app) / good))
-    resp = await client.put("/api/v1/settings/credentials", json={"path": good}, headers=admin)
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["data"]["valid"] is True
+    make_service_account(creds_dir(app) / good)
+    ok = await client.put(CREDS, json={"path": good}, headers=admin)
+    assert ok.status_code == 200 and ok.json()["data"]["valid"] is True, ok.text
 
     before = (await client.get("/api/v1/settings/credentials", headers=operator)).json()["data"]
     for label, pem in bad_keys().items():

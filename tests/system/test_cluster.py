@@ -86,15 +86,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
 @contextlib.contextmanager
 def _running(c: Cluster) -> Iterator[Cl]:
     try:
-        # A first, alone: it runs the migrations the others find done.
-        url_a = c.serve("serve-a")
-        c.ready("serve-a")
-        url_b = c.serve("serve-b")
+        # Migrated first, as a deployment does; then every process starts at once on the empty
+        # database, so the replicas race to make the first admin (one wins, none fails).
+        c.cli("db", "upgrade")
+        url_a, url_b = c.serve("serve-a"), c.serve("serve-b")
         for name in WORKERS:
             c.worker(name)
+        c.ready("serve-a")
+        c.ready("serve-b")
         user = unique("cluster")
         c.cli("users", "create", user, "--role", "admin", "--password", PASSWORD)
-        c.ready("serve-b")
         token = httpx.post(
             f"{url_a}/api/v1/auth/token", json={"username": user, "password": PASSWORD}
         ).json()["data"]["access_token"]

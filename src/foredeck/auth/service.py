@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from foredeck.auth import security
 from foredeck.auth.schemas import Preferences, Role
+from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from foredeck.models.auth import ApiKey, User
 
@@ -262,3 +263,14 @@ async def bootstrap_admin(session: AsyncSession) -> tuple[str, str] | None:
     password = secrets.token_urlsafe(12)
     await create_user(session, username="admin", password=password, role=Role.admin)
     return "admin", password
+
+
+async def first_admin(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, str] | None:
+    """bootstrap_admin in its own transaction, for a process starting up. Replicas started
+    together on one empty database race here: the one whose insert loses finds the admin made
+    and starts as if it had been there (None), instead of failing its startup."""
+    try:
+        async with transaction(sessionmaker) as session:
+            return await bootstrap_admin(session)
+    except Conflict:
+        return None
