@@ -28,8 +28,9 @@ $(VENDOR)/.stamp: package.json package-lock.json .npmrc scripts/vendor-assets.sh
 serve: install
 	$(BIN)/foredeck serve
 
-# Scale-out on one machine: two replicas (:8001, :8002) and two Celery workers under honcho, on
-# PostgreSQL (CLUSTER_DATABASE_URL, created when missing) and Redis (CLUSTER_REDIS_URL).
+# Scale-out on one machine: two replicas (:8001, :8002) and two Celery workers under honcho, each
+# with its own data dir under var/cluster, on PostgreSQL (CLUSTER_DATABASE_URL, created when
+# missing), Redis (CLUSTER_REDIS_URL) and a local S3-compatible store (moto, :8003).
 CLUSTER_ENV := var/cluster/.env
 cluster: install
 	$(BIN)/python scripts/cluster_env.py

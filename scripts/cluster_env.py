@@ -1,5 +1,7 @@
-"""Prepare `make cluster`: its data dir, its PostgreSQL database (created when missing) and the
-honcho env file every process of the cluster reads (one signing key for both replicas)."""
+"""Prepare `make cluster`: its folder, its PostgreSQL database (created when missing) and the
+honcho env file every process of the cluster reads (one signing key for both replicas, the S3
+store's settings). Each process gets its own data dir under the folder from the Procfile: they
+share nothing on disk, only PostgreSQL, Redis and the S3 store."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/0")
 DATA_DIR = Path(os.environ.get("CLUSTER_DIR", "var/cluster")).resolve()
+S3_PORT = int(os.environ.get("CLUSTER_S3_PORT", "8003"))
 
 
 async def ensure_database(url: str) -> None:
@@ -44,11 +47,25 @@ def main() -> None:
         for line in env_file.read_text().splitlines():
             if line.startswith("FOREDECK_SECRET_KEY="):
                 key = line.split("=", 1)[1]
+    # moto accepts any credentials; the cluster still reads them from a file, as in production.
+    secret_file = DATA_DIR / "s3-secret"
+    if not secret_file.exists():
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(secrets.token_urlsafe(32) + "\n")
     values = {
         "FOREDECK_DATABASE_URL": DATABASE_URL,
         "FOREDECK_REDIS_URL": REDIS_URL,
-        # No blob store yet: every process of this one-machine cluster shares this folder.
-        "FOREDECK_DATA_DIR": str(DATA_DIR),
+        # The data dir of one-off commands (`honcho run foredeck ...`); the Procfile gives each
+        # process of the cluster its own under CLUSTER_DIR.
+        "FOREDECK_DATA_DIR": str(DATA_DIR / "cli"),
+        "CLUSTER_DIR": str(DATA_DIR),
+        "CLUSTER_S3_PORT": str(S3_PORT),
+        "FOREDECK_BLOB_STORE": "s3",
+        "FOREDECK_S3_ENDPOINT_URL": f"http://127.0.0.1:{S3_PORT}",
+        "FOREDECK_S3_BUCKET": "foredeck-cluster",
+        "FOREDECK_S3_REGION": "us-east-1",
+        "FOREDECK_S3_ACCESS_KEY_ID": "foredeck-cluster",
+        "FOREDECK_S3_SECRET_ACCESS_KEY_FILE": str(secret_file),
         "FOREDECK_SECRET_KEY": key or secrets.token_urlsafe(48),
         # The rate limiter's Redis store needs `coredis`; limits stay per process here.
         "FOREDECK_RATE_LIMIT_ENABLED": "false",
