@@ -192,6 +192,19 @@ class S3BlobStore:
             raise self._fail(exc, prefix) from exc
         return removed
 
+    def list_keys(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix) + "/"
+            )
+            for page in pages:
+                found += [item["Key"][strip:] for item in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, prefix) from exc
+        return sorted(found)
+
     def local_path(self, key: str) -> Path | None:
         return None
 

@@ -71,6 +71,9 @@ class BlobStore(Protocol):
     def delete_prefix(self, prefix: str) -> int:
         """Remove every object whose key starts with prefix + '/'; how many were removed."""
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """The keys of every object whose key starts with prefix + '/', sorted."""
+
     def local_path(self, key: str) -> Path | None:
         """Where the object lies on this machine's disk (local backend only)."""
 
@@ -148,6 +151,16 @@ class LocalBlobStore:
         count = sum(1 for p in folder.rglob("*") if p.is_file())
         shutil.rmtree(folder, ignore_errors=True)
         return count
+
+    def list_keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix()
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.endswith(".part")
+        )
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)

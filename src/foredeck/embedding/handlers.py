@@ -105,7 +105,13 @@ async def _maintain_index(ctx: JobContext) -> None:
         behind = manager.applied_seq - row.checkpoint_seq
         await session.commit()
     if behind >= state.config.index_checkpoint_every:
-        await manager.checkpoint(state.sessionmaker)
+        from foredeck.blobs import BlobStoreError
+
+        try:
+            await manager.checkpoint(state.sessionmaker)
+        except BlobStoreError as exc:
+            # The batch is committed and the change log holds it: the next batch tries again.
+            log.warning("index_checkpoint_not_stored", reason=exc.message)
     reason = index_service.needs_rebuild(manager.vindex, state.config.index_hnsw_threshold)
     if reason is None:
         return

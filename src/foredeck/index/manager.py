@@ -2,8 +2,9 @@
 
 The database is the source of truth: vectors sit in `embedding_vectors`, every add and remove
 is a row in `index_changes`, and `index_state` names the checkpoint folder. A process loads the
-checkpoint, then replays changes after it. Replaying is idempotent (an add replaces, a remove
-of an absent id does nothing), so a checkpoint may safely claim a little less than it holds.
+checkpoint (fetched from the blob store when its data dir lacks it, see checkpoints), then
+replays changes after it. Replaying is idempotent (an add replaces, a remove of an absent id
+does nothing), so a checkpoint may safely claim a little less than it holds.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from foredeck.blobs import BlobStoreError
 from foredeck.config import Config
-from foredeck.index import store
+from foredeck.index import build, checkpoints, store
 from foredeck.index.vectors import VectorIndex
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -127,7 +129,7 @@ class IndexManager:
                 if state is not None and state.status == "ready":
                     self.previous = None
                 if state is not None and state.generation != self.generation:
-                    await self._load(state)
+                    await self._load(state, sessionmaker)
                 await self._replay(session)
 
     def serving(self, fallback: Any) -> tuple[Any, VectorIndex]:
@@ -157,20 +159,54 @@ class IndexManager:
             keep = keep_previous and old[0] is not None and old[1].count > 0
             self.previous = old if keep else None
 
-    async def _load(self, state: IndexState) -> None:
-        if state.folder:
-            folder = self.root / state.folder
+    async def _load(
+        self, state: IndexState, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        folder_name = state.folder
+        if folder_name and checkpoints.remote(self.config):
+            vindex, folder_name = await self._fetch(state, sessionmaker)
+        elif folder_name:
             vindex = await asyncio.to_thread(
-                VectorIndex.read, folder, ef_search=self.config.index_hnsw_ef_search
+                VectorIndex.read,
+                self.root / folder_name,
+                ef_search=self.config.index_hnsw_ef_search,
             )
         else:
             vindex = self.empty()
         self.vindex = vindex
         self.generation = state.generation
-        self.folder = state.folder
+        self.folder = folder_name
         self.applied_seq = state.checkpoint_seq
         self.gaps = {}
-        log.info("index_loaded", folder=state.folder, vectors=vindex.count)
+        log.info("index_loaded", folder=folder_name, vectors=vindex.count)
+
+    async def _fetch(
+        self, state: IndexState, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> tuple[VectorIndex, str | None]:
+        """The checkpoint from the blob store and its folder; when it is refused or the store
+        cannot be reached, an index filled from the stored vectors instead, and no folder
+        (replaying the change log from the checkpoint's seq then brings it up to date)."""
+        assert state.folder is not None
+        try:
+            vindex = await asyncio.to_thread(
+                checkpoints.fetch,
+                self.config,
+                self.root,
+                NAME,
+                state.folder,
+                model=self.model,
+                dimension=self.dimension,
+                checksum=state.checksum,
+                ef_search=self.config.index_hnsw_ef_search,
+            )
+            return vindex, state.folder
+        except (checkpoints.CheckpointRefused, BlobStoreError) as exc:
+            reason = exc.message if isinstance(exc, BlobStoreError) else str(exc)
+            log.error("index_checkpoint_refused", folder=state.folder, reason=reason)
+        vindex = self.empty(state.index_type or "flat")
+        await build.fill(sessionmaker, vindex, self.model)
+        log.info("index_built_from_database", vectors=vindex.count)
+        return vindex, None
 
     async def _replay(self, session: AsyncSession) -> None:
         while True:
@@ -288,10 +324,17 @@ class IndexManager:
         """Swap the live folder in the state row (one commit), then in this process.
 
         Under the lock: a sync that fetched changes before the swap would otherwise apply them
-        to the new index and move applied_seq past changes it never replayed there.
+        to the new index and move applied_seq past changes it never replayed there. With a
+        remote blob store the folder is stored first (outside the lock, so searches go on), so
+        whoever reads the new state row can fetch it; a store that refuses fails the publish.
         """
+        folder = self.root / name
+        try:
+            await asyncio.to_thread(checkpoints.put, self.config, NAME, folder)
+        except BaseException:
+            await asyncio.to_thread(checkpoints.discard, self.config, NAME, name)
+            raise
         async with self._lock:
-            folder = self.root / name
             values: dict[str, Any] = {
                 "generation": IndexState.generation + 1,
                 "folder": name,
@@ -314,6 +357,7 @@ class IndexManager:
                 if result.rowcount != 1:
                     await session.rollback()
                     await asyncio.to_thread(store.cleanup, self.root, _keep(state.folder))
+                    await asyncio.to_thread(checkpoints.discard, self.config, NAME, name)
                     return False
                 # Changes older than the previous checkpoint are in every folder a process can load.
                 await session.execute(delete(IndexChange).where(IndexChange.seq <= previous_seq))
@@ -328,7 +372,10 @@ class IndexManager:
             self.gaps = {}
             self.dirty = True
             await asyncio.to_thread(store.cleanup, self.root, _keep(name, previous_folder))
-            return True
+        await asyncio.to_thread(
+            checkpoints.cleanup, self.config, NAME, _keep(name, previous_folder)
+        )
+        return True
 
 
 def _keep(*names: str | None) -> set[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,21 +12,20 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.embedding import service as embedding_service
-from foredeck.index import store
-from foredeck.index.manager import NAME, IndexManager, get_state, safe_seq, vectors_from_bytes
+from foredeck.index import build, store
+from foredeck.index.manager import NAME, IndexManager, get_state, safe_seq
 from foredeck.index.schemas import IndexStats, RagIndex
 from foredeck.index.vectors import VectorIndex
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
-from foredeck.models.index import EmbeddingVector, IndexChange, IndexState
+from foredeck.models.index import IndexChange, IndexState
 from foredeck.models.records import Memory
 from foredeck.records import service as records_service
 
 log = get_logger(__name__)
-REBUILD_BATCH = 10_000
 # index_state.status after a model change until every record has a vector of the new model.
 REEMBEDDING = "reembedding"
-Progress = Callable[[int, int, str], Awaitable[None]]
+Progress = build.Progress
 
 # Managers of this process, told at once when a delete logs a removal.
 _managers: weakref.WeakSet[IndexManager] = weakref.WeakSet()
@@ -162,19 +160,7 @@ async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any
     started = time.perf_counter()
     async with state.sessionmaker() as session:
         start_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
-        total = int(
-            await session.scalar(
-                select(func.count())
-                .select_from(Memory)
-                .join(
-                    EmbeddingVector,
-                    (EmbeddingVector.content_hash == Memory.content_hash)
-                    & (EmbeddingVector.model == manager.model),
-                )
-                .where(Memory.embedding_state == "embedded")
-            )
-            or 0
-        )
+        total = await build.embedded_count(session, manager.model)
     params = await index_params(state)
     # A rebuild during re-embedding for a new model leaves that status for the embed job.
     after = REEMBEDDING if await _set_status(state, "rebuilding") == REEMBEDDING else "ready"
@@ -190,31 +176,7 @@ async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any
             ef_construction=params.ef_construction,
             ef_search=params.ef_search,
         )
-        done, last_id = 0, 0
-        while True:
-            async with state.sessionmaker() as session:
-                rows = (
-                    await session.execute(
-                        select(Memory.id, EmbeddingVector.vector)
-                        .join(
-                            EmbeddingVector,
-                            (EmbeddingVector.content_hash == Memory.content_hash)
-                            & (EmbeddingVector.model == manager.model),
-                        )
-                        .where(Memory.embedding_state == "embedded", Memory.id > last_id)
-                        .order_by(Memory.id)
-                        .limit(REBUILD_BATCH)
-                    )
-                ).all()
-            if not rows:
-                break
-            ids = [int(r[0]) for r in rows]
-            matrix = vectors_from_bytes([r[1] for r in rows], manager.dimension)
-            await asyncio.to_thread(vindex.add, ids, matrix)
-            done += len(ids)
-            last_id = ids[-1]
-            if progress is not None:
-                await progress(done, max(total, done), f"indexed {done} vectors ({kind})")
+        await build.fill(state.sessionmaker, vindex, manager.model, total=total, progress=progress)
         name, manifest = await asyncio.to_thread(
             store.write_generation, manager.root, vindex, model=manager.model
         )

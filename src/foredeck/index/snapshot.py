@@ -16,17 +16,20 @@ import tarfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from foredeck.errors import PayloadTooLarge, ValidationFailed
 from foredeck.index import store
-from foredeck.index.manager import IndexManager
 from foredeck.index.vectors import VectorIndex
 from foredeck.kit import safejson
 from foredeck.logging import get_logger
 from foredeck.models.index import IndexChange
+
+if TYPE_CHECKING:
+    # Only a type here: the manager imports this module's verifier (through checkpoints).
+    from foredeck.index.manager import IndexManager
 
 log = get_logger(__name__)
 ALLOWED = (*store.FILES, store.MANIFEST)
@@ -177,7 +180,9 @@ def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
         )
 
 
-def _verify(staging: Path, *, model: str, dimension: int) -> tuple[dict[str, Any], VectorIndex]:
+def verify(staging: Path, *, model: str, dimension: int) -> tuple[dict[str, Any], VectorIndex]:
+    """Refuse a checkpoint folder unless its manifest, files and FAISS load all agree (restores
+    and checkpoints fetched from the blob store both pass here); the manifest and the index."""
     manifest = _read_manifest(staging)
     if manifest.get("format") != store.FORMAT:
         raise _bad("SNAPSHOT_BAD_MANIFEST", "manifest.json is not a foredeck index manifest")
@@ -248,7 +253,7 @@ async def restore(state: Any, archive: Path) -> dict[str, Any]:
     try:
         await asyncio.to_thread(_extract, archive, staging, limit)
         manifest, vindex = await asyncio.to_thread(
-            _verify, staging, model=manager.model, dimension=manager.dimension
+            verify, staging, model=manager.model, dimension=manager.dimension
         )
         async with _index_lock(state), _embedding_paused(state):
             name = await asyncio.to_thread(store.publish, manager.root, staging)
