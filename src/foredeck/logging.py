@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import logging
+import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -30,6 +33,90 @@ def _logger_factory(*_args: object) -> _StderrLogger:
     return _StderrLogger()
 
 
+REDACTED = "[REDACTED]"
+# A key is secret when one of its words (snake_case, kebab-case or camelCase) is one of
+# these: "token", "access_token", "X-Api-Key", "privateKey" go; "tokens" stays. A number,
+# a boolean or None under such a key is no secret (a token count) and stays too.
+SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "secret", "token", "authorization", "cookie", "credentials"}
+    | {"privatekey", "apikey", "secretkey", "accesskey"}
+)
+SECRET_PAIRS = frozenset({("private", "key"), ("api", "key"), ("secret", "key"), ("access", "key")})
+# Shapes of a secret wherever it stands in a text: a PEM private key block (or its start,
+# when a message was cut), an Authorization value, a foredeck API key (fdk_<prefix>_<secret>;
+# the prefix is public and kept), a signed token (itsdangerous or JWT) and a URL's password.
+SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+            re.DOTALL,
+        ),
+        f"-----BEGIN PRIVATE KEY-----{REDACTED}-----END PRIVATE KEY-----",
+    ),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
+    (re.compile(r"\b(Basic)\s+[A-Za-z0-9+/]{8,}={0,2}"), rf"\1 {REDACTED}"),
+    (re.compile(r"\b(fdk_[0-9a-f]{8}_)[A-Za-z0-9_-]+"), rf"\1{REDACTED}"),
+    (re.compile(r"\.?\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), REDACTED),
+    (re.compile(r"(://[^/\s:@]*:)[^/\s@]+@"), rf"\1{REDACTED}@"),
+)
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# Keys structlog and the stdlib bridge use for their own objects, not for logged data.
+_INTERNAL_KEYS = frozenset({"exc_info", "_record", "_from_structlog"})
+
+
+def secret_key(key: object) -> bool:
+    """Whether a value logged under this key name is a secret."""
+    if not isinstance(key, str):
+        return False
+    words = [w.lower() for w in _WORDS.findall(key)]
+    if any(w in SECRET_WORDS for w in words):
+        return True
+    return any(pair in SECRET_PAIRS for pair in itertools.pairwise(words))
+
+
+def _hidden(key: object, value: Any) -> bool:
+    return secret_key(key) and not isinstance(value, bool | int | float | None)
+
+
+def redact_text(text: str) -> str:
+    """The text with every secret shape in it replaced."""
+    for pattern, replacement in SECRET_SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """A copy with secrets replaced, by key name in mappings and by shape in text."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth > 32:  # a cyclic or absurdly deep value: drop it rather than recurse forever
+        return "[TOO DEEP]"
+    if isinstance(value, dict):
+        return {k: REDACTED if _hidden(k, v) else redact(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v, depth + 1) for v in value]
+    if isinstance(value, BaseException | bytes):
+        return redact_text(repr(value) if isinstance(value, bytes) else str(value))
+    return value
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: Any) -> Any:
+    """structlog processor: no secret reaches a renderer, by key name or by value shape."""
+    return {
+        key: value
+        if key in _INTERNAL_KEYS
+        else (REDACTED if _hidden(key, value) else redact(value))
+        for key, value in event_dict.items()
+    }
+
+
+def redacted_traceback(sio: TextIO, exc_info: Any) -> None:
+    """structlog's plain traceback (no frame locals), with secret shapes in it replaced."""
+    buffer = io.StringIO()
+    structlog.dev.plain_traceback(buffer, exc_info)
+    sio.write(redact_text(buffer.getvalue()))
+
+
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -44,8 +131,10 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         # A traceback without local variables: a frame's locals may hold a secret (a
         # service-account dict, a password) and would print it in full.
         renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            colors=sys.stderr.isatty(), exception_formatter=redacted_traceback
         )
+    # Last of the shared chain, so the traceback text format_exc_info made is redacted too.
+    shared.append(redact_secrets)
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
