@@ -195,3 +195,56 @@ async def test_workers_over_http(
     assert resp.json()["data"]["draining"] is False
     missing = await cli("workers", "pause", "no-such-worker", *remote)
     assert missing.exit_code == 1 and "404" in missing.stderr, missing.output
+
+
+def _found_by(table: str) -> dict[int, str]:
+    """{record id: the "found by" cell} of the CLI's search table (columns #, score, found
+    by, id, collection, content)."""
+    out = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 6 and cells[3].isdigit():
+            out[int(cells[3])] = cells[2]
+    return out
+
+
+async def test_search_table_says_which_lists_found_each_hit(
+    app: FastAPI, client: httpx.AsyncClient, remote: list[str], operator: dict
+) -> None:
+    collection = unique("found")
+    ids = []
+    for content in (
+        "Ticket INC-78103: the printer on floor two jams every morning",
+        "Ticket INC-78113: the badge reader at the side door stays red",
+        "lighthouse keepers watch the sea at night",
+    ):
+        resp = await client.post(
+            "/api/v1/memories",
+            json={"content": content, "collection": collection},
+            headers=operator,
+        )
+        assert resp.status_code == 201, resp.text
+        ids.append(resp.json()["data"]["id"])
+    exact, twin, other = ids
+    await wait_embedded(app, client, operator, collection, 3)
+    scope = ["--collection", collection, *remote]
+
+    hybrid = _found_by(_ok(await cli("search", "INC-78103", *scope)))
+    as_json = json.loads(_ok(await cli("search", "INC-78103", "--json", *scope)))["hits"]
+    ranks = {h["memory"]["id"]: (h["semantic_rank"], h["keyword_rank"]) for h in as_json}
+    assert set(hybrid) == {exact, twin, other}, hybrid
+    # The exact identifier is in both lists; its near-twin and the unrelated record only in
+    # the semantic one. The cell names each list with the hit's rank in it, as the API does.
+    assert ranks[exact][1] == 1 and ranks[exact][0] is not None
+    assert hybrid[exact] == f"semantic #{ranks[exact][0]}, keyword #1"
+    for semantic_only in (twin, other):
+        assert ranks[semantic_only][1] is None
+        assert hybrid[semantic_only] == f"semantic #{ranks[semantic_only][0]}"
+
+    keyword = _found_by(_ok(await cli("search", "INC-78103", "--mode", "keyword", *scope)))
+    assert keyword == {exact: "keyword #1"}
+    semantic = _found_by(_ok(await cli("search", "INC-78103", "--mode", "semantic", *scope)))
+    assert set(semantic) == {exact, twin, other}
+    assert all(
+        cell.startswith("semantic #") and "keyword" not in cell for cell in semantic.values()
+    )
