@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import os
 import re
 import sys
 from typing import Any, TextIO
@@ -127,6 +128,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
+        _json_lines_only()
     else:
         # A traceback without local variables: a frame's locals may hold a secret (a
         # service-account dict, a password) and would print it in full.
@@ -144,6 +146,17 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         cache_logger_on_first_use=False,
     )
     _route_stdlib(shared, renderer, level)
+
+
+def _json_lines_only() -> None:
+    """Route what libraries print past logging into it, so a log shipper reads JSON only.
+
+    The model loader draws a progress bar (tqdm) on stderr, and warnings (Celery's warning
+    about running as root, deprecations) print as multi-line text.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    logging.captureWarnings(True)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

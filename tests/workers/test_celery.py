@@ -8,6 +8,7 @@ kill -9 of the worker mid-job requeues the job after its lease and a new worker 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -50,14 +51,20 @@ def _env(data_dir: Path) -> dict[str, str]:
     }
 
 
-def start_worker(data_dir: Path, name: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "foredeck.cli", "worker", "--name", name, "-c", "2"],
-        env=_env(data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=open(data_dir / f"{name.replace('@', '_')}.log", "wb"),
-        start_new_session=True,
-    )
+def worker_log(data_dir: Path, name: str) -> Path:
+    return data_dir / f"{name.replace('@', '_')}.log"
+
+
+def start_worker(data_dir: Path, name: str, **env: str) -> subprocess.Popen[bytes]:
+    """A `foredeck worker` whose stdout and stderr both go to worker_log(data_dir, name)."""
+    with worker_log(data_dir, name).open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "foredeck.cli", "worker", "--name", name, "-c", "2"],
+            env={**_env(data_dir), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -263,3 +270,33 @@ async def test_celery_runs_jobs_pause_and_crash_recovery(
     if second is not None:
         stopped = (await client.get("/api/v1/workers/w2@test", headers=headers)).json()["data"]
         assert stopped["status"] == "stopped"
+
+
+async def test_celery_worker_in_json_mode_writes_json_lines_only(
+    scale_app: FastAPI, scale_client: tuple[httpx.AsyncClient, dict]
+) -> None:
+    """A log shipper reads the worker's output line by line: Celery's own lines included."""
+    client, headers = scale_client
+    data_dir = scale_app.state.data_dir_for_workers
+    proc = start_worker(data_dir, "wj@test", FOREDECK_LOG_FORMAT="json", FOREDECK_LOG_LEVEL="INFO")
+    try:
+        await _wait_worker(client, headers, "wj@test", "running")
+        resp = await client.post(
+            "/api/v1/jobs/test", json={"count": 1, "delay": 0}, headers=headers
+        )
+        job = resp.json()["data"]["job"]
+        done = await wait_job(client, headers, job["id"], ("succeeded", "failed"))
+        assert done["status"] == "succeeded"
+    finally:
+        _stop(proc)
+    lines = [line for line in worker_log(data_dir, "wj@test").read_text().splitlines() if line]
+    assert lines, "the worker wrote nothing at INFO"
+    plain = [line for line in lines if not line.startswith("{")]
+    assert not plain, plain[:5]
+    events = [json.loads(line) for line in lines]
+    assert all(isinstance(e, dict) and e.get("event") and e.get("level") for e in events)
+    assert any(e["event"] == "wj@test ready." for e in events)
+    # Celery's root warning and shutdown notice, which it prints past logging, are JSON too.
+    if os.geteuid() == 0:
+        assert any("superuser privileges" in e["event"] for e in events)
+    assert any(e.get("message") == "worker: Warm shutdown (MainProcess)" for e in events)

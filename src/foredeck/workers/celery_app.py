@@ -383,6 +383,10 @@ def _logging_configured(**_kw: Any) -> None:
     pass
 
 
+def _say_as_log(msg: str, *_args: Any, **_kw: Any) -> None:
+    log.info("celery_notice", message=msg)
+
+
 def run_worker(
     config: Any, *, queues: list[str] | None, concurrency: int, name: str | None
 ) -> None:
@@ -411,6 +415,11 @@ def run_worker(
     # A receiver here tells Celery that logging is configured (create_app did it): Celery
     # then adds no plain-text handlers of its own, so JSON mode stays JSON.
     signals.setup_logging.connect(_logging_configured, weak=False)
+    if config.effective_log_format == "json":
+        import celery.apps.worker as celery_worker
+
+        # Celery prints its shutdown notices straight to the terminal, past logging.
+        celery_worker.safe_say = _say_as_log  # type: ignore[assignment]
     runtime.start()
     try:
         worker = celery_app.Worker(
