@@ -211,3 +211,65 @@ async def test_identifiers_rank_first_with_the_reason(
     semantic = await search("VPN connection drops", "semantic", k=3)
     assert [h["semantic_rank"] for h in semantic] == [1, 2, 3]
     assert all(h["keyword_rank"] is None for h in semantic)
+
+
+async def test_unfiltered_keyword_side_on_both_paths(
+    app: FastAPI, client: httpx.AsyncClient, operator: dict, viewer: dict
+) -> None:
+    """Without filters SQLite answers identifier matches on the loop's read-only connection
+    and the rest from the full-text table alone; the lists are the session path's."""
+    from foredeck.index.keyword import keyword_hits
+
+    coll = unique("loop")
+    number = abs(hash(coll)) % 10**9 + 10**9  # ten digits no other test's record holds
+    texts = [
+        f"Order REF-{number}: the parcel was left at the depot",
+        f"Order REF-{number} was signed for at the door",
+        f"Order REF-{number + 1}: the parcel was left at the depot",
+    ]
+    ids = await create(client, operator, coll, texts)
+    await wait_embedded(app, client, viewer, coll, len(ids))
+
+    async def search(query: str, mode: str) -> list[dict]:
+        resp = await client.post(
+            "/api/v1/search", json={"query": query, "mode": mode}, headers=viewer
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()["data"]["hits"]
+
+    keyword = await search(f"REF-{number} parcel depot", "keyword")
+    assert [(h["memory"]["id"], h["keyword_match"]) for h in keyword[:2]] == [
+        (ids[0], "all"),
+        (ids[1], "identifiers"),
+    ]
+    assert ids[2] not in [h["memory"]["id"] for h in keyword if h["keyword_match"] != "any"]
+    hybrid = await search(f"REF-{number} parcel depot", "hybrid")
+    assert [h["memory"]["id"] for h in hybrid[:2]] == ids[:2]
+    assert [h["keyword_match"] for h in hybrid[:2]] == ["all", "identifiers"]
+    # An identifier no record holds: no keyword hit at all in hybrid, however common the
+    # other words are (the every-word tier is a subset of the identifier tier).
+    absent = await search(f"REF-{number + 7} parcel depot", "hybrid")
+    assert absent and all(h["keyword_rank"] is None for h in absent)
+
+    reader = app.state.record_reader
+    async with app.state.sessionmaker() as session:
+        for query in (f"REF-{number} parcel depot", f"REF-{number}", "parcel depot"):
+            on_loop = await keyword_hits(session, query, 50, {}, reader=reader)
+            through_session = await keyword_hits(session, query, 50, {})
+            assert on_loop == through_session, query
+            assert on_loop
+
+
+async def test_a_long_read_leaves_the_loop(app: FastAPI) -> None:
+    reader = app.state.record_reader
+    if reader is None:
+        pytest.skip("the on-loop reader is SQLite's")
+    count = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < :n) "
+        "SELECT count(*) FROM c"
+    )
+    assert reader.bounded_rows(count, {"n": 100_000}, 1) is None
+    assert reader.bounded_rows(count, {"n": 100_000}, 10_000) == [(100_000,)]
+    # The abandoned read leaves the connection as it was: point reads still answer.
+    assert reader.get(-1) is None
+    assert reader.bounded_rows(count, {"n": 10}, 1) == [(10,)]

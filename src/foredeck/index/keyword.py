@@ -139,9 +139,38 @@ def tiers_of(parsed: ParsedQuery, dialect: str) -> list[tuple[int, str]]:
     return out
 
 
+# Without filters the full-text table alone answers on SQLite: no join to memories (tens of
+# thousands of primary-key lookups for a common word at 100k records); a row whose record was
+# deleted meanwhile drops out at hydration, as a stale vector does.
+FTS5_ONLY = (
+    "SELECT rowid, bm25(memories_fts) AS rank FROM memories_fts "
+    "WHERE memories_fts MATCH :fts_match ORDER BY rank, rowid LIMIT :n"
+)
+# An identifier phrase matches a handful of records in ~0.05 ms; a read past this many
+# thousand SQLite steps (a number common enough to be in most records) goes to the thread.
+ON_LOOP_STEPS = 20
+
+
 async def _matches(
-    session: AsyncSession, match: str, n: int, filters: dict[str, Any], dialect: str
+    session: AsyncSession,
+    match: str,
+    n: int,
+    filters: dict[str, Any],
+    dialect: str,
+    reader: Any = None,
 ) -> list[tuple[int, float]]:
+    """(id, score) of the n best records for one match expression; `reader` (SQLite's
+    read-only record reader) runs it on the loop, for the rare terms only."""
+    if dialect == "sqlite" and not any(filters.values()):
+        params = {"fts_match": match, "n": n}
+        rows = None
+        if reader is not None:
+            # Through aiosqlite a statement is a round trip to its thread, which cost ~20x
+            # the identifier match itself; the loop answers it directly.
+            rows = reader.bounded_rows(FTS5_ONLY, params, ON_LOOP_STEPS)
+        if rows is None:
+            rows = (await session.execute(text(FTS5_ONLY), params)).all()
+        return [(int(i), -float(r)) for i, r in rows]
     base = records_service.filtered_query(**filters)
     if dialect == "postgresql":
         tsquery = func.to_tsquery(PG_CONFIG, match)
@@ -161,25 +190,45 @@ async def _matches(
         .order_by(rank, Memory.id)
         .limit(n)
     )
-    # bm25() is lower-is-better and negative; flip it so every score is higher-is-better.
+    # bm25() is lower-is-better and negative; flipped, every score is higher-is-better.
     return [(int(i), -float(r)) for i, r in (await session.execute(stmt)).all()]
 
 
 async def keyword_hits(
-    session: AsyncSession, query: str, n: int, filters: dict[str, Any], *, min_tier: int = TIER_ANY
+    session: AsyncSession,
+    query: str,
+    n: int,
+    filters: dict[str, Any],
+    *,
+    min_tier: int = TIER_ANY,
+    reader: Any = None,
 ) -> list[KeywordHit]:
     """Up to n full-text matches: the best tier first, each tier by the database's score;
     tiers below min_tier are not asked for (the any-word tier is the costly one: at 100k
-    records an OR of common words ranks most of the table)."""
+    records an OR of common words ranks most of the table). `reader` is the SQLite
+    read-only record reader, used when there are no filters."""
     parsed = parse(query)
     if parsed.empty:
         return []
     dialect = session.get_bind().dialect.name
+    tiers = tiers_of(parsed, dialect)
+    # The loop may answer a statement whose units are all identifiers (rare terms, cheap).
+    rare = {TIER_IDENTIFIERS: reader, TIER_ALL: None if parsed.terms else reader}
+    found: dict[int, list[tuple[int, float]]] = {}
+    if len(tiers) > 1 and tiers[1][0] == TIER_IDENTIFIERS:
+        # Every-word matches are a subset of every-identifier matches, and an identifier is
+        # rare: asked first, an identifier no record holds settles both tiers in one cheap
+        # statement instead of ranking the query's common words.
+        found[TIER_IDENTIFIERS] = await _matches(session, tiers[1][1], n, filters, dialect, reader)
+        if not found[TIER_IDENTIFIERS]:
+            found[TIER_ALL] = []
     out: dict[int, KeywordHit] = {}
-    for tier, match in tiers_of(parsed, dialect):
+    for tier, match in tiers:
         if len(out) >= n or tier < min_tier:
             break
-        for memory_id, score in await _matches(session, match, n, filters, dialect):
+        if tier not in found:
+            found[tier] = await _matches(session, match, n, filters, dialect, rare.get(tier))
+        for memory_id, score in found[tier]:
             if memory_id not in out:
                 out[memory_id] = KeywordHit(memory_id, score, tier)
     return list(out.values())[:n]

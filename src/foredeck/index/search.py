@@ -120,13 +120,16 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     semantic: list[tuple[int, float]] = []
     keyword: list[KeywordHit] = []
     model = state.index_manager.model
+    reader = getattr(state, "record_reader", None)
     if body.mode in (SearchMode.semantic, SearchMode.hybrid):
         model, semantic = await semantic_ids(session, state, body.query, pool, filters)
     if body.mode == SearchMode.keyword:
-        keyword = await keyword_hits(session, body.query, pool, filters)
+        keyword = await keyword_hits(session, body.query, pool, filters, reader=reader)
     elif body.mode == SearchMode.hybrid:
         min_tier = DEFAULT_WEIGHTS.min_tier
-        keyword = await keyword_hits(session, body.query, pool, filters, min_tier=min_tier)
+        keyword = await keyword_hits(
+            session, body.query, pool, filters, min_tier=min_tier, reader=reader
+        )
     # Every hit says where it stands in each list that found it (single lists too).
     if body.mode == SearchMode.hybrid:
         fused = fuse(semantic, keyword, has_identifiers=bool(parse(body.query).identifiers))
@@ -140,7 +143,6 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     kw = {h.memory_id: h.score for h in keyword}
     wanted = [memory_id for memory_id, _ in ranked[: body.k + 10]]
     rows: dict[int, Any] = {}
-    reader = getattr(state, "record_reader", None)
     if wanted and reader is not None and not _has_filters(filters):
         # SQLite hot path: read-only sqlite3 on the loop, no thread hops (see records.reads);
         # the k best first, the spares only if some of those were deleted meanwhile.

@@ -66,6 +66,29 @@ class SqliteRecordReader:
             "updated_at": _iso(row[12]),
         }
 
+    def bounded_rows(
+        self, sql: str, params: dict[str, Any], max_steps: int
+    ) -> list[tuple[Any, ...]] | None:
+        """Another read on this connection, or None once it has run max_steps thousand
+        virtual-machine steps: a read that turns out long is abandoned so that it does not
+        hold up the loop, and the caller runs it through its session instead."""
+        steps = 0
+
+        def tick() -> bool:
+            nonlocal steps
+            steps += 1
+            return steps > max_steps
+
+        self._conn.set_progress_handler(tick, 1000)
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if steps > max_steps:
+                return None
+            raise exc
+        finally:
+            self._conn.set_progress_handler(None, 0)
+
     def close(self) -> None:
         self._conn.close()
 
