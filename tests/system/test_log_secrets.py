@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from foredeck.auth.security import new_api_key
+from foredeck.workers.outcomes import error_summary, traceback_summary
 
 SCRIPT = """
 from foredeck.logging import configure_logging, get_logger
@@ -112,3 +113,18 @@ def test_secrets_are_redacted_by_key_and_by_shape(fmt: str) -> None:
         }
         assert loaded["request"]["password"] == "[REDACTED]"
         assert loaded["token_count"] == 7
+
+
+def test_job_errors_carry_no_secret_shapes() -> None:
+    """A failed job's `error` and `error_traceback` are shown in responses and the console."""
+    pem = private_key_pem()
+    api_key = new_api_key().secret
+    try:
+        raise RuntimeError(f"token exchange failed with {pem} and Bearer {api_key}")
+    except RuntimeError as exc:
+        error, tb = error_summary(exc), traceback_summary(exc)
+    for text in (error, tb):
+        assert text.count("[REDACTED]") >= 2, text
+        assert pem.splitlines()[1] not in text and api_key not in text
+    assert error.startswith("RuntimeError: token exchange failed")
+    assert "Traceback" in tb and "test_job_errors_carry_no_secret_shapes" in tb

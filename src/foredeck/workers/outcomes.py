@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs import locks
 from foredeck.jobs.dispatch import Wake, enqueue_after_commit
-from foredeck.logging import get_logger
+from foredeck.logging import get_logger, redact_text
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobEvent, JobRun
 
@@ -106,9 +106,15 @@ def backoff_seconds(attempt: int, base: float, cap: float) -> float:
     return max(0.0, delay * random.uniform(0.75, 1.25))
 
 
+def error_summary(exc: BaseException) -> str:
+    """The job's `error`: shown in responses and the console, so secret shapes are replaced."""
+    return redact_text(f"{type(exc).__name__}: {exc}")[:2000]
+
+
 def traceback_summary(exc: BaseException) -> str:
+    """The job's `error_traceback` (no frame locals), with secret shapes replaced."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return text[-TRACEBACK_CHARS:]
+    return redact_text(text)[-TRACEBACK_CHARS:]
 
 
 @dataclass

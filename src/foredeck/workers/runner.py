@@ -27,6 +27,7 @@ from foredeck.workers.outcomes import (
     Finish,
     Finished,
     backoff_seconds,
+    error_summary,
     event_row,
     finish_jobs,
     insert_events_on,
@@ -283,7 +284,7 @@ class JobRunner:
             wake_delay = 0.0
         else:
             exc = value
-            message = f"{type(exc).__name__}: {exc}"[:2000]
+            message = error_summary(exc)
             tb = traceback_summary(exc)
             run_values.update(status="failed", error=message)
             if c.attempt < c.max_attempts and not isinstance(exc, JobTimeLimit):
