@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import logging
@@ -60,6 +61,8 @@ SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\.?\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), REDACTED),
     (re.compile(r"(://[^/\s:@]*:)[^/\s@]+@"), rf"\1{REDACTED}@"),
 )
+# Every shape above starts with one of these.
+_MAY_HOLD_SECRET = re.compile(r"PRIVATE KEY|(?i:bearer)|Basic|fdk_|eyJ|://")
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # Keys structlog and the stdlib bridge use for their own objects, not for logged data.
 _INTERNAL_KEYS = frozenset({"exc_info", "_record", "_from_structlog"})
@@ -67,8 +70,11 @@ _INTERNAL_KEYS = frozenset({"exc_info", "_record", "_from_structlog"})
 
 def secret_key(key: object) -> bool:
     """Whether a value logged under this key name is a secret."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _secret_name(key)
+
+
+@functools.lru_cache(maxsize=4096)  # a process logs the same few hundred key names
+def _secret_name(key: str) -> bool:
     words = [w.lower() for w in _WORDS.findall(key)]
     if any(w in SECRET_WORDS for w in words):
         return True
@@ -81,6 +87,9 @@ def _hidden(key: object, value: Any) -> bool:
 
 def redact_text(text: str) -> str:
     """The text with every secret shape in it replaced."""
+    # One scan settles nearly every line (no shape can start in it); this runs per field.
+    if not _MAY_HOLD_SECRET.search(text):
+        return text
     for pattern, replacement in SECRET_SHAPES:
         text = pattern.sub(replacement, text)
     return text
@@ -103,12 +112,21 @@ def redact(value: Any, depth: int = 0) -> Any:
 
 def redact_secrets(_logger: Any, _method: str, event_dict: Any) -> Any:
     """structlog processor: no secret reaches a renderer, by key name or by value shape."""
-    return {
-        key: value
-        if key in _INTERNAL_KEYS
-        else (REDACTED if _hidden(key, value) else redact(value))
-        for key, value in event_dict.items()
-    }
+    out = {}
+    # Written out for the common field types: this runs for every line, request lines included.
+    for key, value in event_dict.items():
+        kind = type(value)
+        if kind is int or kind is float or kind is bool or value is None:
+            out[key] = value
+        elif key in _INTERNAL_KEYS:
+            out[key] = value
+        elif secret_key(key):
+            out[key] = REDACTED
+        elif kind is str:
+            out[key] = redact_text(value) if _MAY_HOLD_SECRET.search(value) else value
+        else:
+            out[key] = redact(value)
+    return out
 
 
 def redacted_traceback(sio: TextIO, exc_info: Any) -> None:
