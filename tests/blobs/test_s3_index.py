@@ -22,8 +22,8 @@ from foredeck.config import Config
 from foredeck.index import checkpoints
 from foredeck.index import service as index_service
 from foredeck.index.store import STAGING_PREFIX
+from tests.blobs.conftest import keys
 from tests.blobs.s3server import S3Server
-from tests.blobs.test_s3_operations import keys
 from tests.conftest import unique
 from tests.index.helpers import create, wait_embedded, wait_index_idle
 

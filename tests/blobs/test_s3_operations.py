@@ -4,8 +4,7 @@ server on 127.0.0.1): nothing is read from a shared folder."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,39 +13,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from foredeck.blobs import open_store
 from foredeck.config import Config
 from foredeck.models.jobs import Job
+from tests.blobs.conftest import keys, store_of
 from tests.blobs.s3server import S3Server
 from tests.conftest import assert_error, unique
 from tests.operations.helpers import records, wait_job
-
-
-@contextmanager
-def store_of(app: FastAPI, config: Config) -> Iterator[Any]:
-    """The session app's processes use this blob store for the test, then their own again."""
-    state_config = app.state.config
-    before = state_config.__dict__.get("blobs")
-    store = open_store(config)
-    state_config.__dict__["blobs"] = store
-    try:
-        yield store
-    finally:
-        if before is None:
-            state_config.__dict__.pop("blobs", None)
-        else:
-            state_config.__dict__["blobs"] = before
-
-
-@pytest.fixture
-def s3_store(app: FastAPI, s3: S3Server, tmp_path: Path) -> Iterator[Any]:
-    with store_of(app, Config(data_dir=tmp_path, **s3.settings(s3.make_bucket()))) as store:
-        yield store
-
-
-def keys(store: Any) -> list[str]:
-    listed = store.client.list_objects_v2(Bucket=store.bucket)
-    return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
 def local_uploads(app: FastAPI) -> list[Path]:
@@ -86,7 +58,7 @@ async def test_upload_goes_to_s3_and_the_worker_reads_it_from_there(
     assert job["result"]["inserted"] == 300
     rows = await records(client, operator, coll)
     assert sorted(r["external_id"] for r in rows) == sorted(f"e{i}" for i in range(300))
-    assert keys(s3_store) == [], "the upload's object is removed after its job"
+    assert keys(s3_store, "imports/") == [], "the upload's object is removed after its job"
 
 
 async def test_interrupted_upload_leaves_no_object_and_no_job(
@@ -113,7 +85,7 @@ async def test_interrupted_upload_leaves_no_object_and_no_job(
             content=body(),
             headers={**operator, "Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
-    assert keys(s3_store) == []
+    assert keys(s3_store, "imports/") == []
     assert local_uploads(app) == []
     assert await job_count(app, coll) == 0
 
@@ -136,7 +108,7 @@ async def test_export_is_stored_in_s3_and_streamed_or_redirected(
         job = await wait_job(client, operator, started.json()["data"]["job_id"])
         assert job["status"] == "succeeded", job
         key = f"exports/{job['id']}/{job['result']['filename']}"
-        assert keys(store) == [key]
+        assert keys(store, "exports/") == [key]
         assert not (app.state.config.data_dir / "exports" / job["id"]).exists()
         streamed = await client.get(f"/api/v1/jobs/{job['id']}/download", headers=operator)
         assert streamed.status_code == 200, streamed.text

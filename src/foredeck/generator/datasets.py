@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -14,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.errors import Conflict, NotFound, ValidationFailed
-from foredeck.generator import storage
+from foredeck.generator import remote, storage
 from foredeck.generator.schemas import DatasetSchema, DownloadInfo, ImportRequest, OutputFormat
 from foredeck.generator.service import BUSY, MERGE_KIND, chunk_folder, chunk_rows, generate_job
 from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
 from foredeck.models.generator import GeneratorChunk, GeneratorDownload
 from foredeck.models.jobs import Job
+from foredeck.operations import blobfiles
 
 # Merges up to this many rows run inside the request; bigger ones become a background job.
 INLINE_MERGE_ROWS = 200_000
@@ -93,7 +95,8 @@ async def prepare_download(
     row = await download_row(session, job_id, fmt)
     target = dataset_path(config, job_id, fmt)
     if row is not None and not force:
-        if row.status == "ready" and row.source_checksum == source and target.exists():
+        ready = row.status == "ready" and row.source_checksum == source
+        if ready and await remote.present(config, target):
             return download_info(job_id, row)
         if row.status == "merging" and row.source_checksum == source and not inline:
             return download_info(job_id, row)
@@ -114,8 +117,11 @@ async def prepare_download(
         row.merge_job_id = merge_job.id
         await session.flush()
         return download_info(job_id, row)
-    paths = [chunk_folder(config, job_id) / storage.chunk_name(c.chunk_index) for c in chunks]
-    rows, size, checksum = await asyncio.to_thread(storage.merge, paths, fmt, target)
+    folder = chunk_folder(config, job_id)
+    names = [folder / storage.chunk_name(c.chunk_index) for c in chunks]
+    async with remote.readable(config, names) as paths:
+        rows, size, checksum = await asyncio.to_thread(storage.merge, paths, fmt, target)
+    await remote.publish(config, target)
     row.status, row.rows, row.bytes, row.checksum = "ready", rows, size, checksum
     row.updated_at = utcnow()
     await session.flush()
@@ -137,7 +143,7 @@ async def download_file(
             f"POST /api/v1/jobs/{job_id}/download first",
             code="DOWNLOAD_NOT_READY",
         )
-    if row.status != "ready" or not target.exists():
+    if row.status != "ready" or not await remote.present(config, target):
         raise Conflict(f"The {fmt.value} file is still being merged", code="DOWNLOAD_NOT_READY")
     return target, storage.MEDIA_TYPES[fmt], f"{schema.name}-{job_id[:8]}.{fmt.value}"
 
@@ -177,13 +183,17 @@ async def import_into_records(
         inline=True,
     )
     source = dataset_path(config, job_id, OutputFormat.parquet)
-    from foredeck.operations.sources import imports_dir
+    target: Path | None = None
+    if remote.remote(config):
+        relative = await _stage_remote(config, source)
+    else:
+        from foredeck.operations.sources import imports_dir
 
-    # The import operation reads only inside its own directory; a hard link costs no copy.
-    relative = Path("generated") / f"{job_id}-{uuid.uuid4().hex[:8]}.parquet"
-    target = imports_dir(config) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(_link_or_copy, source, target)
+        # The import operation reads only inside its own directory; a hard link costs no copy.
+        relative = Path("generated") / f"{job_id}-{uuid.uuid4().hex[:8]}.parquet"
+        target = imports_dir(config) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_link_or_copy, source, target)
     params: dict[str, Any] = {
         "source": "file",
         "path": relative.as_posix(),
@@ -199,8 +209,27 @@ async def import_into_records(
             session, kind="import", params=params, created_by=created_by
         )
     except BaseException:
-        target.unlink(missing_ok=True)
+        if target is None:
+            await blobfiles.discard_remote_upload(config, relative.as_posix())
+        else:
+            target.unlink(missing_ok=True)
         raise
+
+
+async def _stage_remote(config: Config, source: Path) -> Path:
+    """With S3: the dataset copied in the store as an upload, which the import job fetches
+    wherever it runs and removes after (as it does a file sent to /operations/import)."""
+    relative = Path("uploads") / uuid.uuid4().hex / "dataset.parquet"
+    src_key = remote.key(config, source)
+    await asyncio.to_thread(
+        _copy_object, config, src_key, blobfiles.upload_key(relative.as_posix())
+    )
+    return relative
+
+
+def _copy_object(config: Config, src: str, dst: str) -> None:
+    with contextlib.closing(config.blobs.open(src)) as stream:
+        config.blobs.put(dst, stream)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

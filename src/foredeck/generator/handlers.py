@@ -8,7 +8,7 @@ from pydantic import BaseModel, model_validator
 
 from foredeck.db import transaction
 from foredeck.errors import ValidationFailed
-from foredeck.generator import datasets, storage, textpools
+from foredeck.generator import datasets, remote, storage, textpools
 from foredeck.generator import service as gen_service
 from foredeck.generator.schemas import DatasetSchema, OutputFormat
 from foredeck.generator.validate import Limits, check
@@ -57,12 +57,15 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
         path = folder / storage.chunk_name(index)
         async with ctx.transaction() as session:
             row = await gen_service.chunk_row(session, ctx.job_id, index)
-            made_by_hand = row is not None and row.status == "done" and path.exists()
+        made_by_hand = row is not None and row.status == "done"
+        made_by_hand = made_by_hand and await remote.present(ctx.state.config, path)
         # A chunk made by hand (perhaps with overrides) while the job was paused is kept.
         if not made_by_hand:
             rows, size, checksum = await ctx.run_sync(
                 storage.write_chunk, schema, index, folder, None, pools or None
             )
+            # In the store before it counts as done, so any machine can merge it.
+            await remote.publish(ctx.state.config, path)
             async with ctx.transaction() as session:
                 await gen_service.record_chunk(
                     session,
@@ -109,14 +112,14 @@ async def run_merge(ctx: JobContext) -> dict[str, Any]:
     async with ctx.transaction() as session:
         _, schema = await gen_service.generate_job(session, params.job_id)
         chunks = await datasets.done_chunks(session, params.job_id, schema)
-    paths = [
-        gen_service.chunk_folder(config, params.job_id) / storage.chunk_name(c.chunk_index)
-        for c in chunks
-    ]
+    folder = gen_service.chunk_folder(config, params.job_id)
     target = datasets.dataset_path(config, params.job_id, params.format)
     await ctx.progress(done=0, total=schema.rows, message=f"merging to {params.format.value}")
     try:
-        rows, size, checksum = await ctx.run_sync(storage.merge, paths, params.format, target)
+        names = [folder / storage.chunk_name(c.chunk_index) for c in chunks]
+        async with remote.readable(config, names) as paths:
+            rows, size, checksum = await ctx.run_sync(storage.merge, paths, params.format, target)
+        await remote.publish(config, target)
     except Exception as exc:
         async with ctx.transaction() as session:
             row = await datasets.download_row(session, params.job_id, params.format)
@@ -146,4 +149,6 @@ async def dataset_file(state: Any, job: Any, options: dict[str, str]) -> Downloa
         path, media_type, filename = await datasets.download_file(
             session, state.config, job.id, fmt
         )
-    return Download(path=path, filename=filename, media_type=media_type)
+    # With S3 the merged file is in the store (whoever merged it), not on this disk.
+    stored = remote.key(state.config, path) if remote.remote(state.config) else None
+    return Download(path=path, filename=filename, media_type=media_type, key=stored)

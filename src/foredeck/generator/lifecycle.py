@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from foredeck.blobs import BlobStoreError
+from foredeck.generator import remote
 from foredeck.jobs import periodic
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.logging import get_logger
@@ -58,12 +60,34 @@ async def sweep(app: FastAPI) -> list[str]:
             if job_id not in alive:
                 await asyncio.to_thread(shutil.rmtree, folder, True)
                 removed.append(job_id)
+    removed += await _sweep_store(app)
     stale = await asyncio.to_thread(
         _remove_old, config.data_dir / "imports" / "generated", STALE_IMPORT_SECONDS
     )
     if removed or stale:
         log.info("generator_sweep", removed_jobs=len(removed), removed_import_links=stale)
     return removed
+
+
+async def _sweep_store(app: FastAPI) -> list[str]:
+    """With S3: remove the stored chunks and datasets of jobs that no longer exist."""
+    config = app.state.config
+    if not remote.remote(config):
+        return []
+    try:
+        keys = await asyncio.to_thread(config.blobs.list_keys, "jobs")
+    except BlobStoreError as exc:
+        log.warning("generator_sweep_store_failed", reason=exc.message)
+        return []
+    stored = {key.split("/")[1] for key in keys}
+    if not stored:
+        return []
+    async with app.state.sessionmaker() as session:
+        alive = set(await session.scalars(select(Job.id).where(Job.id.in_(list(stored)))))
+    gone = sorted(stored - alive)
+    for job_id in gone:
+        await asyncio.to_thread(config.blobs.delete_prefix, f"jobs/{job_id}")
+    return gone
 
 
 async def _llm_key_ready(app: FastAPI) -> str | None:

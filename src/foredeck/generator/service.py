@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
-from foredeck.generator import extraction, llm, storage, textpools
+from foredeck.generator import extraction, llm, remote, storage, textpools
 from foredeck.generator.columns import ColumnError
 from foredeck.generator.schemas import (
     ChunkGenerateRequest,
@@ -270,6 +270,7 @@ async def generate_chunk(
         )
     except (ColumnError, ValueError) as exc:
         raise ValidationFailed.field("fields", f"The overrides cannot be generated: {exc}") from exc
+    await remote.publish(config, folder / storage.chunk_name(index))
     row = await record_chunk(
         session,
         job_id,
@@ -293,9 +294,10 @@ async def preview_chunk(
     _check_index(schema, index)
     row = (await chunk_rows(session, job_id)).get(index)
     path = chunk_folder(config, job_id) / storage.chunk_name(index)
-    if row is None or row.status != "done" or not path.exists():
+    if row is None or row.status != "done" or not await remote.present(config, path):
         raise NotFound(f"Chunk {index} has not been generated yet", code="CHUNK_NOT_READY")
-    table = await asyncio.to_thread(storage.read_chunk, path, limit)
+    async with remote.readable(config, [path]) as (local,):
+        table = await asyncio.to_thread(storage.read_chunk, local, limit)
     preview = ChunkPreview(
         index=index, rows=row.rows, columns=table.column_names, data=storage.json_rows(table)
     )

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
-from foredeck.generator import llm
+from foredeck.generator import llm, remote
 from foredeck.generator.schemas import DatasetSchema, FieldType
 
 POOL_SIZE = 40
@@ -28,8 +28,8 @@ def wanted(schema: DatasetSchema) -> list[str]:
     return [f.name for f in schema.fields if f.type == FieldType.text and f.llm_prompt]
 
 
-def load(folder: Path) -> Pools:
-    path = folder / FILE_NAME
+def load(folder: Path, name: str = FILE_NAME) -> Pools:
+    path = folder / name
     if not path.exists():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -48,6 +48,10 @@ async def ensure(
 ) -> Pools:
     """The pools of every LLM text field, asking the model for the missing ones."""
     pools = load(folder)
+    if not pools and await remote.present(config, folder / FILE_NAME):
+        # Asked for on another machine (S3): the same texts, not a second LLM call.
+        async with remote.readable(config, [folder / FILE_NAME]) as (path,):
+            pools = load(path.parent, path.name)
     missing = [name for name in wanted(schema) if name not in pools]
     if not missing:
         return pools
@@ -69,4 +73,5 @@ async def ensure(
         count = min(POOL_SIZE, schema.rows)
         pools[name] = await llm.texts(cfg, spec.llm_prompt, count, spec.max_length)
     save(folder, pools)
+    await remote.publish(config, folder / FILE_NAME)
     return pools
