@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import assert_error, unique
-from tests.operations.helpers import import_path, records, run_import
+from tests.operations.helpers import import_path, records, run_import, wait_job
 
 IMPORT = "/api/v1/operations/import"
 PREVIEW = "/api/v1/operations/import/preview"
@@ -141,3 +141,73 @@ async def test_field_names_no_database_stores_alike_are_row_errors(
     only_bad.write_text(json.dumps({"content": "x", "\ud800": 1}))
     resp = await client.post(IMPORT, json={"path": only_bad.name}, headers=operator)
     assert_error(resp, 422)
+
+
+async def _upload(
+    client: httpx.AsyncClient, headers: dict, name: str, data: bytes, coll: str
+) -> httpx.Response:
+    return await client.post(
+        IMPORT,
+        files={"file": (name, data, "application/octet-stream")},
+        data={"collection": coll, "max_error_ratio": "1"},
+        headers=headers,
+    )
+
+
+async def test_hostile_files_are_refused_alike_by_preview_path_and_upload(
+    client: httpx.AsyncClient, app: FastAPI, operator: dict
+) -> None:
+    """The issue's files, each through the preview, an import by path and an upload."""
+    deep_meta = '{"a": ' * 10_000 + "1" + "}" * 10_000
+    fatal = {
+        "nested.json": ("[" * 10_000 + "]" * 10_000).encode(),
+        "deep.json": ('[{"content": "x", "metadata": ' + deep_meta + "}]").encode(),
+    }
+    per_row = {
+        "nul.csv": (b"content,external_id\nfine,1\nbad\x00,2\nalso fine,3\nlast,4\n", {2}),
+        "types.json": (
+            json.dumps(
+                [
+                    {"content": "fine", "external_id": "1"},
+                    {"content": ["a", "list"], "external_id": "2"},
+                    {"content": "fine", "external_id": {"an": "object"}},
+                    {"content": "also fine", "external_id": "4"},
+                ]
+            ).encode(),
+            {2, 3},
+        ),
+        "numbers.jsonl": (
+            b'{"content": "a", "external_id": "1", "n": 1e999}\n'
+            + b'{"content": "b", "external_id": "2", "n": '
+            + b"7" * 5000
+            + b'}\n{"content": "c", "external_id": "3", "m": '
+            + deep_meta.encode()
+            + b'}\n{"content": "d", "external_id": "4"}\n',
+            {1, 2, 3},
+        ),
+    }
+    for name, data in fatal.items():
+        coll = unique("fatal")
+        path = import_path(app, f"{coll}-{name}")
+        path.write_bytes(data)
+        assert_error(await client.post(PREVIEW, json={"path": path.name}, headers=operator), 422)
+        body = {"path": path.name, "collection": coll}
+        assert_error(await client.post(IMPORT, json=body, headers=operator), 422)
+        assert_error(await _upload(client, operator, name, data, coll), 422)
+        assert _uploads_left(app) == []
+        assert await records(client, operator, coll) == []
+    for name, (data, bad_rows) in per_row.items():
+        coll = unique("rows")
+        path = import_path(app, f"{coll}-{name}")
+        path.write_bytes(data)
+        preview = await client.post(PREVIEW, json={"path": path.name}, headers=operator)
+        assert preview.status_code == 200, preview.text
+        assert {r["row"] for r in preview.json()["data"]["rows"] if r["error"]} == bad_rows
+        resp = await _upload(client, operator, name, data, coll)
+        assert resp.status_code == 202, resp.text
+        job = await wait_job(client, operator, resp.json()["data"]["job_id"])
+        assert job["status"] == "succeeded", job
+        assert {e["row"] for e in job["result"]["errors"]} == bad_rows
+        stored = {r["external_id"] for r in await records(client, operator, coll)}
+        assert stored == {"1", "2", "3", "4"} - {str(n) for n in bad_rows}, name
+        assert _uploads_left(app) == []
