@@ -102,7 +102,7 @@ async def rebuilt(
 
 
 async def test_a_rebuild_is_stored_in_s3_and_loaded_by_an_instance_with_an_empty_data_dir(
-    app: FastAPI, viewer: dict, tmp_path: Path, rebuilt: Rebuilt
+    app: FastAPI, viewer: dict, tmp_path: Path, data_dir: Path, rebuilt: Rebuilt
 ) -> None:
     folder = rebuilt.folder
     assert {f"index/default/{folder}/{f}" for f in checkpoints.FILES} <= set(keys(rebuilt.store))
@@ -114,6 +114,14 @@ async def test_a_rebuild_is_stored_in_s3_and_loaded_by_an_instance_with_an_empty
         assert manager.folder == folder
         assert all(i in manager.vindex for i in rebuilt.ids)
         assert (reader_dir / "index" / folder / "index.faiss").is_file()
+        assert await search_ids(reader, viewer, rebuilt.coll, QUERY) == rebuilt.expected
+
+        # Its copy is now behind: a newer generation is fetched at the next sync.
+        async with instance(app, data_dir, **rebuilt.settings) as writer:
+            newer = (await index_service.rebuild(writer.state))["folder"]
+        await manager.sync(reader.state.sessionmaker, force=True)
+        assert manager.folder == newer != folder
+        assert (reader_dir / "index" / newer / "index.faiss").is_file()
         assert await search_ids(reader, viewer, rebuilt.coll, QUERY) == rebuilt.expected
     assert rebuilt.expected[0] == rebuilt.ids[0]
 
