@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from contextlib import aclosing
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from foredeck.db import transaction
 from foredeck.kit.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, PathRefused, check_path_text
 from foredeck.models.settings import Setting
 from tests.conftest import assert_error, stored_section, unique
+from tests.console.helpers import HTMX, console_client
 from tests.operations.helpers import import_path, records
 from tests.settings.fake_google import make_service_account
 from tests.settings.test_settings import creds_dir
@@ -181,3 +184,19 @@ async def test_sheets_with_stored_unparsable_key_is_a_422(
         assert state.status_code == 200, state.text
         after = (await client.get("/api/v1/settings/sheets", headers=operator)).json()["data"]
         assert after["checksum"] == before["checksum"]
+
+
+async def test_console_settings_form_refuses_a_nul_path(app: FastAPI) -> None:
+    console, csrf = await console_client(app, "admin")
+    async with aclosing(console):
+        async with app.state.sessionmaker() as session:
+            before = await session.get(Setting, "credentials")
+            before_value = dict(before.value_json) if before else None
+        form = {"csrf_token": csrf, "path": "key\x00.json", "intent": "save"}
+        resp = await console.post("/ui/settings/credentials", data=form, headers=HTMX)
+        assert resp.status_code == 422, resp.text
+        errors = dict(re.findall(r'id="err-credentials-(\w+)">([^<]+)<', resp.text))
+        assert "NUL" in errors["path"], errors
+        async with app.state.sessionmaker() as session:
+            after = await session.get(Setting, "credentials")
+            assert (dict(after.value_json) if after else None) == before_value
