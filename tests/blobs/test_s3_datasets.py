@@ -125,7 +125,9 @@ async def test_llm_text_pools_are_shared_through_s3(
     textpools.save(writer_config.data_dir / job_folder, texts)
     await remote.publish(writer_config, writer_config.data_dir / job_folder / textpools.FILE_NAME)
     # No LLM is configured: only the stored pool can answer, on a machine that never had it.
-    assert (
-        await textpools.ensure(db, reader_config, schema, reader_config.data_dir / job_folder)
-        == texts
-    )
+    got = await textpools.ensure(db, reader_config, schema, reader_config.data_dir / job_folder)
+    assert got == texts
+    # The offline `foredeck generate` keeps its pool in a folder of its own, outside the store.
+    offline = tmp_path / "offline"
+    textpools.save(offline, texts)
+    assert await textpools.ensure(db, reader_config, schema, offline) == texts

@@ -31,9 +31,15 @@ def key(config: Config, path: Path) -> str:
     return path.relative_to(config.data_dir).as_posix()
 
 
+def _stored(config: Config, path: Path) -> bool:
+    """Whether path goes through the store: with S3, and under the data dir (the offline
+    `foredeck generate` works in a temporary folder of its own)."""
+    return remote(config) and path.is_relative_to(config.data_dir)
+
+
 async def publish(config: Config, path: Path) -> None:
     """Move a written chunk or dataset file into the store (S3 only)."""
-    if not remote(config):
+    if not _stored(config, path):
         return
     await asyncio.to_thread(config.blobs.put_file, key(config, path), path)
     await asyncio.to_thread(path.unlink, True)
@@ -41,7 +47,7 @@ async def publish(config: Config, path: Path) -> None:
 
 async def present(config: Config, path: Path) -> bool:
     """Whether the file exists: on disk with the local backend, in the store with S3."""
-    if not remote(config):
+    if not _stored(config, path):
         return await asyncio.to_thread(path.exists)
     return await asyncio.to_thread(config.blobs.exists, key(config, path))
 
@@ -51,7 +57,7 @@ async def readable(config: Config, paths: list[Path]) -> AsyncIterator[list[Path
     """The files on this machine's disk while the block runs (fetched from the store with S3).
 
     NotFound when one is not in the store; BlobStoreError when the store cannot be read."""
-    if not remote(config):
+    if not all(_stored(config, p) for p in paths):
         yield paths
         return
     folder = Path(await asyncio.to_thread(tempfile.mkdtemp, "", "fetch-", config.path("tmp")))
