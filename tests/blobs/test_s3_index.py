@@ -172,3 +172,24 @@ def test_old_generations_leave_the_store_and_recent_unnamed_ones_stay(
     # The named one is kept however old; one still being uploaded by another process is young.
     assert left == {named, uploading}
     assert "index/other/gen-1-dd/index.faiss" in keys(store)
+
+
+async def test_a_rebuild_whose_checkpoint_the_store_refuses_fails_and_changes_nothing(
+    app: FastAPI, s3: S3Server, data_dir: Path
+) -> None:
+    from foredeck.blobs import BlobStoreError
+    from foredeck.index.manager import get_state
+
+    # Port 1 on loopback: nothing listens, so every put is refused at once.
+    down = s3.settings("foredeck-down", s3_endpoint_url="http://127.0.0.1:1")
+    async with instance(app, data_dir, **down) as writer:
+        async with app.state.sessionmaker() as session:
+            before = await get_state(session)
+            generation, folder = before.generation, before.folder
+        with pytest.raises(BlobStoreError) as refused:
+            await index_service.rebuild(writer.state)
+        assert "unreachable" in refused.value.message
+        async with app.state.sessionmaker() as session:
+            after = await get_state(session)
+            assert (after.generation, after.folder, after.status) == (generation, folder, "ready")
+        assert not [e for e in writer.state.logs if e["event"] == "index_rebuilt"]
