@@ -44,7 +44,7 @@ PARTS = ("tuning", "held_out")
 DEPTH = 10
 
 
-async def _recreate_postgres(url: str) -> None:
+async def recreate_postgres(url: str) -> None:
     import asyncpg
 
     name = url.rsplit("/", 1)[1].split("?")[0]
@@ -72,7 +72,7 @@ async def run(database_url: str | None, model: str | None) -> dict[str, Any]:
     keys = list(data["records"])
     texts = [data["records"][k] for k in keys]
     if database_url and database_url.startswith("postgresql"):
-        await _recreate_postgres(database_url)
+        await recreate_postgres(database_url)
     with tempfile.TemporaryDirectory() as tmp:
         extra = {"database_url": database_url} if database_url else {}
         config = Config(
