@@ -9,7 +9,7 @@ import json
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import assert_error, unique
+from tests.conftest import assert_error, stored_section, unique
 from tests.operations.helpers import import_path, records, run_import, wait_job
 
 IMPORT = "/api/v1/operations/import"
@@ -211,3 +211,31 @@ async def test_hostile_files_are_refused_alike_by_preview_path_and_upload(
         stored = {r["external_id"] for r in await records(client, operator, coll)}
         assert stored == {"1", "2", "3", "4"} - {str(n) for n in bad_rows}, name
         assert _uploads_left(app) == []
+
+
+async def test_a_file_that_breaks_after_staged_batches_fails_and_stores_nothing(
+    client: httpx.AsyncClient, app: FastAPI, operator: dict
+) -> None:
+    """Past the rows a request reads (the header probe, the encoding sample), a fatal flaw
+    shows only in the job, after batches are staged: the job fails and nothing is merged."""
+    coll = unique("late")
+    good = [json.dumps({"content": f"item {i}", "external_id": str(i)}) for i in range(450)]
+    array = import_path(app, f"{coll}.json")
+    # Too deep even to skip: the rest of the array cannot be found.
+    array.write_text("[" + ",".join(good) + ',{"content": "x", "m": ' + "[" * 100_000 + "]")
+    jsonl = import_path(app, f"{coll}.jsonl")
+    padding = "\n".join(good * 2).encode()  # past the 256 KiB the encoding check reads
+    jsonl.write_bytes(padding + b"\n" * (300_000 - len(padding)) + b'{"content": "\xff"}\n')
+    async with stored_section(app, "operations", {"batch_size": 100}):
+        for path, said in ((array, "cannot be read"), (jsonl, "not valid utf-8")):
+            job = await run_import(
+                client,
+                operator,
+                expect="failed",
+                path=path.name,
+                collection=coll,
+                max_error_ratio=1,
+            )
+            assert said in job["error"], job["error"]
+            assert job["progress"]["done"] >= 200, "batches were staged before the flaw"
+    assert await records(client, operator, coll) == []
