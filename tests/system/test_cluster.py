@@ -213,6 +213,42 @@ def test_pause_on_b_holds_a_job_from_a_until_resumed_on_a(cluster: Cl) -> None:
     assert done["status"] == "succeeded" and done["worker_id"] in WORKERS
 
 
+def _search(client: httpx.Client, coll: str) -> list[int]:
+    body = {"query": f"{coll} 7", "mode": "semantic", "collection": coll, "k": 5}
+    resp = client.post("/api/v1/search", json=body)
+    assert resp.status_code == 200, resp.text
+    return [hit["memory"]["id"] for hit in resp.json()["data"]["hits"]]
+
+
+def test_a_rebuild_through_a_is_loaded_by_b_from_the_store(cluster: Cl) -> None:
+    c, a, b = cluster
+    coll = unique("ckpt")
+    resp = _upload(a, _rows(coll, 40), coll)
+    assert resp.status_code == 202, resp.text
+    assert _wait(b, resp.json()["data"]["job_id"], ("succeeded", "failed"))["status"] == (
+        "succeeded"
+    )
+
+    def embedded() -> bool:
+        params = {"collection": coll, "embedding_state": "embedded", "per_page": 1}
+        return int(b.get("/api/v1/memories", params=params).json()["meta"]["total"]) == 40
+
+    # Before the kill test's 30,000 rows, so these 40 do not wait behind their embedding.
+    poll(embedded, "the records embedded", deadline=120)
+    resp = a.post("/api/v1/operations/index")
+    assert resp.status_code == 202, resp.text
+    done = _wait(a, resp.json()["data"]["job_id"], ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done
+    folder = done["result"]["folder"]
+    # A worker wrote it. A search makes a replica load the newest generation; B has its own
+    # data dir, so its copy can only have come from the store.
+    hits = _search(b, coll)
+    assert (c.data_dir("serve-b") / "index" / folder / "index.faiss").is_file()
+    assert len(hits) == 5
+    assert hits == _search(a, coll)
+    assert (c.data_dir("serve-a") / "index" / folder / "index.faiss").is_file()
+
+
 def test_kill_9_of_the_importing_worker_resumes_on_the_other(cluster: Cl) -> None:
     c, a, b = cluster
     resp = a.put("/api/v1/settings/operations", json={"batch_size": 100})
