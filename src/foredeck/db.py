@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from foredeck.config import Config
-from foredeck.kit.dbtext import refuse_unstorable_text
+from foredeck.kit.dbtext import dumps_storable_json, refuse_unstorable_text
 
 # A bulk import commits in one transaction, which grows the WAL file to its size; SQLite
 # keeps that file at its largest unless told to cut it back once a checkpoint has emptied it.
@@ -120,7 +122,7 @@ def make_engine(config: Config) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, json_serializer=dumps_storable_json, **kwargs)
     event.listen(engine.sync_engine, "before_cursor_execute", refuse_unstorable_text)
     if url.startswith("sqlite"):
         _GUARDS[engine.sync_engine] = WriteGuard(BUSY_TIMEOUT_SECONDS)
@@ -137,7 +139,9 @@ def make_sync_sqlite_engine(config: Config) -> Engine:
     """
     url = make_url(config.resolved_database_url).set(drivername="sqlite+pysqlite")
     engine = create_engine(
-        url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+        url,
+        connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        json_serializer=dumps_storable_json,
     )
     event.listen(engine, "before_cursor_execute", refuse_unstorable_text)
     _install_sqlite_hooks(engine)
@@ -181,13 +185,41 @@ def _sqlite_write_begins_immediate(
             conn.info[_HOLDS_GUARD] = guard
         try:
             cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            _release(conn.info)
+            open_now = _open_writers()
+            if open_now:
+                exc.add_note(f"open write transactions of this process: {open_now}")
+            raise
         except BaseException:
             _release(conn.info)
             raise
         conn.info[_IN_WRITE_TX] = True
+        _WRITERS[id(conn.info)] = (time.monotonic(), _who())
+
+
+# Who opened each write transaction still open, by its connection's info dict: when SQLite
+# reports the file locked for its whole busy timeout, the error names them.
+_WRITERS: dict[int, tuple[float, str]] = {}
+
+
+def _who() -> str:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    if task is not None:
+        return repr(task.get_coro())
+    return f"thread {threading.current_thread().name}"
+
+
+def _open_writers() -> list[str]:
+    now = time.monotonic()
+    return [f"{who} for {now - since:.1f} s" for since, who in list(_WRITERS.values())]
 
 
 def _release(info: dict[str, Any]) -> None:
+    _WRITERS.pop(id(info), None)
     info.pop(_IN_WRITE_TX, None)
     guard = info.pop(_HOLDS_GUARD, None)
     if guard is not None:

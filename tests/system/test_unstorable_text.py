@@ -46,3 +46,22 @@ async def test_a_paired_surrogate_and_plain_backslashes_are_stored(
     resp = await client.post("/api/v1/memories", json=body, headers=operator)
     assert resp.status_code == 201, resp.text
     assert resp.json()["data"]["content"] == body["content"]
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity", "-Infinity"])
+async def test_a_number_neither_database_stores_is_refused(
+    client: httpx.AsyncClient, operator: dict[str, str], number: str
+) -> None:
+    """Python reads these as NaN or infinity; PostgreSQL's JSONB has no such numbers."""
+    collection = unique("num")
+    raw = f'{{"content": "fine", "collection": "{collection}", "metadata": {{"x": {number}}}}}'
+    resp = await client.post(
+        "/api/v1/memories",
+        content=raw.encode(),
+        headers={**operator, "Content-Type": "application/json"},
+    )
+    assert_error(resp, 422, "UNSTORABLE_NUMBER")
+    listed = await client.get(
+        "/api/v1/memories", params={"collection": collection}, headers=operator
+    )
+    assert listed.status_code == 200 and listed.json()["meta"]["total"] == 0

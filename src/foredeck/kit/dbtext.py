@@ -8,6 +8,7 @@ endpoint, and nothing of the request is written.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -27,6 +28,25 @@ _UNSTORABLE = re.compile(
 
 class UnstorableText(ValidationFailed):
     code = "UNSTORABLE_TEXT"
+
+
+class UnstorableNumber(ValidationFailed):
+    code = "UNSTORABLE_NUMBER"
+
+
+def dumps_storable_json(value: Any) -> str:
+    """The engines' JSON serializer: NaN and infinity are refused on both databases.
+
+    PostgreSQL's JSONB has no such numbers, and SQLite would store a token it reads back
+    as null; a request that carries one (`1e999` parses as infinity) gets a 422.
+    """
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise UnstorableNumber(
+            "Numbers must be finite (no NaN or infinity, nor a value as large as 1e999); "
+            "nothing was changed"
+        ) from None
 
 
 def _check(value: Any) -> None:
