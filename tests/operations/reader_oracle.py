@@ -171,31 +171,43 @@ def jsonl(data: bytes) -> Expected:
 
 
 def json_array(data: bytes) -> Expected:
-    """A top-level array, read element by element as the import reads it (commas between
-    elements are not required there, and what follows the closing bracket is ignored)."""
+    """A top-level array, element by element (so one element past a limit is one row error);
+    a byte order mark counts as whitespace between elements, as the import reads it."""
     exp = Expected()
     text = _utf8(data)
     if text is None:
         return Expected(fatal=True)
-    i = len(text) - len(text.lstrip(" \t\r\n\ufeff"))
-    if not text[i:].startswith("["):
-        return Expected(fatal=True)
-    i += 1
-    items: list[tuple[int, Any]] = []
-    while True:
-        while i < len(text) and text[i] in " \t\r\n\ufeff,":
+
+    def skip(i: int) -> int:
+        while i < len(text) and text[i] in " \t\r\n\ufeff":
             i += 1
-        if i >= len(text):
-            return Expected(fatal=True)
-        if text[i] == "]":
-            break
-        try:
-            value, i = _DECODER.raw_decode(text, i)
-        except json.JSONDecodeError:
-            return Expected(fatal=True)
-        except RecursionError:
-            return Expected(known=False)
-        items.append((len(items) + 1, value))
+        return i
+
+    i = skip(0)
+    if not text.startswith("[", i):
+        return Expected(fatal=True)
+    i = skip(i + 1)
+    items: list[tuple[int, Any]] = []
+    if text.startswith("]", i):
+        i += 1
+    else:
+        while True:
+            try:
+                value, i = _DECODER.raw_decode(text, i)
+            except json.JSONDecodeError:
+                return Expected(fatal=True)
+            except RecursionError:
+                return Expected(known=False)
+            items.append((len(items) + 1, value))
+            i = skip(i)
+            if text.startswith("]", i):
+                i += 1
+                break
+            if not text.startswith(",", i):
+                return Expected(fatal=True)
+            i = skip(i + 1)
+    if skip(i) < len(text):
+        return Expected(fatal=True)
     return _objects(exp, items)
 
 

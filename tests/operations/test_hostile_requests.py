@@ -239,3 +239,39 @@ async def test_a_file_that_breaks_after_staged_batches_fails_and_stores_nothing(
             assert said in job["error"], job["error"]
             assert job["progress"]["done"] >= 200, "batches were staged before the flaw"
     assert await records(client, operator, coll) == []
+
+
+async def test_a_json_array_with_broken_punctuation_is_refused(
+    client: httpx.AsyncClient, app: FastAPI, operator: dict
+) -> None:
+    """Two arrays joined, a missing, doubled or trailing comma: the file is broken, and
+    reading on would drop rows without a word (all of the second array, for one)."""
+    coll = unique("punct")
+    one = [{"content": f"a{i}", "external_id": f"a{i}"} for i in range(3)]
+    cases = {
+        "joined": json.dumps(one) + "\n" + json.dumps(one),
+        "missing": '[{"content": "a"} {"content": "b"}]',
+        "doubled": '[{"content": "a"},, {"content": "b"}]',
+        "leading": '[, {"content": "a"}]',
+        "trailing": '[{"content": "a"},]',
+    }
+    for name, text in cases.items():
+        path = import_path(app, f"{coll}-{name}.json")
+        path.write_text(text)
+        for url in (PREVIEW, IMPORT):
+            resp = await client.post(
+                url, json={"path": path.name, "collection": coll}, headers=operator
+            )
+            assert "invalid JSON" in assert_error(resp, 422)["details"][0]["message"], name
+    # Past the rows a request reads, the job fails and stores nothing.
+    many = [{"content": f"b{i}", "external_id": f"b{i}"} for i in range(300)]
+    joined = import_path(app, f"{coll}-joined-late.json")
+    joined.write_text(json.dumps(many) + json.dumps(one))
+    job = await run_import(client, operator, expect="failed", path=joined.name, collection=coll)
+    assert "after the array's closing ']'" in job["error"], job["error"]
+    assert await records(client, operator, coll) == []
+    # Whitespace (and a byte order mark) around the array and its elements is fine.
+    fine = import_path(app, f"{coll}-fine.json")
+    fine.write_text('\ufeff [ {"content": "x", "external_id": "x"} ,\n{"content": "y"} ]\n\n')
+    await run_import(client, operator, path=fine.name, collection=coll)
+    assert sorted(r["content"] for r in await records(client, operator, coll)) == ["x", "y"]
