@@ -231,7 +231,7 @@ async def _start(
     return await client.post(IMPORT, json=body, headers=headers)
 
 
-async def check_import(
+async def _check_import(
     client: httpx.AsyncClient,
     app: FastAPI,
     headers: dict,
@@ -239,8 +239,8 @@ async def check_import(
     data: bytes,
     exact: bool,
     upload: bool,
+    coll: str,
 ) -> None:
-    coll = unique("prop")
     params: dict[str, Any] = {
         "collection": coll,
         "max_error_ratio": 1,
@@ -285,6 +285,16 @@ async def check_import(
     # Rows without an id and the same content are one record (the content hash).
     assert bool(unnamed) == (None in kept.values())
     assert len(unnamed) <= list(kept.values()).count(None)
+
+
+async def check_import(
+    client: httpx.AsyncClient, app: FastAPI, headers: dict, fmt: str, *example: Any
+) -> None:
+    coll = unique("prop")
+    try:
+        await _check_import(client, app, headers, fmt, *example, coll)
+    finally:
+        import_path(app, coll + SUFFIX[fmt]).unlink(missing_ok=True)
 
 
 FILES = {"csv": csv_file(), "jsonl": jsonl_file(), "json": json_file(), "parquet": parquet_file()}
