@@ -4,12 +4,13 @@ schedule fires go with them), recent ones stay."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from foredeck.db import transaction
 from foredeck.models.jobs import Job
-from foredeck.models.schedules import ScheduleFire
+from foredeck.models.schedules import Schedule, ScheduleFire
 from foredeck.schedules import service
 from tests.jobs.helpers import finished_jobs, wait_job
 from tests.schedules.helpers import make_schedule
@@ -41,3 +42,23 @@ async def test_job_retention_runs_as_a_schedule(
         ).all()
     assert left == set(recent)
     assert fires == []
+
+
+async def test_a_replica_that_finds_the_builtin_schedules_made_meanwhile_starts(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foredeck.schedules import lifecycle
+
+    # The other replica committed them after this one looked and found none.
+    async def none_yet(_session: object, _name: str) -> None:
+        return None
+
+    monkeypatch.setattr(service, "get_by_name", none_yet)
+    await lifecycle.ensure_builtin(app.state)
+    monkeypatch.undo()
+    async with app.state.sessionmaker() as session:
+        names = [s["name"] for s in lifecycle.BUILTIN]
+        count = await session.scalar(
+            select(func.count()).select_from(Schedule).where(Schedule.name.in_(names))
+        )
+    assert count == len(names)

@@ -78,6 +78,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
             "FOREDECK_LOG_LEVEL": "WARNING",
             # The Redis rate-limit store needs an extra package; limits are not what this checks.
             "FOREDECK_RATE_LIMIT_ENABLED": "false",
+            # kombu dumps the messages it cannot give back when Redis dies to a temp file.
+            "TMPDIR": str(tmp_path_factory.mktemp("tmp")),
         }
         with _running(Cluster(root, env, redis_server)) as cl:
             yield cl
@@ -86,9 +88,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
 @contextlib.contextmanager
 def _running(c: Cluster) -> Iterator[Cl]:
     try:
-        # Migrated first, as a deployment does; then every process starts at once on the empty
-        # database, so the replicas race to make the first admin (one wins, none fails).
+        # Migrated first, as a deployment does (and the index state made, as `make cluster`
+        # does: processes that start together on an empty database still race to insert that
+        # row); then every process starts at once, so they race to make the first admin.
         c.cli("db", "upgrade")
+        c.cli("index", "stats")
         url_a, url_b = c.serve("serve-a"), c.serve("serve-b")
         for name in WORKERS:
             c.worker(name)

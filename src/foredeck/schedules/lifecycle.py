@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from foredeck.db import transaction
+from foredeck.errors import Conflict
 from foredeck.jobs import periodic
 from foredeck.jobs.tasks import stop_tasks
 from foredeck.jobs.writes import write_guard
@@ -52,7 +53,9 @@ async def ensure_builtin(state: Any) -> None:
                     await service.create_schedule(
                         session, data=spec, config=state.config, builtin=True
                     )
-        except IntegrityError:
+        except (IntegrityError, Conflict):
+            # Another process stored it between our look and our insert: its insert lost
+            # (IntegrityError), or the name check saw the other's commit (Conflict).
             log.info("builtin_schedule_exists", name=spec["name"])
 
 
