@@ -35,9 +35,6 @@ CLUSTER_ENV := var/cluster/.env
 cluster: install
 	$(BIN)/python scripts/cluster_env.py
 	$(BIN)/honcho -e $(CLUSTER_ENV) run $(BIN)/foredeck db upgrade
-	@# The index state row, made once here: processes starting together on an empty database
-	@# would race to insert it.
-	$(BIN)/honcho -e $(CLUSTER_ENV) run $(BIN)/foredeck index stats >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -e $(CLUSTER_ENV) -f Procfile start
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).

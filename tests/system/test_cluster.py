@@ -88,11 +88,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cl]:
 @contextlib.contextmanager
 def _running(c: Cluster) -> Iterator[Cl]:
     try:
-        # Migrated first, as a deployment does (and the index state made, as `make cluster`
-        # does: processes that start together on an empty database still race to insert that
-        # row); then every process starts at once, so they race to make the first admin.
+        # Migrated first, as a deployment does; then every process starts at once on the empty
+        # database, so they race to make the first admin, the built-in schedules and the
+        # index state row, and each must start.
         c.cli("db", "upgrade")
-        c.cli("index", "stats")
         url_a, url_b = c.serve("serve-a"), c.serve("serve-b")
         for name in WORKERS:
             c.worker(name)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from foredeck.blobs import BlobStoreError
@@ -40,17 +41,27 @@ async def get_state(session: AsyncSession) -> IndexState:
     """The index_state row, created on first use."""
     state = await session.get(IndexState, NAME)
     if state is None:
-        state = IndexState(
-            name=NAME,
-            generation=0,
-            checkpoint_seq=0,
-            index_type="flat",
-            vector_count=0,
-            bytes_on_disk=0,
-            status="ready",
+        # Processes started together on an empty database each get here: the row's insert
+        # yields to one already there instead of failing the start-up with a duplicate key.
+        insert = (
+            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         )
-        session.add(state)
-        await session.flush()
+        await session.execute(
+            insert(IndexState)
+            .values(
+                name=NAME,
+                generation=0,
+                checkpoint_seq=0,
+                index_type="flat",
+                vector_count=0,
+                bytes_on_disk=0,
+                status="ready",
+            )
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        state = await session.get(IndexState, NAME, populate_existing=True)
+        if state is None:
+            raise RuntimeError("index_state was neither inserted nor found")
     return state
 
 
