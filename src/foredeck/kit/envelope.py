@@ -10,7 +10,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from foredeck.errors import AppError
@@ -129,6 +128,9 @@ HTTP_CODES = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Here, not at the top: the client package imports this module and needs no SQLAlchemy.
+    from sqlalchemy.exc import StatementError
+
     # The document says which errors the app answers; the hook also fixes its references.
     openapi.install(app)
 
