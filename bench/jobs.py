@@ -47,7 +47,7 @@ async def _state(config: Any) -> Any:
     from foredeck.db import make_engine, make_sessionmaker
     from foredeck.jobs.registry import load_handlers
     from foredeck.jobs.settings import JobSettings
-    from foredeck.telemetry.pubsub import LocalPubSub
+    from foredeck.kit.pubsub import LocalPubSub
 
     await asyncio.to_thread(migrate.upgrade, config)
     load_handlers()
@@ -106,10 +106,11 @@ async def embedded(n_jobs: int, n_latency: int, concurrency: int) -> dict[str, f
         executor = EmbeddedExecutor(state, concurrency=concurrency, worker_id="bench@embedded")
         # Throughput: a backlog created while the pool is paused, then drained.
         await executor.start()
+        from foredeck.jobs import controls as job_controls
         from foredeck.workers import service as workers_service
 
         async with transaction(state.sessionmaker) as session:
-            await workers_service.pause_all(session)
+            await job_controls.pause_all(session)
         t0 = time.perf_counter()
         ids = await _create(state, n_jobs)
         enqueue_s = time.perf_counter() - t0

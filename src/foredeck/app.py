@@ -16,11 +16,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from foredeck import __version__, migrate
 from foredeck.config import Config
 from foredeck.db import make_engine, make_sessionmaker
-from foredeck.jobs.writes import dispose_sync_engine
 from foredeck.kit.cache import MemoryCache, RedisCache
 from foredeck.kit.envelope import ERROR_RESPONSES, install_error_handlers
 from foredeck.kit.middleware import GZipForGzipClients, RequestContextMiddleware
 from foredeck.kit.ratelimit import RateLimiter
+from foredeck.kit.writes import dispose_sync_engine
 from foredeck.logging import configure_logging, get_logger
 from foredeck.telemetry.metrics import Metrics
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from foredeck.config import Config
-from foredeck.kit.dbtext import dumps_storable_json, refuse_unstorable_text
+from foredeck.dbtext import dumps_storable_json, refuse_unstorable_text
 
 # A bulk import commits in one transaction, which grows the WAL file to its size; SQLite
 # keeps that file at its largest unless told to cut it back once a checkpoint has emptied it.
@@ -47,7 +47,7 @@ class WriteGuard:
     and trying again, so a writer can lose the race to back-to-back transactions for
     seconds. Every write transaction of the process queues here instead: the async engine's
     sessions at their first write (see `_sqlite_write_begins_immediate`), the job engine's
-    own writes around their transaction (`jobs.writes`). Re-entrant for the task that holds
+    own writes around their transaction (`kit.writes`). Re-entrant for the task that holds
     it; a wait longer than SQLite's busy timeout fails as SQLite itself would.
     """
 

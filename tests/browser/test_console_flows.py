@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from playwright.async_api import Page, expect
 
 from foredeck.db import transaction
+from foredeck.jobs import controls as job_controls
 from foredeck.models.jobs import Worker
 from foredeck.operations.sources import imports_dir
-from foredeck.workers import service as workers_service
 from tests.browser.conftest import PageFactory, check_axe, screenshot, wait_live
 from tests.console.server import LiveServer
 
@@ -41,9 +41,9 @@ async def _toast(page: Page, text: str) -> None:
 async def _set_queue_paused(app: FastAPI, queue: str, paused: bool) -> None:
     async with transaction(app.state.sessionmaker) as session:
         if paused:
-            await workers_service.pause_queue(session, queue)
+            await job_controls.pause_queue(session, queue)
         else:
-            await workers_service.resume_queue(session, queue)
+            await job_controls.resume_queue(session, queue)
 
 
 async def test_import_progress_and_lock_in_a_second_browser(

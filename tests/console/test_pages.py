@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.db import transaction
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
 from foredeck.models.settings import Setting
 from foredeck.records import service as records_service
-from foredeck.workers import service as workers_service
 from tests.conftest import UserFactory, unique
 from tests.console.helpers import HTMX, console_client
 from tests.jobs.helpers import finished_jobs, parked_job
@@ -41,7 +41,7 @@ async def _parked_jobs(app: FastAPI, queue: str, n: int) -> list[str]:
     """Queued jobs in a paused queue of their own that no worker will start for a day; the
     pause also holds the ones a test retries (a retry makes them due at once)."""
     async with transaction(app.state.sessionmaker) as session:
-        await workers_service.pause_queue(session, queue)
+        await job_controls.pause_queue(session, queue)
         jobs = [
             await jobs_service.create_job(
                 session, kind="noop", queue=queue, run_after=utcnow() + timedelta(days=1)
@@ -359,7 +359,7 @@ async def test_paused_queues_say_who_paused_them(app: FastAPI, make_user: UserFa
         resp = await api.post(f"/api/v1/queues/{by_hand}/pause", headers=headers)
         assert resp.status_code == 200, resp.text
     async with transaction(app.state.sessionmaker) as session:
-        await workers_service.pause_queue(
+        await job_controls.pause_queue(
             session, by_operation, by="the index restore", automatic=True
         )
     client, _ = await console_client(app, "viewer")
@@ -373,5 +373,5 @@ async def test_paused_queues_say_who_paused_them(app: FastAPI, make_user: UserFa
             assert f"{by_hand} (paused by {name} while" not in page
     finally:
         async with transaction(app.state.sessionmaker) as session:
-            await workers_service.resume_queue(session, by_hand)
-            await workers_service.resume_queue(session, by_operation)
+            await job_controls.resume_queue(session, by_hand)
+            await job_controls.resume_queue(session, by_operation)

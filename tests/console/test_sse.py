@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from foredeck.console.hub import MAX_ITEMS_PER_BATCH, LiveHub
 from foredeck.console.sse import parse_topics
 from foredeck.errors import ValidationFailed
-from foredeck.telemetry.pubsub import LocalPubSub
+from foredeck.kit.pubsub import LocalPubSub
 from tests.console.helpers import console_client
 from tests.console.server import LiveServer
 

@@ -99,11 +99,11 @@ async def test_pause_and_cancel_queued_job(
     client: httpx.AsyncClient, operator: dict, app: FastAPI
 ) -> None:
     from foredeck.db import transaction
-    from foredeck.workers import service as workers_service
+    from foredeck.jobs import controls as job_controls
 
     queue = "q-hold"
     async with transaction(app.state.sessionmaker) as session:
-        await workers_service.pause_queue(session, queue)
+        await job_controls.pause_queue(session, queue)
     try:
         resp = await client.post(
             "/api/v1/jobs",
@@ -122,7 +122,7 @@ async def test_pause_and_cancel_queued_job(
         assert again["status"] == "queued"
     finally:
         async with transaction(app.state.sessionmaker) as session:
-            await workers_service.resume_queue(session, queue)
+            await job_controls.resume_queue(session, queue)
     await wait_job(client, operator, job["id"], ("succeeded",))
 
 

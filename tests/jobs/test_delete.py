@@ -20,6 +20,7 @@ from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
 from foredeck.models.generator import GeneratorChunk
 from foredeck.models.jobs import Job, JobEvent, JobRun, Lock
+from foredeck.schedules.handlers import sweep_by_settings
 from tests.conftest import assert_error
 from tests.jobs.helpers import finished_jobs, parked_job, start_test_job, wait_job
 
@@ -202,7 +203,7 @@ async def test_retention_sweep_deletes_old_finished_jobs_in_batches(
     for job_id in (*recent, queued):
         assert (await owned_rows(app, job_id))["jobs"] == 1
     # The periodic round reads retention.job_days (30 by default): nothing more is old enough.
-    assert await deletion.sweep_by_settings(app.state) == 0
+    assert await sweep_by_settings(app.state) == 0
     assert (await owned_rows(app, recent[0]))["jobs"] == 1
     async with transaction(app.state.sessionmaker) as session:
         await jobs_service.control_job(session, queued, "cancel")

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Connection, text
 
-from foredeck.jobs.writes import run_write
+from foredeck.kit.writes import run_write
 from tests.conftest import unique
 
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from foredeck.db import transaction
+from foredeck.jobs import controls as job_controls
 from foredeck.operations import exportfile, mapping, offload, staging
-from foredeck.workers import service as workers_service
 from tests.conftest import unique
 from tests.operations.helpers import import_path, records, run_export, run_import
 from tests.operations.test_large import write_csv
@@ -49,12 +49,12 @@ def row_work_refused_here(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 async def embedding_paused(app: FastAPI) -> AsyncIterator[None]:
     """Embedding the new records would share this process's loop with the measurement."""
     async with transaction(app.state.sessionmaker) as session:
-        await workers_service.pause_queue(session, "embedding")
+        await job_controls.pause_queue(session, "embedding")
     try:
         yield
     finally:
         async with transaction(app.state.sessionmaker) as session:
-            await workers_service.resume_queue(session, "embedding")
+            await job_controls.resume_queue(session, "embedding")
 
 
 async def test_row_work_never_runs_in_the_server(

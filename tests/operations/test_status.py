@@ -11,9 +11,9 @@ import httpx
 from fastapi import FastAPI
 
 from foredeck.db import transaction
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs.locks import LockHeld, operation_lock
 from foredeck.operations.lifecycle import sweep
-from foredeck.workers import service as workers_service
 from tests.conftest import assert_error, unique
 from tests.operations.helpers import (
     import_and_cancel,
@@ -31,7 +31,7 @@ async def test_second_import_is_refused_while_one_is_queued(
     path = import_path(app, f"{coll}.csv")
     path.write_text("content\none\ntwo\n")
     async with transaction(app.state.sessionmaker) as session:
-        await workers_service.pause_queue(session, "operations")
+        await job_controls.pause_queue(session, "operations")
     try:
         first = await client.post(
             "/api/v1/operations/import",
@@ -53,7 +53,7 @@ async def test_second_import_is_refused_while_one_is_queued(
         assert data["running"] and data["latest"]["job_id"] == first_id
     finally:
         async with transaction(app.state.sessionmaker) as session:
-            await workers_service.resume_queue(session, "operations")
+            await job_controls.resume_queue(session, "operations")
     job = await wait_job(client, operator, first_id)
     assert job["status"] == "succeeded"
     status = (await client.get("/api/v1/operations/import/status", headers=viewer)).json()["data"]

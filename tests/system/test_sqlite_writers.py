@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from foredeck import db
 from foredeck.config import Config
-from foredeck.jobs.writes import dispose_sync_engine, run_write
+from foredeck.kit.writes import dispose_sync_engine, run_write
 
 
 async def test_a_waiting_writer_gets_the_next_turn(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 
 import redis.asyncio as redis_asyncio
 
-from foredeck.telemetry.pubsub import CHANNEL_PREFIX, RedisPubSub
+from foredeck.kit.pubsub import CHANNEL_PREFIX, RedisPubSub
 
 
 async def _next(stream, n: int) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from foredeck.kit.pubsub import LocalPubSub
 from foredeck.kit.sse import TopicBatcher, until_deadline
-from foredeck.telemetry.pubsub import LocalPubSub
 
 
 async def test_quiet_spell_does_not_close_the_stream() -> None:

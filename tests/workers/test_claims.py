@@ -8,10 +8,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from foredeck.db import transaction
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobEvent, JobRun
-from foredeck.workers import service as workers_service
 from foredeck.workers.runner import JobRunner
 from tests.conftest import unique
 
@@ -37,11 +37,11 @@ async def test_claim_takes_the_limit_best_first_and_records_each_start(
     runner = JobRunner(app.state, unique("claimer"))
     try:
         async with transaction(app.state.sessionmaker) as session:
-            await workers_service.pause_queue(session, queue)
+            await job_controls.pause_queue(session, queue)
         assert await runner.claim(limit=3, queues=[queue]) == []
 
         async with transaction(app.state.sessionmaker) as session:
-            await workers_service.resume_queue(session, queue)
+            await job_controls.resume_queue(session, queue)
         first = await runner.claim(limit=3, queues=[queue])
         # Highest priority first; equal priorities in the order they were created.
         assert [c.job_id for c in first] == [ids[3], ids[1], ids[5]]

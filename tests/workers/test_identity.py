@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.db import transaction
-from foredeck.jobs import deletion
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Worker
+from foredeck.schedules.handlers import sweep_by_settings
 from foredeck.workers.embedded import EmbeddedExecutor
 from foredeck.workers.identity import default_worker_id
 from tests.conftest import unique
@@ -86,7 +86,7 @@ async def test_retention_round_forgets_long_stopped_workers(app: FastAPI) -> Non
     async with transaction(app.state.sessionmaker) as session:
         session.add_all(rows)
     # retention.job_days is 30 by default.
-    await deletion.sweep_by_settings(app.state)
+    await sweep_by_settings(app.state)
     async with app.state.sessionmaker() as session:
         left = set(
             await session.scalars(select(Worker.id).where(Worker.id.in_([w.id for w in rows])))

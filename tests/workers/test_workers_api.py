@@ -11,9 +11,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
+from foredeck.jobs import controls as job_controls
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, Worker
-from foredeck.workers import service as workers_service
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import start_test_job, wait_job
 
@@ -103,16 +103,16 @@ async def test_drain_refuses_new_jobs_and_holds_while_a_job_is_active(
 
 
 async def test_a_drain_ends_by_itself_once_no_job_is_active(db: AsyncSession) -> None:
-    await workers_service.drain(db)
+    await job_controls.drain(db)
     await db.flush()
     # Other tests' jobs share the database: they are ended inside this rolled-back transaction
     # only, so the count is zero here whatever else is queued in the session.
     await db.execute(update(Job).where(Job.status.in_(ACTIVE_STATUSES)).values(status="cancelled"))
-    assert await workers_service.active_job_count(db) == 0
-    assert await workers_service.finish_drain_if_empty(db) is True
-    assert await workers_service.is_draining(db) is False
+    assert await job_controls.active_job_count(db) == 0
+    assert await job_controls.finish_drain_if_empty(db) is True
+    assert await job_controls.is_draining(db) is False
     # Nothing to end a second time.
-    assert await workers_service.finish_drain_if_empty(db) is False
+    assert await job_controls.finish_drain_if_empty(db) is False
 
 
 async def test_undrain_ends_drain_now(client: httpx.AsyncClient, operator: dict) -> None:

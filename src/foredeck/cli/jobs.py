@@ -1,5 +1,5 @@
 """CLI of the job engine: `foredeck jobs ...`; `foredeck workers` and `foredeck worker` come
-from foredeck.workers.cli.
+from foredeck.cli.workers.
 
 Without --url they work on the database directly (no server needed), so they show and
 control the same jobs as the API in both deployment modes; with --url (FOREDECK_URL) they
@@ -249,7 +249,7 @@ def jobs_test(
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the foredeck command."""
-    from foredeck.workers.cli import worker, workers_app
+    from foredeck.cli.workers import worker, workers_app
 
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(workers_app, name="workers")

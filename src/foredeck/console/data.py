@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.console.backends import service
+from foredeck.jobs import controls as job_controls
 from foredeck.models.base import utcnow
 
 OPERATION_KINDS = ("import", "export", "index_rebuild")
@@ -59,8 +60,7 @@ async def worker_summary(request: Request, session: AsyncSession) -> dict[str, A
     counts = {s: 0 for s in ("running", "paused", "draining", "stale", "stopped")}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    workers = service("workers")
-    draining = bool(workers and await workers.is_draining(session))
+    draining = await job_controls.is_draining(session)
     return {"counts": counts, "draining": draining, "total": len(rows)}
 
 

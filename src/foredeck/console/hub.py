@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from foredeck.jobs.tasks import stop_tasks
 from foredeck.kit.background import logged_failure
+from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 
 log = get_logger(__name__)

@@ -22,8 +22,8 @@ from foredeck.db import transaction
 from foredeck.embedding import registry
 from foredeck.embedding import service as embedding_service
 from foredeck.errors import AppError
-from foredeck.jobs.tasks import stop_tasks
 from foredeck.kit.background import logged_failure
+from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.settings import service as settings_service

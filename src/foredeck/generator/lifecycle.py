@@ -15,7 +15,7 @@ from sqlalchemy import select
 from foredeck.blobs import BlobStoreError
 from foredeck.generator import remote
 from foredeck.jobs import periodic
-from foredeck.jobs.tasks import stop_tasks
+from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.jobs import Job
 

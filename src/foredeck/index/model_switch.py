@@ -29,7 +29,7 @@ from foredeck.embedding import registry
 from foredeck.errors import AppError, ServiceUnavailable
 from foredeck.index import service as index_service
 from foredeck.index.manager import NAME
-from foredeck.jobs.tasks import stop_tasks
+from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.index import IndexState
 from foredeck.models.settings import Setting

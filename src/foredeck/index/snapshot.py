@@ -228,12 +228,12 @@ async def _index_lock(state: Any) -> AsyncIterator[None]:
 async def _embedding_paused(state: Any) -> AsyncIterator[None]:
     """Stop embedding workers claiming jobs while the index is replaced."""
     from foredeck.db import transaction
-    from foredeck.workers import service as workers_service
+    from foredeck.jobs import controls as job_controls
 
     async with transaction(state.sessionmaker) as session:
-        already = "embedding" in await workers_service.paused_queues(session)
+        already = "embedding" in await job_controls.paused_queues(session)
         if not already:
-            await workers_service.pause_queue(
+            await job_controls.pause_queue(
                 session, "embedding", by="the index restore", automatic=True
             )
     try:
@@ -241,7 +241,7 @@ async def _embedding_paused(state: Any) -> AsyncIterator[None]:
     finally:
         if not already:
             async with transaction(state.sessionmaker) as session:
-                await workers_service.resume_queue(session, "embedding")
+                await job_controls.resume_queue(session, "embedding")
 
 
 async def restore(state: Any, archive: Path) -> dict[str, Any]:

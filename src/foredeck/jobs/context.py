@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
-from foredeck.jobs.writes import write_guard
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobEvent

@@ -21,11 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound
 from foredeck.jobs.dispatch import publish_after_commit
-from foredeck.jobs.writes import write_guard
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, Lock
-from foredeck.workers import service as workers_service
 
 log = get_logger(__name__)
 # Folders under the data dir that hold a sub-folder per job, named by its id: the job's own
@@ -184,19 +183,3 @@ async def sweep_expired(state: Any, *, days: float, batch: int = SWEEP_BATCH) ->
     if total:
         log.info("job_retention_sweep", deleted=total, days=days)
     return total
-
-
-async def sweep_by_settings(state: Any) -> int:
-    """One retention round with the `retention.job_days` setting."""
-    from foredeck.settings import service as settings_service
-
-    async with state.sessionmaker() as session:
-        retention = await settings_service.get_section(session, "retention")
-    # Pools that stopped for good (a suffixed id is never taken again) go with the old jobs.
-    async with write_guard(state), transaction(state.sessionmaker) as session:
-        workers = await workers_service.prune_stopped(
-            session, older_than=timedelta(days=retention.job_days)
-        )
-    if workers:
-        log.info("worker_retention_sweep", deleted=workers, days=retention.job_days)
-    return await sweep_expired(state, days=retention.job_days)

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from foredeck.jobs.dispatch import register_publisher
 from foredeck.jobs.registry import load_handlers
 from foredeck.jobs.settings import JobSettings
-from foredeck.telemetry.pubsub import make_pubsub
+from foredeck.kit.pubsub import make_pubsub
 
 
 async def startup(app: FastAPI) -> None:

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound
 from foredeck.jobs.schemas import LockRead
-from foredeck.jobs.tasks import stop_tasks
-from foredeck.jobs.writes import write_guard
+from foredeck.kit.tasks import stop_tasks
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, Lock

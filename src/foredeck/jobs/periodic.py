@@ -21,5 +21,5 @@ async def repeat(round_: Callable[[], Awaitable[Any]], *, every: float, name: st
 
 
 def start(round_: Callable[[], Awaitable[Any]], *, every: float, name: str) -> asyncio.Task[None]:
-    """The repeating task; stop it with foredeck.jobs.tasks.stop_tasks."""
+    """The repeating task; stop it with foredeck.kit.tasks.stop_tasks."""
     return asyncio.create_task(repeat(round_, every=every, name=name), name=f"foredeck-{name}")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import ValidationFailed
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs import deletion
 from foredeck.jobs import locks as locks_service
 from foredeck.jobs import service as jobs_service
@@ -34,7 +35,6 @@ from foredeck.jobs.schemas import (
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
-from foredeck.workers import service as workers_service
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -208,9 +208,9 @@ async def control_job(job_id: str, body: ControlBody, _: Operator, session: Sess
 async def queue_summary(_: Viewer, session: SessionDep) -> Any:
     """Pending, running and failed counts per queue and kind, and recent failures."""
     counts = await jobs_service.status_counts(session)
-    controls = await workers_service.active_controls(session)
+    controls = await job_controls.active_controls(session)
     queues = []
-    for name in sorted(set(counts) | await workers_service.paused_queues(session)):
+    for name in sorted(set(counts) | await job_controls.paused_queues(session)):
         by_kind = counts.get(name, {})
 
         def total(status: str, kinds: dict[str, dict[str, int]] = by_kind) -> int:
@@ -219,7 +219,7 @@ async def queue_summary(_: Viewer, session: SessionDep) -> Any:
         queues.append(
             QueueStats(
                 queue=name,
-                paused=f"{workers_service.QUEUE_PREFIX}{name}" in controls,
+                paused=f"{job_controls.QUEUE_PREFIX}{name}" in controls,
                 pending=total("queued"),
                 running=total("running") + total("cancelling"),
                 paused_jobs=total("paused"),
@@ -230,8 +230,8 @@ async def queue_summary(_: Viewer, session: SessionDep) -> Any:
     failures = await jobs_service.recent_failures(session)
     return ok(
         QueueSummary(
-            draining=workers_service.DRAIN in controls,
-            paused_all=workers_service.PAUSE_ALL in controls,
+            draining=job_controls.DRAIN in controls,
+            paused_all=job_controls.PAUSE_ALL in controls,
             queues=queues,
             recent_failures=[job_read(j) for j in failures],
         )

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs import listing, locks
 from foredeck.jobs.context import event_payload
 from foredeck.jobs.dispatch import enqueue_after_commit, publish_after_commit
@@ -18,7 +19,6 @@ from foredeck.jobs.registry import HANDLERS, get_spec, load_handlers
 from foredeck.jobs.settings import JobSettings
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, JobEvent, JobRun
-from foredeck.workers import service as workers_service
 
 MAX_PARAMS_BYTES = 1_000_000
 
@@ -141,7 +141,7 @@ async def create_job(
 
 
 async def refuse_while_draining(session: AsyncSession) -> None:
-    if await workers_service.is_draining(session):
+    if await job_controls.is_draining(session):
         raise ServiceUnavailable(
             "Workers are draining: new jobs are refused until the queue is empty",
             code="WORKERS_DRAINING",

@@ -16,7 +16,6 @@ from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import Conflict, NotFound, ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
@@ -286,8 +285,21 @@ def filter_model(spec: CrudSpec) -> type[BaseModel]:
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def crud_router(spec: CrudSpec) -> APIRouter:
+@dataclass(frozen=True)
+class CrudRoles:
+    """The dependencies that admit a viewer, an operator and an admin.
+
+    Passed in by the caller so that kit, below every domain, never imports auth.
+    """
+
+    viewer: Any
+    operator: Any
+    admin: Any
+
+
+def crud_router(spec: CrudSpec, roles: CrudRoles) -> APIRouter:
     """list / get / create / update / delete routes for one spec."""
+    Viewer, Operator, Admin = roles.viewer, roles.operator, roles.admin
     SPECS[spec.model] = spec
     create_body, update_body, out = spec.create, spec.update, spec.out
     filters_model = filter_model(spec)
@@ -295,7 +307,7 @@ def crud_router(spec: CrudSpec) -> APIRouter:
     router = APIRouter(prefix=f"{spec.prefix}/{spec.path}", tags=[spec.tag or spec.path])
 
     async def list_route(
-        _: Viewer,
+        _: Viewer,  # type: ignore[valid-type]
         session: SessionDep,
         request: Request,
         filters: Annotated[filters_model, Query()],  # type: ignore[valid-type]
@@ -322,7 +334,7 @@ def crud_router(spec: CrudSpec) -> APIRouter:
     async def update_route(
         item_id: id_type,  # type: ignore[valid-type]
         body: update_body,  # type: ignore[valid-type]
-        _: Operator,
+        _: Operator,  # type: ignore[valid-type]
         session: SessionDep,
     ) -> Any:
         row = await get_writable(session, spec, item_id)
@@ -331,7 +343,7 @@ def crud_router(spec: CrudSpec) -> APIRouter:
 
     async def delete_route(
         item_id: id_type,  # type: ignore[valid-type]
-        _: Admin,
+        _: Admin,  # type: ignore[valid-type]
         session: SessionDep,
         cascade: Annotated[bool, Query(description="Also delete rows that reference it")] = False,
     ) -> Response:

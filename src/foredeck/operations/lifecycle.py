@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from foredeck.blobs.health import blob_store_health
 from foredeck.jobs import periodic
-from foredeck.jobs.tasks import stop_tasks
+from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.operations import offload
 from foredeck.operations.sources import exports_dir, imports_dir

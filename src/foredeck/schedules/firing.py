@@ -20,16 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
 from foredeck.errors import AppError
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs import locks
 from foredeck.jobs.registry import get_spec
-from foredeck.jobs.writes import write_guard
 from foredeck.kit.background import logged_failure
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, Lock
 from foredeck.models.schedules import Schedule
 from foredeck.schedules import service, timing
-from foredeck.workers import service as workers_service
 
 log = get_logger(__name__)
 # Schedules looked at per tick; the rest wait for the next tick.
@@ -49,7 +49,7 @@ async def fire_due(
     if ids is not None:
         stmt = stmt.where(Schedule.id.in_(list(ids)))
     async with state.sessionmaker() as session:
-        if await workers_service.is_draining(session):
+        if await job_controls.is_draining(session):
             # New jobs are refused while draining: the fires stay due for later.
             return 0
         due = (await session.execute(stmt.order_by(Schedule.next_fire_at).limit(BATCH))).all()

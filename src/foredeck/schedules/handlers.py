@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from foredeck.db import transaction
+from foredeck.jobs import deletion
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.registry import job_handler
+from foredeck.kit.writes import write_guard
+from foredeck.logging import get_logger
+from foredeck.settings import service as settings_service
+from foredeck.workers import service as workers_service
+
+log = get_logger(__name__)
+
+
+async def sweep_by_settings(state: Any) -> int:
+    """One retention round with the `retention.job_days` setting."""
+    async with state.sessionmaker() as session:
+        retention = await settings_service.get_section(session, "retention")
+    # Pools that stopped for good (a suffixed id is never taken again) go with the old jobs.
+    async with write_guard(state), transaction(state.sessionmaker) as session:
+        workers = await workers_service.prune_stopped(
+            session, older_than=timedelta(days=retention.job_days)
+        )
+    if workers:
+        log.info("worker_retention_sweep", deleted=workers, days=retention.job_days)
+    return await deletion.sweep_expired(state, days=retention.job_days)
 
 
 @job_handler("job_retention", queue="default", locks=("retention:jobs",))
 async def job_retention(ctx: JobContext) -> dict[str, Any]:
     """Delete finished jobs older than the retention.job_days setting."""
-    from foredeck.jobs import deletion
-
-    return {"deleted": await deletion.sweep_by_settings(ctx.state)}
+    return {"deleted": await sweep_by_settings(ctx.state)}
 
 
 @job_handler("telemetry_retention", queue="default", locks=("retention:telemetry",))

@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from foredeck.db import transaction
 from foredeck.errors import Conflict
 from foredeck.jobs import periodic
-from foredeck.jobs.tasks import stop_tasks
-from foredeck.jobs.writes import write_guard
+from foredeck.kit.tasks import stop_tasks
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.schedules import firing, service
 

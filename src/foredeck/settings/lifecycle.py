@@ -12,6 +12,9 @@ log = get_logger(__name__)
 
 async def startup(app: FastAPI) -> None:
     from foredeck.settings.migration import import_config
+    from foredeck.settings.service import worker_slots
+
+    app.state.worker_slots = worker_slots
 
     try:
         async with transaction(app.state.sessionmaker) as session:

@@ -236,3 +236,10 @@ async def mark_config_imported(session: AsyncSession, report: dict[str, Any]) ->
 async def stored_keys(session: AsyncSession) -> set[str]:
     rows = await session.scalars(select(Setting.key))
     return set(rows)
+
+
+async def worker_slots(session: AsyncSession) -> dict[str, int] | None:
+    """`workers.concurrency` for the executors, or None while the section is not stored."""
+    if "workers" not in await stored_keys(session):
+        return None
+    return dict((await get_section(session, "workers")).concurrency)

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 
 from foredeck.jobs.context import event_payload
-from foredeck.jobs.tasks import stop_tasks
 from foredeck.kit.sse import DEADLINE, deadline_in
+from foredeck.kit.tasks import stop_tasks
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, JobEvent
 
 POLL_SECONDS = 1.0

@@ -13,9 +13,9 @@ from typing import Any
 
 from foredeck.db import transaction
 from foredeck.jobs import locks
-from foredeck.jobs.tasks import stop_tasks
-from foredeck.jobs.writes import write_guard
 from foredeck.kit.background import logged_failure
+from foredeck.kit.tasks import stop_tasks
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.telemetry import service as telemetry_service
 

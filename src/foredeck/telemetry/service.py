@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.errors import ValidationFailed
+from foredeck.jobs import controls as job_controls
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, TelemetrySample, Worker
 from foredeck.workers import service as workers_service
@@ -100,7 +101,7 @@ async def collect(session: AsyncSession, heartbeat_seconds: float) -> dict[str, 
         }
         for r in running.all()
     ]
-    controls = await workers_service.active_controls(session)
+    controls = await job_controls.active_controls(session)
     from foredeck.embedding import service as embedding_service
 
     return {
@@ -115,12 +116,12 @@ async def collect(session: AsyncSession, heartbeat_seconds: float) -> dict[str, 
         "worker_list": worker_list,
         "jobs": jobs,
         "controls": {
-            "draining": workers_service.DRAIN in controls,
-            "paused_all": workers_service.PAUSE_ALL in controls,
+            "draining": job_controls.DRAIN in controls,
+            "paused_all": job_controls.PAUSE_ALL in controls,
             "paused_queues": sorted(
-                n[len(workers_service.QUEUE_PREFIX) :]
+                n[len(job_controls.QUEUE_PREFIX) :]
                 for n in controls
-                if n.startswith(workers_service.QUEUE_PREFIX)
+                if n.startswith(job_controls.QUEUE_PREFIX)
             ),
         },
     }

@@ -379,60 +379,6 @@ class WorkerRuntime:
             WorkerRuntime.current = None
 
 
-def _logging_configured(**_kw: Any) -> None:
-    pass
-
-
-def _say_as_log(msg: str, *_args: Any, **_kw: Any) -> None:
+def say_as_log(msg: str, *_args: Any, **_kw: Any) -> None:
+    """Celery's own terminal notices as log events (`foredeck worker` in JSON log mode)."""
     log.info("celery_notice", message=msg)
-
-
-def run_worker(
-    config: Any, *, queues: list[str] | None, concurrency: int, name: str | None
-) -> None:
-    """`foredeck worker`: the foredeck app's lifespan (no embedded pool) plus a Celery worker."""
-    import socket
-
-    from celery import signals
-
-    from foredeck.app import create_app
-    from foredeck.jobs.registry import HANDLERS, load_handlers
-
-    # A worker serves no HTTP, so it needs no rate limiter (nor its Redis store).
-    config = config.model_copy(update={"rate_limit_enabled": False})
-    configure(config.redis_url)
-    load_handlers()
-    chosen = queues or sorted({spec.queue for spec in HANDLERS.values()} | {"default"})
-    hostname = name or f"foredeck@{socket.gethostname()}"
-    app = create_app(config)
-    app.state.worker_process = True
-    runtime = WorkerRuntime(app, hostname, chosen, concurrency)
-
-    def _interrupt(**_kw: Any) -> None:
-        runtime.interrupt()
-
-    signals.worker_shutting_down.connect(_interrupt, weak=False)
-    # A receiver here tells Celery that logging is configured (create_app did it): Celery
-    # then adds no plain-text handlers of its own, so JSON mode stays JSON.
-    signals.setup_logging.connect(_logging_configured, weak=False)
-    if config.effective_log_format == "json":
-        import celery.apps.worker as celery_worker
-
-        # Celery prints its shutdown notices straight to the terminal, past logging.
-        celery_worker.safe_say = _say_as_log  # type: ignore[assignment]
-    runtime.start()
-    try:
-        worker = celery_app.Worker(
-            hostname=hostname,
-            queues=chosen,
-            concurrency=concurrency,
-            pool="threads",
-            loglevel=config.log_level.upper(),
-            without_gossip=True,
-            without_mingle=True,
-            # The banner is plain text: in JSON mode the output is JSON lines only.
-            quiet=config.effective_log_format == "json",
-        )
-        worker.start()
-    finally:
-        runtime.stop()

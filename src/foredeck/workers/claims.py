@@ -1,6 +1,6 @@
 """The claim transaction: move due jobs to running for one worker, in one round trip.
 
-Written against a plain Connection and run through `jobs.writes.run_write`, so on SQLite the
+Written against a plain Connection and run through `kit.writes.run_write`, so on SQLite the
 whole transaction is one hop to a worker thread, and on PostgreSQL the same code runs on the
 async engine.
 """
@@ -17,10 +17,10 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, insert, litera
 from sqlalchemy.orm import aliased
 
 from foredeck.jobs import locks
+from foredeck.jobs.controls import PAUSE_ALL, QUEUE_PREFIX
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobRun, Worker, WorkerControl
 from foredeck.workers.outcomes import Claimed, event_row, insert_events_on
-from foredeck.workers.service import PAUSE_ALL, QUEUE_PREFIX
 
 
 @dataclass

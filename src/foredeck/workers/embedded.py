@@ -14,24 +14,29 @@ import contextlib
 import os
 import socket
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
 from foredeck.jobs import dispatch
+from foredeck.jobs.controls import DRAIN, PAUSE_ALL, active_controls
 from foredeck.jobs.registry import HANDLERS, load_handlers
-from foredeck.jobs.tasks import stop_tasks
-from foredeck.jobs.writes import write_guard
+from foredeck.kit.tasks import stop_tasks
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, Worker
-from foredeck.settings import service as settings_service
 from foredeck.workers.identity import default_worker_id, release_worker_id, take_worker_id
 from foredeck.workers.runner import ClaimAsk, Claimed, ClaimPlan, JobRunner
-from foredeck.workers.service import DRAIN, PAUSE_ALL, active_controls
 
 log = get_logger(__name__)
+# The operator's per-queue slots, or None while none are set (`concurrency` slots shared by
+# all queues). The settings domain hands one in at start-up as `state.worker_slots`, so the
+# engine reads its settings without importing them.
+SlotReader = Callable[[AsyncSession], Awaitable[dict[str, int] | None]]
 
 
 class WorkerRecord:
@@ -174,10 +179,11 @@ class EmbeddedExecutor:
 
     async def _load_slots(self) -> None:
         per_queue: dict[str, int] | None = None
+        read_slots: SlotReader | None = getattr(self.state, "worker_slots", None)
         async with self.state.sessionmaker() as session:
-            if "workers" in await settings_service.stored_keys(session):
-                section = await settings_service.get_section(session, "workers")
-                per_queue = dict(section.concurrency)
+            if read_slots is not None:
+                per_queue = await read_slots(session)
+            if per_queue is not None:
                 # Queues named only by jobs (created with a queue of their own) get slots too.
                 waiting = await session.execute(
                     select(Job.queue).distinct().where(Job.status == "queued")

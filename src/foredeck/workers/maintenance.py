@@ -14,11 +14,11 @@ import socket
 from typing import Any
 
 from foredeck.db import transaction
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs import locks
-from foredeck.jobs.writes import write_guard
 from foredeck.kit.background import logged_failure
+from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
-from foredeck.workers import service as workers_service
 from foredeck.workers.runner import JobRunner
 
 log = get_logger(__name__)
@@ -55,7 +55,7 @@ class Maintenance:
         async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
             await self.runner.recover(session)
         async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
-            if await workers_service.finish_drain_if_empty(session):
+            if await job_controls.finish_drain_if_empty(session):
                 log.info("drain_finished")
         # Telemetry samples and finished jobs are pruned by their own domains' sweeps
         # (retention.telemetry_hours, retention.job_days).

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from foredeck.auth.deps import Operator, Viewer
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs.dispatch import publish_after_commit
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.envelope import Envelope, ok
@@ -14,7 +15,7 @@ from foredeck.workers import service as workers_service
 from foredeck.workers.schemas import ControlsRead, WorkerRead, worker_read
 
 router = APIRouter(prefix="/api/v1", tags=["workers"])
-QueueName = Annotated[str, Path(pattern=workers_service.QUEUE_NAME_PATTERN)]
+QueueName = Annotated[str, Path(pattern=job_controls.QUEUE_NAME_PATTERN)]
 
 
 def _beat(request: Request) -> float:
@@ -48,7 +49,7 @@ async def controls(_: Viewer, session: SessionDep) -> Any:
 @router.post("/workers/pause-all", response_model=Envelope[ControlsRead])
 async def pause_all(_: Operator, session: SessionDep) -> Any:
     """Stop every worker from starting jobs; running jobs finish."""
-    await workers_service.pause_all(session)
+    await job_controls.pause_all(session)
     _after_change(session, {"action": "pause_all"})
     return ok(await workers_service.read_controls(session))
 
@@ -64,7 +65,7 @@ async def resume_all(_: Operator, session: SessionDep) -> Any:
 @router.post("/workers/drain", response_model=Envelope[ControlsRead])
 async def drain(user: Operator, session: SessionDep) -> Any:
     """Refuse new jobs (503 WORKERS_DRAINING) until the queue is empty, then end by itself."""
-    await workers_service.drain(session, by=user.username)
+    await job_controls.drain(session, by=user.username)
     _after_change(session, {"action": "drain"})
     return ok(await workers_service.read_controls(session))
 
@@ -72,7 +73,7 @@ async def drain(user: Operator, session: SessionDep) -> Any:
 @router.post("/workers/undrain", response_model=Envelope[ControlsRead])
 async def undrain(_: Operator, session: SessionDep) -> Any:
     """End a drain now: new jobs are accepted again."""
-    await workers_service.undrain(session)
+    await job_controls.undrain(session)
     _after_change(session, {"action": "undrain"})
     return ok(await workers_service.read_controls(session))
 
@@ -118,7 +119,7 @@ async def pause_queue(
     session: SessionDep,
 ) -> Any:
     """Stop starting jobs of one queue on every worker."""
-    await workers_service.pause_queue(session, queue, by=principal.username)
+    await job_controls.pause_queue(session, queue, by=principal.username)
     _after_change(session, {"action": "pause_queue", "queue": queue})
     return ok(await workers_service.read_controls(session))
 
@@ -131,6 +132,6 @@ async def resume_queue(
     session: SessionDep,
 ) -> Any:
     """Start jobs of this queue again."""
-    await workers_service.resume_queue(session, queue)
+    await job_controls.resume_queue(session, queue)
     _after_change(session, {"action": "resume_queue", "queue": queue})
     return ok(await workers_service.read_controls(session))

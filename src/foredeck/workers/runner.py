@@ -16,7 +16,7 @@ from foredeck.jobs import dispatch
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost, JobTimeLimit
 from foredeck.jobs.registry import get_spec
-from foredeck.jobs.writes import run_write
+from foredeck.kit.writes import run_write
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job

@@ -19,6 +19,7 @@ from foredeck.console.web import (
     toast_headers,
     trigger_headers,
 )
+from foredeck.jobs import controls as job_controls
 from foredeck.models.base import utcnow
 
 
@@ -113,9 +114,8 @@ async def operation_context(
         if job is not None:
             progress = progress_view(job)
             errors = await row_errors(session, job.id)
-    workers = service("workers")
-    controls = await workers.active_controls(session) if workers else {}
-    queue_pauses = workers.queue_pauses(controls) if workers else []
+    controls = await job_controls.active_controls(session)
+    queue_pauses = job_controls.queue_pauses(controls)
     draining = "drain" in controls
     return {
         "status": status,

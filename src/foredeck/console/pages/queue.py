@@ -13,6 +13,7 @@ from foredeck.auth.schemas import Role
 from foredeck.console.backends import service
 from foredeck.console.web import ConsoleRoute, base_context, done, render, require
 from foredeck.errors import ValidationFailed
+from foredeck.jobs import controls as job_controls
 from foredeck.jobs.dispatch import publish_after_commit
 from foredeck.kit.deps import SessionDep
 from foredeck.models.base import utcnow
@@ -102,8 +103,7 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
     jobs = service("jobs")
     counts = await jobs.status_counts(session) if jobs is not None else {}
     failures = await jobs.recent_failures(session, 10) if jobs is not None else []
-    workers = service("workers")
-    pauses = workers.queue_pauses(await workers.active_controls(session)) if workers else []
+    pauses = job_controls.queue_pauses(await job_controls.active_controls(session))
     paused = {p["queue"]: p for p in pauses}
     known = set(counts) | set(paused) | _handler_queues()
     context = base_context(request, "queue")
@@ -115,7 +115,7 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
         counts=counts,
         failures=failures,
         queues=[(name, paused.get(name)) for name in sorted(known)],
-        can_pause=workers is not None,
+        can_pause=True,
         charts=await chart_data(request, session, WINDOWS[window_key]),
     )
     return render(request, "queue.html", context)
@@ -125,18 +125,15 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
 async def queue_switch(request: Request, session: SessionDep, queue: str, action: str) -> Response:
     """Pause or resume one queue on every worker: the API's /queues/{queue}/pause|resume."""
     principal = require(request, Role.operator)
-    workers = service("workers")
-    if workers is None:
-        raise ValidationFailed("The worker registry is not installed")
     if action not in ("pause", "resume"):
         raise ValidationFailed.field("action", "Choose pause or resume")
-    if not re.fullmatch(workers.QUEUE_NAME_PATTERN, queue):
+    if not re.fullmatch(job_controls.QUEUE_NAME_PATTERN, queue):
         raise ValidationFailed.field("queue", "A queue name is 1-64 letters, digits or _.:-")
     if action == "pause":
-        await workers.pause_queue(session, queue, by=principal.username)
+        await job_controls.pause_queue(session, queue, by=principal.username)
         message = f"Queue {queue} paused: running jobs finish, no new job of it starts"
     else:
-        await workers.resume_queue(session, queue)
+        await job_controls.resume_queue(session, queue)
         message = f"Queue {queue} resumed"
     # Like the API: executors act on a committed "workers" control message.
     publish_after_commit(session, "workers", {"action": f"{action}_queue", "queue": queue,

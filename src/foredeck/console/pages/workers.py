@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.auth.schemas import Role
 from foredeck.console import data
 from foredeck.console.backends import service
 from foredeck.console.web import ConsoleRoute, base_context, done, publish_after, render, require
 from foredeck.errors import ValidationFailed
+from foredeck.jobs import controls as job_controls
 from foredeck.kit.deps import SessionDep
+from foredeck.workers import service as workers_service
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
+CLUSTER_SWITCHES: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
+    "pause_all": job_controls.pause_all,
+    "resume_all": workers_service.resume_all,
+    "undrain": job_controls.undrain,
+}
 CLUSTER_ACTIONS = {
     "pause-all": ("pause_all", "Paused every worker: running jobs finish, no new job starts"),
     "resume-all": ("resume_all", "Resumed every worker"),
@@ -23,24 +32,16 @@ CLUSTER_ACTIONS = {
 }
 
 
-def _workers_service() -> Any:
-    workers = service("workers")
-    if workers is None:
-        raise ValidationFailed("The worker registry is not installed")
-    return workers
-
-
 async def _context(request: Request, session: Any) -> dict[str, Any]:
-    workers = service("workers")
     rows = await data.worker_rows(request, session)
-    controls = await workers.active_controls(session) if workers is not None else {}
+    controls = await job_controls.active_controls(session)
     queue_depth = await data.queue_summary(request, session)
     return {
         "rows": rows,
         "draining": "drain" in controls,
         "drain_info": controls.get("drain") or {},
         "pause_all": "pause_all" in controls,
-        "queue_pauses": workers.queue_pauses(controls) if workers is not None else [],
+        "queue_pauses": job_controls.queue_pauses(controls),
         "queue": queue_depth,
         "stale_after": data.heartbeat_seconds(request) * 3,
         "locks": await _lock_rows(session),
@@ -78,7 +79,6 @@ async def workers_page(request: Request, session: SessionDep) -> Response:
 async def worker_control(request: Request, session: SessionDep) -> Response:
     """Pause or resume one worker."""
     require(request, Role.operator)
-    workers = _workers_service()
     form = await request.form()
     worker_id = str(form.get("worker_id") or "")
     action = str(form.get("action") or "")
@@ -86,7 +86,7 @@ async def worker_control(request: Request, session: SessionDep) -> Response:
         raise ValidationFailed.field("action", "Choose pause or resume")
     if not worker_id:
         raise ValidationFailed.field("worker_id", "Name a worker")
-    worker = await workers.set_worker_paused(session, worker_id, action == "pause")
+    worker = await workers_service.set_worker_paused(session, worker_id, action == "pause")
     message = f"Worker {worker_id}: {'paused' if worker.paused else 'resumed'}"
     response = done(request, message, back="/ui/workers", **{"fd:workers-changed": True})
     return publish_after(response, request, "workers", {"worker": worker_id, "action": action})
@@ -114,11 +114,10 @@ async def cluster_control(request: Request, session: SessionDep, action: str) ->
     principal = require(request, Role.operator)
     if action not in CLUSTER_ACTIONS:
         raise ValidationFailed.field("action", "Unknown worker action")
-    workers = _workers_service()
     name, message = CLUSTER_ACTIONS[action]
     if name == "drain":
-        await workers.drain(session, by=principal.username)
+        await job_controls.drain(session, by=principal.username)
     else:
-        await getattr(workers, name)(session)
+        await CLUSTER_SWITCHES[name](session)
     response = done(request, message, back="/ui/workers", **{"fd:workers-changed": True})
     return publish_after(response, request, "workers", {"action": action})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -96,7 +96,7 @@ def _publish_control(data_dir: Path | None, action: str) -> None:
         return
     import redis
 
-    from foredeck.telemetry.pubsub import CHANNEL_PREFIX
+    from foredeck.kit.pubsub import CHANNEL_PREFIX
 
     client = redis.Redis.from_url(config.redis_url)
     try:
@@ -113,6 +113,7 @@ def _publish_control(data_dir: Path | None, action: str) -> None:
 def _set_paused(
     paused: bool, worker_id: str | None, data_dir: Path | None, url: str | None, token: str | None
 ) -> None:
+    from foredeck.jobs import controls as job_controls
     from foredeck.workers import service as workers_service
 
     if url:
@@ -129,7 +130,7 @@ def _set_paused(
         if worker_id:
             await workers_service.set_worker_paused(session, worker_id, paused)
         elif paused:
-            await workers_service.pause_all(session)
+            await job_controls.pause_all(session)
         else:
             await workers_service.resume_all(session)
 
@@ -156,7 +157,7 @@ def workers_resume(
 
 
 def _set_drain(on: bool, data_dir: Path | None, url: str | None, token: str | None) -> None:
-    from foredeck.workers import service as workers_service
+    from foredeck.jobs import controls as job_controls
 
     if url:
         run_remote(url, token, lambda c: c.drain_workers() if on else c.undrain_workers())
@@ -164,9 +165,9 @@ def _set_drain(on: bool, data_dir: Path | None, url: str | None, token: str | No
 
         async def fn(session: AsyncSession) -> None:
             if on:
-                await workers_service.drain(session, by="cli")
+                await job_controls.drain(session, by="cli")
             else:
-                await workers_service.undrain(session)
+                await job_controls.undrain(session)
 
         _run(data_dir, fn)
         _publish_control(data_dir, "drain" if on else "undrain")
@@ -207,11 +208,65 @@ def worker(
     if not config.redis_url:
         err_console.print("[red]foredeck worker needs FOREDECK_REDIS_URL (scale-out mode)[/]")
         raise typer.Exit(2)
-    from foredeck.workers.celery_app import run_worker
-
     run_worker(
         config,
         queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
         concurrency=concurrency or max(1, config.workers),
         name=name,
     )
+
+
+def _logging_configured(**_kw: Any) -> None:
+    pass
+
+
+def run_worker(
+    config: Any, *, queues: list[str] | None, concurrency: int, name: str | None
+) -> None:
+    """`foredeck worker`: the foredeck app's lifespan (no embedded pool) plus a Celery worker."""
+    import socket
+
+    from celery import signals
+
+    from foredeck.app import create_app
+    from foredeck.jobs.registry import HANDLERS, load_handlers
+    from foredeck.workers.celery_app import WorkerRuntime, celery_app, configure, say_as_log
+
+    # A worker serves no HTTP, so it needs no rate limiter (nor its Redis store).
+    config = config.model_copy(update={"rate_limit_enabled": False})
+    configure(config.redis_url)
+    load_handlers()
+    chosen = queues or sorted({spec.queue for spec in HANDLERS.values()} | {"default"})
+    hostname = name or f"foredeck@{socket.gethostname()}"
+    app = create_app(config)
+    app.state.worker_process = True
+    runtime = WorkerRuntime(app, hostname, chosen, concurrency)
+
+    def _interrupt(**_kw: Any) -> None:
+        runtime.interrupt()
+
+    signals.worker_shutting_down.connect(_interrupt, weak=False)
+    # A receiver here tells Celery that logging is configured (create_app did it): Celery
+    # then adds no plain-text handlers of its own, so JSON mode stays JSON.
+    signals.setup_logging.connect(_logging_configured, weak=False)
+    if config.effective_log_format == "json":
+        import celery.apps.worker as celery_worker
+
+        # Celery prints its shutdown notices straight to the terminal, past logging.
+        celery_worker.safe_say = say_as_log  # type: ignore[assignment]
+    runtime.start()
+    try:
+        worker = celery_app.Worker(
+            hostname=hostname,
+            queues=chosen,
+            concurrency=concurrency,
+            pool="threads",
+            loglevel=config.log_level.upper(),
+            without_gossip=True,
+            without_mingle=True,
+            # The banner is plain text: in JSON mode the output is JSON lines only.
+            quiet=config.effective_log_format == "json",
+        )
+        worker.start()
+    finally:
+        runtime.stop()

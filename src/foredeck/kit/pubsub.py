@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, NamedTuple
 
-from foredeck.jobs.tasks import stop_tasks
+from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 
 log = get_logger(__name__)
