@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class AppError(Exception):
     status_code = 400
@@ -32,6 +34,30 @@ class ValidationFailed(AppError):
     @classmethod
     def field(cls, field: str, message: str, *, code: str | None = None) -> ValidationFailed:
         return cls(message, details=[{"field": field, "message": message}], code=code)
+
+    @classmethod
+    def from_pydantic(
+        cls,
+        exc: ValidationError,
+        message: str = "The request is not valid",
+        *,
+        prefix: str = "",
+        empty: str = "",
+    ) -> ValidationFailed:
+        """The standard 422 with one detail per Pydantic error (see `pydantic_details`)."""
+        return cls(message, details=pydantic_details(exc, prefix=prefix, empty=empty))
+
+
+def pydantic_details(
+    exc: ValidationError, *, prefix: str = "", empty: str = ""
+) -> list[dict[str, str]]:
+    """Pydantic's errors as envelope details: the dotted location after `prefix`, or `empty`
+    for an error of the whole value (a model validator's, which has no location)."""
+    details = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        details.append({"field": f"{prefix}{loc}" if loc else empty, "message": err["msg"]})
+    return details
 
 
 class Unauthorized(AppError):

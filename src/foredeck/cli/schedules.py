@@ -149,10 +149,7 @@ def _validated(model: Any, body: dict[str, Any]) -> dict[str, Any]:
     try:
         return model.model_validate(body).model_dump()  # type: ignore[no-any-return]
     except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        raise ValidationFailed("The schedule is not valid", details=details) from exc
+        raise ValidationFailed.from_pydantic(exc, "The schedule is not valid") from exc
 
 
 def _find(session: AsyncSession, ref: str) -> Any:

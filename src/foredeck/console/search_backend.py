@@ -34,16 +34,11 @@ async def search(
         try:
             request_model = schemas.SearchRequest.model_validate(body)
         except ValidationError as exc:
-            raise ValidationFailed(
-                "The search is not valid",
-                details=[
-                    {
-                        "field": ".".join(str(p) for p in e["loc"]).replace("query", "q") or "q",
-                        "message": e["msg"],
-                    }
-                    for e in exc.errors()
-                ],
-            ) from exc
+            failed = ValidationFailed.from_pydantic(exc, "The search is not valid", empty="q")
+            # The form's field is `q` where the API's is `query`.
+            for detail in failed.details:
+                detail["field"] = detail["field"].replace("query", "q")
+            raise failed from exc
         result = await index_search.search(session, request.app.state, request_model)
         note = None
         if "embedding_state" in filters:

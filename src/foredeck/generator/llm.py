@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from foredeck.errors import AppError, ServiceUnavailable
+from foredeck.errors import AppError, ServiceUnavailable, pydantic_details
 from foredeck.generator.schemas import DatasetSchema, FieldType
 
 ATTEMPTS = 2
@@ -97,10 +97,7 @@ def _schema_errors(data: dict[str, Any]) -> list[dict[str, str]]:
     try:
         DatasetSchema.model_validate(probe)
     except ValidationError as exc:
-        return [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-            for err in exc.errors()
-        ]
+        return pydantic_details(exc)
     return []
 
 

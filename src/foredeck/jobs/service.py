@@ -23,16 +23,6 @@ from foredeck.models.jobs import ACTIVE_STATUSES, Job, JobEvent, JobRun
 MAX_PARAMS_BYTES = 1_000_000
 
 
-def _params_error(exc: ValidationError) -> ValidationFailed:
-    details = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        details.append(
-            {"field": f"params.{loc}" if loc else "params", "message": err.get("msg", "invalid")}
-        )
-    return ValidationFailed("The job's params are not valid", details=details)
-
-
 def validate_params(kind: str, params: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
     """(params model or None, JSON-safe params) for a kind; 422 on unknown kind or bad params."""
     spec = get_spec(kind)
@@ -46,7 +36,9 @@ def validate_params(kind: str, params: dict[str, Any] | None) -> tuple[Any, dict
     try:
         model = spec.params.model_validate(params or {})
     except ValidationError as exc:
-        raise _params_error(exc) from exc
+        raise ValidationFailed.from_pydantic(
+            exc, "The job's params are not valid", prefix="params.", empty="params"
+        ) from exc
     return model, model.model_dump(mode="json")
 
 

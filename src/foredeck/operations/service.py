@@ -29,20 +29,11 @@ from foredeck.operations.sources import sheet_target, sheets_client
 LOCK_NAMES = {"import": "import", "export": "export", "index": "index"}
 
 
-def validation_error(exc: ValidationError, prefix: str = "") -> ValidationFailed:
-    """A Pydantic error as the standard 422 with per-field messages."""
-    details = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        details.append({"field": f"{prefix}{loc}" or "body", "message": err.get("msg", "invalid")})
-    return ValidationFailed("The request is not valid", details=details)
-
-
 def parse(model: type[BaseModel], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc) from exc
+        raise ValidationFailed.from_pydantic(exc, empty="body") from exc
 
 
 def operation_kinds(operation: str) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
-from foredeck.errors import NotFound, ValidationFailed
+from foredeck.errors import NotFound, ValidationFailed, pydantic_details
 from foredeck.models.base import utcnow
 from foredeck.models.settings import Setting
 from foredeck.settings import validators
@@ -113,11 +113,7 @@ def parse_section(name: str, value: Any) -> tuple[Section | None, list[FieldErro
     try:
         return model.model_validate(value), []
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err.get("loc", ())) or name
-            errors.append(FieldError(field=loc, message=err.get("msg", "invalid value")))
-        return None, errors
+        return None, [FieldError(**d) for d in pydantic_details(exc, empty=name)]
 
 
 async def validate_value(

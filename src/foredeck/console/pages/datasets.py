@@ -24,7 +24,7 @@ from foredeck.console.web import (
     require,
     toast_headers,
 )
-from foredeck.errors import NotFound, ValidationFailed
+from foredeck.errors import NotFound, ValidationFailed, pydantic_details
 from foredeck.kit.deps import SessionDep
 from foredeck.models.jobs import Job
 
@@ -43,10 +43,7 @@ def _gen() -> tuple[Any, Any, Any]:
 
 
 def _pydantic_errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "_form", "message": e["msg"]}
-        for e in exc.errors()
-    ]
+    return pydantic_details(exc, empty="_form")
 
 
 async def _recent(session: Any) -> list[Job]:
