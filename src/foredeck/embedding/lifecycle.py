@@ -44,8 +44,6 @@ async def chosen_model(state: Any) -> str:
             return section.model
     except AppError as exc:
         log.error("embedding_setting_unusable", error=exc.message)
-    except ImportError:
-        pass
     return registry.default_model(config)
 
 

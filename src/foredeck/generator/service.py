@@ -37,10 +37,8 @@ GEMINI_OPENAI_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
 
 
 async def _settings(session: AsyncSession) -> Any | None:
-    try:
-        from foredeck.settings import service as settings_service
-    except ImportError:
-        return None
+    from foredeck.settings import service as settings_service
+
     return await settings_service.get_section(session, "generator")
 
 

@@ -132,7 +132,7 @@ async def index_params(state: Any) -> IndexParams:
         async with state.sessionmaker() as session:
             section = await settings_service.get_section(session, "index")
             stored = "index" in await settings_service.stored_keys(session)
-    except (ImportError, AttributeError):
+    except AttributeError:
         return params
     if not stored:
         return params

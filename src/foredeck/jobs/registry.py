@@ -77,15 +77,13 @@ def get_spec(kind: str) -> HandlerSpec | None:
     return HANDLERS.get(kind)
 
 
-# Modules whose import registers handlers; a missing one (a domain not built yet) is skipped.
+# Modules whose import registers handlers.
 HANDLER_MODULES = [
     "foredeck.jobs.handlers",
     "foredeck.operations.handlers",
     "foredeck.embedding.handlers",
     "foredeck.index.handlers",
     "foredeck.generator.handlers",
-    "foredeck.settings.handlers",
-    "foredeck.registry.handlers",
     "foredeck.schedules.handlers",
 ]
 _loaded = False
@@ -101,9 +99,6 @@ def load_handlers() -> None:
     for name in HANDLER_MODULES:
         try:
             importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                log.exception("handlers_import_failed", module=name)
         except Exception:
             # One domain's broken module must not stop every other kind from running.
             log.exception("handlers_import_failed", module=name)

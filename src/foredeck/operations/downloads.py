@@ -49,13 +49,10 @@ def download_provider(kind: str) -> Callable[[DownloadProvider], DownloadProvide
 
 
 def _load_providers() -> None:
-    import importlib
+    # The kinds' handler modules register their providers when imported.
+    from foredeck.jobs.registry import load_handlers
 
-    for name in ("foredeck.operations.handlers", "foredeck.generator.handlers"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    load_handlers()
 
 
 async def resolve(state: Any, job: Any, options: dict[str, str] | None = None) -> Download:

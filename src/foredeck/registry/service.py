@@ -13,12 +13,8 @@ from sqlalchemy import Integer, String, case, cast, literal, null, select, type_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.models.base import JSONType
+from foredeck.models.jobs import JobRun
 from foredeck.models.registry import TaskExecution
-
-try:
-    from foredeck.models.jobs import JobRun
-except ImportError:  # the jobs domain has not added its runs table
-    JobRun = None  # type: ignore[assignment,misc]
 
 JOB_RUN_PREFIX = "job-run-"
 
@@ -69,14 +65,12 @@ def _job_run_rows() -> Any:
 
 def executions_source() -> Any:
     """Worker-reported executions and job runs as one subquery with TaskExecutionOut columns."""
-    if JobRun is None:
-        return _worker_rows().subquery("executions")
     return union_all(_worker_rows(), _job_run_rows()).subquery("executions")
 
 
 async def fetch_job_run(session: AsyncSession, item_id: Any) -> dict[str, Any] | None:
     """A job run by its task-execution id (`job-run-<n>`), or None."""
-    if JobRun is None or not str(item_id).startswith(JOB_RUN_PREFIX):
+    if not str(item_id).startswith(JOB_RUN_PREFIX):
         return None
     source = executions_source()
     row = (await session.execute(select(source).where(source.c.id == str(item_id)))).mappings()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,30 +24,17 @@ from foredeck.settings.schemas import (
     ValidationResult,
 )
 
-# Used only while foredeck.embedding has no registry (it is imported lazily).
-FALLBACK_MODELS = ("all-MiniLM-L6-v2", "static-64")
-
 
 def needs_remote(name: str) -> bool:
     """Sections whose full validation calls another service."""
     return name == "sheets"
 
 
-def _registry() -> Any:
-    try:
-        return importlib.import_module("foredeck.embedding.registry")
-    except ImportError:
-        return None
-
-
 def known_models(config: Config) -> list[str]:
     """Model names the embedding registry knows (installed or not)."""
-    registry = _registry()
-    if registry is None:
-        names = list(FALLBACK_MODELS)
-        if config.embedding_model and config.embedding_model not in names:
-            names.append(config.embedding_model)
-        return names
+    # Imported when used: the embedding domain reads its settings section from here.
+    from foredeck.embedding import registry
+
     return [m.name for m in registry.available_models(config)]
 
 
@@ -118,14 +104,8 @@ async def check_sheets(
 def check_embedding(value: EmbeddingSettings, config: Config) -> ValidationResult:
     if value.model is None:
         return ValidationResult(valid=True, info={"model": "server default"})
-    registry = _registry()
-    if registry is None:
-        names = known_models(config)
-        if value.model not in names:
-            return _fail(
-                "model", f"unknown model {value.model!r}; choose one of {', '.join(names)}"
-            )
-        return ValidationResult(valid=True)
+    from foredeck.embedding import registry
+
     try:
         info = registry.model_info(config, value.model)
     except AppError as exc:
