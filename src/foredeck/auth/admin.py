@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import ROLE_RANK, Role
 from foredeck.auth.service import Principal
-from foredeck.console.session import forget_user
+from foredeck.auth.sessions import forget_user
 from foredeck.errors import Conflict, Forbidden
 from foredeck.models.auth import ApiKey, User
 

@@ -25,7 +25,7 @@ from foredeck.auth.schemas import (
     UserPublic,
     UserUpdate,
 )
-from foredeck.console.session import forget_user
+from foredeck.auth.sessions import forget_user
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination

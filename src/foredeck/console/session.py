@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.auth.service import Principal
+from foredeck.auth.sessions import local_checks, user_key
 from foredeck.kit.envelope import error_response
 from foredeck.logging import get_logger
 
@@ -111,10 +112,6 @@ def revoked_key(sid: str) -> str:
     return f"console:revoked:{sid}"
 
 
-def user_key(user_id: int) -> str:
-    return f"console:user:{user_id}"
-
-
 async def _lookup(app: Any, session: ConsoleSession) -> Principal | None:
     cache = app.state.cache
     try:
@@ -150,27 +147,19 @@ async def _lookup(app: Any, session: ConsoleSession) -> Principal | None:
 # A page opens several requests at once (the page, its SSE stream, htmx refreshes); they share
 # one lookup, and its answer is kept for a moment in this process.
 LOCAL_TTL = 2.0
-_local: dict[str, tuple[float, Principal | None]] = {}
 _inflight: dict[str, asyncio.Future[Principal | None]] = {}
 
 
 def forget_local(sid: str) -> None:
     """Drop this process's memory of a session (at sign-out)."""
-    for key in [k for k in _local if k.startswith(f"{sid}:")]:
-        _local.pop(key, None)
-
-
-async def forget_user(app: Any, user_id: int) -> None:
-    """Make this user's sessions be checked again at once (password or role changed)."""
-    await app.state.cache.delete(user_key(user_id))
-    for key in [k for k in _local if k.split(":")[1:2] == [str(user_id)]]:
-        _local.pop(key, None)
+    for key in [k for k in local_checks if k.startswith(f"{sid}:")]:
+        local_checks.pop(key, None)
 
 
 async def principal_for_session(app: Any, session: ConsoleSession) -> Principal | None:
     """The signed-in user (cached briefly), or None when revoked, deleted or disabled."""
     key = f"{session.sid}:{session.user_id}:{id(app)}"
-    hit = _local.get(key)
+    hit = local_checks.get(key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
     future = _inflight.get(key)
@@ -179,9 +168,9 @@ async def principal_for_session(app: Any, session: ConsoleSession) -> Principal 
         _inflight[key] = future
         future.add_done_callback(lambda _f: _inflight.pop(key, None))
     principal = await asyncio.shield(future)
-    if len(_local) > 10_000:
-        _local.clear()
-    _local[key] = (time.monotonic() + LOCAL_TTL, principal)
+    if len(local_checks) > 10_000:
+        local_checks.clear()
+    local_checks[key] = (time.monotonic() + LOCAL_TTL, principal)
     return principal
 
 

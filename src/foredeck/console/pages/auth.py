@@ -10,6 +10,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import PasswordChange, Role
+from foredeck.auth.sessions import forget_user
 from foredeck.console import session as console_session
 from foredeck.console.web import PUBLIC, ConsoleRoute, base_context, render, require, safe_next
 from foredeck.db import transaction
@@ -153,7 +154,7 @@ async def account_password(request: Request) -> Response:
     except ValidationFailed as exc:
         field = exc.details[0]["field"] if exc.details else "current_password"
         return _account_page(request, errors={field: exc.message}, status=422)
-    await console_session.forget_user(request.app, principal.user_id)
+    await forget_user(request.app, principal.user_id)
     # This browser stays signed in with a fresh session; all others are refused.
     response = RedirectResponse("/ui/account?changed=1", status_code=303)
     _start_session(request, response, principal.user_id, stamp)
