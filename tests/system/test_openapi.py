@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from foredeck.generator.storage import MEDIA_TYPES as DATASET_MEDIA_TYPES
-from foredeck.operations.downloads import MEDIA_TYPES
+from foredeck.jobs.outputs import MEDIA_TYPES
 from foredeck.operations.exporter import MEDIA_TYPES as EXPORT_MEDIA_TYPES
 from tests.conftest import assert_error
 

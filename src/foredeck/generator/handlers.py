@@ -13,9 +13,9 @@ from foredeck.generator import service as gen_service
 from foredeck.generator.schemas import DatasetSchema, OutputFormat
 from foredeck.generator.validate import Limits, check
 from foredeck.jobs.context import JobContext
+from foredeck.jobs.outputs import Download, download_provider
 from foredeck.jobs.registry import job_handler
 from foredeck.models.base import utcnow
-from foredeck.operations.downloads import Download, download_provider
 
 
 class GenerateParams(DatasetSchema):

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
 
 from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import controls as job_controls
-from foredeck.jobs import deletion
+from foredeck.jobs import deletion, outputs
 from foredeck.jobs import locks as locks_service
 from foredeck.jobs import service as jobs_service
 from foredeck.jobs.schemas import (
@@ -249,3 +250,30 @@ async def free_lock(name: str, _: Admin, session: SessionDep, request: Request) 
     """Free a stuck lock (admin); its old holder can no longer renew or release it."""
     lock = await locks_service.force_release(session, name)
     return ok(locks_service.lock_read(lock))
+
+
+@router.get(
+    "/jobs/{job_id}/download",
+    response_class=FileResponse,
+    tags=["jobs"],
+    responses={
+        200: {
+            "description": "The job's file, in the media type of its format",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in outputs.MEDIA_TYPES
+            },
+        }
+    },
+)
+async def download_job_output(
+    job_id: str,
+    request: Request,
+    _: Viewer,
+    session: SessionDep,
+    format: str | None = None,
+) -> Response:
+    """The file a finished job wrote: an export, or a generated dataset (?format=csv, ...)."""
+    job = await jobs_service.get_job(session, job_id)
+    found = await outputs.resolve(request.app.state, job, {"format": format} if format else {})
+    return outputs.respond(request.app.state, found)

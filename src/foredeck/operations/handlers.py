@@ -8,9 +8,9 @@ from typing import Any
 from foredeck.blobs import BlobStoreError
 from foredeck.errors import NotFound
 from foredeck.jobs.context import JobContext
+from foredeck.jobs.outputs import Download, download_provider
 from foredeck.jobs.registry import job_handler
 from foredeck.operations import blobfiles, exporter, imports
-from foredeck.operations.downloads import Download, download_provider
 from foredeck.operations.exporter import ExportFailed
 from foredeck.operations.schemas import ExportParams, ImportParams
 from foredeck.operations.sources import discard_upload, exports_dir

@@ -1,5 +1,4 @@
-"""`/api/v1/operations`: import, export and index operations as jobs; status for polling;
-and `/api/v1/jobs/{id}/download` for the files jobs write."""
+"""`/api/v1/operations`: import, export and index operations as jobs; status for polling."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
 from foredeck.auth.deps import Operator, Viewer
@@ -19,7 +17,7 @@ from foredeck.jobs import service as jobs_service
 from foredeck.kit import safejson
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
-from foredeck.operations import blobfiles, downloads, preview
+from foredeck.operations import blobfiles, preview
 from foredeck.operations import service as operations_service
 from foredeck.operations.schemas import (
     ExportParams,
@@ -189,30 +187,3 @@ async def list_import_files(_: Viewer, config: ConfigDep) -> Any:
         return out[:1000]
 
     return ok(await asyncio.to_thread(scan))
-
-
-@router.get(
-    "/api/v1/jobs/{job_id}/download",
-    response_class=FileResponse,
-    tags=["jobs"],
-    responses={
-        200: {
-            "description": "The job's file, in the media type of its format",
-            "content": {
-                media_type: {"schema": {"type": "string", "format": "binary"}}
-                for media_type in downloads.MEDIA_TYPES
-            },
-        }
-    },
-)
-async def download_job_output(
-    job_id: str,
-    request: Request,
-    _: Viewer,
-    session: SessionDep,
-    format: str | None = None,
-) -> Response:
-    """The file a finished job wrote: an export, or a generated dataset (?format=csv, ...)."""
-    job = await jobs_service.get_job(session, job_id)
-    found = await downloads.resolve(request.app.state, job, {"format": format} if format else {})
-    return downloads.respond(request.app.state, found)

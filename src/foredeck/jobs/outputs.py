@@ -1,4 +1,8 @@
-"""Download providers: `GET /api/v1/jobs/{id}/download` asks the job kind's provider for a file."""
+"""Job outputs: `GET /api/v1/jobs/{id}/download` asks the job kind's provider for a file.
+
+The kinds that write files (exports, generated datasets) register a provider from their
+handler modules, so the jobs domain serves every job's output without knowing the kinds.
+"""
 
 from __future__ import annotations
 
