@@ -9,9 +9,12 @@ from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.console.backends import service
+from foredeck.index import service as index_service
 from foredeck.jobs import controls as job_controls
+from foredeck.jobs import locks as job_locks
+from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
+from foredeck.workers import service as workers_service
 
 OPERATION_KINDS = ("import", "export", "index_rebuild")
 LOCK_FOR_KIND = {"import": "import", "export": "export", "index_rebuild": "index"}
@@ -24,13 +27,10 @@ def heartbeat_seconds(request: Request) -> float:
 
 async def worker_rows(request: Request, session: AsyncSession) -> list[dict[str, Any]] | None:
     """Workers with their effective status (stale when the heartbeat stopped)."""
-    workers = service("workers")
-    if workers is None or not hasattr(workers, "list_workers"):
-        return None
     beat = heartbeat_seconds(request)
     rows = []
-    for w in await workers.list_workers(session):
-        status = workers.effective_status(w, beat)
+    for w in await workers_service.list_workers(session):
+        status = workers_service.effective_status(w, beat)
         rows.append(
             {
                 "id": w.id,
@@ -65,12 +65,9 @@ async def worker_summary(request: Request, session: AsyncSession) -> dict[str, A
 
 
 async def queue_summary(request: Request, session: AsyncSession) -> dict[str, Any] | None:
-    jobs = service("jobs")
-    if jobs is None or not hasattr(jobs, "status_counts"):
-        return None
     from foredeck.models.jobs import Job
 
-    counts = await jobs.status_counts(session)
+    counts = await jobs_service.status_counts(session)
     pending = running = 0
     for kinds in counts.values():
         for statuses in kinds.values():
@@ -87,9 +84,6 @@ async def queue_summary(request: Request, session: AsyncSession) -> dict[str, An
 
 async def last_job(session: AsyncSession, kind: str) -> dict[str, Any] | None:
     """The latest job of a kind: when, how long, how it ended, and who started it."""
-    jobs = service("jobs")
-    if jobs is None:
-        return None
     from foredeck.models.auth import User
     from foredeck.models.jobs import Job
 
@@ -113,13 +107,10 @@ async def last_job(session: AsyncSession, kind: str) -> dict[str, Any] | None:
 
 async def lock_holder(session: AsyncSession, name: str) -> dict[str, Any] | None:
     """Who holds an operation's lock right now (job id or process), or None."""
-    locks = service("jobs", "locks")
-    if locks is None:
-        return None
     from foredeck.models.jobs import Lock
 
     lock = await session.get(Lock, name)
-    if lock is None or not locks.is_held(lock):
+    if lock is None or not job_locks.is_held(lock):
         return None
     if lock.holder_job_id:
         from foredeck.models.jobs import ACTIVE_STATUSES, Job
@@ -132,11 +123,8 @@ async def lock_holder(session: AsyncSession, name: str) -> dict[str, Any] | None
 
 async def index_stats(request: Request, session: AsyncSession) -> dict[str, Any] | None:
     """The index's figures from the index domain, or None where it is not running."""
-    index = service("index")
-    if index is None or not hasattr(index, "stats"):
-        return None
     if getattr(request.app.state, "index_manager", None) is None:
         return None
-    result = await index.stats(session, request.app.state)
+    result = await index_service.stats(session, request.app.state)
     dumped: dict[str, Any] = result.model_dump()
     return dumped

@@ -8,9 +8,9 @@ from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.console.backends import service
 from foredeck.errors import ValidationFailed
-from foredeck.records import service as records_service
+from foredeck.index import schemas as index_schemas
+from foredeck.index import search as index_search
 
 MODES = ("semantic", "keyword", "hybrid")
 SEARCH_FILTERS = ("collection", "memory_type", "created_after", "created_before")
@@ -26,41 +26,30 @@ async def search(
     filters: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], str | None]:
     """[{memory, score, highlights}] for a query, and a note when something was left out."""
-    index_search = service("index", "search")
-    schemas = service("index", "schemas")
-    if index_search is not None and schemas is not None:
-        body = {"query": text, "mode": mode, "k": limit}
-        body.update({k: v for k, v in filters.items() if k in SEARCH_FILTERS})
-        try:
-            request_model = schemas.SearchRequest.model_validate(body)
-        except ValidationError as exc:
-            failed = ValidationFailed.from_pydantic(exc, "The search is not valid", empty="q")
-            # The form's field is `q` where the API's is `query`.
-            for detail in failed.details:
-                detail["field"] = detail["field"].replace("query", "q")
-            raise failed from exc
-        result = await index_search.search(session, request.app.state, request_model)
-        note = None
-        if "embedding_state" in filters:
-            note = "Search ignores the embedding filter; use the records browser for it."
-        hits = [
-            {
-                "memory": h.memory,
-                "score": h.score,
-                "semantic": h.semantic_score,
-                "keyword": h.keyword_score,
-                "semantic_rank": h.semantic_rank,
-                "keyword_rank": h.keyword_rank,
-                "keyword_match": h.keyword_match,
-            }
-            for h in result.hits
-        ]
-        return hits, note
-    stmt = records_service.filtered_query(q=text, **filters).limit(limit)
-    rows = list(await session.scalars(stmt))
-    note = (
-        None
-        if mode == "keyword"
-        else "Semantic search is not available, so these are keyword matches."
-    )
-    return [{"memory": r, "score": None} for r in rows], note
+    body = {"query": text, "mode": mode, "k": limit}
+    body.update({k: v for k, v in filters.items() if k in SEARCH_FILTERS})
+    try:
+        request_model = index_schemas.SearchRequest.model_validate(body)
+    except ValidationError as exc:
+        failed = ValidationFailed.from_pydantic(exc, "The search is not valid", empty="q")
+        # The form's field is `q` where the API's is `query`.
+        for detail in failed.details:
+            detail["field"] = detail["field"].replace("query", "q")
+        raise failed from exc
+    result = await index_search.search(session, request.app.state, request_model)
+    note = None
+    if "embedding_state" in filters:
+        note = "Search ignores the embedding filter; use the records browser for it."
+    hits = [
+        {
+            "memory": h.memory,
+            "score": h.score,
+            "semantic": h.semantic_score,
+            "keyword": h.keyword_score,
+            "semantic_rank": h.semantic_rank,
+            "keyword_rank": h.keyword_rank,
+            "keyword_match": h.keyword_match,
+        }
+        for h in result.hits
+    ]
+    return hits, note

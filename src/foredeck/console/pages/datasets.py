@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from foredeck.auth.schemas import Role
-from foredeck.console.backends import service
 from foredeck.console.pages import schema_form
 from foredeck.console.pages.schema_form import FormState
 from foredeck.console.web import (
@@ -24,7 +23,10 @@ from foredeck.console.web import (
     require,
     toast_headers,
 )
-from foredeck.errors import NotFound, ValidationFailed, pydantic_details
+from foredeck.errors import ValidationFailed, pydantic_details
+from foredeck.generator import datasets as generator_datasets
+from foredeck.generator import schemas as generator_schemas
+from foredeck.generator import service as generator_service
 from foredeck.kit.deps import SessionDep
 from foredeck.models.jobs import Job
 
@@ -34,12 +36,7 @@ PREVIEW_ROWS = 20
 
 
 def _gen() -> tuple[Any, Any, Any]:
-    gen = service("generator")
-    datasets = service("generator", "datasets")
-    schemas = service("generator", "schemas")
-    if gen is None or datasets is None or schemas is None:
-        raise NotFound("Dataset generation is not available in this build")
-    return gen, datasets, schemas
+    return generator_service, generator_datasets, generator_schemas
 
 
 def _pydantic_errors(exc: ValidationError) -> list[dict[str, str]]:

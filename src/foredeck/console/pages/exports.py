@@ -7,12 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from foredeck.auth.schemas import Role
-from foredeck.console.backends import service
 from foredeck.console.pages.operations import page_context, refused, started
 from foredeck.console.web import ConsoleRoute, render, require
-from foredeck.errors import NotFound, ValidationFailed
+from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.operations import schemas as operations_schemas
+from foredeck.operations import service as operations_service
 from foredeck.records.schemas import EmbeddingState, MemoryType
+from foredeck.settings import service as settings_service
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 FORMATS = ("jsonl", "csv", "parquet", "sheet")
@@ -40,10 +42,7 @@ def _params(values: dict[str, str]) -> dict[str, Any]:
 
 
 async def _sheet_names(request: Request, session: Any) -> list[str]:
-    settings = service("settings")
-    if settings is None:
-        return []
-    sheets = await settings.get_section(session, "sheets")
+    sheets = await settings_service.get_section(session, "sheets")
     return [s.name for s in sheets.sheets]
 
 
@@ -73,10 +72,7 @@ async def export_page(request: Request, session: SessionDep) -> Response:
 async def start_export(request: Request, session: SessionDep) -> Response:
     """Check the form with the API's rules and start the export job."""
     principal = require(request, Role.operator)
-    ops = service("operations")
-    schemas = service("operations", "schemas")
-    if ops is None or schemas is None:
-        raise NotFound("Export is not available in this build")
+    ops, schemas = operations_service, operations_schemas
     form = await request.form()
     values = _values(form)
     try:

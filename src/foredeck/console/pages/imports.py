@@ -10,11 +10,14 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from foredeck.auth.schemas import Role
-from foredeck.console.backends import service
 from foredeck.console.pages.operations import page_context, refused, started
 from foredeck.console.web import ConsoleRoute, render, require
-from foredeck.errors import AppError, NotFound, ValidationFailed
+from foredeck.errors import AppError, ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.operations import preview as operations_preview
+from foredeck.operations import schemas as operations_schemas
+from foredeck.operations import service as operations_service
+from foredeck.operations import sources as operations_sources
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 SOURCES = ("upload", "file", "url", "sheet")
@@ -23,13 +26,6 @@ MODES = ("upsert", "append", "replace")
 TEXT_FIELDS = ("path", "url", "sheet", "range", "collection", "encoding", "delimiter")
 MAPPING_FIELDS = ("content", "external_id", "memory_type", "metadata")
 PREVIEW_ROWS = 5
-
-
-def _ops() -> Any:
-    ops = service("operations")
-    if ops is None or not hasattr(ops, "start_import"):
-        raise NotFound("Import is not available in this build")
-    return ops
 
 
 def _values(form: Any) -> dict[str, Any]:
@@ -82,18 +78,8 @@ def _field_errors(exc: ValidationFailed) -> dict[str, str]:
     return errors
 
 
-def _sources() -> Any:
-    sources = service("operations", "sources")
-    if sources is None:
-        raise NotFound("Import is not available in this build")
-    return sources
-
-
 async def _managed_files(request: Request) -> list[str]:
-    sources = service("operations", "sources")
-    if sources is None:
-        return []
-    base: Path = sources.imports_dir(request.app.state.config)
+    base: Path = operations_sources.imports_dir(request.app.state.config)
 
     def scan() -> list[str]:
         found = []
@@ -134,11 +120,11 @@ async def import_page(request: Request, session: SessionDep) -> Response:
 async def start_import(request: Request, session: SessionDep) -> Response:
     """Check the form with the API's rules and start the import job."""
     principal = require(request, Role.operator)
-    ops = _ops()
+    ops = operations_service
     form = await request.form()
     values = _values(form)
     config = request.app.state.config
-    sources = _sources()
+    sources = operations_sources
     uploaded_path: str | None = None
     try:
         if values["source"] not in SOURCES:
@@ -168,20 +154,16 @@ async def start_import(request: Request, session: SessionDep) -> Response:
 
 
 def _import_params_model() -> Any:
-    schemas = service("operations", "schemas")
-    assert schemas is not None
-    return schemas.ImportParams
+    return operations_schemas.ImportParams
 
 
 @router.post("/ui/import/preview")
 async def preview(request: Request, session: SessionDep) -> Response:
     """The columns and first rows of a file through the mapping, to map columns from."""
     require(request, Role.operator)
-    ops = _ops()
-    sources = _sources()
-    previewer = service("operations", "preview")
-    if previewer is None:
-        raise NotFound("Import preview is not available in this build")
+    ops = operations_service
+    sources = operations_sources
+    previewer = operations_preview
     form = await request.form()
     values = _values(form)
     config = request.app.state.config

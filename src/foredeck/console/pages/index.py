@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request, Response
 
 from foredeck.auth.schemas import Role
 from foredeck.console import data
-from foredeck.console.backends import service
 from foredeck.console.web import (
     ConsoleRoute,
     base_context,
@@ -22,7 +21,10 @@ from foredeck.console.web import (
     require,
     toast_headers,
 )
-from foredeck.errors import NotFound, PayloadTooLarge, ValidationFailed
+from foredeck.embedding import service as embedding_service
+from foredeck.errors import PayloadTooLarge, ValidationFailed
+from foredeck.index import snapshot
+from foredeck.jobs import service as jobs_service
 from foredeck.kit.deps import SessionDep
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -60,10 +62,7 @@ async def index_page(request: Request, session: SessionDep) -> Response:
 async def rebuild(request: Request, session: SessionDep) -> Response:
     """Start an index rebuild job (refused while the index lock is held)."""
     principal = require(request, Role.operator)
-    jobs = service("jobs")
-    if jobs is None:
-        raise NotFound("The job engine is not installed")
-    job = await jobs.create_job(
+    job = await jobs_service.create_job(
         session, kind="index_rebuild", params={}, created_by=principal.user_id
     )
     response = done(
@@ -79,10 +78,7 @@ async def rebuild(request: Request, session: SessionDep) -> Response:
 async def retry_embeddings(request: Request, session: SessionDep) -> Response:
     """Queue every failed record for embedding again: the API's /embedding/retry."""
     require(request, Role.operator)
-    embedding = service("embedding")
-    if embedding is None:
-        raise NotFound("Embedding is not available in this build")
-    requeued = await embedding.retry_failed(session)
+    requeued = await embedding_service.retry_failed(session)
     request.app.state.embed_wakeup.set()
     noun = "record" if requeued == 1 else "records"
     response = done(
@@ -98,9 +94,6 @@ async def retry_embeddings(request: Request, session: SessionDep) -> Response:
 async def restore(request: Request, session: SessionDep) -> Response:
     """Restore an uploaded snapshot; the same checks and service as the API."""
     require(request, Role.admin)
-    snapshot = service("index", "snapshot")
-    if snapshot is None:
-        raise NotFound("Snapshots are not available in this build")
     state = request.app.state
     limit = int(state.config.index_snapshot_max_bytes)
     form = await request.form(max_part_size=limit)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from foredeck.auth.schemas import Role
-from foredeck.console.backends import service
 from foredeck.console.web import (
     ConsoleRoute,
     base_context,
@@ -22,6 +21,9 @@ from foredeck.console.web import (
     require,
 )
 from foredeck.errors import ValidationFailed
+from foredeck.generator import service as generator_service
+from foredeck.jobs import deletion, registry
+from foredeck.jobs import service as jobs_service
 from foredeck.kit.deps import SessionDep
 from foredeck.models.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job
 
@@ -54,20 +56,6 @@ SORT_LABELS = {
 FILTER_KEYS = ("status", "kind", "queue", "worker", "created_after", "created_before", "q")
 
 
-def _jobs_service() -> Any:
-    jobs = service("jobs")
-    if jobs is None:
-        raise ValidationFailed("The job engine is not installed")
-    return jobs
-
-
-def _deletion() -> Any:
-    deletion = service("jobs", "deletion")
-    if deletion is None:
-        raise ValidationFailed("Deleting jobs is not available in this build")
-    return deletion
-
-
 def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """(service filters, errors, the raw values to refill the form) from a query or form."""
     errors: dict[str, str] = {}
@@ -96,9 +84,6 @@ def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str
 
 
 def _kinds_and_queues() -> tuple[list[str], list[str]]:
-    registry = service("jobs", "registry")
-    if registry is None:
-        return [], []
     registry.load_handlers()
     specs = list(registry.HANDLERS.values())
     return sorted(s.kind for s in specs), sorted({s.queue for s in specs})
@@ -119,7 +104,7 @@ def _query_string(raw: dict[str, Any], **extra: Any) -> str:
 
 
 async def _table_context(request: Request, session: Any) -> dict[str, Any]:
-    jobs = _jobs_service()
+    jobs = jobs_service
     filters, errors, raw = parse_filters(request.query_params)
     try:
         page = max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
@@ -178,7 +163,7 @@ async def jobs_page(request: Request, session: SessionDep) -> Response:
 async def jobs_batch(request: Request, session: SessionDep) -> Response:
     """Cancel, retry or delete the selected jobs, or every job matching the filter."""
     require(request, Role.operator)
-    jobs = _jobs_service()
+    jobs = jobs_service
     form = await request.form()
     action = str(form.get("action") or "")
     if action not in ("cancel", "retry", "delete", "pause", "resume"):  # the API's actions
@@ -198,7 +183,7 @@ async def jobs_batch(request: Request, session: SessionDep) -> Response:
     if not ids:
         raise ValidationFailed.field("ids", "Select at least one job")
     if action == "delete":
-        ok, skipped = await _deletion().delete_jobs(
+        ok, skipped = await deletion.delete_jobs(
             session, ids, data_dir=request.app.state.config.data_dir
         )
         message = f"Delete: {len(ok)} done"
@@ -216,7 +201,7 @@ async def jobs_batch(request: Request, session: SessionDep) -> Response:
 @router.get("/ui/jobs/count")
 async def jobs_count(request: Request, session: SessionDep) -> Response:
     """How many jobs match a filter (for the batch confirmation)."""
-    jobs = _jobs_service()
+    jobs = jobs_service
     filters, errors, raw = parse_filters(request.query_params)
     if errors:
         raise ValidationFailed("The filter is not valid")
@@ -233,7 +218,7 @@ def _traceback_summary(text: str | None) -> str | None:
 
 
 async def _job_context(request: Request, session: Any, job_id: str) -> dict[str, Any]:
-    jobs = _jobs_service()
+    jobs = jobs_service
     job = await jobs.get_job(session, job_id)
     await session.refresh(job)
     runs = await jobs.list_runs(session, job_id)
@@ -242,9 +227,8 @@ async def _job_context(request: Request, session: Any, job_id: str) -> dict[str,
     if percent is None and job.progress_total:
         percent = 100.0 * job.progress_done / job.progress_total
     chunks = None
-    generator = service("generator")
-    if job.kind == "generate" and generator is not None and hasattr(generator, "list_chunks"):
-        chunks = (await generator.list_chunks(session, job_id)).chunks
+    if job.kind == "generate":
+        chunks = (await generator_service.list_chunks(session, job_id)).chunks
     return {
         "job": job,
         "runs": runs,
@@ -270,7 +254,7 @@ async def job_page(request: Request, session: SessionDep, job_id: str) -> Respon
 async def job_delete(request: Request, session: SessionDep, job_id: str) -> Response:
     """Delete one finished job, then go back to the list (409 while it is active)."""
     require(request, Role.operator)
-    await _deletion().delete_job(session, job_id, data_dir=request.app.state.config.data_dir)
+    await deletion.delete_job(session, job_id, data_dir=request.app.state.config.data_dir)
     target = f"/ui/jobs?deleted={job_id[:8]}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": target})
@@ -281,7 +265,7 @@ async def job_delete(request: Request, session: SessionDep, job_id: str) -> Resp
 async def job_action(request: Request, session: SessionDep, job_id: str, action: str) -> Response:
     """Pause, resume, cancel or retry one job."""
     require(request, Role.operator)
-    jobs = _jobs_service()
+    jobs = jobs_service
     job = await jobs.control_job(session, job_id, action)
     who = principal_of(request)
     message = f"Job {job_id[:8]}: {action} requested ({job.status})"

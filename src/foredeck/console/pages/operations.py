@@ -10,7 +10,6 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.console.backends import service
 from foredeck.console.web import (
     base_context,
     is_htmx,
@@ -20,7 +19,10 @@ from foredeck.console.web import (
     trigger_headers,
 )
 from foredeck.jobs import controls as job_controls
+from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
+from foredeck.operations import service as operations_service
+from foredeck.settings import service as settings_service
 
 
 def _aware(value: Any) -> Any:
@@ -50,18 +52,13 @@ def progress_view(job: Any) -> dict[str, Any]:
 
 
 async def row_errors(session: AsyncSession, job_id: str, limit: int = 50) -> list[Any]:
-    jobs = service("jobs")
-    if jobs is None:
-        return []
-    events = await jobs.list_events(session, job_id, limit=2000)
+    events = await jobs_service.list_events(session, job_id, limit=2000)
     return [e for e in events if e.level in ("warning", "error") and e.kind != "status"][-limit:]
 
 
 async def settings_banners(request: Request, session: AsyncSession) -> list[dict[str, str]]:
     """Why a Google Sheets operation cannot run right now, with the setting that fixes it."""
-    settings = service("settings")
-    if settings is None:
-        return []
+    settings = settings_service
     config = request.app.state.config
     banners = []
     credentials = await settings.section_state(session, "credentials", config=config)
@@ -92,20 +89,16 @@ async def operation_context(
     request: Request, session: AsyncSession, operation: str
 ) -> dict[str, Any]:
     """Status, lock, the watched job with its progress, and paused worker queues."""
-    ops = service("operations")
-    if ops is None or not hasattr(ops, "operation_status"):
-        return {"status": None}
-    status = await ops.operation_status(session, operation)
+    status = await operations_service.operation_status(session, operation)
     job = None
     progress = None
     errors: list[Any] = []
     watch = request.query_params.get("job") or (status.latest.job_id if status.latest else None)
-    jobs = service("jobs")
-    if watch and jobs is not None:
+    if watch:
         from foredeck.errors import NotFound
 
         try:
-            job = await jobs.get_job(session, watch)
+            job = await jobs_service.get_job(session, watch)
             await session.refresh(job)
         except NotFound:
             job = None

@@ -10,14 +10,16 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from foredeck.auth.schemas import Role
-from foredeck.console.backends import service
 from foredeck.console.web import ConsoleRoute, base_context, done, render, require
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import controls as job_controls
+from foredeck.jobs import registry
+from foredeck.jobs import service as jobs_service
 from foredeck.jobs.dispatch import publish_after_commit
 from foredeck.kit.deps import SessionDep
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
+from foredeck.telemetry import service as telemetry_service
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 WINDOWS = {"15m": 900.0, "1h": 3600.0, "24h": 86400.0}
@@ -49,16 +51,12 @@ async def _throughput(session: Any, start: Any, step: float, count: int) -> tupl
 
 def _handler_queues() -> set[str]:
     """The queues job kinds are registered on, so a queue can be paused before it has jobs."""
-    registry = service("jobs", "registry")
-    if registry is None:
-        return set()
     registry.load_handlers()
     return {spec.queue for spec in registry.HANDLERS.values()}
 
 
 async def chart_data(request: Request, session: Any, window: float) -> dict[str, Any]:
     """Evenly spaced points for uPlot: depth, running and failures from telemetry history."""
-    telemetry = service("telemetry")
     step = window / POINTS
     now = utcnow()
     start = now - timedelta(seconds=window)
@@ -66,19 +64,18 @@ async def chart_data(request: Request, session: Any, window: float) -> dict[str,
     depth: list[float | None] = [None] * POINTS
     running: list[float | None] = [None] * POINTS
     failures: list[float | None] = [None] * POINTS
-    if telemetry is not None and hasattr(telemetry, "history"):
-        hist = await telemetry.history(session, window=window, step=step)
-        series = hist["series"]
-        from datetime import datetime
+    hist = await telemetry_service.history(session, window=window, step=step)
+    series = hist["series"]
+    from datetime import datetime
 
-        for i, stamp in enumerate(series["t"]):
-            t = datetime.fromisoformat(stamp)
-            if t.tzinfo is None:
-                t = t.replace(tzinfo=now.tzinfo)
-            index = min(max(round((t - start).total_seconds() / step), 0), POINTS - 1)
-            depth[index] = series["queue_depth"][i]
-            running[index] = series["running"][i]
-            failures[index] = series["failed_last_hour"][i]
+    for i, stamp in enumerate(series["t"]):
+        t = datetime.fromisoformat(stamp)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=now.tzinfo)
+        index = min(max(round((t - start).total_seconds() / step), 0), POINTS - 1)
+        depth[index] = series["queue_depth"][i]
+        running[index] = series["running"][i]
+        failures[index] = series["failed_last_hour"][i]
     both, truncated = await _throughput(session, start, step, POINTS)
     per_minute = 60.0 / step
     succeeded = [round(v * per_minute, 2) for v in both[:POINTS]]
@@ -100,9 +97,8 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
     window_key = request.query_params.get("window", "1h")
     if window_key not in WINDOWS:
         window_key = "1h"
-    jobs = service("jobs")
-    counts = await jobs.status_counts(session) if jobs is not None else {}
-    failures = await jobs.recent_failures(session, 10) if jobs is not None else []
+    counts = await jobs_service.status_counts(session)
+    failures = await jobs_service.recent_failures(session, 10)
     pauses = job_controls.queue_pauses(await job_controls.active_controls(session))
     paused = {p["queue"]: p for p in pauses}
     known = set(counts) | set(paused) | _handler_queues()

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from foredeck.console.backends import service
+from foredeck.generator import schemas as generator_schemas
+from foredeck.generator import validate as generator_validate
 
 # Columns a form may carry (the schema allows MAX_FIELDS; a little more lets the validator say so).
 MAX_COLUMNS = 250
@@ -52,16 +53,11 @@ class FormState:
     notes: list[dict[str, str]] = field(default_factory=list)
 
 
-def _schemas() -> Any:
-    return service("generator", "schemas")
-
-
 def _applies() -> dict[str, frozenset[str]]:
     """Which column types each constraint applies to, from the generator's own checks."""
-    validate = service("generator", "validate")
-    numeric = {t.value for t in validate.NUMERIC} if validate else {"integer", "float", "decimal"}
-    ranged = {t.value for t in validate.RANGED} if validate else numeric | {"date", "datetime"}
-    lengthed = {t.value for t in validate.LENGTHED} if validate else {"string", "text", "lorem"}
+    numeric = {t.value for t in generator_validate.NUMERIC}
+    ranged = {t.value for t in generator_validate.RANGED}
+    lengthed = {t.value for t in generator_validate.LENGTHED}
     return {
         "min": frozenset(ranged),
         "max": frozenset(ranged),
@@ -150,11 +146,11 @@ def _inputs(model: Any, kinds: dict[str, str], applies: dict[str, frozenset[str]
 
 def column_inputs() -> list[Input]:
     """The constraints of a column as the schema model (FieldSpec) defines them."""
-    return _inputs(_schemas().FieldSpec, _COLUMN_KINDS, _applies())
+    return _inputs(generator_schemas.FieldSpec, _COLUMN_KINDS, _applies())
 
 
 def top_inputs() -> list[Input]:
-    return _inputs(_schemas().DatasetSchema, _TOP_KINDS, {})
+    return _inputs(generator_schemas.DatasetSchema, _TOP_KINDS, {})
 
 
 NAME_INPUT = Input(
@@ -163,7 +159,7 @@ NAME_INPUT = Input(
 
 
 def field_types() -> list[str]:
-    return [t.value for t in _schemas().FieldType]
+    return [t.value for t in generator_schemas.FieldType]
 
 
 # -- text to document ------------------------------------------------------------------------

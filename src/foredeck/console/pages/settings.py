@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from foredeck.auth.schemas import Role
-from foredeck.console.backends import service
 from foredeck.console.web import (
     ConsoleRoute,
     base_context,
@@ -19,23 +18,17 @@ from foredeck.console.web import (
     require,
     toast_headers,
 )
-from foredeck.errors import NotFound, ValidationFailed
+from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.settings import router as settings_router
+from foredeck.settings import service as settings_service
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-def _settings() -> Any:
-    settings = service("settings")
-    if settings is None:
-        raise NotFound("Settings are not available in this build")
-    return settings
-
-
 def edit_role() -> Role:
     """Who may change settings: the API's own rule (foredeck.settings.router.EDIT_ROLE)."""
-    api = service("settings", "router")
-    return api.EDIT_ROLE if api is not None else Role.admin  # type: ignore[no-any-return]
+    return settings_router.EDIT_ROLE
 
 
 def _page_context(request: Request) -> dict[str, Any]:
@@ -135,7 +128,7 @@ async def _section_card(
     errors: dict[str, str] | None = None,
     checked: Any = None,
 ) -> dict[str, Any]:
-    settings = _settings()
+    settings = settings_service
     config = request.app.state.config
     state = await settings.section_state(session, name, config=config)
     fields = describe_fields(settings.section_model(name))
@@ -156,7 +149,7 @@ async def _section_card(
 @router.get("/ui/settings")
 async def settings_page(request: Request, session: SessionDep) -> Response:
     """Every settings section with its validity and when it was last validated."""
-    settings = _settings()
+    settings = settings_service
     from foredeck.settings.schemas import SECTIONS
 
     cards = [await _section_card(request, session, name) for name in SECTIONS]
@@ -170,7 +163,7 @@ async def settings_page(request: Request, session: SessionDep) -> Response:
 async def save_section(request: Request, session: SessionDep, name: str) -> Response:
     """Validate (operator) or store (admin) one section; errors come back inline."""
     principal = require(request, Role.operator)
-    settings = _settings()
+    settings = settings_service
     fields = describe_fields(settings.section_model(name))
     form = await request.form()
     action = str(form.get("intent") or "save")

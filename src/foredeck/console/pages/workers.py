@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.auth.schemas import Role
 from foredeck.console import data
-from foredeck.console.backends import service
 from foredeck.console.web import ConsoleRoute, base_context, done, publish_after, render, require
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import controls as job_controls
+from foredeck.jobs import locks as job_locks
 from foredeck.kit.deps import SessionDep
 from foredeck.workers import service as workers_service
 
@@ -49,9 +49,7 @@ async def _context(request: Request, session: Any) -> dict[str, Any]:
 
 
 async def _lock_rows(session: Any) -> list[dict[str, Any]] | None:
-    locks = service("jobs", "locks")
-    if locks is None:
-        return None
+    locks = job_locks
     return [
         {
             "name": lock.name,
@@ -96,9 +94,7 @@ async def worker_control(request: Request, session: SessionDep) -> Response:
 async def release_lock(request: Request, session: SessionDep) -> Response:
     """Free a stuck lock (admin): the API's force release."""
     require(request, Role.admin)
-    locks = service("jobs", "locks")
-    if locks is None:
-        raise ValidationFailed("Locks are not available in this build")
+    locks = job_locks
     name = str((await request.form()).get("name") or "")
     if not name:
         raise ValidationFailed.field("name", "Name a lock")
