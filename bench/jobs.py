@@ -48,6 +48,7 @@ async def _state(config: Any) -> Any:
     from foredeck.jobs.registry import load_handlers
     from foredeck.jobs.settings import JobSettings
     from foredeck.kit.pubsub import LocalPubSub
+    from foredeck.settings.service import worker_slots
 
     await asyncio.to_thread(migrate.upgrade, config)
     load_handlers()
@@ -60,6 +61,8 @@ async def _state(config: Any) -> Any:
         pubsub=LocalPubSub(),
         job_settings=JobSettings(job_progress_seconds=0.25),
         metrics=None,
+        # As the settings domain hands it in at start-up: the executor reads its slots with it.
+        worker_slots=worker_slots,
     )
 
 
