@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from contextlib import aclosing
 from typing import Any
@@ -150,3 +151,27 @@ async def test_stream_refuses_unknown_topics_and_strangers(
     async with aclosing(client):
         resp = await client.get("/ui/sse?topics=passwords", headers={"HX-Request": "true"})
         assert resp.status_code == 422
+
+
+async def test_a_page_s_first_stream_replays_what_changed_since_it_was_rendered(
+    app: FastAPI, live_server: LiveServer
+) -> None:
+    """A change between reading a page's data and opening its stream reaches the page.
+
+    A fast job used to finish in that gap; no event came after, so a live page went on
+    showing it unfinished.
+    """
+    client, _csrf = await console_client(app, "viewer", base_url=live_server.url)
+    marker = uuid.uuid4().hex
+    async with aclosing(client):
+        page = await client.get("/ui/workers")
+        assert page.status_code == 200
+        found = re.search(r'id="live"[^>]*data-since="([^"]+)"', page.text)
+        assert found is not None, "the page carries no cursor for its stream"
+        since = found.group(1)
+        live_server.publish("workers", {"marker": marker})
+        live_server.run(asyncio.sleep(0.25))  # let the hub batch it before the stream opens
+        async with client.stream("GET", f"/ui/sse?topics=workers&last_event_id={since}") as resp:
+            replayed = await _read_events(resp, 1)
+    items = [item for ev in replayed for item in json.loads(ev["data"])["items"]]
+    assert {"marker": marker} in items

@@ -82,6 +82,7 @@ class LiveHub:
         self.window = window
         self.boot = secrets.token_hex(4)
         self._seq = itertools.count(1)
+        self._last_seq = 0
         self.ring: deque[Batch] = deque(maxlen=RING_SIZE)
         self._pending: dict[str, list[Any]] = {}
         self._counts: dict[str, int] = {}
@@ -160,6 +161,7 @@ class LiveHub:
                 since.get(topic, now),
             )
             self.ring.append(batch)
+            self._last_seq = batch.seq
             batches.append(batch)
             for client in self._clients:
                 if topic in client.topics:
@@ -171,6 +173,15 @@ class LiveHub:
 
     def event_id(self, batch: Batch) -> str:
         return f"{self.boot}-{batch.seq}"
+
+    def cursor(self) -> str:
+        """The id of the newest batch so far: a page rendered now is current up to it.
+
+        A page's first stream resumes from here, so what changed between reading the page's
+        data and opening its stream is replayed instead of lost (a fast job could otherwise
+        finish in that gap and leave a live page showing it unfinished).
+        """
+        return f"{self.boot}-{self._last_seq}"
 
     def missed_since(self, last_event_id: str | None, topics: frozenset[str]) -> list[Batch] | None:
         """Batches after `last_event_id` for these topics; None when they cannot be replayed."""

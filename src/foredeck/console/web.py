@@ -145,6 +145,7 @@ def base_context(request: Request, page: str) -> dict[str, Any]:
         "now": datetime.now(UTC),
         "url": request.url,
         "query": dict(request.query_params),
+        "live_since": getattr(request.state, "live_since", ""),
     }
 
 
@@ -276,6 +277,9 @@ class ConsoleRoute(APIRoute):
                         return login_redirect(request)
                     if request.method not in SAFE_METHODS:
                         await _check_csrf(request)
+                # Taken before the handler reads anything, so the page is at least this fresh.
+                hub = getattr(request.app.state, "console_hub", None)
+                request.state.live_since = hub.cursor() if hub is not None else ""
                 return await handler(request)
             except AppError as exc:
                 return error_response(request, exc)

@@ -47,6 +47,9 @@
 
   var live = document.getElementById("live");
   topics = live ? (live.dataset.topics || "").split(",").filter(Boolean) : [];
+  // The first stream resumes from the moment the page was rendered: nothing that changed
+  // before it opened is lost.
+  if (live && live.dataset.since) { lastId = live.dataset.since; }
   if (!window.EventSource || !live) {
     document.addEventListener("DOMContentLoaded", function () { setState("polling"); });
   } else {
