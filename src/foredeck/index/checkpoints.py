@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from foredeck.blobs import BlobMissing, BlobStoreError
+from foredeck.blobs import BlobMissing, BlobStore, BlobStoreError
 from foredeck.config import Config
 from foredeck.errors import AppError
 from foredeck.index import snapshot, store
@@ -37,7 +37,15 @@ class CheckpointRefused(Exception):
 
 
 def remote(config: Config) -> bool:
-    return config.blobs.kind != "local"
+    return _remote_store(config) is not None
+
+
+def _remote_store(config: Config) -> BlobStore | None:
+    """The store to copy checkpoints to, or None with the local backend. Each operation reads
+    it once: a store read again per file could be another by then, and a checkpoint's key
+    written to the local backend lands as a stray folder inside the index directory."""
+    blobs = config.blobs
+    return None if blobs.kind == "local" else blobs
 
 
 def prefix(name: str, folder: str) -> str:
@@ -46,10 +54,11 @@ def prefix(name: str, folder: str) -> str:
 
 def put(config: Config, name: str, folder: Path) -> None:
     """Store a generation folder's files (S3 only; blocking)."""
-    if not remote(config):
+    blobs = _remote_store(config)
+    if blobs is None:
         return
     for file in FILES:
-        config.blobs.put_file(f"{prefix(name, folder.name)}/{file}", folder / file)
+        blobs.put_file(f"{prefix(name, folder.name)}/{file}", folder / file)
 
 
 def fetch(
@@ -69,11 +78,12 @@ def fetch(
     target = root / folder
     if target.is_dir():
         return VectorIndex.read(target, ef_search=ef_search)
+    blobs = config.blobs
     staging = store.new_staging(root)
     try:
         for file in FILES:
             try:
-                config.blobs.fetch(f"{prefix(name, folder)}/{file}", staging / file)
+                blobs.fetch(f"{prefix(name, folder)}/{file}", staging / file)
             except BlobMissing:
                 raise CheckpointRefused(f"{file} of {folder} is not in the blob store") from None
         try:
@@ -98,10 +108,11 @@ def fetch(
 
 def discard(config: Config, name: str, folder: str) -> None:
     """Remove a generation that was stored but never named (its publish failed or lost)."""
-    if not remote(config):
+    blobs = _remote_store(config)
+    if blobs is None:
         return
     try:
-        config.blobs.delete_prefix(prefix(name, folder))
+        blobs.delete_prefix(prefix(name, folder))
     except BlobStoreError as exc:
         log.warning("index_checkpoint_not_discarded", folder=folder, reason=exc.message)
 
@@ -110,15 +121,16 @@ def cleanup(config: Config, name: str, keep: set[str]) -> int:
     """Remove stored generations not in keep and older than STALE_SECONDS; how many.
 
     A store that refuses now is only logged: what is left goes at a later publish."""
-    if not remote(config):
+    blobs = _remote_store(config)
+    if blobs is None:
         return 0
     removed = 0
     try:
-        folders = {key.split("/")[2] for key in config.blobs.list_keys(f"index/{name}")}
+        folders = {key.split("/")[2] for key in blobs.list_keys(f"index/{name}")}
         cutoff = time.time_ns() - STALE_SECONDS * 1_000_000_000
         for folder in sorted(folders - keep):
             if _written_ns(folder) < cutoff:
-                config.blobs.delete_prefix(prefix(name, folder))
+                blobs.delete_prefix(prefix(name, folder))
                 removed += 1
     except BlobStoreError as exc:
         log.warning("index_checkpoints_not_cleaned", reason=exc.message)
