@@ -273,3 +273,40 @@ async def test_a_long_read_leaves_the_loop(app: FastAPI) -> None:
     # The abandoned read leaves the connection as it was: point reads still answer.
     assert reader.get(-1) is None
     assert reader.bounded_rows(count, {"n": 10}, 1) == [(10,)]
+
+
+def test_the_pool_s_scratch_table_matches_as_the_index_does() -> None:
+    from foredeck.index.pool_keyword import rank_texts
+
+    match = expression(parse("Lighthouses storms").units(), "AND", "sqlite")
+    texts = [(5, "The lighthouse keeper logged the storm."), (6, "A storm hit the harbour.")]
+    assert [i for i, _ in rank_texts(texts, match)] == [5]  # porter stems, as memories_fts
+    # Nothing of one query's pool is left for the next.
+    assert [i for i, _ in rank_texts([(7, "lighthouse storm")], match)] == [7]
+    assert rank_texts([(8, "no such words")], match) == []
+
+
+async def test_words_only_hybrid_ranks_the_pool_by_every_word(
+    app: FastAPI, client: httpx.AsyncClient, operator: dict, viewer: dict
+) -> None:
+    """A query without identifiers asks the every-word tier among the semantic pool only;
+    the hit says so on SQLite and PostgreSQL alike (stemmed: "lighthouses" holds)."""
+    coll = unique("words")
+    texts = [
+        "The lighthouse keeper logged the storm at dawn.",
+        "A storm hit the harbour and closed the ferry.",
+        "Fresh bread and pastries every morning at the bakery.",
+    ]
+    ids = await create(client, operator, coll, texts)
+    await wait_embedded(app, client, viewer, coll, len(ids))
+    body = {"query": "lighthouses storm", "mode": "hybrid", "collection": coll}
+    resp = await client.post("/api/v1/search", json=body, headers=viewer)
+    assert resp.status_code == 200, resp.text
+    hits = {h["memory"]["id"]: h for h in resp.json()["data"]["hits"]}
+    assert set(hits) == set(ids)  # the pool is the whole collection here
+    first = resp.json()["data"]["hits"][0]
+    assert first["memory"]["id"] == ids[0]
+    assert (first["keyword_rank"], first["keyword_match"]) == (1, "all")
+    assert first["semantic_rank"] is not None
+    assert hits[ids[1]]["keyword_rank"] is None  # "storm" alone is not every word
+    assert hits[ids[2]]["keyword_rank"] is None

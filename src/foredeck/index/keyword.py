@@ -31,6 +31,8 @@ FTS = table("memories_fts", column("rowid"))
 PG_CONFIG: Any = literal_column("'english'::regconfig")
 # The expression of the GIN index (migration 0011 keeps its own frozen copy): the planner uses
 # the index only for this exact expression, so it is spelled out, not built from parameters.
+# ASCII punctuation, read as spaces on PostgreSQL so that it sees FTS5's words.
+PUNCTUATION = "[!-/:-@[-`{-~]"
 PG_DOCUMENT: Any = literal_column(
     "to_tsvector('english'::regconfig, "
     "regexp_replace(memories.content, '[!-/:-@[-`{-~]', ' ', 'g'))"

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.index.fusion import DEFAULT_WEIGHTS, Fused, fuse
 from foredeck.index.keyword import TIER_NAMES, KeywordHit, keyword_hits, parse, terms_of
+from foredeck.index.pool_keyword import pool_hits
 from foredeck.index.schemas import SearchHit, SearchMode, SearchRequest, SearchResult
 from foredeck.models.records import Memory
 from foredeck.records import service as records_service
@@ -125,6 +126,10 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
         model, semantic = await semantic_ids(session, state, body.query, pool, filters)
     if body.mode == SearchMode.keyword:
         keyword = await keyword_hits(session, body.query, pool, filters, reader=reader)
+    elif body.mode == SearchMode.hybrid and not parse(body.query).identifiers:
+        # Words only: the every-word tier among the semantic pool (see index.pool_keyword).
+        ids = [memory_id for memory_id, _ in semantic]
+        keyword = await pool_hits(session, parse(body.query), ids, reader=reader)
     elif body.mode == SearchMode.hybrid:
         min_tier = DEFAULT_WEIGHTS.min_tier
         keyword = await keyword_hits(

@@ -66,6 +66,12 @@ class SqliteRecordReader:
             "updated_at": _iso(row[12]),
         }
 
+    def contents(self, ids: list[int]) -> list[tuple[int, str]]:
+        """(id, content) of those records that exist."""
+        marks = ",".join("?" * len(ids))
+        rows = self._conn.execute(f"SELECT id, content FROM memories WHERE id IN ({marks})", ids)
+        return [(int(i), str(c)) for i, c in rows.fetchall()]
+
     def bounded_rows(
         self, sql: str, params: dict[str, Any], max_steps: int
     ) -> list[tuple[Any, ...]] | None:
