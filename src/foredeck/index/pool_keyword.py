@@ -4,11 +4,11 @@ semantic pool's records only.
 Ranking an AND of common words over the whole table costs what the words cost, not what the
 answer holds: FTS5's `bm25()` walks every term's full doclist to count the records holding
 it, and even without ranking an AND of fifteen common words reads fifteen long doclists
-(6-16 ms at 100k records; two words thousands of records hold, 60 ms); PostgreSQL's
-`ts_rank_cd` rebuilds the tsvector of every matching row (hundreds of ms). Among the fifty
-records the semantic side found, the same question costs about a millisecond:
+(6-16 ms at 100k records; two words thousands of records hold, 60 ms); PostgreSQL ranks
+every matching row. Among the fifty records the semantic side found, the same question costs
+about a millisecond:
 
-- PostgreSQL evaluates its own full-text expression on those rows only (`id = ANY(...)`);
+- PostgreSQL matches and ranks the stored keyword document of those rows only;
 - SQLite cannot: an FTS5 MATCH with a rowid constraint still builds every term's doclist
   (5.7 ms for one rowid). The pool's texts go into a scratch in-memory FTS5 table with the
   memories table's tokenizer instead, so a word matches exactly as it would in the index.
@@ -23,12 +23,12 @@ import sqlite3
 import threading
 from typing import Any
 
-from sqlalchemy import bindparam, desc, func, select
+from sqlalchemy import desc, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.index.keyword import (
     PG_CONFIG,
-    PUNCTUATION,
+    PG_DOCUMENT,
     TIER_ALL,
     KeywordHit,
     ParsedQuery,
@@ -80,14 +80,10 @@ async def pool_hits(
     dialect = session.get_bind().dialect.name
     match = expression(parsed.units(), "AND", dialect)
     if dialect == "postgresql":
-        # The document of each pool row, made once, behind a materialized CTE: inlined, the
-        # planner matches the GIN index's expression and ANDs every term's posting list over
-        # the whole table (15 ms for twenty common words) before keeping the pool's rows.
-        doc = func.to_tsvector(
-            PG_CONFIG,
-            func.regexp_replace(Memory.content, bindparam("punct", PUNCTUATION), " ", "g"),
-        )
-        rows = select(Memory.id.label("id"), doc.label("doc")).where(Memory.id.in_(pool))
+        # Behind a materialized CTE: inlined, the planner takes the GIN index for the @@ and
+        # ANDs every term's posting list over the whole table (15 ms for twenty common words)
+        # before keeping the pool's rows.
+        rows = select(Memory.id.label("id"), PG_DOCUMENT.label("doc")).where(Memory.id.in_(pool))
         sub = rows.cte("pool_docs").prefix_with("MATERIALIZED")
         tsquery = func.to_tsquery(PG_CONFIG, match)
         score = func.ts_rank_cd(sub.c.doc, tsquery).label("score")

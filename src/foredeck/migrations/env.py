@@ -36,8 +36,8 @@ MIGRATION_LOCK_ID = 7_240_301
 def _include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    # Text search structures are raw SQL in 0003_index, 0008 and 0011 (FTS5 tables, GIN
-    # indexes).
+    # Text search structures are raw SQL in 0003_index, 0008, 0011 and 0012 (FTS5 tables, GIN
+    # indexes, PostgreSQL's stored keyword document).
     return not (
         reflected
         and compare_to is None
@@ -46,6 +46,7 @@ def _include_object(
                 "memories_fts",
                 "ix_memories_content_fts",
                 "ix_memories_content_words",
+                "content_words",
                 "jobs_fts",
                 "ix_jobs_text_trgm",
             )
