@@ -80,7 +80,7 @@ def seed(data_dir: Path, rows: int) -> None:
 def run_foredeck(data_dir: Path, out_dir: Path) -> dict[str, Any]:
     from foredeck.config import Config
     from foredeck.db import make_engine, make_sessionmaker
-    from foredeck.operations.exporter import run_export
+    from foredeck.operations.exports.run import run_export
     from foredeck.operations.schemas import ExportParams
 
     async def go() -> dict[str, Any]:
@@ -109,7 +109,7 @@ def run_reference(data_dir: Path, out_dir: Path) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from foredeck.operations.exporter import SCHEMA
+    from foredeck.operations.exports.run import SCHEMA
 
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)

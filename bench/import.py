@@ -62,7 +62,7 @@ async def _foredeck(
     from foredeck import migrate
     from foredeck.config import Config
     from foredeck.db import make_engine, make_sessionmaker
-    from foredeck.operations.imports import run_import
+    from foredeck.operations.imports.run import run_import
     from foredeck.operations.schemas import ImportParams
 
     config = Config(data_dir=data_dir)
@@ -86,7 +86,7 @@ async def _foredeck(
 def _reference(data_dir: Path, csv_path: Path, parse_in_timing: bool, plain: bool = False) -> float:
     from foredeck import migrate
     from foredeck.config import Config
-    from foredeck.operations.importer import SQLITE_CACHE_KIB
+    from foredeck.operations.imports.merge import SQLITE_CACHE_KIB
 
     config = Config(data_dir=data_dir)
     migrate.upgrade(config)
@@ -140,9 +140,9 @@ def _reference(data_dir: Path, csv_path: Path, parse_in_timing: bool, plain: boo
 def _warm_workers() -> None:
     """Two idle operations workers, as a server has after its first large import (or its
     start-up, for one): the rounds then measure imports, not process starts."""
-    from foredeck.operations import offload
+    from foredeck.operations.offload import pool
 
-    fill = getattr(offload, "fill", None)
+    fill = getattr(pool, "fill", None)
     if fill is not None:
         fill(2)
 

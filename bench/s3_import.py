@@ -83,9 +83,9 @@ async def _import(data_dir: Path, csv_path: Path, rows: int, s3: dict[str, Any] 
     from foredeck import migrate
     from foredeck.config import Config
     from foredeck.db import make_engine, make_sessionmaker
-    from foredeck.operations import blobfiles
-    from foredeck.operations.imports import run_import
+    from foredeck.operations.imports.run import run_import
     from foredeck.operations.schemas import ImportParams
+    from foredeck.operations.sources import blobfiles
 
     config = Config(data_dir=data_dir, **(s3 or {}))
     await asyncio.to_thread(migrate.upgrade, config)

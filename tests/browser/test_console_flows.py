@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
 from foredeck.models.jobs import Worker
-from foredeck.operations.sources import imports_dir
+from foredeck.operations.sources.locations import imports_dir
 from tests.browser.conftest import PageFactory, check_axe, screenshot, wait_live
 from tests.console.server import LiveServer
 

@@ -12,9 +12,9 @@ import pytest
 from foredeck import migrate
 from foredeck.config import Config
 from foredeck.db import make_engine, make_sessionmaker
-from foredeck.operations import bulkindex
-from foredeck.operations.importer import BULK_TRIGGER_ROWS
-from foredeck.operations.imports import run_import
+from foredeck.operations.imports import bulkindex
+from foredeck.operations.imports.merge import BULK_TRIGGER_ROWS
+from foredeck.operations.imports.run import run_import
 from foredeck.operations.schemas import ImportParams
 from tests.operations.test_fts_trigger import Quiet
 from tests.operations.test_large import write_csv

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from foredeck.operations import split
-from foredeck.operations.readers import CSVReader, open_reader
+from foredeck.operations.readers import split
+from foredeck.operations.readers.formats import CSVReader, open_reader
 from tests.conftest import unique
 from tests.operations.helpers import import_path, records, run_import
 

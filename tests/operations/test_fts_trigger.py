@@ -16,8 +16,8 @@ from foredeck import migrate
 from foredeck.config import Config
 from foredeck.db import make_engine, make_sessionmaker
 from foredeck.index import fts
-from foredeck.operations.importer import BULK_TRIGGER_ROWS
-from foredeck.operations.imports import run_import
+from foredeck.operations.imports.merge import BULK_TRIGGER_ROWS
+from foredeck.operations.imports.run import run_import
 from foredeck.operations.schemas import ImportParams
 from tests.operations.test_large import write_csv
 

@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from foredeck.operations.readers import open_reader
+from foredeck.operations.readers.formats import open_reader
 from tests.conftest import unique
 from tests.operations.helpers import import_path, run_export, run_import
 

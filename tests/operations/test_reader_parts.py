@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from foredeck.operations.readers import JSONArrayReader, Reader, ReadError, open_reader
-from foredeck.operations.split import text_split
+from foredeck.operations.readers.formats import JSONArrayReader, Reader, ReadError, open_reader
+from foredeck.operations.readers.split import text_split
 from tests.operations import reader_oracle
 from tests.operations.test_reader_properties import (
     MUTATION,

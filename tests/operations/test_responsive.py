@@ -14,7 +14,9 @@ from fastapi import FastAPI
 
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
-from foredeck.operations import exportfile, mapping, offload, staging
+from foredeck.operations.exports import writer
+from foredeck.operations.imports import mapping, staging
+from foredeck.operations.offload import pool
 from tests.conftest import unique
 from tests.operations.helpers import import_path, records, run_export, run_import
 from tests.operations.test_large import write_csv
@@ -37,9 +39,9 @@ def row_work_refused_here(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         for target, name in (
             (mapping, "converter"),
             (staging, "_stage"),
-            (exportfile, "_record_batch"),
-            (exportfile._JSONLWriter, "write"),
-            (exportfile._ArrowWriter, "write"),
+            (writer, "_record_batch"),
+            (writer._JSONLWriter, "write"),
+            (writer._ArrowWriter, "write"),
         ):
             patch.setattr(target, name, refuse)
         yield
@@ -104,13 +106,13 @@ async def test_the_loop_never_stalls_during_an_import(
 
 async def test_a_worker_cut_off_mid_call_is_not_reused() -> None:
     """A lease whose call was cut off (its task cancelled) kills that worker."""
-    async with offload.lease() as worker:
+    async with pool.lease() as worker:
         first = worker
         assert await worker.call(staging.close) is None
         # What a cancelled call leaves: the worker still busy with it.
         worker.busy = True
     assert not first.alive
-    async with offload.lease() as worker:
+    async with pool.lease() as worker:
         assert worker is not first
         assert await worker.call(staging.close) is None
 

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 
-from foredeck.operations import offload, parallel, split
+from foredeck.operations.offload import parallel, pool
+from foredeck.operations.readers import split
 from tests.conftest import unique
 from tests.operations.helpers import import_and_cancel, import_path, records, run_import
 
@@ -165,19 +166,19 @@ async def test_a_cancelled_split_import_changes_nothing_and_leaves_no_worker_beh
     splits: list[Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    started: list[offload.OperationsWorker] = []
-    original_init = offload.OperationsWorker.__init__
+    started: list[pool.OperationsWorker] = []
+    original_init = pool.OperationsWorker.__init__
 
-    def recording_init(self: offload.OperationsWorker) -> None:
+    def recording_init(self: pool.OperationsWorker) -> None:
         original_init(self)
         started.append(self)
 
-    monkeypatch.setattr(offload.OperationsWorker, "__init__", recording_init)
+    monkeypatch.setattr(pool.OperationsWorker, "__init__", recording_init)
     coll = unique("splitcancel")
     await import_and_cancel(client, app, admin, operator, coll, after_rows=1000)
     assert await records(client, operator, coll) == []
     assert not list(app.state.config.data_dir.rglob("stage-*"))
     # Every worker this import used is idle in the pool or gone.
-    idle = set(map(id, offload._idle))
+    idle = set(map(id, pool._idle))
     assert all(id(w) in idle or not w.alive for w in started), started
-    assert not any(w.busy for w in offload._idle)
+    assert not any(w.busy for w in pool._idle)

@@ -9,7 +9,7 @@ import httpx
 
 from foredeck.generator.storage import MEDIA_TYPES as DATASET_MEDIA_TYPES
 from foredeck.jobs.outputs import MEDIA_TYPES
-from foredeck.operations.exporter import MEDIA_TYPES as EXPORT_MEDIA_TYPES
+from foredeck.operations.exports.run import MEDIA_TYPES as EXPORT_MEDIA_TYPES
 from tests.conftest import assert_error
 
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -52,7 +52,7 @@ def parse_mapping(text: str | None) -> dict[str, Any]:
 
 def _stage_local_file(config: Config, source: Path) -> str:
     """Put a local file into the managed import dir (a hard link when possible, else a copy)."""
-    from foredeck.operations.sources import imports_dir, safe_filename
+    from foredeck.operations.sources.locations import imports_dir, safe_filename
 
     relative = f"uploads/{uuid.uuid4().hex}/{safe_filename(source.name)}"
     target = imports_dir(config) / relative
@@ -71,20 +71,20 @@ def _import_local(data_dir: Path | None, params: dict[str, Any], file: Path | No
         params["path"] = _stage_local_file(config, file)
 
     async def fn(state: Any) -> JobRead:
-        from foredeck.operations import imports
         from foredeck.operations import service as operations_service
+        from foredeck.operations.imports.run import precheck
         from foredeck.operations.schemas import ImportParams
 
         parsed = operations_service.parse(ImportParams, params)
         async with state.sessionmaker() as session:
-            await imports.precheck(session, config, parsed)
+            await precheck(session, config, parsed)
         return await run_here(state, "import", parsed.model_dump(mode="json"))
 
     try:
         return run_local(config, fn)
     finally:
         if params.get("delete_after"):
-            from foredeck.operations.sources import discard_upload
+            from foredeck.operations.sources.locations import discard_upload
 
             discard_upload(config, params["path"])
 
@@ -231,7 +231,7 @@ def _export_local(data_dir: Path | None, params: dict[str, Any]) -> JobRead:
         parsed = operations_service.parse(ExportParams, params)
         async with state.sessionmaker() as session:
             if parsed.format == "sheet":
-                from foredeck.operations.sources import sheet_target, sheets_client
+                from foredeck.operations.sources.locations import sheet_target, sheets_client
 
                 client, sheets = await sheets_client(session, config)
                 await client.aclose()

@@ -22,7 +22,7 @@ from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
 from foredeck.models.generator import GeneratorChunk, GeneratorDownload
 from foredeck.models.jobs import Job
-from foredeck.operations import blobfiles
+from foredeck.operations.sources import blobfiles
 
 # Merges up to this many rows run inside the request; bigger ones become a background job.
 INLINE_MERGE_ROWS = 200_000
@@ -187,7 +187,7 @@ async def import_into_records(
     if remote.remote(config):
         relative = await _stage_remote(config, source)
     else:
-        from foredeck.operations.sources import imports_dir
+        from foredeck.operations.sources.locations import imports_dir
 
         # The import operation reads only inside its own directory; a hard link costs no copy.
         relative = Path("generated") / f"{job_id}-{uuid.uuid4().hex[:8]}.parquet"

@@ -10,10 +10,12 @@ from foredeck.errors import NotFound
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.outputs import Download, download_provider
 from foredeck.jobs.registry import job_handler
-from foredeck.operations import blobfiles, exporter, imports
-from foredeck.operations.exporter import ExportFailed
+from foredeck.operations.errors import ExportFailed
+from foredeck.operations.exports import run as exports_run
+from foredeck.operations.imports import run as imports_run
 from foredeck.operations.schemas import ExportParams, ImportParams
-from foredeck.operations.sources import discard_upload, exports_dir
+from foredeck.operations.sources import blobfiles
+from foredeck.operations.sources.locations import discard_upload, exports_dir
 
 
 @job_handler("import", params=ImportParams, queue="operations", locks=("import",), max_attempts=1)
@@ -21,7 +23,7 @@ async def run_import(ctx: JobContext) -> dict[str, Any]:
     """Import a file, URL or sheet into a collection (upsert, append or replace)."""
     params: ImportParams = ctx.params
     try:
-        return await imports.run_import(
+        return await imports_run.run_import(
             ctx.state, params, ctx, owner_id=ctx.created_by, work_dir=ctx.job_dir
         )
     finally:
@@ -36,7 +38,9 @@ async def run_export(ctx: JobContext) -> dict[str, Any]:
     """Export a collection or a filter to CSV, JSONL, Parquet or a Google Sheet."""
     params: ExportParams = ctx.params
     out_dir = exports_dir(ctx.state.config) / ctx.job_id
-    result = await exporter.run_export(ctx.state, params, ctx, job_id=ctx.job_id, out_dir=out_dir)
+    result = await exports_run.run_export(
+        ctx.state, params, ctx, job_id=ctx.job_id, out_dir=out_dir
+    )
     if result.get("file"):
         try:
             result["key"] = await blobfiles.publish_export(

@@ -14,8 +14,8 @@ from foredeck.blobs.health import blob_store_health
 from foredeck.jobs import periodic
 from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
-from foredeck.operations import offload
-from foredeck.operations.sources import exports_dir, imports_dir
+from foredeck.operations.offload import pool
+from foredeck.operations.sources.locations import exports_dir, imports_dir
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
@@ -57,7 +57,7 @@ async def startup(app: FastAPI) -> None:
     app.state.operations_sweeper = periodic.start(
         lambda: sweep(app), every=SWEEP_SECONDS, name="operations-retention"
     )
-    offload.prestart()
+    pool.prestart()
     app.state.health_checks["blob_store"] = blob_store_health
 
 

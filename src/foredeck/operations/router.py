@@ -17,8 +17,9 @@ from foredeck.jobs import service as jobs_service
 from foredeck.kit import safejson
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
-from foredeck.operations import blobfiles, preview
 from foredeck.operations import service as operations_service
+from foredeck.operations.imports import preview
+from foredeck.operations.imports.uploads import receive_upload
 from foredeck.operations.schemas import (
     ExportParams,
     ImportParams,
@@ -26,8 +27,8 @@ from foredeck.operations.schemas import (
     JobRef,
     OperationStatus,
 )
-from foredeck.operations.sources import discard_upload, imports_dir
-from foredeck.operations.uploads import receive_upload
+from foredeck.operations.sources import blobfiles
+from foredeck.operations.sources.locations import discard_upload, imports_dir
 
 router = APIRouter(tags=["operations"])
 

@@ -15,7 +15,7 @@ from foredeck.jobs.registry import HANDLERS, load_handlers
 from foredeck.models.auth import User
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, Lock
-from foredeck.operations import imports
+from foredeck.operations.imports.run import precheck
 from foredeck.operations.schemas import (
     ExportParams,
     ImportParams,
@@ -24,7 +24,7 @@ from foredeck.operations.schemas import (
     OperationStatus,
     RunSummary,
 )
-from foredeck.operations.sources import sheet_target, sheets_client
+from foredeck.operations.sources.locations import sheet_target, sheets_client
 
 LOCK_NAMES = {"import": "import", "export": "export", "index": "index"}
 
@@ -59,7 +59,7 @@ async def start_import(
     session: AsyncSession, config: Config, params: ImportParams, *, created_by: int | None
 ) -> Job:
     """Refuse what can be refused now (file, header, mapping, URL, sheet), then queue the job."""
-    await imports.precheck(session, config, params)
+    await precheck(session, config, params)
     return await jobs_service.create_job(
         session, kind="import", params=params.model_dump(mode="json"), created_by=created_by
     )

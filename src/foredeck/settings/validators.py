@@ -77,7 +77,7 @@ async def check_sheets(
         return _fail("sheets", problem or "credentials missing")
     if not remote:
         return ValidationResult(valid=True)
-    from foredeck.operations.sheets import SheetsClient, SheetsError
+    from foredeck.operations.sources.sheets import SheetsClient, SheetsError
 
     errors: list[FieldError] = []
     titles: dict[str, Any] = {}

@@ -14,10 +14,10 @@ from foredeck.console.pages.operations import page_context, refused, started
 from foredeck.console.web import ConsoleRoute, render, require
 from foredeck.errors import AppError, ValidationFailed
 from foredeck.kit.deps import SessionDep
-from foredeck.operations import preview as operations_preview
 from foredeck.operations import schemas as operations_schemas
 from foredeck.operations import service as operations_service
-from foredeck.operations import sources as operations_sources
+from foredeck.operations.imports import preview as operations_preview
+from foredeck.operations.sources import locations as operations_sources
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 SOURCES = ("upload", "file", "url", "sheet")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from foredeck.kit import safejson
-from foredeck.operations.detect import ReadError
-from foredeck.operations.mapping import bad_chars
-from foredeck.operations.readbase import Batch, Reader, RowError
-from foredeck.operations.split import RangeReader
+from foredeck.operations.imports.mapping import bad_chars
+from foredeck.operations.readers.base import Batch, Reader, RowError
+from foredeck.operations.readers.detect import ReadError
+from foredeck.operations.readers.split import RangeReader
 
 # Keys of the first records of a JSON file make its "header".
 HEADER_PROBE_RECORDS = 200

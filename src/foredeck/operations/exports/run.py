@@ -11,13 +11,14 @@ from sqlalchemy import func, select
 
 from foredeck.logging import get_logger
 from foredeck.models.records import Memory
-from foredeck.operations import exportfile, offload
-from foredeck.operations.exportfile import COLUMNS, PAGE_ROWS, SCHEMA, export_query, iso
-from foredeck.operations.importer import ImportFailed, Reporter
+from foredeck.operations.errors import ExportFailed, OperationFailed
+from foredeck.operations.exports import writer
+from foredeck.operations.exports.writer import COLUMNS, PAGE_ROWS, SCHEMA, export_query, iso
+from foredeck.operations.imports.merge import Reporter
+from foredeck.operations.offload import pool
 from foredeck.operations.schemas import ExportParams
-from foredeck.operations.sheets import SheetsError, quote_tab
-from foredeck.operations.sources import sheet_target, sheets_client
-from foredeck.operations.worker import OperationFailed
+from foredeck.operations.sources.locations import sheet_target, sheets_client
+from foredeck.operations.sources.sheets import SheetsError, quote_tab
 from foredeck.records import service as records_service
 
 log = get_logger(__name__)
@@ -30,11 +31,7 @@ MEDIA_TYPES = {
     "jsonl": "application/x-ndjson",
     "parquet": "application/vnd.apache.parquet",
 }
-__all__ = ["COLUMNS", "SCHEMA", "ExportFailed", "count", "export_filename", "run_export"]
-
-
-class ExportFailed(ImportFailed):
-    """The export stopped; the message is safe to show."""
+__all__ = ["COLUMNS", "SCHEMA", "count", "export_filename", "run_export"]
 
 
 async def _pages(state: Any, params: ExportParams) -> Any:
@@ -83,21 +80,21 @@ async def run_export(
     done = 0
     # An operations worker reads the records and writes the file; this process only asks
     # for the next page, reports progress and checks for a cancel in between.
-    async with offload.lease() as worker:
+    async with pool.lease() as worker:
         try:
             await worker.call(
-                exportfile.open_export, state.config.resolved_database_url, params, str(path)
+                writer.open_export, state.config.resolved_database_url, params, str(path)
             )
             while True:
                 await reporter.check()
-                written = await worker.call(exportfile.next_page)
+                written = await worker.call(writer.next_page)
                 if not written:
                     break
                 done += written
                 await reporter.progress(
                     done=done, total=max(total, done), message=f"wrote {done} of {total}"
                 )
-            size = await worker.call(exportfile.finish_export)
+            size = await worker.call(writer.finish_export)
         except OperationFailed as exc:
             raise ExportFailed(str(exc)) from None
     await reporter.progress(done=done, total=done, message=f"exported {done} records", force=True)

@@ -1,4 +1,4 @@
-"""Import staging, run in an operations worker process (see offload.py), never in the server.
+"""Import staging, run in an operations worker process (see offload/pool.py), never in the server.
 
 Reading, mapping and hashing a million rows is pure Python: in the server's process it would
 hold the GIL against the event loop and leave a million short-lived objects for the garbage
@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from foredeck.errors import ValidationFailed
-from foredeck.operations import split
-from foredeck.operations.mapping import StagedRow, converter, resolve
-from foredeck.operations.readers import Batch, Reader, ReadError, RowError, open_reader
+from foredeck.operations.errors import OperationFailed
+from foredeck.operations.imports.mapping import StagedRow, converter, resolve
+from foredeck.operations.readers import split
+from foredeck.operations.readers.formats import Batch, Reader, ReadError, RowError, open_reader
 from foredeck.operations.schemas import ColumnMapping
-from foredeck.operations.worker import OperationFailed
 
 STAGE_TABLE = "rows"
 # Row errors sent back per batch: enough for the per-batch event and the result's list.
@@ -43,7 +43,7 @@ class SourceSpec:
     source_format: str = "csv"
     # SQLite: the staging file to write; None: converted rows go back to the server.
     stage_file: str | None = None
-    # Offer to split a file at least this big in two (see split.py); None: read it whole.
+    # Offer to split a file at least this big in two (see readers/split.py); None: read it whole.
     split_min_bytes: int | None = None
     # Read only this part of the file (a range of bytes, or of Parquet row groups).
     part: tuple[int, int | None] | None = None

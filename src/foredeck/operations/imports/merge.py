@@ -1,6 +1,6 @@
 """The import engine's merge: staged rows go into the store in one transaction.
 
-Rows are staged first (by an operations worker: see imports.py and staging.py), which keeps
+Rows are staged first (by an operations worker: see run.py and staging.py), which keeps
 the long read phase off the database's write lock (SQLite has one writer, and job progress
 writes must get through); the single merge makes a failed or cancelled import leave the
 store exactly as it was."""
@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from foredeck.index import fts
 from foredeck.models.base import UTCDateTime, utcnow
-from foredeck.operations import bulkindex
-from foredeck.operations.mapping import StagedRow
-from foredeck.operations.readers import RowError
-from foredeck.operations.staging import STAGE_TABLE
+from foredeck.operations.imports import bulkindex
+from foredeck.operations.imports.mapping import StagedRow
+from foredeck.operations.imports.staging import STAGE_TABLE
+from foredeck.operations.readers.formats import RowError
 from foredeck.records import service as records_service
 
 DELETE_CHUNK = 500
@@ -46,10 +46,6 @@ class Reporter(Protocol):
     ) -> None: ...
 
     async def check(self) -> None: ...
-
-
-class ImportFailed(Exception):
-    """The import stopped and changed nothing; the message is safe to show."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
-from foredeck.operations.sources import discard_upload, imports_dir, safe_filename
+from foredeck.operations.sources.locations import discard_upload, imports_dir, safe_filename
 
 MAX_FIELDS = 50
 MAX_FIELD_BYTES = 1 << 20

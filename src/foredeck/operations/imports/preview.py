@@ -10,10 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
-from foredeck.operations.mapping import converter, resolve
-from foredeck.operations.readers import Batch, ReadError, open_reader
+from foredeck.operations.imports.mapping import converter, resolve
+from foredeck.operations.readers.formats import Batch, ReadError, open_reader
 from foredeck.operations.schemas import ImportParams, ImportPreview, PreviewRow
-from foredeck.operations.sources import SheetRows, resolve_import_path, sheet_target, sheets_client
+from foredeck.operations.sources.locations import (
+    SheetRows,
+    resolve_import_path,
+    sheet_target,
+    sheets_client,
+)
 
 
 def _rows(batch: Batch | None, convert: Any) -> list[PreviewRow]:

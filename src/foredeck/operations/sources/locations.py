@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
 from foredeck.kit.paths import PathRefused, managed_file
-from foredeck.operations.readers import Batch, RowError
-from foredeck.operations.sheets import SheetsClient, SheetsError
+from foredeck.operations.readers.formats import Batch, RowError
+from foredeck.operations.sources.sheets import SheetsClient, SheetsError
 from foredeck.settings import service as settings_service
 from foredeck.settings.credentials import CredentialError, load_service_account, resolve_secret_file
 from foredeck.settings.schemas import SheetsSettings

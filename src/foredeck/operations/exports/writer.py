@@ -1,4 +1,4 @@
-"""Export files, written in an operations worker process (see offload.py), page by page.
+"""Export files, written in an operations worker process (see offload/pool.py), page by page.
 
 The worker reads the records itself, over its own database connection, and writes them with
 pyarrow or json: turning 20,000 rows a page into Python objects and then into Arrow arrays in
@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from foredeck.models.records import Memory
+from foredeck.operations.errors import OperationFailed
 from foredeck.operations.schemas import ExportParams
-from foredeck.operations.worker import OperationFailed
 from foredeck.records import service as records_service
 
 PAGE_ROWS = 20_000

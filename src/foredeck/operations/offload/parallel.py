@@ -2,7 +2,7 @@
 
 Reading, converting and writing the staging file is most of an import's time and runs in one
 process per worker; two workers on the two halves of the file (split at a record boundary,
-see split.py) do it in about half the time. The second part numbers its rows from 1 and
+see readers/split.py) do it in about half the time. The second part numbers its rows from 1 and
 learns its offset when the first part ends, so its row errors are held until then and
 reported in file order; the first worker then appends the second part's rows to its own
 staging file with the offset added, and everything after that (duplicate checks across the
@@ -19,11 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from foredeck.logging import get_logger
-from foredeck.operations import offload, staging
-from foredeck.operations.importer import Counts, Reporter, Stage
-from foredeck.operations.readers import RowError
-from foredeck.operations.staging import BatchOut, Opened, SourceSpec
-from foredeck.operations.worker import OperationFailed
+from foredeck.operations.errors import OperationFailed
+from foredeck.operations.imports import staging
+from foredeck.operations.imports.merge import Counts, Reporter, Stage
+from foredeck.operations.imports.staging import BatchOut, Opened, SourceSpec
+from foredeck.operations.offload import pool
+from foredeck.operations.readers.formats import RowError
 
 log = get_logger(__name__)
 # Below this size one worker is quicker than handing half the file to a second one.
@@ -41,10 +42,10 @@ def split_min_bytes(size: int) -> int | None:
     is split only if it is big enough to pay for waiting on that start."""
     if size < MIN_BYTES:
         return None
-    if offload.idle_count():
+    if pool.idle_count():
         return MIN_BYTES
     if size < COLD_MIN_BYTES:
-        offload.prestart()
+        pool.prestart()
     return COLD_MIN_BYTES
 
 
@@ -135,7 +136,7 @@ class _Second:
 
 
 async def stage_in_two(
-    first: offload.OperationsWorker,
+    first: pool.OperationsWorker,
     spec: SourceSpec,
     opened: Opened,
     part_file: Path,
@@ -146,7 +147,7 @@ async def stage_in_two(
     The parts to hand to staging.finish, or None when the file must be read in one pass."""
     assert opened.split is not None
     part_spec = replace(spec, stage_file=str(part_file), split_min_bytes=None, part=opened.split)
-    async with offload.lease() as second:
+    async with pool.lease() as second:
         try:
             await second.call(staging.open_source, part_spec)
         except OperationFailed as exc:

@@ -1,4 +1,5 @@
-"""The operations worker process: `python -m foredeck.operations.worker`, driven by offload.py.
+"""The operations worker process: `python -m foredeck.operations.offload.process`, driven by
+pool.py.
 
 It answers calls sent on stdin (length-prefixed pickles of a function of foredeck and its
 arguments) on stdout, one at a time, and exits when stdin closes (its server stopped or died).
@@ -12,17 +13,11 @@ import sys
 import traceback
 from typing import IO, Any
 
+from foredeck.operations.errors import OperationFailed, WorkerError
+
 HEADER = 8
 # Only foredeck's own functions may be called (the pipe is private, this is belt and braces).
 ALLOWED_PREFIX = "foredeck.operations."
-
-
-class OperationFailed(Exception):
-    """The operation cannot go on as asked; the message is safe to show."""
-
-
-class WorkerError(Exception):
-    """An unexpected error in the worker; the message holds its traceback."""
 
 
 def read_frame(stream: IO[bytes]) -> bytes | None:
@@ -44,12 +39,13 @@ def write_frame(stream: IO[bytes], data: bytes) -> None:
 
 def warm() -> None:
     """Load what imports and exports need, so the first one does not wait for it."""
-    from foredeck.operations import exportfile, staging  # noqa: F401
+    from foredeck.operations.exports import writer  # noqa: F401
+    from foredeck.operations.imports import staging  # noqa: F401
 
 
 def reset() -> None:
     """Forget whatever the last operation left open (called when a lease ends)."""
-    for name in ("foredeck.operations.staging", "foredeck.operations.exportfile"):
+    for name in ("foredeck.operations.imports.staging", "foredeck.operations.exports.writer"):
         # Only modules an operation loaded: importing one here would only slow the reset.
         module = sys.modules.get(name)
         if module is not None:
@@ -86,6 +82,6 @@ def main() -> None:
 if __name__ == "__main__":
     # Run the imported module's main, not this __main__ copy: exceptions raised by staging and
     # exportfile must be the classes _answer catches.
-    from foredeck.operations import worker
+    from foredeck.operations.offload import process
 
-    worker.main()
+    process.main()

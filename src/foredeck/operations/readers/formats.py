@@ -11,20 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from foredeck.operations.detect import ReadError as ReadError
-from foredeck.operations.detect import (
+from foredeck.operations.readers.base import Batch as Batch
+from foredeck.operations.readers.base import Reader as Reader
+from foredeck.operations.readers.base import RowError as RowError
+from foredeck.operations.readers.detect import ReadError as ReadError
+from foredeck.operations.readers.detect import (
     check_decodes,
     detect_encoding,
     detect_format,
     sniff_dialect,
 )
-from foredeck.operations.jsonreaders import HEADER_PROBE_RECORDS as HEADER_PROBE_RECORDS
-from foredeck.operations.jsonreaders import JSONArrayReader as JSONArrayReader
-from foredeck.operations.jsonreaders import JSONLReader as JSONLReader
-from foredeck.operations.readbase import Batch as Batch
-from foredeck.operations.readbase import Reader as Reader
-from foredeck.operations.readbase import RowError as RowError
-from foredeck.operations.split import RangeReader
+from foredeck.operations.readers.jsonfiles import HEADER_PROBE_RECORDS as HEADER_PROBE_RECORDS
+from foredeck.operations.readers.jsonfiles import JSONArrayReader as JSONArrayReader
+from foredeck.operations.readers.jsonfiles import JSONLReader as JSONLReader
+from foredeck.operations.readers.split import RangeReader
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))

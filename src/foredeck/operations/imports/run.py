@@ -16,14 +16,21 @@ from foredeck.blobs import BlobStoreError
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
 from foredeck.logging import get_logger
-from foredeck.operations import blobfiles, offload, parallel, staging, urlguard
-from foredeck.operations.importer import Counts, ImportFailed, Reporter, Stage
-from foredeck.operations.mapping import resolve
-from foredeck.operations.readers import ReadError, open_reader
+from foredeck.operations.errors import ImportFailed, OperationFailed
+from foredeck.operations.imports import staging
+from foredeck.operations.imports.mapping import resolve
+from foredeck.operations.imports.merge import Counts, Reporter, Stage
+from foredeck.operations.imports.staging import BatchOut, Opened, SourceSpec
+from foredeck.operations.offload import parallel, pool
+from foredeck.operations.readers.formats import ReadError, open_reader
 from foredeck.operations.schemas import ImportParams, ImportResult, RowErrorOut
-from foredeck.operations.sources import SheetRows, resolve_import_path, sheet_target, sheets_client
-from foredeck.operations.staging import BatchOut, Opened, SourceSpec
-from foredeck.operations.worker import OperationFailed
+from foredeck.operations.sources import blobfiles, urlguard
+from foredeck.operations.sources.locations import (
+    SheetRows,
+    resolve_import_path,
+    sheet_target,
+    sheets_client,
+)
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
@@ -155,7 +162,7 @@ async def run_import(
         stage_file = work_dir / f"stage-{uuid.uuid4().hex[:12]}.db"
     counts = Counts()
     try:
-        async with offload.lease() as worker:
+        async with pool.lease() as worker:
             try:
                 spec = _spec(params, source, ops, stage_file)
                 if stage_file is not None and not isinstance(source, SheetRows):
@@ -206,7 +213,7 @@ async def run_import(
 
 async def _stage_and_merge(
     state: Any,
-    worker: offload.OperationsWorker,
+    worker: pool.OperationsWorker,
     source: Path | SheetRows,
     spec: SourceSpec,
     opened: Opened,
@@ -273,7 +280,7 @@ def _check_ratio(counts: Counts, ratio: float) -> None:
 
 
 async def _stage_rows(
-    worker: offload.OperationsWorker, sheet: SheetRows | None, sink: parallel.Sink, ops: Any
+    worker: pool.OperationsWorker, sheet: SheetRows | None, sink: parallel.Sink, ops: Any
 ) -> None:
     if sheet is not None:
         sheet_batches = sheet.batches(ops.batch_size)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from foredeck.blobs import BlobMissing, BlobStoreError
 from foredeck.config import Config
-from foredeck.operations.sources import exports_dir, imports_dir, safe_filename
+from foredeck.operations.sources.locations import exports_dir, imports_dir, safe_filename
 
 
 def upload_key(relative: str) -> str:

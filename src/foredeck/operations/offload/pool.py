@@ -6,8 +6,9 @@ socket write, and the millions of short-lived objects trigger full garbage colle
 the server's whole heap (200-500 ms, every thread stopped). A worker process has its own GIL
 and heap; the server only sends it calls and gets back counts.
 
-A worker is started on first use (`python -m foredeck.operations.worker`, not multiprocessing,
-which would re-import the server's main module in the child) and kept for the next operation.
+A worker is started on first use (`python -m foredeck.operations.offload.process`, not
+multiprocessing, which would re-import the server's main module in the child) and kept for the
+next operation.
 Each operation leases one for its duration, so what a worker holds belongs to one operation.
 """
 
@@ -27,9 +28,8 @@ from typing import Any, TypeVar
 
 import foredeck
 from foredeck.logging import get_logger
-from foredeck.operations.worker import (
-    OperationFailed,
-    WorkerError,
+from foredeck.operations.errors import OperationFailed, WorkerError, WorkerGone
+from foredeck.operations.offload.process import (
     read_frame,
     reset,
     warm,
@@ -42,10 +42,6 @@ T = TypeVar("T")
 MAX_IDLE = 2
 
 
-class WorkerGone(WorkerError):
-    """The worker process ended in the middle of a call."""
-
-
 class OperationsWorker:
     """One worker process; one call at a time."""
 
@@ -55,7 +51,7 @@ class OperationsWorker:
         root = str(Path(foredeck.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "foredeck.operations.worker"],
+            [sys.executable, "-m", "foredeck.operations.offload.process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

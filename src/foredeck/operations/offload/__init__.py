@@ -1,0 +1,1 @@
+"""Work off the server process: operations worker processes, their pool, parallel staging."""

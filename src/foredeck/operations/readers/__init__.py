@@ -1,0 +1,1 @@
+"""Streaming file readers (CSV, JSON, JSONL, Parquet), format detection and file splitting."""
