@@ -43,15 +43,15 @@ def _pct(values: list[float], p: float) -> float:
 
 
 async def _state(config: Any) -> Any:
+    # The app module imports every job kind's handlers, which registers them, as in a server.
+    from foredeck import app as _registers_every_kind  # noqa: F401
     from foredeck import migrate
     from foredeck.db import make_engine, make_sessionmaker
-    from foredeck.jobs.registry import load_handlers
     from foredeck.jobs.settings import JobSettings
     from foredeck.kit.pubsub import LocalPubSub
     from foredeck.settings.service import worker_slots
 
     await asyncio.to_thread(migrate.upgrade, config)
-    load_handlers()
     engine = make_engine(config)
     return SimpleNamespace(
         config=config,

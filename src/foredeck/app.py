@@ -3,64 +3,108 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from types import ModuleType
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from foredeck import __version__, migrate
+from foredeck.auth import router as auth_router
 from foredeck.config import Config
+from foredeck.console import lifecycle as console_lifecycle
+from foredeck.console import router as console_router
 from foredeck.db import make_engine, make_sessionmaker
+from foredeck.embedding import handlers as embedding_handlers
+from foredeck.embedding import lifecycle as embedding_lifecycle
+from foredeck.embedding import router as embedding_router
+from foredeck.generator import handlers as generator_handlers
+from foredeck.generator import lifecycle as generator_lifecycle
+from foredeck.generator import router as generator_router
+from foredeck.index import handlers as index_handlers
+from foredeck.index import lifecycle as index_lifecycle
+from foredeck.index import router as index_router
+from foredeck.jobs import handlers as jobs_handlers
+from foredeck.jobs import lifecycle as jobs_lifecycle
+from foredeck.jobs import router as jobs_router
 from foredeck.kit.cache import MemoryCache, RedisCache
 from foredeck.kit.envelope import ERROR_RESPONSES, install_error_handlers
 from foredeck.kit.middleware import GZipForGzipClients, RequestContextMiddleware
 from foredeck.kit.ratelimit import RateLimiter
 from foredeck.kit.writes import dispose_sync_engine
 from foredeck.logging import configure_logging, get_logger
+from foredeck.mcp import lifecycle as mcp_lifecycle
+from foredeck.mcp import router as mcp_router
+from foredeck.operations import handlers as operations_handlers
+from foredeck.operations import lifecycle as operations_lifecycle
+from foredeck.operations import router as operations_router
+from foredeck.records import router as records_router
+from foredeck.registry import lifecycle as registry_lifecycle
+from foredeck.registry import router as registry_router
+from foredeck.schedules import handlers as schedules_handlers
+from foredeck.schedules import lifecycle as schedules_lifecycle
+from foredeck.schedules import router as schedules_router
+from foredeck.settings import lifecycle as settings_lifecycle
+from foredeck.settings import router as settings_router
+from foredeck.system import router as system_router
+from foredeck.telemetry import lifecycle as telemetry_lifecycle
+from foredeck.telemetry import router as telemetry_router
 from foredeck.telemetry.metrics import Metrics
+from foredeck.workers import lifecycle as workers_lifecycle
+from foredeck.workers import router as workers_router
 
 log = get_logger(__name__)
 
 # Domains with routes, in the order their routes are matched.
 # Records first: FastAPI matches routes in order and record reads are the hottest path.
-ROUTER_MODULES = [
-    "foredeck.records.router",
-    # Search is a hot path too: matched before the other domains' routes.
-    "foredeck.index.router",
-    "foredeck.system.router",
-    "foredeck.auth.router",
-    "foredeck.jobs.router",
-    "foredeck.workers.router",
-    "foredeck.telemetry.router",
-    "foredeck.embedding.router",
-    "foredeck.operations.router",
-    "foredeck.settings.router",
-    "foredeck.generator.router",
-    "foredeck.registry.router",
-    "foredeck.schedules.router",
-    "foredeck.mcp.router",
-    "foredeck.console.router",
+# Routers in the order their routes are matched. Search is a hot path too: matched before
+# the other domains' routes.
+ROUTERS: list[ModuleType] = [
+    records_router,
+    index_router,
+    system_router,
+    auth_router,
+    jobs_router,
+    workers_router,
+    telemetry_router,
+    embedding_router,
+    operations_router,
+    settings_router,
+    generator_router,
+    registry_router,
+    schedules_router,
+    mcp_router,
+    console_router,
 ]
 
 # Domains with start-up work, started in this order and stopped in reverse.
-LIFECYCLE_MODULES = [
-    "foredeck.settings.lifecycle",
-    "foredeck.embedding.lifecycle",
-    "foredeck.index.lifecycle",
-    "foredeck.jobs.lifecycle",
-    "foredeck.workers.lifecycle",
-    "foredeck.telemetry.lifecycle",
-    "foredeck.operations.lifecycle",
-    "foredeck.generator.lifecycle",
-    "foredeck.registry.lifecycle",
-    "foredeck.schedules.lifecycle",
-    "foredeck.mcp.lifecycle",
-    "foredeck.console.lifecycle",
+LIFECYCLES: list[ModuleType] = [
+    settings_lifecycle,
+    embedding_lifecycle,
+    index_lifecycle,
+    jobs_lifecycle,
+    workers_lifecycle,
+    telemetry_lifecycle,
+    operations_lifecycle,
+    generator_lifecycle,
+    registry_lifecycle,
+    schedules_lifecycle,
+    mcp_lifecycle,
+    console_lifecycle,
+]
+
+# Every job kind's module: importing one registers its kinds in jobs.registry, so any process
+# that builds the app (server, Celery worker, CLI) knows them all.
+HANDLER_MODULES: list[ModuleType] = [
+    jobs_handlers,
+    operations_handlers,
+    embedding_handlers,
+    index_handlers,
+    generator_handlers,
+    schedules_handlers,
 ]
 
 
@@ -104,7 +148,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from foredeck.records.reads import make_reader
 
     app.state.record_reader = make_reader(config)
-    modules = [importlib.import_module(name) for name in LIFECYCLE_MODULES]
+    modules = LIFECYCLES
     started = []
     try:
         for module in modules:
@@ -151,7 +195,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.ready_checks = {}
     app.state.features = {"auth", "memories", "rate_limiting", "cache"}
     install_error_handlers(app)
-    modules: list[Any] = [importlib.import_module(name) for name in ROUTER_MODULES]
+    modules = ROUTERS
     # Hot reads registered on the app itself come before every included router.
     for module in modules:
         if hasattr(module, "mount_top_level"):

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDir = None,
     ) -> None:
         """Serve MCP over stdio: every API endpoint as a tool, with the caller's role."""
+        from foredeck.app import create_app
         from foredeck.cli.common import err_console, load_config
         from foredeck.mcp.stdio import serve_stdio
 
@@ -35,4 +36,4 @@ def register(app: typer.Typer) -> None:
             err_console.print("[red]--user works on the local data directory; drop --url[/]")
             raise typer.Exit(2)
         config = load_config(data_dir)
-        asyncio.run(serve_stdio(config, url=url, token=token, user=user))
+        asyncio.run(serve_stdio(config, create_app, url=url, token=token, user=user))

@@ -229,13 +229,12 @@ def run_worker(
     from celery import signals
 
     from foredeck.app import create_app
-    from foredeck.jobs.registry import HANDLERS, load_handlers
+    from foredeck.jobs.registry import HANDLERS
     from foredeck.workers.celery_app import WorkerRuntime, celery_app, configure, say_as_log
 
     # A worker serves no HTTP, so it needs no rate limiter (nor its Redis store).
     config = config.model_copy(update={"rate_limit_enabled": False})
     configure(config.redis_url)
-    load_handlers()
     chosen = queues or sorted({spec.queue for spec in HANDLERS.values()} | {"default"})
     hostname = name or f"foredeck@{socket.gethostname()}"
     app = create_app(config)

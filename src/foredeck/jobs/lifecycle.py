@@ -1,11 +1,10 @@
-"""Jobs start-up: engine settings, the pub/sub and the handler registry."""
+"""Jobs start-up: engine settings and the pub/sub (the app module imports the handlers)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from foredeck.jobs.dispatch import register_publisher
-from foredeck.jobs.registry import load_handlers
 from foredeck.jobs.settings import JobSettings
 from foredeck.kit.pubsub import make_pubsub
 
@@ -16,7 +15,6 @@ async def startup(app: FastAPI) -> None:
     app.state.pubsub = make_pubsub(app.state.redis)
     await app.state.pubsub.start()
     register_publisher(app.state.engine.sync_engine, app.state.pubsub.publish)
-    load_handlers()
     app.state.features.update({"jobs", "locks", "pubsub"})
     # Job retention runs as the built-in `job-retention` schedule (foredeck.schedules).
 

@@ -52,16 +52,8 @@ def download_provider(kind: str) -> Callable[[DownloadProvider], DownloadProvide
     return register
 
 
-def _load_providers() -> None:
-    # The kinds' handler modules register their providers when imported.
-    from foredeck.jobs.registry import load_handlers
-
-    load_handlers()
-
-
 async def resolve(state: Any, job: Any, options: dict[str, str] | None = None) -> Download:
     """The file of a finished job, via its kind's provider (options: e.g. the format)."""
-    _load_providers()
     provider = PROVIDERS.get(job.kind)
     if provider is None:
         raise NotFound(f"Jobs of kind {job.kind} have nothing to download")

@@ -73,33 +73,4 @@ def job_handler(
 
 
 def get_spec(kind: str) -> HandlerSpec | None:
-    load_handlers()
     return HANDLERS.get(kind)
-
-
-# Modules whose import registers handlers.
-HANDLER_MODULES = [
-    "foredeck.jobs.handlers",
-    "foredeck.operations.handlers",
-    "foredeck.embedding.handlers",
-    "foredeck.index.handlers",
-    "foredeck.generator.handlers",
-    "foredeck.schedules.handlers",
-]
-_loaded = False
-
-
-def load_handlers() -> None:
-    """Import every domain's handlers module once."""
-    global _loaded
-    if _loaded:
-        return
-    import importlib
-
-    for name in HANDLER_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            # One domain's broken module must not stop every other kind from running.
-            log.exception("handlers_import_failed", module=name)
-    _loaded = True

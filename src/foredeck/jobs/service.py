@@ -15,7 +15,7 @@ from foredeck.jobs import controls as job_controls
 from foredeck.jobs import listing, locks
 from foredeck.jobs.context import event_payload
 from foredeck.jobs.dispatch import enqueue_after_commit, publish_after_commit
-from foredeck.jobs.registry import HANDLERS, get_spec, load_handlers
+from foredeck.jobs.registry import HANDLERS, get_spec
 from foredeck.jobs.settings import JobSettings
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, JobEvent, JobRun
@@ -368,7 +368,6 @@ async def touch(session: AsyncSession, job_id: str, **values: Any) -> None:
 
 
 def known_kinds(settings: JobSettings | None = None) -> list[dict[str, Any]]:
-    load_handlers()
     return [
         {
             "kind": s.kind,

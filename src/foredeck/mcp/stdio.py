@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from mcp.server.stdio import stdio_server
 
 from foredeck.config import Config
@@ -32,11 +34,15 @@ async def _local_token(app: Any, username: str) -> str:
 
 
 async def serve_stdio(
-    config: Config, *, url: str | None, token: str | None, user: str | None
+    config: Config,
+    create_app: Callable[[Config], FastAPI],
+    *,
+    url: str | None,
+    token: str | None,
+    user: str | None,
 ) -> None:
-    """Serve MCP on stdin/stdout until the client closes it."""
-    from foredeck.app import create_app
-
+    """Serve MCP on stdin/stdout until the client closes it; `create_app` is the app's factory,
+    handed in by the CLI (the app includes this package's router, so it is not imported here)."""
     async with AsyncExitStack() as stack:
         # Claim stdout for the protocol before anything (start-up banners, logs) can print.
         read, write = await stack.enter_async_context(stdio_server())

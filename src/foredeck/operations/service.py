@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import service as jobs_service
-from foredeck.jobs.registry import HANDLERS, load_handlers
+from foredeck.jobs.registry import HANDLERS
 from foredeck.models.auth import User
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, Lock
@@ -39,7 +39,6 @@ def parse(model: type[BaseModel], data: Any) -> Any:
 def operation_kinds(operation: str) -> list[str]:
     """The job kinds behind an operation name (index: every index_* kind)."""
     if operation == "index":
-        load_handlers()
         return sorted(k for k in HANDLERS if k.startswith("index")) or ["index_rebuild"]
     return [operation]
 

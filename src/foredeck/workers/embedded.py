@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.db import transaction
 from foredeck.jobs import dispatch
 from foredeck.jobs.controls import DRAIN, PAUSE_ALL, active_controls
-from foredeck.jobs.registry import HANDLERS, load_handlers
+from foredeck.jobs.registry import HANDLERS
 from foredeck.kit.tasks import stop_tasks
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
@@ -138,7 +138,6 @@ class EmbeddedExecutor:
         # Per-queue slots from the settings; None: `concurrency` slots shared by all queues.
         self.per_queue: dict[str, int] | None = None
         self.queue_of: dict[str, str] = {}
-        load_handlers()
         self.known_queues: set[str] = {spec.queue for spec in HANDLERS.values()}
         self._wake = asyncio.Event()
         # The heartbeat and a control message may read the settings at once: the later read

@@ -84,7 +84,6 @@ def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], dict[str
 
 
 def _kinds_and_queues() -> tuple[list[str], list[str]]:
-    registry.load_handlers()
     specs = list(registry.HANDLERS.values())
     return sorted(s.kind for s in specs), sorted({s.queue for s in specs})
 

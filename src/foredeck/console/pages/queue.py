@@ -51,7 +51,6 @@ async def _throughput(session: Any, start: Any, step: float, count: int) -> tupl
 
 def _handler_queues() -> set[str]:
     """The queues job kinds are registered on, so a queue can be paused before it has jobs."""
-    registry.load_handlers()
     return {spec.queue for spec in registry.HANDLERS.values()}
 
 
