@@ -43,8 +43,8 @@ def _pct(values: list[float], p: float) -> float:
 
 
 async def _state(config: Any) -> Any:
-    # The app module imports every job kind's handlers, which registers them, as in a server.
-    from foredeck import app as _registers_every_kind  # noqa: F401
+    # Every job kind registered, as in a server.
+    from foredeck import kinds as _kinds  # noqa: F401
     from foredeck import migrate
     from foredeck.db import make_engine, make_sessionmaker
     from foredeck.jobs.settings import JobSettings

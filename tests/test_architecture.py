@@ -9,7 +9,7 @@ TYPE_CHECKING: a reader follows them all), so nothing is imported to check it.
             jobs, never the other way)
     domains auth, records, settings, index, ... (everything else)
     faces   console, cli, mcp, and the API contracts and client they publish
-    app     the composition root that wires all of it
+    app     the composition root that wires all of it (app, and kinds: every job kind)
 
 A layer imports only the layers below it. Faces are imported by nothing but faces and `app`.
 """
@@ -28,7 +28,7 @@ KIT = {"kit"}
 ENGINE_FLOOR = {"foredeck", "errors", "logging", "db", "models"}
 ENGINE = {"jobs", "workers"}
 FACES = {"console", "cli", "mcp", "client", "contracts"}
-APP = {"app"}
+APP = {"app", "kinds"}
 DOMAINS = {
     "auth",
     "records",

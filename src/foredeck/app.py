@@ -13,21 +13,20 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from foredeck import __version__, migrate
+
+# Imported for its effect: every job kind registered in any process that builds the app.
+from foredeck import kinds as _kinds  # noqa: F401
 from foredeck.auth import router as auth_router
 from foredeck.config import Config
 from foredeck.console import lifecycle as console_lifecycle
 from foredeck.console import router as console_router
 from foredeck.db import make_engine, make_sessionmaker
-from foredeck.embedding import handlers as embedding_handlers
 from foredeck.embedding import lifecycle as embedding_lifecycle
 from foredeck.embedding import router as embedding_router
-from foredeck.generator import handlers as generator_handlers
 from foredeck.generator import lifecycle as generator_lifecycle
 from foredeck.generator import router as generator_router
-from foredeck.index import handlers as index_handlers
 from foredeck.index import lifecycle as index_lifecycle
 from foredeck.index import router as index_router
-from foredeck.jobs import handlers as jobs_handlers
 from foredeck.jobs import lifecycle as jobs_lifecycle
 from foredeck.jobs import router as jobs_router
 from foredeck.kit.cache import MemoryCache, RedisCache
@@ -38,13 +37,11 @@ from foredeck.kit.writes import dispose_sync_engine
 from foredeck.logging import configure_logging, get_logger
 from foredeck.mcp import lifecycle as mcp_lifecycle
 from foredeck.mcp import router as mcp_router
-from foredeck.operations import handlers as operations_handlers
 from foredeck.operations import lifecycle as operations_lifecycle
 from foredeck.operations import router as operations_router
 from foredeck.records import router as records_router
 from foredeck.registry import lifecycle as registry_lifecycle
 from foredeck.registry import router as registry_router
-from foredeck.schedules import handlers as schedules_handlers
 from foredeck.schedules import lifecycle as schedules_lifecycle
 from foredeck.schedules import router as schedules_router
 from foredeck.settings import lifecycle as settings_lifecycle
@@ -94,17 +91,6 @@ LIFECYCLES: list[ModuleType] = [
     schedules_lifecycle,
     mcp_lifecycle,
     console_lifecycle,
-]
-
-# Every job kind's module: importing one registers its kinds in jobs.registry, so any process
-# that builds the app (server, Celery worker, CLI) knows them all.
-HANDLER_MODULES: list[ModuleType] = [
-    jobs_handlers,
-    operations_handlers,
-    embedding_handlers,
-    index_handlers,
-    generator_handlers,
-    schedules_handlers,
 ]
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated
 
 import typer
 
 from foredeck import __version__, migrate
+
+# Imported for its effect: commands that enqueue jobs need every kind registered.
+from foredeck import kinds as _kinds  # noqa: F401
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
+from foredeck.cli import generator as cli_generator
+from foredeck.cli import index as cli_index
+from foredeck.cli import jobs as cli_jobs
+from foredeck.cli import locks as cli_locks
+from foredeck.cli import mcp as cli_mcp
+from foredeck.cli import operations as cli_operations
+from foredeck.cli import registry as cli_registry
+from foredeck.cli import schedules as cli_schedules
 from foredeck.cli.common import DataDir, console, err_console, load_config, run_in_session
 from foredeck.cli.remote import Token, Url, run_client
 from foredeck.errors import AppError
@@ -27,16 +37,16 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 
-# Domains that add their own commands.
+# The command groups, each adding its commands to the app (see `register` in each).
 CLI_MODULES = [
-    "foredeck.cli.jobs",
-    "foredeck.cli.locks",
-    "foredeck.cli.index",
-    "foredeck.cli.operations",
-    "foredeck.cli.generator",
-    "foredeck.cli.registry",
-    "foredeck.cli.schedules",
-    "foredeck.cli.mcp",
+    cli_jobs,
+    cli_locks,
+    cli_index,
+    cli_operations,
+    cli_generator,
+    cli_registry,
+    cli_schedules,
+    cli_mcp,
 ]
 
 
@@ -253,5 +263,5 @@ def keys_revoke(prefix: str, data_dir: DataDir = None) -> None:
     console.print(f"revoked {prefix}")
 
 
-for _name in CLI_MODULES:
-    importlib.import_module(_name).register(app)
+for _module in CLI_MODULES:
+    _module.register(app)
