@@ -55,10 +55,8 @@ from foredeck.workers import router as workers_router
 
 log = get_logger(__name__)
 
-# Domains with routes, in the order their routes are matched.
-# Records first: FastAPI matches routes in order and record reads are the hottest path.
-# Routers in the order their routes are matched. Search is a hot path too: matched before
-# the other domains' routes.
+# Domains with routes, in the order their routes are matched. Records first: FastAPI matches
+# routes in order and record reads are the hottest path; search is one too, so it comes next.
 ROUTERS: list[ModuleType] = [
     records_router,
     index_router,
@@ -134,10 +132,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from foredeck.records.reads import make_reader
 
     app.state.record_reader = make_reader(config)
-    modules = LIFECYCLES
     started = []
     try:
-        for module in modules:
+        for module in LIFECYCLES:
             await module.startup(app)
             started.append(module)
         app.state.ready = True
@@ -181,12 +178,11 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.ready_checks = {}
     app.state.features = {"auth", "memories", "rate_limiting", "cache"}
     install_error_handlers(app)
-    modules = ROUTERS
     # Hot reads registered on the app itself come before every included router.
-    for module in modules:
+    for module in ROUTERS:
         if hasattr(module, "mount_top_level"):
             module.mount_top_level(app)
-    for module in modules:
+    for module in ROUTERS:
         app.include_router(module.router)
         if hasattr(module, "mount"):
             module.mount(app)

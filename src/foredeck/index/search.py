@@ -117,6 +117,7 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     """Run one search and hydrate the hits from the database (stale index entries drop out)."""
     started = time.perf_counter()
     filters = _filters(body)
+    parsed = parse(body.query)
     pool = max(body.k * 4, 50) if body.mode == SearchMode.hybrid else body.k + 10
     semantic: list[tuple[int, float]] = []
     keyword: list[KeywordHit] = []
@@ -126,10 +127,10 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
         model, semantic = await semantic_ids(session, state, body.query, pool, filters)
     if body.mode == SearchMode.keyword:
         keyword = await keyword_hits(session, body.query, pool, filters, reader=reader)
-    elif body.mode == SearchMode.hybrid and not parse(body.query).identifiers:
+    elif body.mode == SearchMode.hybrid and not parsed.identifiers:
         # Words only: the every-word tier among the semantic pool (see index.pool_keyword).
         ids = [memory_id for memory_id, _ in semantic]
-        keyword = await pool_hits(session, parse(body.query), ids, reader=reader)
+        keyword = await pool_hits(session, parsed, ids, reader=reader)
     elif body.mode == SearchMode.hybrid:
         min_tier = DEFAULT_WEIGHTS.min_tier
         keyword = await keyword_hits(
@@ -137,7 +138,7 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
         )
     # Every hit says where it stands in each list that found it (single lists too).
     if body.mode == SearchMode.hybrid:
-        fused = fuse(semantic, keyword, has_identifiers=bool(parse(body.query).identifiers))
+        fused = fuse(semantic, keyword, has_identifiers=bool(parsed.identifiers))
     elif body.mode == SearchMode.semantic:
         fused = [Fused(i, s, r + 1, None, None) for r, (i, s) in enumerate(semantic)]
     else:

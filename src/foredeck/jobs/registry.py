@@ -8,12 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from foredeck.logging import get_logger
-
 if TYPE_CHECKING:
     from foredeck.jobs.context import JobContext
 
-log = get_logger(__name__)
 Handler = Callable[["JobContext"], Awaitable[dict[str, Any] | None]]
 LockFn = Callable[[BaseModel | None], tuple[str, ...]]
 
