@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from bench._http import free_port
+from foredeck.kit.runtime import runtime_of
 
 PASSWORD = "bench-password-123"
 # Latency is read on this many of the clients; all of them receive every event.
@@ -148,7 +149,7 @@ async def _make_admin(app: Any, username: str) -> None:
     from foredeck.auth.schemas import Role
     from foredeck.db import transaction
 
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await auth_service.create_user(
             session, username=username, password=PASSWORD, role=Role.admin
         )

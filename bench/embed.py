@@ -20,6 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from foredeck.embedding.parts import EMBED_WAKEUP
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
+
 WORDS = (
     "river mountain signal harbor engine ledger garden winter copper lantern market violin "
     "orbit granite meadow archive compass thunder velvet canyon beacon harvest mirror falcon "
@@ -85,7 +90,7 @@ async def pipeline(model: str, texts: list[str], batch: int) -> float:
             log_level="WARNING",
         )
         app = create_app(config)
-        app.state.job_settings = quiet_settings()
+        runtime_of(app)[JOB_SETTINGS] = quiet_settings()
         async with app.router.lifespan_context(app):
             now = utcnow()
             rows = [
@@ -103,15 +108,15 @@ async def pipeline(model: str, texts: list[str], batch: int) -> float:
                 for t in texts
             ]
             started = time.perf_counter()
-            async with transaction(app.state.sessionmaker) as session:
+            async with transaction(runtime_of(app).sessionmaker) as session:
                 await session.execute(insert(Memory.__table__), rows)  # type: ignore[arg-type]
-            app.state.embed_wakeup.set()
+            runtime_of(app)[EMBED_WAKEUP].set()
             while True:
-                async with app.state.sessionmaker() as session:
+                async with runtime_of(app).sessionmaker() as session:
                     done = await session.scalar(
                         select(func.count()).where(Memory.embedding_state == "embedded")
                     )
-                if done == len(texts) and app.state.index_manager.vindex.count == len(texts):
+                if done == len(texts) and runtime_of(app)[INDEX_MANAGER].vindex.count == len(texts):
                     break
                 await asyncio.sleep(0.02)
             return len(texts) / (time.perf_counter() - started)

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 
@@ -79,16 +78,15 @@ def seed(data_dir: Path, rows: int) -> None:
 
 def run_foredeck(data_dir: Path, out_dir: Path) -> dict[str, Any]:
     from foredeck.config import Config
-    from foredeck.db import make_engine, make_sessionmaker
+    from foredeck.db import make_engine
+    from foredeck.kit.runtime import Runtime
     from foredeck.operations.exports.run import run_export
     from foredeck.operations.schemas import ExportParams
 
     async def go() -> dict[str, Any]:
         config = Config(data_dir=data_dir)
         engine = make_engine(config)
-        state = SimpleNamespace(
-            config=config, engine=engine, sessionmaker=make_sessionmaker(engine)
-        )
+        state = Runtime(config, engine=engine)
         try:
             return await run_export(
                 state,

@@ -20,7 +20,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 
@@ -61,7 +60,8 @@ async def _foredeck(
 ) -> tuple[float, dict[str, Any]]:
     from foredeck import migrate
     from foredeck.config import Config
-    from foredeck.db import make_engine, make_sessionmaker
+    from foredeck.db import make_engine
+    from foredeck.kit.runtime import Runtime
     from foredeck.operations.imports.run import run_import
     from foredeck.operations.schemas import ImportParams
 
@@ -70,7 +70,7 @@ async def _foredeck(
     if plain:
         _drop_triggers(data_dir / "foredeck.db")
     engine = make_engine(config)
-    state = SimpleNamespace(config=config, engine=engine, sessionmaker=make_sessionmaker(engine))
+    state = Runtime(config, engine=engine)
     target = config.path("imports") / csv_path.name
     await asyncio.to_thread(shutil.copyfile, csv_path, target)
     params = ImportParams(path=csv_path.name, collection="bench", mapping={"metadata": ["source"]})

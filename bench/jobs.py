@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -46,24 +45,20 @@ async def _state(config: Any) -> Any:
     # Every job kind registered, as in a server.
     from foredeck import kinds as _kinds  # noqa: F401
     from foredeck import migrate
-    from foredeck.db import make_engine, make_sessionmaker
-    from foredeck.jobs.settings import JobSettings
+    from foredeck.db import make_engine
+    from foredeck.jobs.settings import JOB_SETTINGS, JobSettings
     from foredeck.kit.pubsub import LocalPubSub
+    from foredeck.kit.runtime import Runtime
     from foredeck.settings.service import worker_slots
+    from foredeck.workers.parts import WORKER_SLOTS
 
     await asyncio.to_thread(migrate.upgrade, config)
-    engine = make_engine(config)
-    return SimpleNamespace(
-        config=config,
-        engine=engine,
-        sessionmaker=make_sessionmaker(engine),
-        redis=None,
-        pubsub=LocalPubSub(),
-        job_settings=JobSettings(job_progress_seconds=0.25),
-        metrics=None,
-        # As the settings domain hands it in at start-up: the executor reads its slots with it.
-        worker_slots=worker_slots,
-    )
+    runtime = Runtime(config, engine=make_engine(config))
+    runtime.pubsub = LocalPubSub()
+    runtime[JOB_SETTINGS] = JobSettings(job_progress_seconds=0.25)
+    # As the settings domain hands it in at start-up: the executor reads its slots with it.
+    runtime[WORKER_SLOTS] = worker_slots
+    return runtime
 
 
 async def _create(state: Any, n: int, batch: int = 500) -> list[str]:

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -82,7 +81,8 @@ def _start_moto(root: Path) -> tuple[subprocess.Popen[bytes], str]:
 async def _import(data_dir: Path, csv_path: Path, rows: int, s3: dict[str, Any] | None) -> float:
     from foredeck import migrate
     from foredeck.config import Config
-    from foredeck.db import make_engine, make_sessionmaker
+    from foredeck.db import make_engine
+    from foredeck.kit.runtime import Runtime
     from foredeck.operations.imports.run import run_import
     from foredeck.operations.schemas import ImportParams
     from foredeck.operations.sources import blobfiles
@@ -90,7 +90,7 @@ async def _import(data_dir: Path, csv_path: Path, rows: int, s3: dict[str, Any] 
     config = Config(data_dir=data_dir, **(s3 or {}))
     await asyncio.to_thread(migrate.upgrade, config)
     engine = make_engine(config)
-    state = SimpleNamespace(config=config, engine=engine, sessionmaker=make_sessionmaker(engine))
+    state = Runtime(config, engine=engine)
     received = config.path("imports", "uploads", "bench") / "rows.csv"
     await asyncio.to_thread(shutil.copyfile, csv_path, received)
     params = ImportParams(path=UPLOAD, collection="bench", mapping={"metadata": ["source"]})

@@ -33,6 +33,10 @@ import faiss
 import numpy as np
 
 from bench.embed import make_texts, quiet_settings
+from foredeck.embedding.parts import EMBEDDER
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
 
 QUERIES = 500
 # Warm-up queries, distinct from the timed ones, run through both paths first: a serving
@@ -99,12 +103,12 @@ async def load(app: Any, texts: list[str], vectors: np.ndarray) -> None:
     from foredeck.models.records import Memory
     from foredeck.records.service import content_hash
 
-    model = app.state.embedder.name
+    model = runtime_of(app)[EMBEDDER].name
     now = utcnow()
     for start in range(0, len(texts), 20_000):
         chunk = texts[start : start + 20_000]
         hashes = [content_hash(t) for t in chunk]
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await session.execute(
                 insert(Memory.__table__),  # type: ignore[arg-type]
                 [
@@ -136,7 +140,7 @@ async def load(app: Any, texts: list[str], vectors: np.ndarray) -> None:
                     for i, h in enumerate(hashes)
                 ],
             )
-    await index_service.rebuild(app.state)
+    await index_service.rebuild(runtime_of(app))
 
 
 async def vacuum_postgres(url: str) -> None:
@@ -178,14 +182,14 @@ async def measure(n: int, database_url: str | None = None) -> dict[str, float]:
             **extra,  # type: ignore[arg-type]
         )
         app = create_app(config)
-        app.state.job_settings = quiet_settings()
+        runtime_of(app)[JOB_SETTINGS] = quiet_settings()
         async with app.router.lifespan_context(app):
-            async with transaction(app.state.sessionmaker) as session:
+            async with transaction(runtime_of(app).sessionmaker) as session:
                 user = await auth_service.create_user(
                     session, username="bench", password="bench-password", role=Role.viewer
                 )
                 _, secret = await auth_service.create_api_key(session, user_id=user.id, name="b")
-            embedder = app.state.embedder
+            embedder = runtime_of(app)[EMBEDDER]
             t0 = time.perf_counter()
             vectors = np.concatenate(
                 [embedder.encode(texts[i : i + 20_000]) for i in range(0, n, 20_000)]
@@ -197,7 +201,7 @@ async def measure(n: int, database_url: str | None = None) -> dict[str, float]:
             t2 = time.perf_counter()
             wal = Path(tmp) / "foredeck.db-wal"
             print(f"  WAL after load: {wal.stat().st_size / 1e6 if wal.exists() else 0:.0f} MB")
-            vindex = app.state.index_manager.vindex
+            vindex = runtime_of(app)[INDEX_MANAGER].vindex
             print(
                 f"  {n:,} vectors: embed {t1 - t0:.1f} s, "
                 f"load + {vindex.kind} build {t2 - t1:.1f} s"

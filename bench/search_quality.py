@@ -36,6 +36,9 @@ import numpy as np
 
 from bench.embed import quiet_settings
 from bench.search import call_asgi, load
+from foredeck.embedding.parts import EMBEDDER
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
 
 DATA = Path(__file__).parent / "data" / "search_quality.json"
 MODES = ("semantic", "keyword", "hybrid")
@@ -84,16 +87,16 @@ async def run(database_url: str | None, model: str | None) -> dict[str, Any]:
             **extra,  # type: ignore[arg-type]
         )
         app = create_app(config)
-        app.state.job_settings = quiet_settings()
+        runtime_of(app)[JOB_SETTINGS] = quiet_settings()
         async with app.router.lifespan_context(app):
-            async with transaction(app.state.sessionmaker) as session:
+            async with transaction(runtime_of(app).sessionmaker) as session:
                 user = await auth_service.create_user(
                     session, username="bench", password="bench-password", role=Role.viewer
                 )
                 _, secret = await auth_service.create_api_key(session, user_id=user.id, name="b")
-            vectors = np.asarray(app.state.embedder.encode(texts), dtype=np.float32)
+            vectors = np.asarray(runtime_of(app)[EMBEDDER].encode(texts), dtype=np.float32)
             await load(app, texts, vectors)
-            async with transaction(app.state.sessionmaker) as session:
+            async with transaction(runtime_of(app).sessionmaker) as session:
                 rows = (await session.execute(select(Memory.id, Memory.content))).all()
             key_of_text = dict(zip(texts, keys, strict=True))
             key_of = {int(i): key_of_text[c] for i, c in rows}
@@ -118,7 +121,7 @@ async def run(database_url: str | None, model: str | None) -> dict[str, Any]:
                 "lists": lists,
                 "explain": explain,
                 "tiers": tiers,
-                "model": app.state.embedder.name,
+                "model": runtime_of(app)[EMBEDDER].name,
             }
 
 

@@ -29,7 +29,9 @@ from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.config import Config
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.settings import service as settings_service
+from foredeck.workers.parts import EXECUTOR
 
 TEST_DB_URL = os.environ.get("FOREDECK_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("FOREDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -96,7 +98,7 @@ async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
     """A session whose work is rolled back after the test. Commits made with it (services
     commit through `transaction`, or call commit) only release savepoints inside the outer
     transaction, so nothing reaches the shared database."""
-    async with app.state.engine.connect() as conn:
+    async with runtime_of(app).engine.connect() as conn:
         outer = await conn.begin()
         session = AsyncSession(
             bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
@@ -117,7 +119,7 @@ def make_user(app: FastAPI, client: httpx.AsyncClient) -> UserFactory:
 
     async def _make(role: str = "admin", username: str | None = None) -> dict[str, str]:
         name = username or unique(role)
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await auth_service.create_user(
                 session, username=name, password=PASSWORD, role=Role(role)
             )
@@ -173,7 +175,7 @@ def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> 
 async def stored_section(app: FastAPI, name: str, value: dict | None) -> AsyncIterator[None]:
     """Store a settings section (merged over what is there) or, with None, remove it; put
     back what was there after. Settings are shared by the whole session's app."""
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         stored = name in await settings_service.stored_keys(session)
         before = (await settings_service.get_section(session, name)).model_dump()  # type: ignore[call-overload]
     await put_section(app, name, None if value is None else {**before, **value})
@@ -185,12 +187,12 @@ async def stored_section(app: FastAPI, name: str, value: dict | None) -> AsyncIt
 
 async def put_section(app: FastAPI, name: str, value: dict | None) -> None:
     """Store a section as it is (None: remove it), validated as the API would."""
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         if value is None:
             await settings_service.delete_section(session, name)
         else:
             await settings_service.put_section(
-                session, name, value, config=app.state.config, remote=False
+                session, name, value, config=runtime_of(app).config, remote=False
             )
 
 
@@ -199,11 +201,11 @@ async def main_worker_paused(app: FastAPI) -> AsyncIterator[None]:
     """Keep the session's own pool out of the way so the test's runners get the job."""
     from foredeck.workers import service as workers_service
 
-    worker_id = app.state.executor.worker_id
-    async with transaction(app.state.sessionmaker) as session:
+    worker_id = runtime_of(app)[EXECUTOR].worker_id
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await workers_service.set_worker_paused(session, worker_id, True)
     try:
         yield
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await workers_service.set_worker_paused(session, worker_id, False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
@@ -29,10 +28,11 @@ from foredeck.index import lifecycle as index_lifecycle
 from foredeck.index import router as index_router
 from foredeck.jobs import lifecycle as jobs_lifecycle
 from foredeck.jobs import router as jobs_router
-from foredeck.kit.cache import MemoryCache, RedisCache
+from foredeck.kit.cache import RedisCache
 from foredeck.kit.envelope import ERROR_RESPONSES, install_error_handlers
 from foredeck.kit.middleware import GZipForGzipClients, RequestContextMiddleware
 from foredeck.kit.ratelimit import RateLimiter
+from foredeck.kit.runtime import Runtime, runtime_of
 from foredeck.kit.writes import dispose_sync_engine
 from foredeck.logging import configure_logging, get_logger
 from foredeck.mcp import lifecycle as mcp_lifecycle
@@ -40,6 +40,7 @@ from foredeck.mcp import router as mcp_router
 from foredeck.operations import lifecycle as operations_lifecycle
 from foredeck.operations import router as operations_router
 from foredeck.records import router as records_router
+from foredeck.records.reads import RECORD_READER, make_reader
 from foredeck.registry import lifecycle as registry_lifecycle
 from foredeck.registry import router as registry_router
 from foredeck.schedules import lifecycle as schedules_lifecycle
@@ -50,6 +51,7 @@ from foredeck.system import router as system_router
 from foredeck.telemetry import lifecycle as telemetry_lifecycle
 from foredeck.telemetry import router as telemetry_router
 from foredeck.telemetry.metrics import Metrics
+from foredeck.telemetry.parts import METRICS
 from foredeck.workers import lifecycle as workers_lifecycle
 from foredeck.workers import router as workers_router
 
@@ -75,7 +77,8 @@ ROUTERS: list[ModuleType] = [
     console_router,
 ]
 
-# Domains with start-up work, started in this order and stopped in reverse.
+# Domains with start-up work, started in this order and stopped in reverse. Each has
+# startup(runtime) and shutdown(runtime): the Celery worker runs them without an app.
 LIFECYCLES: list[ModuleType] = [
     settings_lifecycle,
     embedding_lifecycle,
@@ -87,7 +90,6 @@ LIFECYCLES: list[ModuleType] = [
     generator_lifecycle,
     registry_lifecycle,
     schedules_lifecycle,
-    mcp_lifecycle,
     console_lifecycle,
 ]
 
@@ -111,49 +113,62 @@ def _announce_login(login: tuple[str, str], config: Config) -> None:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    config: Config = app.state.config
+async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
+    """Start every long-lived object of this process on runtime, and stop them after."""
+    config = runtime.config
     if config.auto_migrate:
         await asyncio.to_thread(migrate.upgrade, config)
     engine = make_engine(config)
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.redis = None
+    runtime.engine = engine
+    runtime.sessionmaker = make_sessionmaker(engine)
     if config.redis_url:
         import redis.asyncio as redis_asyncio
 
-        app.state.redis = redis_asyncio.from_url(config.redis_url)
-        app.state.cache = RedisCache(app.state.redis)
+        runtime.redis = redis_asyncio.from_url(config.redis_url)
+        runtime.cache = RedisCache(runtime.redis)
     from foredeck.auth import service as auth_service
 
-    login = await auth_service.first_admin(app.state.sessionmaker)
+    login = await auth_service.first_admin(runtime.sessionmaker)
     if login is not None:
         _announce_login(login, config)
-    from foredeck.records.reads import make_reader
-
-    app.state.record_reader = make_reader(config)
+    reader = make_reader(config)
+    if reader is not None:
+        runtime[RECORD_READER] = reader
     started = []
     try:
         for module in LIFECYCLES:
-            await module.startup(app)
+            await module.startup(runtime)
             started.append(module)
-        app.state.ready = True
+        runtime.ready = True
         log.info("foredeck_started", version=__version__, embedded=config.embedded)
-        yield
+        yield runtime
     finally:
-        app.state.ready = False
+        runtime.ready = False
         for module in reversed(started):
             try:
-                await module.shutdown(app)
+                await module.shutdown(runtime)
             except Exception:
                 log.exception("shutdown_failed", module=module.__name__)
-        if app.state.redis is not None:
-            await app.state.redis.aclose()
-        if app.state.record_reader is not None:
-            app.state.record_reader.close()
-        dispose_sync_engine(app.state)
+        if runtime.redis is not None:
+            await runtime.redis.aclose()
+        if reader is not None:
+            runtime.pop(RECORD_READER)
+            reader.close()
+        dispose_sync_engine(runtime)
         await engine.dispose()
         log.info("foredeck_stopped")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime = runtime_of(app)
+    async with running(runtime):
+        # MCP serves through the app itself (its tool calls are in-process requests).
+        await mcp_lifecycle.startup(runtime, app)
+        try:
+            yield
+        finally:
+            await mcp_lifecycle.shutdown(runtime)
 
 
 def create_app(config: Config | None = None) -> FastAPI:
@@ -169,14 +184,8 @@ def create_app(config: Config | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.config = config
-    app.state.started_at = time.monotonic()
-    app.state.ready = False
-    app.state.cache = MemoryCache()
-    app.state.health_checks = {}
-    # name -> async check(app) answering "ok", a failure, or None when it does not apply.
-    app.state.ready_checks = {}
-    app.state.features = {"auth", "memories", "rate_limiting", "cache"}
+    runtime = Runtime(config)
+    app.state.runtime = runtime
     install_error_handlers(app)
     # Hot reads registered on the app itself come before every included router.
     for module in ROUTERS:
@@ -198,8 +207,6 @@ def create_app(config: Config | None = None) -> FastAPI:
         )
     limiter = RateLimiter(config) if config.rate_limit_enabled else None
     # Built here, not at start-up: the middleware counts every request into it.
-    app.state.metrics = Metrics()
-    app.add_middleware(
-        RequestContextMiddleware, config=config, limiter=limiter, observer=app.state.metrics
-    )
+    metrics = runtime[METRICS] = Metrics()
+    app.add_middleware(RequestContextMiddleware, config=config, limiter=limiter, observer=metrics)
     return app

@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.auth import User
 
 
 async def test_the_replica_that_loses_the_race_starts_without_a_second_admin(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    maker = app.state.sessionmaker
+    maker = runtime_of(app).sessionmaker
     async with transaction(maker) as session:
         if await session.scalar(select(User).where(User.username == "admin")) is None:
             await auth_service.create_user(

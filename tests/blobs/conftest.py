@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from foredeck.blobs import open_store
 from foredeck.config import Config
+from foredeck.kit.runtime import runtime_of
 from tests.blobs.s3server import S3Server, s3_server
 
 
@@ -24,7 +25,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 @contextmanager
 def store_of(app: FastAPI, config: Config) -> Iterator[Any]:
     """The session app's processes use this blob store for the test, then their own again."""
-    state_config = app.state.config
+    state_config = runtime_of(app).config
     before = state_config.__dict__.get("blobs")
     store = open_store(config)
     state_config.__dict__["blobs"] = store

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from foredeck.config import Config
 from foredeck.generator import remote
+from foredeck.kit.runtime import runtime_of
 from tests.blobs.conftest import keys, store_of
 from tests.blobs.s3server import S3Server
 from tests.conftest import unique
@@ -22,7 +23,7 @@ from tests.generator.test_jobs import wait_job
 
 
 def local_files(app: FastAPI, job_id: str) -> list[Path]:
-    folder = app.state.config.data_dir / "jobs" / job_id
+    folder = runtime_of(app).config.data_dir / "jobs" / job_id
     return [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".parquet", ".csv")]
 
 
@@ -98,7 +99,7 @@ async def test_the_sweep_removes_stored_files_of_deleted_jobs(
     job_id = await make_dataset(client, operator, rows=50)
     orphan = "00000000-dead-4000-8000-00000000abcd"
     s3_store.put(f"jobs/{orphan}/chunks/chunk-000000.parquet", io.BytesIO(b"x"))
-    assert orphan in await sweep(app)
+    assert orphan in await sweep(runtime_of(app))
     left = keys(s3_store)
     assert not [k for k in left if k.startswith(f"jobs/{orphan}/")]
     assert f"jobs/{job_id}/chunks/chunk-000000.parquet" in left

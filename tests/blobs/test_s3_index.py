@@ -21,7 +21,9 @@ from foredeck.app import create_app
 from foredeck.config import Config
 from foredeck.index import checkpoints
 from foredeck.index import service as index_service
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.index.store import STAGING_PREFIX
+from foredeck.kit.runtime import runtime_of
 from tests.blobs.conftest import keys
 from tests.blobs.s3server import S3Server
 from tests.conftest import unique
@@ -40,12 +42,12 @@ QUERY = "cranes unloading ships"
 async def instance(app: FastAPI, data_dir: Path, **settings: object) -> AsyncIterator[FastAPI]:
     """Another foredeck process on the session's database: its own data dir and blob store,
     no workers (the session app's workers embed)."""
-    config = app.state.config.model_copy(
+    config = runtime_of(app).config.model_copy(
         update={
             "data_dir": data_dir,
             "workers": 0,
             # Tokens made by the session app must verify here too.
-            "secret_key": app.state.config.resolved_secret_key,
+            "secret_key": runtime_of(app).config.resolved_secret_key,
             **settings,
         }
     )
@@ -96,9 +98,9 @@ async def rebuilt(
     await wait_index_idle(client, viewer)
     settings = s3.settings(s3.make_bucket())
     async with instance(app, data_dir, **settings) as writer:
-        folder = (await index_service.rebuild(writer.state))["folder"]
+        folder = (await index_service.rebuild(runtime_of(writer)))["folder"]
         expected = await search_ids(writer, viewer, coll, QUERY)
-        return Rebuilt(coll, ids, settings, folder, writer.state.config.blobs, expected)
+        return Rebuilt(coll, ids, settings, folder, runtime_of(writer).config.blobs, expected)
 
 
 async def test_a_rebuild_is_stored_in_s3_and_loaded_by_an_instance_with_an_empty_data_dir(
@@ -110,7 +112,7 @@ async def test_a_rebuild_is_stored_in_s3_and_loaded_by_an_instance_with_an_empty
     reader_dir = tmp_path / "reader"
     reader_dir.mkdir()
     async with instance(app, reader_dir, **rebuilt.settings) as reader:
-        manager = reader.state.index_manager
+        manager = runtime_of(reader)[INDEX_MANAGER]
         assert manager.folder == folder
         assert all(i in manager.vindex for i in rebuilt.ids)
         assert (reader_dir / "index" / folder / "index.faiss").is_file()
@@ -118,8 +120,8 @@ async def test_a_rebuild_is_stored_in_s3_and_loaded_by_an_instance_with_an_empty
 
         # Its copy is now behind: a newer generation is fetched at the next sync.
         async with instance(app, data_dir, **rebuilt.settings) as writer:
-            newer = (await index_service.rebuild(writer.state))["folder"]
-        await manager.sync(reader.state.sessionmaker, force=True)
+            newer = (await index_service.rebuild(runtime_of(writer)))["folder"]
+        await manager.sync(runtime_of(reader).sessionmaker, force=True)
         assert manager.folder == newer != folder
         assert (reader_dir / "index" / newer / "index.faiss").is_file()
         assert await search_ids(reader, viewer, rebuilt.coll, QUERY) == rebuilt.expected
@@ -139,7 +141,7 @@ async def test_a_damaged_checkpoint_in_s3_is_refused_and_the_index_built_from_th
     reader_dir = tmp_path / "reader"
     reader_dir.mkdir()
     async with instance(app, reader_dir, **rebuilt.settings) as reader:
-        manager = reader.state.index_manager
+        manager = runtime_of(reader)[INDEX_MANAGER]
         logs = reader.state.logs
         refused = [e for e in logs if e["event"] == "index_checkpoint_refused"]
         assert refused and refused[0]["folder"] == folder
@@ -183,13 +185,13 @@ async def test_a_rebuild_whose_checkpoint_the_store_refuses_fails_and_changes_no
     # Port 1 on loopback: nothing listens, so every put is refused at once.
     down = s3.settings("foredeck-down", s3_endpoint_url="http://127.0.0.1:1")
     async with instance(app, data_dir, **down) as writer:
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             before = await get_state(session)
             generation, folder = before.generation, before.folder
         with pytest.raises(BlobStoreError) as refused:
-            await index_service.rebuild(writer.state)
+            await index_service.rebuild(runtime_of(writer))
         assert "unreachable" in refused.value.message
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             after = await get_state(session)
             assert (after.generation, after.folder, after.status) == (generation, folder, "ready")
         assert not [e for e in writer.state.logs if e["event"] == "index_rebuilt"]

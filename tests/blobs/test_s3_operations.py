@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.config import Config
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Job
 from tests.blobs.conftest import keys, store_of
 from tests.blobs.s3server import S3Server
@@ -22,12 +23,14 @@ from tests.operations.helpers import records, wait_job
 
 
 def local_uploads(app: FastAPI) -> list[Path]:
-    return [p for p in (app.state.config.path("imports") / "uploads").rglob("*") if p.is_file()]
+    return [
+        p for p in (runtime_of(app).config.path("imports") / "uploads").rglob("*") if p.is_file()
+    ]
 
 
 async def job_count(app: FastAPI, collection: str) -> int:
     """Jobs for this collection only: other tests' jobs and schedules share the database."""
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         params = (await session.scalars(select(Job.params))).all()
     return sum(1 for p in params if isinstance(p, dict) and p.get("collection") == collection)
 
@@ -109,7 +112,7 @@ async def test_export_is_stored_in_s3_and_streamed_or_redirected(
         assert job["status"] == "succeeded", job
         key = f"exports/{job['id']}/{job['result']['filename']}"
         assert keys(store, "exports/") == [key]
-        assert not (app.state.config.data_dir / "exports" / job["id"]).exists()
+        assert not (runtime_of(app).config.data_dir / "exports" / job["id"]).exists()
         streamed = await client.get(f"/api/v1/jobs/{job['id']}/download", headers=operator)
         assert streamed.status_code == 200, streamed.text
         lines = [json.loads(x) for x in streamed.content.decode().splitlines()]

@@ -14,7 +14,9 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from foredeck.config import Config
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.workers import service as workers_service
+from foredeck.workers.parts import EXECUTOR
 from tests.conftest import PASSWORD
 from tests.console.helpers import new_user
 from tests.console.server import LiveServer
@@ -47,7 +49,7 @@ async def live(app: FastAPI, config: Config) -> AsyncIterator[LiveServer]:
     progress in the session app's process, where no browser listens: the page then waited
     for a poll that live pages do not make.
     """
-    session_worker = app.state.executor.worker_id if app.state.executor else None
+    session_worker = runtime_of(app)[EXECUTOR].worker_id if runtime_of(app)[EXECUTOR] else None
     if session_worker is not None:
         await _set_worker_paused(app, session_worker, True)
     server = LiveServer(config).start()
@@ -60,7 +62,7 @@ async def live(app: FastAPI, config: Config) -> AsyncIterator[LiveServer]:
 
 
 async def _set_worker_paused(app: FastAPI, worker_id: str, paused: bool) -> None:
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await workers_service.set_worker_paused(session, worker_id, paused)
 
 

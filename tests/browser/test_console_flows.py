@@ -10,8 +10,10 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import Page, expect
 
+from foredeck.console.hub import CONSOLE_HUB
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Worker
 from foredeck.operations.sources.locations import imports_dir
 from tests.browser.conftest import PageFactory, check_axe, screenshot, wait_live
@@ -39,7 +41,7 @@ async def _toast(page: Page, text: str) -> None:
 
 
 async def _set_queue_paused(app: FastAPI, queue: str, paused: bool) -> None:
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         if paused:
             await job_controls.pause_queue(session, queue)
         else:
@@ -89,14 +91,14 @@ async def test_import_progress_and_lock_in_a_second_browser(
 
 async def _nudge(live: LiveServer) -> None:
     """Wake the embedded executors (they also poll, this only saves a second)."""
-    dispatch = getattr(live.app.state, "job_dispatch", None)
+    dispatch = getattr(runtime_of(live.app), "job_dispatch", None)
     if dispatch is not None and hasattr(dispatch, "wake"):
         dispatch.wake()
 
 
 async def test_keyboard_only_import(app: FastAPI, live: LiveServer, signed_in: PageFactory) -> None:
     name = f"kb-{uuid.uuid4().hex[:8]}.csv"
-    (imports_dir(live.app.state.config) / name).write_bytes(_csv(20))
+    (imports_dir(runtime_of(live.app).config) / name).write_bytes(_csv(20))
     collection = f"kb{uuid.uuid4().hex[:8]}"
     page = await signed_in("operator")
     await page.goto("/ui/import")
@@ -149,7 +151,7 @@ async def test_bad_import_input_shows_inline_errors_and_keeps_values(
 
 async def _test_worker(app: FastAPI) -> str:
     worker_id = f"browser-{uuid.uuid4().hex[:8]}"
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add(Worker(id=worker_id, host="testhost", pid=4242, role="test", queues=["t"]))
     return worker_id
 
@@ -177,7 +179,7 @@ async def test_pause_and_resume_a_worker_seen_in_another_tab(
     # Cancelling a dialog changes nothing.
     await acting.click(f"{row} button:has-text('Pause')")
     await acting.click("#confirm-cancel")
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         worker = await session.get(Worker, worker_id)
         assert worker is not None and worker.paused is False
     await check_axe(watching, "workers (viewer)")
@@ -222,7 +224,7 @@ async def test_sse_drop_and_resume_loses_no_event(live: LiveServer, signed_in: P
 
 
 async def _drop(live: LiveServer) -> int:
-    return int(live.app.state.console_hub.drop_clients())
+    return int(runtime_of(live.app)[CONSOLE_HUB].drop_clients())
 
 
 async def test_viewer_sees_no_write_control(signed_in: PageFactory) -> None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import PASSWORD, unique
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -23,7 +24,7 @@ def form_token(html: str) -> str:
 
 async def new_user(app: FastAPI, role: str) -> str:
     name = unique(f"ui{role}")
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await auth_service.create_user(session, username=name, password=PASSWORD, role=Role(role))
     return name
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from foredeck.app import create_app
 from foredeck.config import Config
+from foredeck.kit.runtime import runtime_of
 from foredeck.kit.server import uvicorn_config
 
 
@@ -64,7 +65,7 @@ class LiveServer:
 
     def publish(self, topic: str, data: dict[str, Any]) -> None:
         async def _send() -> None:
-            result = self.app.state.pubsub.publish(topic, data)
+            result = runtime_of(self.app).pubsub.publish(topic, data)
             if hasattr(result, "__await__"):
                 await result
 

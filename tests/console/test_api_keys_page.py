@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.auth import ApiKey
 from tests.conftest import assert_error, unique
 from tests.console.helpers import HTMX, console_client
@@ -17,7 +18,7 @@ SECRET = re.compile(r'id="new-key-secret" class="mono" value="([^"]+)"')
 
 
 async def _keys(app: FastAPI, name: str) -> list[ApiKey]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return list(await session.scalars(select(ApiKey).where(ApiKey.name == name)))
 
 

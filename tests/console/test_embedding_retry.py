@@ -8,19 +8,20 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.records import Memory
 from tests.conftest import unique
 from tests.console.helpers import HTMX, console_client
 
 
 async def _failed_count(app: FastAPI) -> int:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         query = select(func.count()).where(Memory.embedding_state == "failed")
         return int(await session.scalar(query) or 0)
 
 
 async def test_retry_failed_embeddings_from_the_index_page(app: FastAPI) -> None:
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         memory = Memory(
             content=f"a record whose provider was down {unique()}",
             collection=unique("retry"),
@@ -52,6 +53,6 @@ async def test_retry_failed_embeddings_from_the_index_page(app: FastAPI) -> None
         )
         assert retried.status_code == 204
         assert f"Queued {failed} failed {noun} for embedding again" in retried.headers["HX-Trigger"]
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         row = await session.get(Memory, memory_id)
         assert row is not None and row.embedding_state != "failed"

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from foredeck.db import transaction
 from foredeck.jobs import locks as locks_service
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Lock
 from tests.conftest import unique
 from tests.console.helpers import HTMX, console_client
@@ -18,7 +19,7 @@ from tests.test_cli import run
 
 async def test_locks_card_shows_holders_and_only_admins_release(app: FastAPI) -> None:
     name = unique("card")
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         fence = await locks_service.acquire(
             session, name, holder="stuck-process", lease_seconds=600
         )
@@ -50,7 +51,7 @@ async def test_locks_card_shows_holders_and_only_admins_release(app: FastAPI) ->
             headers={**HTMX, "X-CSRF-Token": admin_csrf},
         )
         assert missing.status_code == 404
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         lock = await session.get(Lock, name)
         assert lock is not None and not locks_service.is_held(lock) and lock.fence == fence + 1
 

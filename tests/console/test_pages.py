@@ -14,6 +14,7 @@ from sqlalchemy import select
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
 from foredeck.models.settings import Setting
@@ -40,7 +41,7 @@ PAGES = (
 async def _parked_jobs(app: FastAPI, queue: str, n: int) -> list[str]:
     """Queued jobs in a paused queue of their own that no worker will start for a day; the
     pause also holds the ones a test retries (a retry makes them due at once)."""
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await job_controls.pause_queue(session, queue)
         jobs = [
             await jobs_service.create_job(
@@ -52,7 +53,7 @@ async def _parked_jobs(app: FastAPI, queue: str, n: int) -> list[str]:
 
 
 async def _statuses(app: FastAPI, ids: list[str]) -> list[str]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         rows = await session.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))
         found = dict(rows.all())
     return [found[i] for i in ids]
@@ -141,14 +142,14 @@ async def test_job_page_shows_only_the_controls_its_state_allows(app: FastAPI) -
 
 
 async def _exists(app: FastAPI, ids: list[str]) -> list[bool]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         found = set(await session.scalars(select(Job.id).where(Job.id.in_(ids))))
     return [i in found for i in ids]
 
 
 async def test_batch_and_single_delete_of_finished_jobs(app: FastAPI) -> None:
     ids = await finished_jobs(app, 3, status="failed")
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         job = await session.get(Job, ids[0])
         assert job is not None
         queue = job.queue
@@ -226,7 +227,7 @@ async def test_settings_errors_come_back_inline_and_nothing_is_stored(app: FastA
         "intent": "save",
     }
     async with aclosing(client):
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             before = await session.get(Setting, "retention")
             before_value = dict(before.value_json) if before else None
         resp = await client.post("/ui/settings/retention", data=form, headers=HTMX)
@@ -236,7 +237,7 @@ async def test_settings_errors_come_back_inline_and_nothing_is_stored(app: FastA
         assert "greater than or equal to 1" in errors["telemetry_hours"]
         assert "valid integer" in errors["job_days"]
         assert 'value="abc"' in resp.text  # what the user typed stays
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             after = await session.get(Setting, "retention")
             assert (dict(after.value_json) if after else None) == before_value
         checked = await client.post(
@@ -247,7 +248,7 @@ async def test_settings_errors_come_back_inline_and_nothing_is_stored(app: FastA
 
 async def test_operators_see_settings_read_only_and_may_only_validate(app: FastAPI) -> None:
     client, csrf = await console_client(app, "operator")
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         before = await session.get(Setting, "retention")
         before_value = dict(before.value_json) if before else None
     async with aclosing(client):
@@ -268,7 +269,7 @@ async def test_operators_see_settings_read_only_and_may_only_validate(app: FastA
         )
         assert checked.status_code == 200 and "retention: valid" in checked.headers["HX-Trigger"]
         assert "Save retention" not in checked.text
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         after = await session.get(Setting, "retention")
         assert (dict(after.value_json) if after else None) == before_value
     admin, _csrf = await console_client(app, "admin")
@@ -332,7 +333,7 @@ async def test_export_form_refuses_inline_then_starts(app: FastAPI) -> None:
 
 async def test_search_highlights_matches_and_links_records(app: FastAPI) -> None:
     word = f"zq{uuid.uuid4().hex[:8]}"
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         memory = await records_service.create_memory(
             session, content=f"The {word} sits on the mat", collection="searchui"
         )
@@ -358,7 +359,7 @@ async def test_paused_queues_say_who_paused_them(app: FastAPI, make_user: UserFa
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as api:
         resp = await api.post(f"/api/v1/queues/{by_hand}/pause", headers=headers)
         assert resp.status_code == 200, resp.text
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await job_controls.pause_queue(
             session, by_operation, by="the index restore", automatic=True
         )
@@ -372,6 +373,6 @@ async def test_paused_queues_say_who_paused_them(app: FastAPI, make_user: UserFa
             assert f"{by_operation} (paused by the index restore while it runs; resumed" in page
             assert f"{by_hand} (paused by {name} while" not in page
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await job_controls.resume_queue(session, by_hand)
             await job_controls.resume_queue(session, by_operation)

@@ -6,13 +6,14 @@ from contextlib import aclosing
 
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import WorkerControl
 from tests.conftest import unique
 from tests.console.helpers import HTMX, console_client
 
 
 async def _control(app: FastAPI, queue: str) -> WorkerControl | None:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return await session.get(WorkerControl, f"queue:{queue}")
 
 

@@ -7,18 +7,19 @@ from contextlib import aclosing
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.registry import Project, Server, Task
 from tests.conftest import unique
 from tests.console.helpers import HTMX, console_client
 
 
 async def _project(app: FastAPI, name: str) -> Project | None:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return await session.scalar(select(Project).where(Project.name == name))
 
 
 async def _tasks(app: FastAPI, project_id: int) -> list[Task]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return list(await session.scalars(select(Task).where(Task.project_id == project_id)))
 
 
@@ -123,7 +124,7 @@ async def test_bad_input_is_shown_by_field_and_changes_nothing(app: FastAPI) -> 
         assert typed_ok.status_code == 422
         assert 'id="err-new-host">Field required' in typed_ok.text
         assert 'id="err-new-status">Input should be' in typed_ok.text
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             assert await session.scalar(select(Server).where(Server.name == name)) is None
 
         missing_ref = await operator.post(
@@ -142,7 +143,7 @@ async def test_bad_input_is_shown_by_field_and_changes_nothing(app: FastAPI) -> 
             "/ui/registry/servers", data={"name": name, "host": "10.0.0.2"}, headers=headers
         )
         assert duplicate.status_code == 422 and "already exists" in duplicate.text
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             rows = list(await session.scalars(select(Server).where(Server.name == name)))
         assert [s.host for s in rows] == ["10.0.0.1"]
         server_id = rows[0].id
@@ -152,7 +153,7 @@ async def test_bad_input_is_shown_by_field_and_changes_nothing(app: FastAPI) -> 
             headers={**HTMX, "X-CSRF-Token": csrf, "HX-Target": "registry-row"},
         )
         assert cleared.status_code == 422 and 'id="err-edit-name">may not be null' in cleared.text
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             server = await session.get(Server, server_id)
             assert server is not None and server.host == "10.0.0.1" and server.name == name
         assert (await operator.get("/ui/registry/nothing")).status_code == 404

@@ -12,7 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from foredeck.config import Config
+from foredeck.console.hub import CONSOLE_HUB
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Worker
 from tests.console.helpers import HTMX, console_client
 from tests.console.server import LiveServer
@@ -36,7 +38,7 @@ async def test_a_pause_on_one_replica_streams_to_a_browser_on_the_other(
 ) -> None:
     acting_server, watching_server = replicas
     worker_id = f"replica-{uuid.uuid4().hex[:8]}"
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add(Worker(id=worker_id, host="h", pid=1, role="test", queues=["t"]))
     watcher, _ = await console_client(app, "viewer", base_url=watching_server.url)
     actor, csrf = await console_client(app, "operator", base_url=acting_server.url)
@@ -44,7 +46,7 @@ async def test_a_pause_on_one_replica_streams_to_a_browser_on_the_other(
         page = await watcher.get("/ui/")
         assert "scale-out" in page.text
         async with watcher.stream("GET", "/ui/sse?topics=workers") as stream:
-            hub = watching_server.app.state.console_hub
+            hub = runtime_of(watching_server.app)[CONSOLE_HUB]
             for _ in range(500):
                 if hub.client_count:
                     break

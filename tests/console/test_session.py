@@ -12,6 +12,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from foredeck.console import session as console_session
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Worker
 from foredeck.models.records import Memory
 from tests.conftest import PASSWORD, assert_error
@@ -24,13 +25,13 @@ def _plain(app: FastAPI, base_url: str = "http://test") -> httpx.AsyncClient:
 
 async def _worker(app: FastAPI) -> str:
     worker_id = f"test-{uuid.uuid4().hex[:8]}"
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add(Worker(id=worker_id, host="testhost", pid=1, role="test", queues=["t"]))
     return worker_id
 
 
 async def _paused(app: FastAPI, worker_id: str) -> bool:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         worker = await session.get(Worker, worker_id)
         assert worker is not None
         return worker.paused
@@ -130,7 +131,7 @@ async def test_next_never_leaves_the_site(app: FastAPI) -> None:
 
 async def test_expired_session_returns_to_login(app: FastAPI) -> None:
     name = await new_user(app, "viewer")
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         from foredeck.auth import service as auth_service
 
         user = await auth_service.get_by_username(session, name)
@@ -138,10 +139,10 @@ async def test_expired_session_returns_to_login(app: FastAPI) -> None:
 
     class _Old(TimestampSigner):
         def get_timestamp(self) -> int:
-            return int(time.time()) - app.state.config.token_ttl_seconds - 60
+            return int(time.time()) - runtime_of(app).config.token_ttl_seconds - 60
 
     old = URLSafeTimedSerializer(
-        app.state.config.resolved_secret_key, salt=console_session.SALT, signer=_Old
+        runtime_of(app).config.resolved_secret_key, salt=console_session.SALT, signer=_Old
     ).dumps({"u": user.id, "s": "x", "c": "y"})
     async with _plain(app) as client:
         client.cookies.set("foredeck_session", old)
@@ -187,7 +188,7 @@ async def test_cookie_on_the_api_needs_the_csrf_header(app: FastAPI) -> None:
         content = f"cookie-{uuid.uuid4().hex}"
         refused = await client.post("/api/v1/memories", json={"content": content})
         assert_error(refused, 403, "CSRF_FAILED")
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             from sqlalchemy import func, select
 
             count = await session.scalar(

@@ -13,10 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from foredeck.console.hub import MAX_ITEMS_PER_BATCH, LiveHub
+from foredeck.console.hub import CONSOLE_HUB, MAX_ITEMS_PER_BATCH, LiveHub
 from foredeck.console.sse import parse_topics
 from foredeck.errors import ValidationFailed
 from foredeck.kit.pubsub import LocalPubSub
+from foredeck.kit.runtime import runtime_of
 from tests.console.helpers import console_client
 from tests.console.server import LiveServer
 
@@ -96,7 +97,7 @@ async def _read_events(resp: httpx.Response, wanted: int) -> list[dict[str, Any]
 
 async def _wait_for_client(server: LiveServer, count: int) -> None:
     for _ in range(2000):
-        if server.app.state.console_hub.client_count >= count:
+        if runtime_of(server.app)[CONSOLE_HUB].client_count >= count:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the SSE client never connected")

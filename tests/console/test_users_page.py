@@ -11,13 +11,14 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.auth.security import verify_password
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.auth import User
 from tests.conftest import unique
 from tests.console.helpers import HTMX, console_client, new_user
 
 
 async def _user(app: FastAPI, username: str) -> User | None:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return await session.scalar(select(User).where(User.username == username))
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
+from foredeck.embedding.parts import EMBED_WAKEUP, EMBEDDER
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error, unique
 from tests.index.helpers import create, wait_embedded
 
@@ -37,10 +39,10 @@ class Failing(Counting):
 
 @pytest.fixture
 def swap_embedder(app: FastAPI) -> Iterator[list]:
-    original = app.state.embedder
+    original = runtime_of(app)[EMBEDDER]
     holder: list = []
     yield holder
-    app.state.embedder = original
+    runtime_of(app)[EMBEDDER] = original
     for restore in holder:
         restore()
 
@@ -48,8 +50,8 @@ def swap_embedder(app: FastAPI) -> Iterator[list]:
 async def test_unchanged_text_is_never_embedded_twice(
     app: FastAPI, client: httpx.AsyncClient, operator: dict, viewer: dict, swap_embedder: list
 ) -> None:
-    counting = Counting(app.state.embedder)
-    app.state.embedder = counting
+    counting = Counting(runtime_of(app)[EMBEDDER])
+    runtime_of(app)[EMBEDDER] = counting
     coll = unique("cache")
     text = f"a sentence only this test writes {coll}"
     await create(client, operator, coll, [text, text])
@@ -62,17 +64,17 @@ async def test_unchanged_text_is_never_embedded_twice(
 async def test_failing_provider_keeps_records_and_retries(
     app: FastAPI, client: httpx.AsyncClient, operator: dict, viewer: dict, swap_embedder: list
 ) -> None:
-    config = app.state.config
+    config = runtime_of(app).config
     saved = config.embedding_retry_seconds
     config.embedding_retry_seconds = 0
     swap_embedder.append(lambda: setattr(config, "embedding_retry_seconds", saved))
-    failing = Failing(app.state.embedder)
-    original = app.state.embedder
-    app.state.embedder = failing
+    failing = Failing(runtime_of(app)[EMBEDDER])
+    original = runtime_of(app)[EMBEDDER]
+    runtime_of(app)[EMBEDDER] = failing
     coll = unique("fail")
     [mid] = await create(client, operator, coll, ["this text meets a broken provider"])
     for _ in range(600):
-        app.state.embed_wakeup.set()
+        runtime_of(app)[EMBED_WAKEUP].set()
         mem = (await client.get(f"/api/v1/memories/{mid}", headers=viewer)).json()["data"]
         if (
             mem["embedding_state"] == "failed"
@@ -85,7 +87,7 @@ async def test_failing_provider_keeps_records_and_retries(
     status = (await client.get("/api/v1/embedding", headers=viewer)).json()["data"]
     assert status["failed"] >= 1
     # The provider recovers; an operator re-queues the failed records and they are indexed.
-    app.state.embedder = original
+    runtime_of(app)[EMBEDDER] = original
     assert_error(await client.post("/api/v1/embedding/retry", headers=viewer), 403)
     resp = await client.post("/api/v1/embedding/retry", headers=operator)
     assert resp.json()["data"]["requeued"] >= 1

@@ -7,6 +7,7 @@ import io
 
 import httpx
 
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error, unique
 from tests.generator.test_jobs import wait_job
 
@@ -112,13 +113,13 @@ async def test_sweep_removes_files_of_deleted_jobs(
     from foredeck.generator.lifecycle import sweep
 
     job_id = await make_dataset(client, operator, rows=50)
-    jobs_dir = app.state.config.path("jobs")
+    jobs_dir = runtime_of(app).config.path("jobs")
     orphan = jobs_dir / "00000000-dead-4000-8000-000000000000"
     (orphan / "chunks").mkdir(parents=True)
     (orphan / "chunks" / "chunk-000000.parquet").write_bytes(b"x")
     other_kind = jobs_dir / unique("not-a-dataset")
     other_kind.mkdir()
-    removed = await sweep(app)
+    removed = await sweep(runtime_of(app))
     assert orphan.name in removed and not orphan.exists()
     assert (jobs_dir / job_id / "chunks").is_dir()
     assert other_kind.exists()

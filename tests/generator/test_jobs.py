@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from fastapi import FastAPI
 
 from foredeck.generator import storage
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error, unique
 
 DEADLINE = 120.0
@@ -110,7 +111,7 @@ async def test_generate_preview_regenerate_and_download(
     assert first.status_code == 200, first.text
     info = first.json()["data"]
     assert info["status"] == "ready" and info["format"] == "csv" and info["rows"] == 2500
-    path = Path(app.state.config.path("jobs", job_id)) / "dataset.csv"
+    path = Path(runtime_of(app).config.path("jobs", job_id)) / "dataset.csv"
     assert storage.file_sha256(path) == info["checksum"]
 
     other = await client.post(f"/api/v1/jobs/{job_id}/chunks/1", json={"seed": 5}, headers=operator)
@@ -148,7 +149,7 @@ async def test_same_seed_gives_identical_files_in_every_format(
             assert resp.status_code == 200, resp.text
             got.append(resp.json()["data"]["checksum"])
         assert got[0] == got[1], fmt
-        files[fmt] = Path(app.state.config.path("jobs", a)) / f"dataset.{fmt}"
+        files[fmt] = Path(runtime_of(app).config.path("jobs", a)) / f"dataset.{fmt}"
     reference = storage.json_rows(pq.read_table(files["parquet"]))
     assert json.loads(files["json"].read_text()) == reference
     assert [json.loads(x) for x in files["jsonl"].read_text().splitlines()] == reference
@@ -243,7 +244,7 @@ async def test_big_merge_runs_as_a_job(
         f"/api/v1/jobs/{job_id}/download", json={"format": "jsonl"}, headers=operator
     )
     assert ready.status_code == 200 and ready.json()["data"]["rows"] == 250_000
-    path = Path(app.state.config.path("jobs", job_id)) / "dataset.jsonl"
+    path = Path(runtime_of(app).config.path("jobs", job_id)) / "dataset.jsonl"
     with path.open() as fh:
         assert sum(1 for _ in fh) == 250_000
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error
 
 SENTENCE = "1000 customers with name, email, age between 18 and 90, country from US/DE/FR"
@@ -67,7 +68,7 @@ def fake_llm() -> Iterator[FakeLLM]:
 async def llm_configured(
     app: FastAPI, client: httpx.AsyncClient, admin: dict, fake_llm: FakeLLM
 ) -> AsyncIterator[FakeLLM]:
-    key_dir = app.state.config.path("credentials")
+    key_dir = runtime_of(app).config.path("credentials")
     os.chmod(key_dir, 0o700)
     key = key_dir / "llm-test.key"
     key.write_text("sk-test-123\n")

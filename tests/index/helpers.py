@@ -7,6 +7,9 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
+from foredeck.embedding.parts import EMBED_WAKEUP
+from foredeck.kit.runtime import runtime_of
+
 
 async def create(
     client: httpx.AsyncClient, headers: dict, collection: str, contents: list[str], **extra: object
@@ -28,7 +31,7 @@ async def wait_embedded(
 ) -> None:
     """Poll (no timing assertion) until the collection's records are all embedded."""
     for _ in range(600):
-        app.state.embed_wakeup.set()
+        runtime_of(app)[EMBED_WAKEUP].set()
         resp = await client.get(
             f"/api/v1/memories?collection={collection}&embedding_state=embedded&per_page=1",
             headers=headers,

@@ -16,6 +16,8 @@ from foredeck.index.keyword import (
     parse,
     tiers_of,
 )
+from foredeck.kit.runtime import runtime_of
+from foredeck.records.reads import RECORD_READER
 from tests.conftest import assert_error, unique
 from tests.index.helpers import create, wait_embedded
 
@@ -251,8 +253,8 @@ async def test_unfiltered_keyword_side_on_both_paths(
     absent = await search(f"REF-{number + 7} parcel depot", "hybrid")
     assert absent and all(h["keyword_rank"] is None for h in absent)
 
-    reader = app.state.record_reader
-    async with app.state.sessionmaker() as session:
+    reader = runtime_of(app)[RECORD_READER]
+    async with runtime_of(app).sessionmaker() as session:
         for query in (f"REF-{number} parcel depot", f"REF-{number}", "parcel depot"):
             on_loop = await keyword_hits(session, query, 50, {}, reader=reader)
             through_session = await keyword_hits(session, query, 50, {})
@@ -261,7 +263,7 @@ async def test_unfiltered_keyword_side_on_both_paths(
 
 
 async def test_a_long_read_leaves_the_loop(app: FastAPI) -> None:
-    reader = app.state.record_reader
+    reader = runtime_of(app)[RECORD_READER]
     if reader is None:
         pytest.skip("the on-loop reader is SQLite's")
     count = (

@@ -11,8 +11,10 @@ from sqlalchemy import func
 
 from foredeck.index import store
 from foredeck.index.manager import safe_seq
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.index.vectors import VectorIndex
 from foredeck.jobs.locks import operation_lock
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.index import IndexChange
 from tests.conftest import assert_error, unique
 from tests.index.helpers import create, wait_embedded, wait_index_idle
@@ -82,7 +84,7 @@ async def test_rebuild_while_searching(
 async def test_rebuild_refused_while_index_locked(
     app: FastAPI, client: httpx.AsyncClient, operator: dict
 ) -> None:
-    async with operation_lock(app.state, "index", holder=unique("holder")):
+    async with operation_lock(runtime_of(app), "index", holder=unique("holder")):
         resp = await client.post("/api/v1/operations/index", headers=operator)
         assert_error(resp, 409, "LOCK_HELD")
 
@@ -97,7 +99,7 @@ async def test_deleting_a_record_removes_its_vector(
     coll = unique("del")
     ids = await create(client, operator, coll, ["the record that stays", "the record that goes"])
     await wait_embedded(app, client, viewer, coll, 2)
-    manager = app.state.index_manager
+    manager = runtime_of(app)[INDEX_MANAGER]
     await client.get("/api/v1/index", headers=viewer)  # any read catches up with the log
     assert ids[1] in manager.vindex
     assert (await client.delete(f"/api/v1/memories/{ids[1]}", headers=operator)).status_code == 204
@@ -114,7 +116,7 @@ async def test_an_index_swap_waits_for_a_sync_in_progress(
     coll = unique("swap")
     ids = await create(client, operator, coll, ["a harbour at dawn", "a harbour at dusk"])
     await wait_embedded(app, client, viewer, coll, 2)
-    manager, sessions = app.state.index_manager, app.state.sessionmaker
+    manager, sessions = runtime_of(app)[INDEX_MANAGER], runtime_of(app).sessionmaker
     await manager.sync(sessions, force=True)
     async with sessions() as session:
         claimed = await safe_seq(session, int(await session.scalar(func.max(IndexChange.seq))))

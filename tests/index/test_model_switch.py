@@ -24,6 +24,9 @@ from foredeck.config import Config
 from foredeck.db import transaction
 from foredeck.embedding import registry
 from foredeck.embedding import service as embedding_service
+from foredeck.embedding.parts import EMBEDDER
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.index import EmbeddingVector
 from foredeck.models.records import Memory
 from foredeck.records import service as records_service
@@ -76,7 +79,7 @@ async def apps(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Apps]:
     out.main = create_app(config)
     replica = create_app(config.model_copy(update={"workers": 0}))
     out.worker = create_app(config.model_copy(update={"workers": 0}))
-    out.worker.state.worker_process = True
+    runtime_of(out.worker).worker_process = True
     async with (
         out.main.router.lifespan_context(out.main),
         replica.router.lifespan_context(replica),
@@ -92,7 +95,7 @@ async def apps(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Apps]:
         out.client, out.replica = client, replica_client
         for role in ("admin", "operator", "viewer"):
             name = unique(role)
-            async with transaction(out.main.state.sessionmaker) as session:
+            async with transaction(runtime_of(out.main).sessionmaker) as session:
                 await auth_service.create_user(
                     session, username=name, password=PASSWORD, role=Role(role)
                 )
@@ -145,7 +148,7 @@ async def console_page(app: FastAPI) -> str:
 
 async def vector_dims(app: FastAPI, coll: str, model: str) -> list[int]:
     """The dimension of the stored vector of model for each record of the collection."""
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         rows = await session.execute(
             select(EmbeddingVector.dimension)
             .join(Memory, Memory.content_hash == EmbeddingVector.content_hash)
@@ -179,9 +182,11 @@ async def switched(apps: Apps, coll: str, model: str, dimension: int) -> None:
 
     async def worker_done() -> bool:
         # A worker has no loop of its own: its next index sync (or embed batch) follows.
-        manager = apps.worker.state.index_manager
-        await manager.sync(apps.worker.state.sessionmaker, force=True)
-        return bool(apps.worker.state.embedder.name == model and manager.dimension == dimension)
+        manager = runtime_of(apps.worker)[INDEX_MANAGER]
+        await manager.sync(runtime_of(apps.worker).sessionmaker, force=True)
+        return bool(
+            runtime_of(apps.worker)[EMBEDDER].name == model and manager.dimension == dimension
+        )
 
     await until(worker_done, f"the worker to switch to {model}")
 
@@ -207,7 +212,7 @@ async def test_failed_load_keeps_the_old_model(apps: Apps, monkeypatch: pytest.M
     stats = await until(failed, "the load failure to be reported")
     assert "weights are corrupt" in stats["model_error"] and MINILM in stats["model_error"]
     assert stats["model"] == STATIC and stats["status"] == "ready"
-    assert apps.main.state.embedder.name == STATIC
+    assert runtime_of(apps.main)[EMBEDDER].name == STATIC
     result = await search(apps.client, apps.viewer, coll)
     assert result["model"] == STATIC and result["hits"][0]["memory"]["id"] == ids[0]
     page = await console_page(apps.main)
@@ -234,7 +239,7 @@ async def test_embed_batch_refuses_a_stale_model(apps: Apps) -> None:
 
             return np.ones((len(texts), 3), dtype=np.float32)
 
-    state = apps.main.state
+    state = runtime_of(apps.main)
     async with state.sessionmaker() as session:
         await records_service.create_memory(session, content=unique("stale"), collection="x")
         with pytest.raises(embedding_service.ModelChanged):

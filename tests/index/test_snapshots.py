@@ -11,6 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error, unique
 from tests.index.helpers import create, wait_embedded, wait_index_idle
 
@@ -219,7 +221,7 @@ async def test_bad_snapshots_leave_the_index_alone(
 ) -> None:
     await wait_index_idle(client, admin)
     before = await stats(client, admin)
-    root = app.state.index_manager.root
+    root = runtime_of(app)[INDEX_MANAGER].root
     for name, blob, status, code in _bad_cases(snapshot[1]):
         resp = await upload(client, admin, blob)
         assert resp.status_code == status, (name, resp.text)
@@ -274,7 +276,7 @@ async def test_a_lying_manifest_is_refused_naming_the_file(
 ) -> None:
     await wait_index_idle(client, admin)
     before = await stats(client, admin)
-    root = app.state.index_manager.root
+    root = runtime_of(app)[INDEX_MANAGER].root
     generations = sorted(p.name for p in root.iterdir())
     for name, blob, code, file in _lying_manifests(snapshot[1]):
         resp = await upload(client, admin, blob)
@@ -295,7 +297,7 @@ async def test_oversize_snapshot_is_413(
 ) -> None:
     await wait_index_idle(client, admin)
     before = await stats(client, admin)
-    config = app.state.config
+    config = runtime_of(app).config
     saved = config.index_snapshot_max_bytes
     config.index_snapshot_max_bytes = 1024
     try:

@@ -15,6 +15,8 @@ from fastapi import FastAPI
 
 from foredeck.app import create_app
 from foredeck.config import Config
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import unique
 from tests.index.helpers import create, wait_embedded
 
@@ -36,7 +38,7 @@ async def test_replica_sees_adds_deletes_and_rebuilds(
     operator: dict,
     viewer: dict,
 ) -> None:
-    assert replica.app.state.index_manager is not app.state.index_manager  # type: ignore[attr-defined]
+    assert runtime_of(replica.app)[INDEX_MANAGER] is not runtime_of(app)[INDEX_MANAGER]  # type: ignore[attr-defined]
     coll = unique("rep")
     ids = await create(client, operator, coll, ["harbour cranes unload ships", "owls hunt at dusk"])
     await wait_embedded(app, client, viewer, coll, 2)
@@ -46,7 +48,7 @@ async def test_replica_sees_adds_deletes_and_rebuilds(
 
     assert (await client.delete(f"/api/v1/memories/{ids[0]}", headers=operator)).status_code == 204
     await replica.get("/api/v1/index", headers=viewer)
-    manager = replica.app.state.index_manager  # type: ignore[attr-defined]
+    manager = runtime_of(replica.app)[INDEX_MANAGER]  # type: ignore[attr-defined]
     assert ids[0] not in manager.vindex and ids[1] in manager.vindex
 
     # An earlier test's rebuild may still hold the index lock: wait for it, then start ours.
@@ -64,5 +66,5 @@ async def test_replica_sees_adds_deletes_and_rebuilds(
     replica_stats = (await replica.get("/api/v1/index", headers=viewer)).json()["data"]
     assert replica_stats["generation"] == main_stats["generation"]
     assert replica_stats["checksum"] == main_stats["checksum"]
-    assert manager.folder == app.state.index_manager.folder
+    assert manager.folder == runtime_of(app)[INDEX_MANAGER].folder
     assert ids[1] in manager.vindex and ids[0] not in manager.vindex

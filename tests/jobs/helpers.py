@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from foredeck.db import transaction
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobRun
 
@@ -62,7 +63,7 @@ async def finished_jobs(
     """Jobs that ended (set directly, no worker involved), each with a run and events."""
     queue = f"q{uuid.uuid4().hex[:8]}"
     finished = utcnow() - timedelta(days=finished_days_ago)
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         ids = []
         for _ in range(n):
             job = await jobs_service.create_job(
@@ -82,7 +83,7 @@ async def finished_jobs(
 
 async def parked_job(app: FastAPI) -> str:
     """A queued job no worker starts for a day."""
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         job = await jobs_service.create_job(
             session,
             kind="noop",

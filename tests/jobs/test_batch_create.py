@@ -6,13 +6,14 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Job
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import wait_job
 
 
 async def _count(app: FastAPI, queue: str) -> int:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         found = await session.execute(
             select(func.count()).select_from(Job).where(Job.queue == queue)
         )

@@ -10,13 +10,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error
 from tests.jobs.helpers import start_test_job, wait_job
 
 
 @pytest.fixture
 def fast_retries(app: FastAPI) -> Iterator[None]:
-    settings = app.state.job_settings
+    settings = runtime_of(app)[JOB_SETTINGS]
     old = settings.job_retry_base_seconds
     settings.job_retry_base_seconds = 0.05
     yield
@@ -102,7 +104,7 @@ async def test_pause_and_cancel_queued_job(
     from foredeck.jobs import controls as job_controls
 
     queue = "q-hold"
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await job_controls.pause_queue(session, queue)
     try:
         resp = await client.post(
@@ -121,7 +123,7 @@ async def test_pause_and_cancel_queued_job(
         again = await control(client, operator, job["id"], "retry")
         assert again["status"] == "queued"
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await job_controls.resume_queue(session, queue)
     await wait_job(client, operator, job["id"], ("succeeded",))
 
@@ -129,7 +131,7 @@ async def test_pause_and_cancel_queued_job(
 async def test_failed_attempts_retry_with_backoff(
     client: httpx.AsyncClient, operator: dict, app: FastAPI
 ) -> None:
-    settings = app.state.job_settings
+    settings = runtime_of(app)[JOB_SETTINGS]
     old, settings.job_retry_base_seconds = settings.job_retry_base_seconds, 0.4
     try:
         job = await start_test_job(client, operator, count=2, delay=0, fail_attempts=2)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from foredeck.db import transaction
 from foredeck.jobs import deletion
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.generator import GeneratorChunk
 from foredeck.models.jobs import Job, JobEvent, JobRun, Lock
@@ -26,7 +27,7 @@ from tests.jobs.helpers import finished_jobs, parked_job, start_test_job, wait_j
 
 
 async def owned_rows(app: FastAPI, job_id: str) -> dict[str, int]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
 
         async def count(model: Any, column: Any) -> int:
             return int(
@@ -58,13 +59,13 @@ async def test_delete_removes_the_job_and_all_it_owns(
 ) -> None:
     [job_id] = await finished_jobs(app, 1, status="failed")
     lock_name = f"test:{job_id}"
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add(GeneratorChunk(job_id=job_id, chunk_index=0, status="done"))
         session.add(Lock(name=lock_name, holder_job_id=job_id, fence=3))
-    work = app.state.config.path("jobs", job_id)
+    work = runtime_of(app).config.path("jobs", job_id)
     (work / "chunks").mkdir(parents=True, exist_ok=True)
     (work / "chunks" / "00000.parquet").write_bytes(b"x")
-    export = app.state.config.path("exports", job_id)
+    export = runtime_of(app).config.path("exports", job_id)
     (export / "out.csv").write_text("a\n")
     assert (await owned_rows(app, job_id)) == {
         "jobs": 1,
@@ -79,7 +80,7 @@ async def test_delete_removes_the_job_and_all_it_owns(
     assert (await owned_rows(app, job_id)) == dict.fromkeys(
         ("jobs", "runs", "events", "chunks", "locks"), 0
     )
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         lock = await session.get(Lock, lock_name)
         # The lock row stays, free, with its fencing token: an old holder stays fenced off.
         assert lock is not None and lock.holder_job_id is None and lock.fence == 3
@@ -97,7 +98,7 @@ async def test_a_running_job_is_409_and_nothing_is_deleted(
 ) -> None:
     job = await start_test_job(client, operator, count=10_000, delay=0.01)
     await wait_job(client, operator, job["id"], ("running",))
-    work = app.state.config.path("jobs", job["id"])
+    work = runtime_of(app).config.path("jobs", job["id"])
     before = await owned_rows(app, job["id"])
     err = assert_error(
         await client.delete(f"/api/v1/jobs/{job['id']}", headers=operator),
@@ -156,7 +157,7 @@ async def test_bulk_delete_by_ids_and_by_filter(
         assert (await owned_rows(app, job_id))["jobs"] == 0
 
     old = await finished_jobs(app, 3, finished_days_ago=2)
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         job = await session.get(Job, old[0])
         assert job is not None
         queue = job.queue
@@ -177,7 +178,7 @@ async def test_retention_sweep_deletes_old_finished_jobs_in_batches(
     old_failed = await finished_jobs(app, 1, status="failed", finished_days_ago=31)
     recent = await finished_jobs(app, 1, finished_days_ago=5)
     queued = await parked_job(app)
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         # Still queued although it is old: retention never touches an active job.
         await session.execute(
             update(Job)
@@ -193,7 +194,7 @@ async def test_retention_sweep_deletes_old_finished_jobs_in_batches(
         return await real(session, ids, **kwargs)
 
     monkeypatch.setattr(deletion, "delete_jobs", spy)
-    deleted = await deletion.sweep_expired(app.state, days=30, batch=2)
+    deleted = await deletion.sweep_expired(runtime_of(app), days=30, batch=2)
     assert deleted >= 6
     assert batches and max(batches) <= 2 and len(batches) >= 3
     for job_id in (*old, *old_failed):
@@ -203,7 +204,7 @@ async def test_retention_sweep_deletes_old_finished_jobs_in_batches(
     for job_id in (*recent, queued):
         assert (await owned_rows(app, job_id))["jobs"] == 1
     # The periodic round reads retention.job_days (30 by default): nothing more is old enough.
-    assert await sweep_by_settings(app.state) == 0
+    assert await sweep_by_settings(runtime_of(app)) == 0
     assert (await owned_rows(app, recent[0]))["jobs"] == 1
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await jobs_service.control_job(session, queued, "cancel")

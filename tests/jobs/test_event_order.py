@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from foredeck.jobs import service as jobs_service
 from foredeck.jobs.context import JobContext
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
 from tests.conftest import TEST_DB_URL, unique
@@ -33,7 +34,7 @@ async def test_handler_event_waits_for_a_concurrent_writer_of_the_same_job(
         assert resp.status_code == 202, resp.text
         job_id = resp.json()["data"]["job"]["id"]
         ctx = JobContext(
-            state=app.state,
+            state=runtime_of(app),
             job_id=job_id,
             kind="test",
             queue=queue,
@@ -46,7 +47,7 @@ async def test_handler_event_waits_for_a_concurrent_writer_of_the_same_job(
             created_by=None,
             worker_id="event-order-test",
         )
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             # Another writer of this job (a control action) has updated its row and added an
             # event, not yet committed.
             await session.execute(update(Job).where(Job.id == job_id).values(updated_at=utcnow()))

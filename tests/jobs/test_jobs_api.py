@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from foredeck.db import transaction
 from foredeck.jobs import dispatch
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Job
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import start_test_job, wait_job
@@ -65,7 +66,7 @@ async def test_bad_kind_and_params_are_422_and_create_nothing(
         422,
     )
     assert_error(await client.post("/api/v1/jobs/test", json={"count": 0}, headers=operator), 422)
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         made = await session.execute(
             select(func.count())
             .select_from(Job)
@@ -115,27 +116,27 @@ async def test_job_is_enqueued_only_after_commit(app: FastAPI) -> None:
     def recorder(jobs: list[dispatch.Wake]) -> None:
         heard.extend(job_id for job_id, _queue, _delay in jobs)
 
-    engine = app.state.engine.sync_engine
+    engine = runtime_of(app).engine.sync_engine
     dispatch.register_waker(engine, recorder)
     try:
         with contextlib.suppress(Boom):
-            async with transaction(app.state.sessionmaker) as session:
+            async with transaction(runtime_of(app).sessionmaker) as session:
                 rolled_back = await jobs_service.create_job(session, kind="noop")
                 await session.flush()
                 assert rolled_back.id not in heard  # written, not committed: nobody told
                 raise Boom
         assert rolled_back.id not in heard  # rolled back: never announced
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             assert await session.get(Job, rolled_back.id) is None
 
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             job = await jobs_service.create_job(session, kind="noop")
             await session.flush()
             assert job.id not in heard
         assert heard.count(job.id) == 1  # announced by the commit itself
     finally:
         dispatch.unregister_waker(engine, recorder)
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         for _ in range(600):
             row = await session.get(Job, job.id, populate_existing=True)
             if row is not None and row.status == "succeeded":

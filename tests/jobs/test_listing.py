@@ -14,6 +14,7 @@ from sqlalchemy import delete, update
 from foredeck.console.pages import jobs as console_jobs
 from foredeck.db import transaction
 from foredeck.jobs import listing
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
 from tests.console.helpers import console_client
@@ -23,7 +24,7 @@ async def _jobs(app: FastAPI, n: int, **values: object) -> list[str]:
     """Rows written directly (no handler runs them); newest last."""
     now = utcnow()
     ids = [str(uuid.uuid4()) for _ in range(n)]
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         for i, job_id in enumerate(ids):
             fields: dict[str, object] = {
                 "kind": "noop",
@@ -84,17 +85,17 @@ async def test_q_follows_updates_and_deletes(
     old, new = uuid.uuid4().hex[:12], uuid.uuid4().hex[:12]
     [job_id] = await _jobs(app, 1, error=f"first {old}")
     assert await _ids(client, operator, q=old) == [job_id]
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await session.execute(update(Job).where(Job.id == job_id).values(error=f"then {new}"))
     assert await _ids(client, operator, q=old) == []
     assert await _ids(client, operator, q=new) == [job_id]
     # Writes that leave the searched columns as they were keep the job findable.
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await session.execute(
             update(Job).where(Job.id == job_id).values(status="queued", error=f"then {new}")
         )
     assert await _ids(client, operator, q=new) == [job_id]
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await session.execute(delete(Job).where(Job.id == job_id))
     assert await _ids(client, operator, q=new) == []
 

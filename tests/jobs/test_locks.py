@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from foredeck.jobs.locks import LockHeld, operation_lock
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import wait_job
 
@@ -40,12 +41,12 @@ async def test_many_concurrent_starts_exactly_one_wins(
 
 async def test_operation_lock_in_code(app: FastAPI) -> None:
     name = unique("code")
-    async with operation_lock(app.state, name) as token:
+    async with operation_lock(runtime_of(app), name) as token:
         assert token >= 1
         with pytest.raises(LockHeld):
-            async with operation_lock(app.state, name):
+            async with operation_lock(runtime_of(app), name):
                 pass
-    async with operation_lock(app.state, name) as token2:
+    async with operation_lock(runtime_of(app), name) as token2:
         assert token2 > token
 
 
@@ -53,13 +54,13 @@ async def test_admin_frees_stuck_lock(
     client: httpx.AsyncClient, app: FastAPI, admin: dict, operator: dict
 ) -> None:
     name = unique("stuck")
-    cm = operation_lock(app.state, name, holder="stuck-process")
+    cm = operation_lock(runtime_of(app), name, holder="stuck-process")
     await cm.__aenter__()
     try:
         assert_error(await client.delete(f"/api/v1/locks/{name}", headers=operator), 403)
         resp = await client.delete(f"/api/v1/locks/{name}", headers=admin)
         assert resp.status_code == 200 and resp.json()["data"]["held"] is False
-        async with operation_lock(app.state, name):
+        async with operation_lock(runtime_of(app), name):
             pass
     finally:
         await cm.__aexit__(None, None, None)

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from foredeck.db import transaction
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
 from foredeck.workers.embedded import EmbeddedExecutor
@@ -22,7 +24,7 @@ async def test_fenced_out_attempt_cannot_write(
     app: FastAPI, client: httpx.AsyncClient, operator: dict, main_worker_paused: None
 ) -> None:
     job = await start_test_job(client, operator, count=2000, delay=0.01)
-    a, b = JobRunner(app.state, "fence-a"), JobRunner(app.state, "fence-b")
+    a, b = JobRunner(runtime_of(app), "fence-a"), JobRunner(runtime_of(app), "fence-b")
     claimed = await a.claim(limit=1, job_id=job["id"])
     assert claimed and claimed[0].fence == 1
     task_a = asyncio.create_task(a.execute(claimed[0]))
@@ -31,7 +33,7 @@ async def test_fenced_out_attempt_cannot_write(
     )
     # Declare A dead although it still runs: its lease is made to run out and recovery requeues.
     # One transaction, so A's own heartbeat cannot renew the lease in between.
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await session.execute(
             update(Job)
             .where(Job.id == job["id"])
@@ -62,7 +64,7 @@ async def test_fenced_out_attempt_cannot_write(
 async def test_graceful_stop_requeues_and_resumes_from_checkpoint(
     app: FastAPI, client: httpx.AsyncClient, operator: dict, main_worker_paused: None
 ) -> None:
-    executor = EmbeddedExecutor(app.state, concurrency=1, worker_id="graceful-test")
+    executor = EmbeddedExecutor(runtime_of(app), concurrency=1, worker_id="graceful-test")
     await executor.start()
     try:
         job = await start_test_job(client, operator, count=300, delay=0.01)
@@ -82,7 +84,7 @@ async def test_graceful_stop_requeues_and_resumes_from_checkpoint(
     runs = (await client.get(f"/api/v1/jobs/{job['id']}/runs", headers=operator)).json()["data"]
     assert runs[-1]["status"] == "interrupted"
     # Another worker picks it up and continues where it stopped.
-    other = EmbeddedExecutor(app.state, concurrency=1, worker_id="graceful-next")
+    other = EmbeddedExecutor(runtime_of(app), concurrency=1, worker_id="graceful-next")
     await other.start()
     try:
         done = await wait_job(client, operator, job["id"], ("succeeded", "failed"))
@@ -97,7 +99,6 @@ async def test_heartbeat_stops_an_attempt_that_lost_its_job(
 ) -> None:
     """A handler that never writes or checks is stopped by the runner's heartbeat loop once
     its fence is gone, and the loop keeps beating for the attempts still running."""
-    from types import SimpleNamespace
 
     from foredeck.jobs import registry
     from foredeck.jobs import service as jobs_service
@@ -107,10 +108,10 @@ async def test_heartbeat_stops_an_attempt_that_lost_its_job(
         await asyncio.sleep(30)
 
     try:
-        fast = app.state.job_settings.model_copy(update={"job_lease_seconds": 0.3})
-        state = SimpleNamespace(**{**app.state._state, "job_settings": fast})
+        fast = runtime_of(app)[JOB_SETTINGS].model_copy(update={"job_lease_seconds": 0.3})
+        state = runtime_of(app).replaced(JOB_SETTINGS, fast)
         runner = JobRunner(state, "beat-test")
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             ids = [
                 (await jobs_service.create_job(session, kind="test_sleeps_quietly")).id
                 for _ in range(2)
@@ -120,7 +121,7 @@ async def test_heartbeat_stops_an_attempt_that_lost_its_job(
         tasks = {c.job_id: asyncio.create_task(runner.execute(c)) for c in claimed}
         lost, alive = ids
         await asyncio.sleep(0.3)
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await session.execute(update(Job).where(Job.id == lost).values(fence=Job.fence + 5))
         assert await asyncio.wait_for(tasks[lost], 5) == "lost"
         # The other attempt's lease is still renewed by the same loop.
@@ -133,7 +134,7 @@ async def test_heartbeat_stops_an_attempt_that_lost_its_job(
     finally:
         registry.HANDLERS.pop("test_sleeps_quietly", None)
         # Nothing of this kind may be left for the session's pool, which has no handler for it.
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await session.execute(
                 update(Job)
                 .where(Job.kind == "test_sleeps_quietly")
@@ -142,7 +143,7 @@ async def test_heartbeat_stops_an_attempt_that_lost_its_job(
 
 
 async def _lease(app: FastAPI, job_id: str):  # type: ignore[no-untyped-def]
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return await session.scalar(
             Job.__table__.select().with_only_columns(Job.lease_expires_at).where(Job.id == job_id)
         )

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.registry import job_handler
-from foredeck.jobs.settings import JobSettings
+from foredeck.jobs.settings import JOB_SETTINGS, JobSettings
+from foredeck.kit.runtime import runtime_of
 from tests.jobs.helpers import wait_job
 
 KIND = "test-time-limit"
@@ -49,7 +50,7 @@ async def test_an_attempt_past_its_limit_fails_without_retry(
 async def test_settings_override_a_kinds_limit(
     app: FastAPI, client: httpx.AsyncClient, operator: dict[str, str]
 ) -> None:
-    limits = app.state.job_settings.job_time_limits
+    limits = runtime_of(app)[JOB_SETTINGS].job_time_limits
     limits[KIND] = 0.02
     try:
         kinds = (await client.get("/api/v1/jobs/kinds", headers=operator)).json()["data"]

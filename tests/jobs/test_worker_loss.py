@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from foredeck.db import transaction
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
 from foredeck.workers.runner import JobRunner
@@ -22,7 +24,7 @@ from tests.jobs.helpers import wait_job
 
 async def _expire_and_recover(app: FastAPI, runner: JobRunner, job_id: str) -> None:
     """Let the job's lease run out, then run the recovery sweep, in one transaction."""
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await session.execute(
             update(Job)
             .where(Job.id == job_id)
@@ -64,7 +66,7 @@ async def test_lost_worker_does_not_spend_the_only_attempt(
 ) -> None:
     # One attempt, as imports, exports and rebuilds have: a loss must not use it up.
     job_id = await _count_job(client, operator, count=400, delay=0.01, attempts=1)
-    a, b = JobRunner(app.state, "loss-a"), JobRunner(app.state, "loss-b")
+    a, b = JobRunner(runtime_of(app), "loss-a"), JobRunner(runtime_of(app), "loss-b")
     claimed = await a.claim(limit=1, job_id=job_id)
     assert claimed
     task_a = asyncio.create_task(a.execute(claimed[0]))
@@ -102,7 +104,7 @@ async def test_third_loss_fails_the_job_with_the_reason(
     # Plenty of attempts left: only the losses end it, so it cannot loop forever.
     job_id = await _count_job(client, operator, count=5, delay=0, attempts=10)
     for n in (1, 2, 3):
-        runner = JobRunner(app.state, f"crashy-{n}")
+        runner = JobRunner(runtime_of(app), f"crashy-{n}")
         # Claimed and never executed: like a worker killed right after taking the job.
         assert await runner.claim(limit=1, job_id=job_id)
         await _expire_and_recover(app, runner, job_id)
@@ -120,7 +122,7 @@ async def test_third_loss_fails_the_job_with_the_reason(
     ]
     assert [r["error"][-13:] for r in runs] == ["(loss 1 of 3)", "(loss 2 of 3)", "(loss 3 of 3)"]
     # A failed job is not claimable again.
-    assert not await JobRunner(app.state, "crashy-4").claim(limit=1, job_id=job_id)
+    assert not await JobRunner(runtime_of(app), "crashy-4").claim(limit=1, job_id=job_id)
     # The console's job page lists the lost attempts with their reason.
     console, _ = await console_client(app, "viewer")
     async with aclosing(console):
@@ -134,10 +136,9 @@ async def test_third_loss_fails_the_job_with_the_reason(
 async def test_loss_limit_is_configurable(
     app: FastAPI, client: httpx.AsyncClient, operator: dict, main_worker_paused: None
 ) -> None:
-    from types import SimpleNamespace
 
-    strict = app.state.job_settings.model_copy(update={"job_max_worker_losses": 1})
-    state = SimpleNamespace(**{**app.state._state, "job_settings": strict})
+    strict = runtime_of(app)[JOB_SETTINGS].model_copy(update={"job_max_worker_losses": 1})
+    state = runtime_of(app).replaced(JOB_SETTINGS, strict)
     job_id = await _count_job(client, operator, count=5, delay=0, attempts=3)
     runner = JobRunner(state, "strict-loss")
     assert await runner.claim(limit=1, job_id=job_id)

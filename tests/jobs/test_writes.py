@@ -8,15 +8,16 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Connection, text
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.kit.writes import run_write
 from tests.conftest import unique
 
 
 async def test_a_deadlock_victim_is_run_again(app: FastAPI) -> None:
-    if app.state.config.is_sqlite:
+    if runtime_of(app).config.is_sqlite:
         pytest.skip("SQLite has one writer at a time: no deadlocks between transactions")
     table = unique("deadlock_probe").replace("-", "_")
-    engine = app.state.engine
+    engine = runtime_of(app).engine
     async with engine.begin() as conn:
         await conn.execute(text(f"CREATE TABLE {table} (id int PRIMARY KEY, v int)"))
         await conn.execute(text(f"INSERT INTO {table} VALUES (1, 0), (2, 0)"))
@@ -45,7 +46,7 @@ async def test_a_deadlock_victim_is_run_again(app: FastAPI) -> None:
     try:
         task = asyncio.create_task(other())
         await asyncio.wait_for(other_holds_2.wait(), 10)
-        assert await asyncio.wait_for(run_write(app.state, ours), 30) == 2
+        assert await asyncio.wait_for(run_write(runtime_of(app), ours), 30) == 2
         await asyncio.wait_for(task, 10)
         async with engine.connect() as conn:
             rows = (await conn.execute(text(f"SELECT id, v FROM {table} ORDER BY id"))).all()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.mcp.operations import collect
+from foredeck.mcp.router import MCP_TOOLS
 from foredeck.mcp.server import WAIT_FOR_JOB
 from foredeck.mcp.tools import EXCLUDED_REASONS, exclusion
 from tests.client.live import openapi_operations
@@ -17,7 +19,7 @@ def test_every_operation_has_a_tool_or_a_reason(app: FastAPI) -> None:
     in_openapi = openapi_operations(app)
     ops = collect(app)
     assert {(op.method, op.path) for op in ops} == in_openapi
-    tools = app.state.mcp_toolset.tools
+    tools = runtime_of(app)[MCP_TOOLS].tools
     for op in ops:
         reason = exclusion(op)
         assert (op.name in tools) != bool(reason), (op.name, reason)
@@ -39,7 +41,7 @@ def test_every_operation_has_a_tool_or_a_reason(app: FastAPI) -> None:
 
 
 def test_tool_arguments_are_the_rest_contract(app: FastAPI) -> None:
-    tools = app.state.mcp_toolset.tools
+    tools = runtime_of(app)[MCP_TOOLS].tools
     create = tools["create_allocation"].input_schema
     assert set(create["required"]) == {"server_id", "port", "service"}
     assert create["properties"]["port"]["maximum"] == 65535
@@ -54,7 +56,7 @@ def test_every_reference_in_a_tool_schema_resolves(app: FastAPI) -> None:
     import json
     import re
 
-    for tool in app.state.mcp_toolset.tools.values():
+    for tool in runtime_of(app)[MCP_TOOLS].tools.values():
         text = json.dumps(tool.input_schema)
         defs = tool.input_schema.get("$defs", {})
         for ref in re.findall(r'"\$ref": "([^"]+)"', text):

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from mcp import Client, StdioServerParameters
 from tests.conftest import unique
 from tests.mcp.conftest import api_key, data_of
@@ -18,7 +19,7 @@ FOREDECK = str(Path(sys.executable).parent / "foredeck")
 
 
 def _params(app: FastAPI, token: str) -> StdioServerParameters:
-    config = app.state.config
+    config = runtime_of(app).config
     env = {
         **os.environ,
         "FOREDECK_DATA_DIR": str(config.data_dir),
@@ -54,7 +55,7 @@ async def test_stdio_tools_progress_and_errors(
         bad = await mcp.call_tool("create_project", {"name": 5, "modules": "x"})
         # What a desktop client does: import a file, follow the job, search what came in.
         coll, word = unique("mcp"), unique("zebra")
-        folder = app.state.config.path("imports")
+        folder = runtime_of(app).config.path("imports")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{coll}.csv").write_text(f"content\nthe {word} crossed the road\nplain row\n")
         imported = data_of(

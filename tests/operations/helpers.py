@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.settings import service as settings_service
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -17,7 +18,7 @@ DEADLINE = 120.0
 
 
 def import_path(app: FastAPI, name: str) -> Path:
-    path = app.state.config.path("imports") / name
+    path = runtime_of(app).config.path("imports") / name
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -118,5 +119,5 @@ async def import_and_cancel(
         assert job["status"] == "cancelled", job
         return job
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await settings_service.delete_section(session, "operations")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from foredeck import migrate
 from foredeck.config import Config
-from foredeck.db import make_engine, make_sessionmaker
+from foredeck.db import make_engine
+from foredeck.kit.runtime import Runtime
 from foredeck.operations.imports import bulkindex
 from foredeck.operations.imports.merge import BULK_TRIGGER_ROWS
 from foredeck.operations.imports.run import run_import
@@ -32,21 +32,21 @@ def migrated(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-async def state(migrated: Config) -> AsyncIterator[SimpleNamespace]:
+async def state(migrated: Config) -> AsyncIterator[Runtime]:
     config = migrated
     engine = make_engine(config)
-    yield SimpleNamespace(config=config, engine=engine, sessionmaker=make_sessionmaker(engine))
+    yield Runtime(config, engine=engine)
     await engine.dispose()
 
 
-async def _import(state: SimpleNamespace, collection: str, tmp_path: Path) -> None:
+async def _import(state: Runtime, collection: str, tmp_path: Path) -> None:
     params = ImportParams(path="rows.csv", collection=collection)
     result = await run_import(state, params, Quiet(), owner_id=None, work_dir=tmp_path / "w")
     assert result["inserted"] == ROWS
 
 
 async def test_the_index_is_rebuilt_as_the_migrations_built_it(
-    state: SimpleNamespace, tmp_path: Path
+    state: Runtime, tmp_path: Path
 ) -> None:
     async with state.engine.connect() as conn:
         built = await bulkindex.installed(conn)
@@ -59,9 +59,7 @@ async def test_the_index_is_rebuilt_as_the_migrations_built_it(
         assert bulkindex.HASH_INDEX in plan
 
 
-async def test_an_index_of_another_shape_is_left_alone(
-    state: SimpleNamespace, tmp_path: Path
-) -> None:
+async def test_an_index_of_another_shape_is_left_alone(state: Runtime, tmp_path: Path) -> None:
     other = f"CREATE INDEX {bulkindex.HASH_INDEX} ON memories (content_hash, collection)"
     async with state.engine.begin() as conn:
         await conn.exec_driver_sql(f"DROP INDEX {bulkindex.HASH_INDEX}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,8 +13,9 @@ from sqlalchemy import text
 
 from foredeck import migrate
 from foredeck.config import Config
-from foredeck.db import make_engine, make_sessionmaker
+from foredeck.db import make_engine
 from foredeck.index import fts
+from foredeck.kit.runtime import Runtime
 from foredeck.operations.imports.merge import BULK_TRIGGER_ROWS
 from foredeck.operations.imports.run import run_import
 from foredeck.operations.schemas import ImportParams
@@ -41,19 +41,19 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def state(migrated: Path) -> AsyncIterator[SimpleNamespace]:
+async def state(migrated: Path) -> AsyncIterator[Runtime]:
     config = Config(data_dir=migrated)
     engine = make_engine(config)
-    yield SimpleNamespace(config=config, engine=engine, sessionmaker=make_sessionmaker(engine))
+    yield Runtime(config, engine=engine)
     await engine.dispose()
 
 
-async def _trigger_sql(state: SimpleNamespace) -> str | None:
+async def _trigger_sql(state: Runtime) -> str | None:
     async with state.engine.connect() as conn:
         return await fts.installed_insert_trigger(conn)
 
 
-async def _import(state: SimpleNamespace, collection: str, tmp_path: Path) -> int:
+async def _import(state: Runtime, collection: str, tmp_path: Path) -> int:
     params = ImportParams(path="rows.csv", collection=collection, mapping={"metadata": ["tag"]})
     result = await run_import(state, params, Quiet(), owner_id=None, work_dir=tmp_path)
     async with state.engine.connect() as conn:
@@ -69,7 +69,7 @@ async def _import(state: SimpleNamespace, collection: str, tmp_path: Path) -> in
 
 
 async def test_the_definition_is_the_one_the_migrations_build(
-    state: SimpleNamespace, tmp_path: Path
+    state: Runtime, tmp_path: Path
 ) -> None:
     built = await _trigger_sql(state)
     assert built is not None
@@ -79,9 +79,7 @@ async def test_the_definition_is_the_one_the_migrations_build(
     assert await _trigger_sql(state) == fts.insert_trigger_ddl()
 
 
-async def test_a_trigger_of_another_shape_is_left_alone(
-    state: SimpleNamespace, tmp_path: Path
-) -> None:
+async def test_a_trigger_of_another_shape_is_left_alone(state: Runtime, tmp_path: Path) -> None:
     other = fts.insert_trigger_ddl().replace(
         "AFTER INSERT ON memories BEGIN", "AFTER INSERT ON memories WHEN new.content <> '' BEGIN"
     )

@@ -9,6 +9,7 @@ import json
 import httpx
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import assert_error, stored_section, unique
 from tests.operations.helpers import import_path, records, run_import, wait_job
 
@@ -18,7 +19,7 @@ JSON = {"content-type": "application/json"}
 
 
 def _uploads_left(app: FastAPI) -> list[str]:
-    uploads = app.state.config.path("imports") / "uploads"
+    uploads = runtime_of(app).config.path("imports") / "uploads"
     return [str(p) for p in uploads.rglob("*") if p.is_file()]
 
 

@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.operations.readers.formats import open_reader
 from tests.conftest import unique
 from tests.operations.helpers import import_path, run_export, run_import
@@ -60,7 +61,7 @@ async def test_bulk_import_keeps_the_text_index(
     _, body = await run_export(client, operator, format="jsonl", collection=coll)
     lines = body.decode().splitlines()
     assert len(lines) == 12_000 and json.loads(lines[-1])["metadata"]["tag"] == "1"
-    async with app.state.engine.connect() as conn:
+    async with runtime_of(app).engine.connect() as conn:
         count = await conn.scalar(
             text("SELECT count(*) FROM memories WHERE collection = :c"), {"c": coll}
         )

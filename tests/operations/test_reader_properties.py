@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import unique
 from tests.operations import reader_oracle
 from tests.operations.helpers import import_path, records, wait_job
@@ -195,7 +196,7 @@ def _envelope(resp: httpx.Response) -> None:
 
 
 def _uploads_left(app: FastAPI) -> list[str]:
-    uploads = app.state.config.path("imports") / "uploads"
+    uploads = runtime_of(app).config.path("imports") / "uploads"
     return [str(p) for p in uploads.rglob("*") if p.is_file()]
 
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
+from foredeck.kit.runtime import runtime_of
 from foredeck.operations.exports import writer
 from foredeck.operations.imports import mapping, staging
 from foredeck.operations.offload import pool
@@ -50,12 +51,12 @@ def row_work_refused_here(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @contextlib.asynccontextmanager
 async def embedding_paused(app: FastAPI) -> AsyncIterator[None]:
     """Embedding the new records would share this process's loop with the measurement."""
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await job_controls.pause_queue(session, "embedding")
     try:
         yield
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await job_controls.resume_queue(session, "embedding")
 
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from foredeck.app import create_app
 from foredeck.config import Config
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import PASSWORD, _recreate_postgres, unique
 from tests.operations.helpers import import_path, records, run_export, run_import
 
@@ -62,7 +63,7 @@ async def scale(
     app = create_app(config)
     async with app.router.lifespan_context(app):
         name = unique("op")
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await auth_service.create_user(
                 session, username=name, password=PASSWORD, role=Role.admin
             )

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.settings import service as settings_service
 from tests.conftest import assert_error, unique
 from tests.operations.helpers import records, run_export, run_import, wait_job
@@ -34,7 +35,7 @@ async def test_upload_multipart(client: httpx.AsyncClient, app: FastAPI, operato
     assert job["result"]["inserted"] == 2
     rows = await records(client, operator, coll)
     assert [r["content"] for r in rows] == ["uploaded one", "uploaded two"]
-    uploads = app.state.config.path("imports") / "uploads"
+    uploads = runtime_of(app).config.path("imports") / "uploads"
     assert not any(p.is_file() for p in uploads.rglob("*")), "the upload is removed after the job"
 
     bad = await client.post(
@@ -71,7 +72,7 @@ async def test_upload_multipart(client: httpx.AsyncClient, app: FastAPI, operato
 async def test_upload_over_the_limit_is_413(
     client: httpx.AsyncClient, app: FastAPI, operator: dict
 ) -> None:
-    config = app.state.config
+    config = runtime_of(app).config
     old = config.max_upload_bytes
     config.max_upload_bytes = 4096
     try:
@@ -177,7 +178,7 @@ async def test_url_import_with_private_hosts_allowed(
         )
         assert "unreachable" in dead["error"]
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await settings_service.delete_section(session, "operations")
     assert len(await records(client, operator, coll)) == 2
 
@@ -186,7 +187,7 @@ async def configure_sheets(
     client: httpx.AsyncClient, app: FastAPI, admin: dict, fake: FakeGoogle, sid: str
 ) -> None:
     name = f"{unique('sa')}.json"
-    fake.public_keys.append(make_service_account(app.state.config.path("credentials") / name))
+    fake.public_keys.append(make_service_account(runtime_of(app).config.path("credentials") / name))
     put = await client.put("/api/v1/settings/credentials", json={"path": name}, headers=admin)
     assert put.status_code == 200, put.text
     sheets = {

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.operations.offload import parallel, pool
 from foredeck.operations.readers import split
 from tests.conftest import unique
@@ -154,7 +155,7 @@ async def test_an_error_in_the_second_part_is_numbered_from_the_start(
     near = int(job["error"].split("near row ")[1].split(";")[0])
     assert 2800 <= near <= 2900, job["error"]
     assert await records(client, operator, coll) == []
-    left = [str(p) for p in app.state.config.data_dir.rglob("stage-*")]
+    left = [str(p) for p in runtime_of(app).config.data_dir.rglob("stage-*")]
     assert not left, "a staging file was left behind"
 
 
@@ -177,7 +178,7 @@ async def test_a_cancelled_split_import_changes_nothing_and_leaves_no_worker_beh
     coll = unique("splitcancel")
     await import_and_cancel(client, app, admin, operator, coll, after_rows=1000)
     assert await records(client, operator, coll) == []
-    assert not list(app.state.config.data_dir.rglob("stage-*"))
+    assert not list(runtime_of(app).config.data_dir.rglob("stage-*"))
     # Every worker this import used is idle in the pool or gone.
     idle = set(map(id, pool._idle))
     assert all(id(w) in idle or not w.alive for w in started), started

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs.locks import LockHeld, operation_lock
+from foredeck.kit.runtime import runtime_of
 from foredeck.operations.lifecycle import sweep
 from tests.conftest import assert_error, unique
 from tests.operations.helpers import (
@@ -30,7 +31,7 @@ async def test_second_import_is_refused_while_one_is_queued(
     coll = unique("lock")
     path = import_path(app, f"{coll}.csv")
     path.write_text("content\none\ntwo\n")
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await job_controls.pause_queue(session, "operations")
     try:
         first = await client.post(
@@ -52,7 +53,7 @@ async def test_second_import_is_refused_while_one_is_queued(
         assert data["lock"]["held"] and data["lock"]["holder_job_id"] == first_id
         assert data["running"] and data["latest"]["job_id"] == first_id
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await job_controls.resume_queue(session, "operations")
     job = await wait_job(client, operator, first_id)
     assert job["status"] == "succeeded"
@@ -72,7 +73,7 @@ async def hold(stack: AsyncExitStack, app: FastAPI, name: str, holder: str) -> N
     end = loop.time() + 120
     while True:
         try:
-            await stack.enter_async_context(operation_lock(app.state, name, holder=holder))
+            await stack.enter_async_context(operation_lock(runtime_of(app), name, holder=holder))
             return
         except LockHeld:
             if loop.time() > end:
@@ -122,10 +123,10 @@ async def test_export_retention_removes_old_files(
     path.write_text("content\nkept for a while\n")
     await run_import(client, operator, path=path.name, collection=coll)
     job, _ = await run_export(client, operator, format="csv", collection=coll)
-    folder = app.state.config.path("exports") / job["id"]
+    folder = runtime_of(app).config.path("exports") / job["id"]
     old = time.time() - 30 * 86400
     os.utime(folder, (old, old))
-    removed = await sweep(app)
+    removed = await sweep(runtime_of(app))
     assert job["id"] in removed
     gone = await client.get(f"/api/v1/jobs/{job['id']}/download", headers=viewer)
     assert "retention" in assert_error(gone, 404)["message"]

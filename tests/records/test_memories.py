@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from foredeck.kit.runtime import runtime_of
+from foredeck.records.reads import RECORD_READER
 from tests.conftest import assert_error, unique
 
 
@@ -125,8 +127,8 @@ async def test_point_read_matches_the_contract(
     listed = (await client.get(f"/api/v1/memories?collection={coll}", headers=operator)).json()
     assert one == {"success": True, "data": listed["data"][0], "meta": None}
     assert one["data"] == created.json()["data"]
-    if app.state.config.is_sqlite:
-        assert app.state.record_reader is not None
+    if runtime_of(app).config.is_sqlite:
+        assert runtime_of(app)[RECORD_READER] is not None
     # Registered on the app itself (matched once); still validated and authenticated.
     assert_error(await client.get("/api/v1/memories/abc", headers=operator), 422)
     assert_error(await client.get(f"/api/v1/memories/{mem_id}"), 401)

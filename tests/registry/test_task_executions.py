@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Job, JobRun
 from tests.conftest import assert_error, unique
 
@@ -18,7 +19,7 @@ API = "/api/v1/task_executions"
 async def _job_with_runs(app: FastAPI) -> tuple[str, list[int]]:
     job_id = str(uuid.uuid4())
     start = datetime(2026, 3, 1, tzinfo=UTC)
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add(Job(id=job_id, kind="test", status="failed", params={}))
         await session.flush()
         runs = [

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from foredeck.kit.cache import RedisCache
 from foredeck.kit.envelope import install_error_handlers
+from foredeck.kit.runtime import Runtime, runtime_of
 from foredeck.models.jobs import Job
 from foredeck.registry.router import router as registry_router
 from tests.conftest import unique
@@ -57,16 +58,17 @@ async def test_registry_publishes_nothing_and_enqueues_no_job(
     mini = FastAPI()
     install_error_handlers(mini)
     mini.include_router(registry_router)
-    mini.state.config = app.state.config
-    mini.state.sessionmaker = app.state.sessionmaker
-    mini.state.redis = redis
-    mini.state.cache = RedisCache(redis, namespace=f"{name}:")
+    # Only what a registry request uses: no pub/sub, no job engine, nothing started.
+    thin = mini.state.runtime = Runtime(runtime_of(app).config)
+    thin.sessionmaker = runtime_of(app).sessionmaker
+    thin.redis = redis
+    thin.cache = RedisCache(redis, namespace=f"{name}:")
     key = await client.post("/api/v1/api_keys", json={"name": unique("k")}, headers=admin)
     headers = {"Authorization": f"Bearer {key.json()['data']['key']}"}
     uid = (await client.get("/api/v1/users/me", headers=admin)).json()["data"]["id"]
 
     async def jobs_by_me() -> int:
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             return int(
                 await session.scalar(
                     select(func.count()).select_from(Job).where(Job.created_by == uid)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from foredeck.db import make_engine, make_sessionmaker, transaction
+from foredeck.db import make_engine, transaction
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import Runtime, runtime_of
 from foredeck.models.jobs import Job
 from foredeck.models.schedules import Schedule, ScheduleFire
 from foredeck.schedules import firing, service
@@ -28,9 +28,9 @@ async def make_schedule(app: FastAPI, *, now: datetime = T0, **data: Any) -> int
     # The test's previous noop job may not have run yet when the fake clock brings the next
     # fire; overlap tests say "skip" themselves.
     data.setdefault("overlap", "queue")
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         schedule = await service.create_schedule(
-            session, data=data, config=app.state.config, now=now
+            session, data=data, config=runtime_of(app).config, now=now
         )
         return schedule.id
 
@@ -40,12 +40,12 @@ async def fire(state: Any, schedule_id: int, now: datetime) -> int:
 
 
 async def load(app: FastAPI, schedule_id: int) -> Schedule:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return await service.get_schedule(session, schedule_id)
 
 
 async def fires(app: FastAPI, schedule_id: int) -> list[ScheduleFire]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         rows = await session.execute(
             select(ScheduleFire)
             .where(ScheduleFire.schedule_id == schedule_id)
@@ -55,7 +55,7 @@ async def fires(app: FastAPI, schedule_id: int) -> list[ScheduleFire]:
 
 
 async def job_count(app: FastAPI, schedule_id: int) -> int:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         n = await session.execute(
             select(func.count())
             .select_from(Job)
@@ -68,19 +68,17 @@ async def job_count(app: FastAPI, schedule_id: int) -> int:
 async def cancel_jobs(app: FastAPI, schedule_id: int) -> None:
     """Cancel the schedule's unfinished jobs (frees their locks)."""
     for row in await fires(app, schedule_id):
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             job = await jobs_service.get_job(session, row.job_id)
             if job.status in ("queued", "paused"):
                 await jobs_service.control_job(session, job.id, "cancel")
 
 
 @asynccontextmanager
-async def second_instance(app: FastAPI) -> AsyncIterator[SimpleNamespace]:
+async def second_instance(app: FastAPI) -> AsyncIterator[Runtime]:
     """Another process's view of the same database: its own engine, pool and write guard."""
-    engine = make_engine(app.state.config)
+    engine = make_engine(runtime_of(app).config)
     try:
-        yield SimpleNamespace(
-            engine=engine, sessionmaker=make_sessionmaker(engine), config=app.state.config
-        )
+        yield Runtime(runtime_of(app).config, engine=engine)
     finally:
         await engine.dispose()

@@ -8,6 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
+from foredeck.mcp.router import MCP_TOOLS
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import wait_job
 
@@ -136,7 +138,7 @@ async def test_builtin_retention_schedules_are_listed_and_kept(
 
 
 def test_every_schedules_endpoint_is_an_mcp_tool(app: FastAPI) -> None:
-    tools = app.state.mcp_toolset.tools
+    tools = runtime_of(app)[MCP_TOOLS].tools
     names = {"list_schedules", "create_schedule", "get_schedule", "update_schedule",
              "delete_schedule", "pause_schedule", "resume_schedule", "run_schedule_now",
              "schedule_runs"}  # fmt: skip

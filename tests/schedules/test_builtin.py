@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Job
 from foredeck.models.schedules import Schedule, ScheduleFire
 from foredeck.schedules import service
@@ -23,7 +24,7 @@ async def test_job_retention_runs_as_a_schedule(
     recent = await finished_jobs(app, 1, finished_days_ago=1)
     # An old job a schedule made: its fire row goes with it.
     sid = await make_schedule(app, interval_seconds=3600)
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         schedule = await service.get_schedule(session, sid)
         session.add(ScheduleFire(schedule_id=sid, job_id=old[0], fire_at=schedule.next_fire_at,
                                  created_at=schedule.created_at))  # fmt: skip
@@ -33,7 +34,7 @@ async def test_job_retention_runs_as_a_schedule(
     assert fired.status_code == 202, fired.text
     job = await wait_job(client, operator, fired.json()["data"]["job_id"], ("succeeded",))
     assert job["result"]["deleted"] >= 2
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         left = set(
             (await session.execute(select(Job.id).where(Job.id.in_(old + recent)))).scalars()
         )
@@ -54,9 +55,9 @@ async def test_a_replica_that_finds_the_builtin_schedules_made_meanwhile_starts(
         return None
 
     monkeypatch.setattr(service, "get_by_name", none_yet)
-    await lifecycle.ensure_builtin(app.state)
+    await lifecycle.ensure_builtin(runtime_of(app))
     monkeypatch.undo()
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         names = [s["name"] for s in lifecycle.BUILTIN]
         count = await session.scalar(
             select(func.count()).select_from(Schedule).where(Schedule.name.in_(names))

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.schedules import service
 from tests.conftest import unique
 from tests.console.helpers import HTMX, console_client
@@ -47,7 +48,7 @@ async def test_schedule_a_nightly_import_from_the_console(app: FastAPI) -> None:
         bad = await client.post("/ui/schedules", data={**form, "params": '{"source": "url"}'},
                                 headers=HTMX)  # fmt: skip
         assert bad.status_code == 422 and 'id="err-params">' in bad.text
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             assert await service.get_by_name(session, name) is None
 
         made = await client.post("/ui/schedules", data=form, headers=HTMX)
@@ -55,14 +56,14 @@ async def test_schedule_a_nightly_import_from_the_console(app: FastAPI) -> None:
         assert made.status_code == 200, made.text
         assert 'id="sf-name" name="name" value=""' in made.text
         assert "fd:schedules-changed" in made.headers["HX-Trigger"]
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             schedule = await service.get_by_name(session, name)
         assert schedule is not None and schedule.next_fire_at is not None
         listed = await client.get("/ui/schedules")
         assert name in listed.text and schedule.next_fire_at.isoformat() in listed.text
 
         # The night comes: the fire queues the import, and the schedule's page lists it.
-        await fire(app.state, schedule.id, schedule.next_fire_at + timedelta(seconds=1))
+        await fire(runtime_of(app), schedule.id, schedule.next_fire_at + timedelta(seconds=1))
         [run] = await fires(app, schedule.id)
         detail = await client.get(f"/ui/schedules/{schedule.id}")
         assert detail.status_code == 200
@@ -81,7 +82,7 @@ async def test_schedule_a_nightly_import_from_the_console(app: FastAPI) -> None:
         )
         assert edited.status_code == 200, edited.text
         assert 'value="7200"' in edited.text and 'field-error">Unknown' not in edited.text
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             again = await service.get_schedule(session, schedule.id)
         assert (again.cron, again.interval_seconds) == (None, 7200)
         gone = await client.post(

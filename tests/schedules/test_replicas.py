@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from foredeck.config import Config
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.schedules import service
 from tests.conftest import unique
 from tests.console.server import LiveServer
@@ -39,9 +40,9 @@ def replicas(app: FastAPI, config: Config, redis_url: str) -> Iterator[list[Live
 
 
 async def test_replicas_fire_each_time_once(app: FastAPI, replicas: list[LiveServer]) -> None:
-    config = replicas[0].app.state.config
+    config = runtime_of(replicas[0].app).config
     assert not config.embedded
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         schedule = await service.create_schedule(
             session,
             # Catch-up with room to spare: a replica slowed past a fire still gives it its own
@@ -57,7 +58,7 @@ async def test_replicas_fire_each_time_once(app: FastAPI, replicas: list[LiveSer
                 break
             await asyncio.sleep(0.2)
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await service.set_enabled(
                 session, schedule_id=schedule.id, enabled=False, config=config
             )

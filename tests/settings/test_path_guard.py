@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from foredeck.db import transaction
 from foredeck.kit.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, PathRefused, check_path_text
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.settings import Setting
 from tests.conftest import assert_error, stored_section, unique
 from tests.console.helpers import HTMX, console_client
@@ -171,7 +172,7 @@ async def test_sheets_with_stored_unparsable_key_is_a_422(
     }
     # Stored behind validation's back, as a key file edited after it was accepted would be.
     async with stored_section(app, "credentials", None):
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             session.add(Setting(key="credentials", value_json={"path": name}, checksum="x"))
         before = (await client.get("/api/v1/settings/sheets", headers=operator)).json()["data"]
         resp = await client.put("/api/v1/settings/sheets", json=sheets, headers=admin)
@@ -189,7 +190,7 @@ async def test_sheets_with_stored_unparsable_key_is_a_422(
 async def test_console_settings_form_refuses_a_nul_path(app: FastAPI) -> None:
     console, csrf = await console_client(app, "admin")
     async with aclosing(console):
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             before = await session.get(Setting, "credentials")
             before_value = dict(before.value_json) if before else None
         form = {"csrf_token": csrf, "path": "key\x00.json", "intent": "save"}
@@ -197,6 +198,6 @@ async def test_console_settings_form_refuses_a_nul_path(app: FastAPI) -> None:
         assert resp.status_code == 422, resp.text
         errors = dict(re.findall(r'id="err-credentials-(\w+)">([^<]+)<', resp.text))
         assert "NUL" in errors["path"], errors
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             after = await session.get(Setting, "credentials")
             assert (dict(after.value_json) if after else None) == before_value

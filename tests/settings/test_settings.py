@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.config import Config
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.settings import migration
 from foredeck.settings import service as settings_service
 from tests.conftest import assert_error, stored_section, unique
@@ -19,7 +20,7 @@ from tests.settings.fake_google import FakeGoogle, make_service_account
 
 
 def creds_dir(app: FastAPI) -> Path:
-    return app.state.config.path("credentials")
+    return runtime_of(app).config.path("credentials")
 
 
 async def test_sections_have_defaults_and_validity(client: httpx.AsyncClient, viewer: dict) -> None:
@@ -66,7 +67,7 @@ async def test_put_validates_then_stores(
         out = good.json()["data"]
         assert out["configured"] and out["valid"] and out["notes"] == "keep a week"
         assert len(out["checksum"]) == 64 and out["updated_by"]
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             typed = await settings_service.get_section(session, "retention")
         assert typed.export_days == 3 and typed.telemetry_hours == 48
         assert_error(await client.put("/api/v1/settings/retention", json={}, headers=viewer), 403)
@@ -75,7 +76,7 @@ async def test_put_validates_then_stores(
 async def test_only_admins_change_settings_operators_validate(
     client: httpx.AsyncClient, app: FastAPI, operator: dict
 ) -> None:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         before = (await settings_service.get_section(session, "operations")).model_dump()
     value = {**before, "batch_size": 12_345}
     err = assert_error(
@@ -86,7 +87,7 @@ async def test_only_admins_change_settings_operators_validate(
     assert "admin role" in err["message"]
     assert_error(await client.delete("/api/v1/settings/operations", headers=operator), 403)
     assert_error(await client.post("/api/v1/settings/import-config", headers=operator), 403)
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         after = (await settings_service.get_section(session, "operations")).model_dump()
     assert after == before
     check = await client.post("/api/v1/settings/operations/validate", json=value, headers=operator)
@@ -182,20 +183,20 @@ async def test_credentials_and_sheets_against_fake_google(
     # A key the token server does not trust is refused by the token exchange.
     rogue = f"{unique('rogue')}.json"
     make_service_account(creds_dir(app) / rogue)
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await settings_service.put_section(
-            session, "credentials", {"path": rogue}, config=app.state.config
+            session, "credentials", {"path": rogue}, config=runtime_of(app).config
         )
     check = await client.post("/api/v1/settings/sheets/validate", headers=operator)
     assert check.json()["data"]["valid"] is False
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await settings_service.put_section(
-            session, "credentials", {"path": name}, config=app.state.config
+            session, "credentials", {"path": name}, config=runtime_of(app).config
         )
 
 
 async def test_config_migration_runs_once(app: FastAPI, db: AsyncSession, tmp_path: Path) -> None:
-    base: Config = app.state.config
+    base: Config = runtime_of(app).config
     yaml_file = tmp_path / "foredeck.yaml"
     yaml_file.write_text("index:\n  type: hnsw\n  ef_search: 99\nworkers:\n  concurrency: 7\n")
     config = base.model_copy(update={"config_file": yaml_file})
@@ -218,11 +219,11 @@ async def test_db_fixture_keeps_what_a_test_commits_to_itself(
     """What a test commits through `db` is visible to it and to no other connection; the
     fixture rolls the outer transaction back at teardown."""
     name = "retention"
-    async with app.state.sessionmaker() as other:
+    async with runtime_of(app).sessionmaker() as other:
         before = (await settings_service.get_section(other, name)).job_days
     value = {"job_days": before + 1, "export_days": 2, "telemetry_hours": 12}
-    await settings_service.put_section(db, name, value, config=app.state.config, remote=False)
+    await settings_service.put_section(db, name, value, config=runtime_of(app).config, remote=False)
     await db.commit()
     assert (await settings_service.get_section(db, name)).job_days == before + 1
-    async with app.state.sessionmaker() as other:
+    async with runtime_of(app).sessionmaker() as other:
         assert (await settings_service.get_section(other, name)).job_days == before

@@ -8,6 +8,7 @@ import os
 import httpx
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from tests.conftest import stored_section, unique
 
 
@@ -26,11 +27,11 @@ async def test_live_and_ready_ok(client: httpx.AsyncClient) -> None:
 
 
 async def test_ready_fails_while_starting(client: httpx.AsyncClient, app: FastAPI) -> None:
-    app.state.ready = False
+    runtime_of(app).ready = False
     try:
         resp = await client.get("/health/ready")
     finally:
-        app.state.ready = True
+        runtime_of(app).ready = True
     assert resp.status_code == 503
     assert resp.json() == {
         "status": "fail",
@@ -41,7 +42,7 @@ async def test_ready_fails_while_starting(client: httpx.AsyncClient, app: FastAP
 async def test_ready_checks_the_llm_key_when_configured(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    key_dir = app.state.config.path("credentials")
+    key_dir = runtime_of(app).config.path("credentials")
     os.chmod(key_dir, 0o700)
     name = f"{unique('probe')}.key"
     key = key_dir / name
@@ -76,12 +77,12 @@ async def test_ready_checks_redis_when_configured(
     good = redis_asyncio.from_url(redis_url)
     bad = redis_asyncio.from_url("redis://127.0.0.2:1/0", socket_connect_timeout=0.5)
     try:
-        app.state.redis = good
+        runtime_of(app).redis = good
         assert (await client.get("/health/ready")).json()["checks"]["redis"] == "ok"
-        app.state.redis = bad
+        runtime_of(app).redis = bad
         resp = await client.get("/health/ready")
         assert resp.status_code == 503 and resp.json()["checks"]["redis"] == "failed"
     finally:
-        app.state.redis = None
+        runtime_of(app).redis = None
         await good.aclose()
         await bad.aclose()

@@ -32,6 +32,7 @@ from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role
 from foredeck.config import Config
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from tests.client.live import openapi_operations
 from tests.conftest import _recreate_postgres
 
@@ -74,7 +75,7 @@ async def fuzz_setup(
     )
     setup = create_app(fuzz)
     async with setup.router.lifespan_context(setup):
-        async with transaction(setup.state.sessionmaker) as session:
+        async with transaction(runtime_of(setup).sessionmaker) as session:
             user = await auth_service.create_user(
                 session, username="fuzzer", password=None, role=Role.admin
             )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
 
 from foredeck import db
 from foredeck.config import Config
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.writes import dispose_sync_engine, run_write
 
 
@@ -20,7 +20,7 @@ async def test_a_waiting_writer_gets_the_next_turn(tmp_path: Path) -> None:
     under way, instead of losing the lock to each next one while SQLite's busy handler sleeps."""
     config = Config(data_dir=tmp_path)
     engine = db.make_engine(config)
-    state = SimpleNamespace(config=config, engine=engine)
+    state = Runtime(config, engine=engine)
     sessions = db.make_sessionmaker(engine)
     try:
         async with engine.begin() as conn:

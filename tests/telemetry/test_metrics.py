@@ -13,6 +13,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, text
 
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
+from foredeck.telemetry.parts import TELEMETRY
 from tests.jobs.helpers import start_test_job, wait_job
 
 
@@ -97,7 +100,7 @@ async def test_sse_clients_gauge_follows_open_streams(
 ) -> None:
     gauge = "foredeck_sse_clients"
     base = sample(await scrape(client), gauge, gauge)
-    settings = app.state.job_settings
+    settings = runtime_of(app)[JOB_SETTINGS]
     old = settings.sse_max_seconds
     settings.sse_max_seconds = 3.0
     try:
@@ -117,7 +120,7 @@ async def test_sse_clients_gauge_follows_open_streams(
 async def test_scrape_reads_the_snapshot_not_the_jobs_table(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    publisher = app.state.telemetry
+    publisher = runtime_of(app)[TELEMETRY]
     snap = await publisher.snapshot()
     statements: list[str] = []
     # Only the scrape's own statements: workers, schedules and leases poll the same engine
@@ -128,13 +131,13 @@ async def test_scrape_reads_the_snapshot_not_the_jobs_table(
         if scraping.get():
             statements.append(statement.lower())
 
-    engine = app.state.engine.sync_engine
+    engine = runtime_of(app).engine.sync_engine
     # The snapshot just taken counts as current for the whole scrape, however slow it is.
     publisher.latest_at = time.monotonic() + 3600
     event.listen(engine, "before_cursor_execute", seen)
     token = scraping.set(True)
     try:
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             await session.execute(text("select 'probe'"))
         # The filter sees this task's statements, so it would see the scrape's too.
         assert statements == ["select 'probe'"]

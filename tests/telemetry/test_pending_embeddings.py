@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.kit.runtime import runtime_of
 from foredeck.records import service as records_service
 from foredeck.telemetry import service as telemetry_service
 from tests.conftest import unique
@@ -11,8 +12,8 @@ from tests.conftest import unique
 
 async def test_snapshot_counts_pending_records(app: FastAPI) -> None:
     coll = unique("tele")
-    async with app.state.sessionmaker() as session:
-        if not app.state.config.is_sqlite:
+    async with runtime_of(app).sessionmaker() as session:
+        if not runtime_of(app).config.is_sqlite:
             # One snapshot for both counts, so background embedding cannot move them apart.
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         # On SQLite this first write holds the write lock, so nobody commits in between.

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.db import transaction
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import TelemetrySample
 from foredeck.telemetry import retention
@@ -23,7 +25,7 @@ def retention_setting(app: FastAPI, value: dict | None) -> AbstractAsyncContextM
 
 async def _samples(app: FastAPI, *ages_hours: float) -> list[int]:
     now = utcnow()
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         rows = [
             TelemetrySample(source="retention-test", created_at=now - timedelta(hours=h), data={})
             for h in ages_hours
@@ -34,7 +36,7 @@ async def _samples(app: FastAPI, *ages_hours: float) -> list[int]:
 
 
 async def _left(app: FastAPI, ids: list[int]) -> list[bool]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         found = set(
             (await session.execute(select(TelemetrySample.id).where(TelemetrySample.id.in_(ids))))
             .scalars()
@@ -63,17 +65,17 @@ async def test_the_builtin_schedule_prunes_by_the_setting(
 
 
 async def test_unset_falls_back_to_the_server_default(app: FastAPI) -> None:
-    settings = app.state.job_settings
+    settings = runtime_of(app)[JOB_SETTINGS]
     default = settings.telemetry_retention_hours
     settings.telemetry_retention_hours = 5.0
     try:
         async with retention_setting(app, None):
             ids = await _samples(app, 6, 4)
-            assert await retention.prune(app.state) >= 1
+            assert await retention.prune(runtime_of(app)) >= 1
             assert await _left(app, ids) == [False, True]
             # Stored, the setting wins over the default (a window longer than the default).
             async with retention_setting(app, {"telemetry_hours": 3}):
-                assert await retention.prune(app.state) >= 1
+                assert await retention.prune(runtime_of(app)) >= 1
                 assert await _left(app, ids) == [False, False]
     finally:
         settings.telemetry_retention_hours = default

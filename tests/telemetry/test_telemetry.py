@@ -10,9 +10,12 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 
 from foredeck.db import transaction
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import TelemetrySample, Worker
 from foredeck.telemetry import retention
+from foredeck.telemetry.parts import TELEMETRY
 from tests.conftest import assert_error, stored_section, unique
 from tests.jobs.helpers import start_test_job, wait_job
 
@@ -20,7 +23,7 @@ from tests.jobs.helpers import start_test_job, wait_job
 async def test_snapshot_is_never_older_than_interval(
     client: httpx.AsyncClient, viewer: dict, app: FastAPI
 ) -> None:
-    publisher = app.state.telemetry
+    publisher = runtime_of(app)[TELEMETRY]
     # A cached snapshot past the interval is never served: a fresh one is taken instead.
     await publisher.current()
     publisher.latest_at = time.monotonic() - publisher.interval - 1
@@ -42,17 +45,17 @@ async def test_snapshot_is_never_older_than_interval(
 async def test_snapshot_counts_workers_by_state(app: FastAPI) -> None:
     # Other tests leave workers in every state in the shared database, so the count is
     # compared before and after adding one in the rarest state (draining).
-    before = (await app.state.telemetry.snapshot())["workers"].get("draining", 0)
+    before = (await runtime_of(app)[TELEMETRY].snapshot())["workers"].get("draining", 0)
     worker_id = unique("draining@")
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add(
             Worker(id=worker_id, host="h", pid=1, role="test", queues=["t"], status="draining")
         )
     try:
-        after = (await app.state.telemetry.snapshot())["workers"].get("draining", 0)
+        after = (await runtime_of(app)[TELEMETRY].snapshot())["workers"].get("draining", 0)
         assert after == before + 1
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await session.execute(delete(Worker).where(Worker.id == worker_id))
 
 
@@ -63,7 +66,7 @@ async def test_running_job_progress_in_snapshot(
     await wait_job(
         client, operator, job["id"], ("running",), predicate=lambda j: j["progress"]["done"] > 0
     )
-    snap = await app.state.telemetry.snapshot()
+    snap = await runtime_of(app)[TELEMETRY].snapshot()
     mine = next(j for j in snap["jobs"] if j["id"] == job["id"])
     assert mine["done"] > 0 and mine["total"] == 10_000
     await client.post(
@@ -73,8 +76,8 @@ async def test_running_job_progress_in_snapshot(
 
 
 async def test_history_and_retention(client: httpx.AsyncClient, viewer: dict, app: FastAPI) -> None:
-    await app.state.telemetry.tick(record=True)
-    await app.state.telemetry.tick(record=True)
+    await runtime_of(app)[TELEMETRY].tick(record=True)
+    await runtime_of(app)[TELEMETRY].tick(record=True)
     resp = await client.get(
         "/api/v1/telemetry/history", params={"window": "10m", "step": "1s"}, headers=viewer
     )
@@ -87,14 +90,14 @@ async def test_history_and_retention(client: httpx.AsyncClient, viewer: dict, ap
         await client.get("/api/v1/telemetry/history?window=1m&step=1h", headers=viewer), 422
     )
     old = utcnow() - timedelta(hours=25)
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         sample = TelemetrySample(source="old", created_at=old, data={"queue_depth": 0})
         session.add(sample)
         await session.flush()
         old_id = sample.id
     async with stored_section(app, "retention", {"telemetry_hours": 24}):
-        await retention.prune(app.state)
-    async with app.state.sessionmaker() as session:
+        await retention.prune(runtime_of(app))
+    async with runtime_of(app).sessionmaker() as session:
         gone = await session.execute(select(TelemetrySample).where(TelemetrySample.id == old_id))
         assert gone.scalar() is None
 
@@ -102,7 +105,7 @@ async def test_history_and_retention(client: httpx.AsyncClient, viewer: dict, ap
 async def test_stream_sends_snapshot_and_ends(
     client: httpx.AsyncClient, viewer: dict, app: FastAPI
 ) -> None:
-    settings = app.state.job_settings
+    settings = runtime_of(app)[JOB_SETTINGS]
     old = settings.sse_max_seconds
     settings.sse_max_seconds = 1.0
     try:

@@ -23,7 +23,8 @@ from fastapi import FastAPI
 
 from foredeck.app import create_app
 from foredeck.config import Config
-from foredeck.jobs.settings import JobSettings
+from foredeck.jobs.settings import JOB_SETTINGS, JobSettings
+from foredeck.kit.runtime import runtime_of
 from foredeck.workers import celery_app as fc
 from tests.conftest import PASSWORD, _recreate_postgres, unique
 from tests.jobs.helpers import wait_job
@@ -84,7 +85,7 @@ async def scale_app(
         rate_limit_enabled=False,
     )
     app = create_app(config)
-    app.state.job_settings = JobSettings(
+    runtime_of(app)[JOB_SETTINGS] = JobSettings(
         job_lease_seconds=float(LEASE),
         worker_heartbeat_seconds=1,
         dispatch_resend_seconds=2,
@@ -102,7 +103,7 @@ async def scale_client(scale_app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncCli
     from foredeck.db import transaction
 
     name = unique("op")
-    async with transaction(scale_app.state.sessionmaker) as session:
+    async with transaction(runtime_of(scale_app).sessionmaker) as session:
         await auth_service.create_user(session, username=name, password=PASSWORD, role=Role.admin)
     transport = httpx.ASGITransport(app=scale_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -127,7 +128,7 @@ async def _create_together(app: FastAPI, n: int, params: dict) -> list[str]:
     from foredeck.db import transaction
     from foredeck.jobs import service as jobs_service
 
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         return [
             (await jobs_service.create_job(session, kind="test", params=params)).id
             for _ in range(n)

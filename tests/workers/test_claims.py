@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, JobEvent, JobRun
 from foredeck.workers.runner import JobRunner
@@ -17,7 +18,7 @@ from tests.conftest import unique
 
 
 async def _running(app: FastAPI, queue: str) -> set[str]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         rows = await session.execute(
             select(Job.id).where(Job.queue == queue, Job.status == "running")
         )
@@ -29,18 +30,18 @@ async def test_claim_takes_the_limit_best_first_and_records_each_start(
 ) -> None:
     queue = unique("claims")
     priorities = [0, 5, 0, 9, 0, 5, 1]
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         ids = [
             (await jobs_service.create_job(session, kind="noop", queue=queue, priority=p)).id
             for p in priorities
         ]
-    runner = JobRunner(app.state, unique("claimer"))
+    runner = JobRunner(runtime_of(app), unique("claimer"))
     try:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await job_controls.pause_queue(session, queue)
         assert await runner.claim(limit=3, queues=[queue]) == []
 
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await job_controls.resume_queue(session, queue)
         first = await runner.claim(limit=3, queues=[queue])
         # Highest priority first; equal priorities in the order they were created.
@@ -52,7 +53,7 @@ async def test_claim_takes_the_limit_best_first_and_records_each_start(
         assert [c.job_id for c in rest] == [ids[6], ids[0], ids[2], ids[4]]
         assert await runner.claim(limit=10, queues=[queue]) == []
 
-        async with app.state.sessionmaker() as session:
+        async with runtime_of(app).sessionmaker() as session:
             runs = await session.execute(
                 select(JobRun.id, JobRun.worker_id, JobRun.status).where(JobRun.job_id.in_(ids))
             )
@@ -65,7 +66,7 @@ async def test_claim_takes_the_limit_best_first_and_records_each_start(
             )
             assert started.scalar_one() == len(ids)
     finally:
-        async with transaction(app.state.sessionmaker) as session:
+        async with transaction(runtime_of(app).sessionmaker) as session:
             await session.execute(
                 update(Job)
                 .where(Job.id.in_(ids))
@@ -77,24 +78,24 @@ async def test_a_finish_batch_writes_only_the_attempts_still_holding_their_token
     app: FastAPI, main_worker_paused: None
 ) -> None:
     queue = unique("fenced")
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         ids = [(await jobs_service.create_job(session, kind="noop", queue=queue)).id for _ in "ab"]
-    runner = JobRunner(app.state, unique("finisher"))
+    runner = JobRunner(runtime_of(app), unique("finisher"))
     claimed = await runner.claim(limit=2, queues=[queue])
     assert sorted(c.job_id for c in claimed) == sorted(ids)
     stale = claimed[0]
     # Another attempt took the job over (as after a lease ran out): its token moved on.
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await session.execute(update(Job).where(Job.id == stale.job_id).values(fence=Job.fence + 1))
     # Both outcomes go to the finisher in the same tick, so they share one batch.
     outcomes = await asyncio.gather(*(runner.execute(c) for c in claimed))
     assert outcomes == ["lost", "succeeded"]
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         rows = dict(
             (await session.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))).all()
         )
     assert rows == {stale.job_id: "running", claimed[1].job_id: "succeeded"}
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         await session.execute(
             update(Job).where(Job.id == stale.job_id).values(status="cancelled", worker_id=None)
         )

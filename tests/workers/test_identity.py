@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Worker
 from foredeck.schedules.handlers import sweep_by_settings
 from foredeck.workers.embedded import EmbeddedExecutor
 from foredeck.workers.identity import default_worker_id
+from foredeck.workers.parts import EXECUTOR
 from tests.conftest import unique
 from tests.jobs.helpers import start_test_job, wait_job
 
@@ -21,7 +23,7 @@ from tests.jobs.helpers import start_test_job, wait_job
 async def test_second_pool_leaves_the_first_pools_jobs_and_row_alone(
     app: FastAPI, client: httpx.AsyncClient, operator: dict
 ) -> None:
-    main = app.state.executor
+    main = runtime_of(app)[EXECUTOR]
     assert main.worker_id == default_worker_id("embedded")
     job = await start_test_job(client, operator, count=400, delay=0.01)
     await wait_job(
@@ -31,7 +33,7 @@ async def test_second_pool_leaves_the_first_pools_jobs_and_row_alone(
         ("running",),
         predicate=lambda j: j["worker_id"] == main.worker_id and j["progress"]["done"] > 0,
     )
-    second = EmbeddedExecutor(app.state, concurrency=1)
+    second = EmbeddedExecutor(runtime_of(app), concurrency=1)
     await second.start()
     try:
         assert second.worker_id.startswith(main.worker_id + "-")
@@ -83,11 +85,11 @@ async def test_retention_round_forgets_long_stopped_workers(app: FastAPI) -> Non
         worker("running", None),
         worker("stopped", 45, paused=True),
     ]
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add_all(rows)
     # retention.job_days is 30 by default.
-    await sweep_by_settings(app.state)
-    async with app.state.sessionmaker() as session:
+    await sweep_by_settings(runtime_of(app))
+    async with runtime_of(app).sessionmaker() as session:
         left = set(
             await session.scalars(select(Worker.id).where(Worker.id.in_([w.id for w in rows])))
         )

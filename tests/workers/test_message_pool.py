@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from foredeck.db import transaction
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Job, JobRun
 from foredeck.workers.message_pool import MessagePool
 from foredeck.workers.runner import JobRunner
@@ -17,7 +18,7 @@ from tests.conftest import unique
 
 
 async def _create(app: FastAPI, n: int, params: dict) -> list[str]:
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         return [
             (await jobs_service.create_job(session, kind="test", params=params)).id
             for _ in range(n)
@@ -28,7 +29,7 @@ async def test_messages_run_within_the_slots_and_are_acked_after_their_claims(
     app: FastAPI, main_worker_paused: None
 ) -> None:
     ids = await _create(app, 5, {"count": 2, "delay": 0.05})
-    pool = MessagePool(JobRunner(app.state, unique("celery")), concurrency=2)
+    pool = MessagePool(JobRunner(runtime_of(app), unique("celery")), concurrency=2)
     acks: list[str] = []
     all_acked = asyncio.Event()
 
@@ -50,7 +51,7 @@ async def test_messages_run_within_the_slots_and_are_acked_after_their_claims(
         await pool.drain(30)
     assert sorted(acks) == ["a", "b", "c"]
 
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         jobs = (await session.execute(select(Job).where(Job.id.in_(ids)))).scalars().all()
         runs = await session.execute(
             select(JobRun.job_id, func.count()).where(JobRun.job_id.in_(ids)).group_by("job_id")
@@ -68,7 +69,7 @@ async def test_a_stopping_worker_leaves_its_messages_unacked_and_jobs_queued(
 ) -> None:
     ids = await _create(app, 2, {"count": 1, "delay": 0})
     done = await _create(app, 1, {"count": 1, "delay": 0})
-    pool = MessagePool(JobRunner(app.state, unique("celery")), concurrency=2)
+    pool = MessagePool(JobRunner(runtime_of(app), unique("celery")), concurrency=2)
 
     # A job that is no longer queued is skipped, and its message acked.
     first = [asyncio.get_running_loop().create_future()]
@@ -85,9 +86,9 @@ async def test_a_stopping_worker_leaves_its_messages_unacked_and_jobs_queued(
     pool.add(ids, lambda: acks.append("x"))
     await asyncio.sleep(0.3)
     assert acks == [] and [w.job_id for w in pool.waiting] == ids
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         statuses = await session.execute(select(Job.status).where(Job.id.in_(ids)))
         assert set(statuses.scalars()) == {"queued"}
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         for job_id in ids:
             await jobs_service.control_job(session, job_id, "cancel")

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from foredeck.db import transaction
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.jobs import Job
 from foredeck.settings import service as settings_service
+from foredeck.workers.parts import EXECUTOR
 from tests.conftest import put_section, stored_section, unique
 
 DEADLINE = 60.0
@@ -21,13 +23,13 @@ DEADLINE = 60.0
 @contextlib.asynccontextmanager
 async def concurrency_setting(app: FastAPI, value: dict[str, int]) -> AsyncIterator[None]:
     """workers.concurrency with these queues' slots added; what was there is put back after."""
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         before = (await settings_service.get_section(session, "workers")).concurrency
     try:
         async with stored_section(app, "workers", {"concurrency": {**before, **value}}):
             yield
     finally:
-        await app.state.executor.refresh()
+        await runtime_of(app)[EXECUTOR].refresh()
 
 
 async def set_concurrency(app: FastAPI, value: dict[str, int]) -> None:
@@ -35,7 +37,7 @@ async def set_concurrency(app: FastAPI, value: dict[str, int]) -> None:
 
 
 async def _statuses(app: FastAPI, queue: str) -> dict[str, int]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         rows = await session.execute(
             select(Job.status, func.count()).where(Job.queue == queue).group_by(Job.status)
         )
@@ -45,7 +47,7 @@ async def _statuses(app: FastAPI, queue: str) -> dict[str, int]:
 async def test_each_queue_runs_with_its_own_slots(
     client: httpx.AsyncClient, operator: dict, app: FastAPI
 ) -> None:
-    executor = app.state.executor
+    executor = runtime_of(app)[EXECUTOR]
     queue = unique("slots")
     async with concurrency_setting(app, {queue: 0}):
         await executor.refresh()
@@ -80,9 +82,9 @@ async def test_each_queue_runs_with_its_own_slots(
     if "workers" not in await _stored(app):
         # Unset again: the shared pool of FOREDECK_WORKERS slots.
         assert executor.per_queue is None
-        assert executor.slots(queue) == executor.total_slots == app.state.config.workers
+        assert executor.slots(queue) == executor.total_slots == runtime_of(app).config.workers
 
 
 async def _stored(app: FastAPI) -> set[str]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app).sessionmaker() as session:
         return await settings_service.stored_keys(session)

@@ -12,14 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
+from foredeck.kit.runtime import runtime_of
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import ACTIVE_STATUSES, Job, Worker
+from foredeck.workers.parts import EXECUTOR, MAINTENANCE
 from tests.conftest import assert_error, unique
 from tests.jobs.helpers import start_test_job, wait_job
 
 
 async def _embedded_worker(client: httpx.AsyncClient, headers: dict, app: FastAPI) -> dict:
-    worker_id = app.state.executor.worker_id
+    worker_id = runtime_of(app)[EXECUTOR].worker_id
     resp = await client.get(f"/api/v1/workers/{worker_id}", headers=headers)
     assert resp.status_code == 200, resp.text
     return resp.json()["data"]  # type: ignore[no-any-return]
@@ -31,9 +33,9 @@ async def test_list_shows_embedded_worker(
     resp = await client.get("/api/v1/workers", headers=viewer)
     assert resp.status_code == 200
     body = resp.json()
-    worker = next(w for w in body["data"] if w["id"] == app.state.executor.worker_id)
+    worker = next(w for w in body["data"] if w["id"] == runtime_of(app)[EXECUTOR].worker_id)
     assert worker["role"] == "embedded" and worker["status"] in ("running", "draining")
-    assert worker["concurrency"] == app.state.config.workers and worker["pid"] > 0
+    assert worker["concurrency"] == runtime_of(app).config.workers and worker["pid"] > 0
     assert set(body["meta"]["controls"]) >= {"draining", "paused_all", "paused_queues"}
     assert_error(await client.get("/api/v1/workers/nobody", headers=viewer), 404)
     assert_error(await client.post("/api/v1/workers/drain", headers=viewer), 403)
@@ -42,7 +44,7 @@ async def test_list_shows_embedded_worker(
 async def test_pause_worker_holds_jobs_until_resume(
     client: httpx.AsyncClient, operator: dict, app: FastAPI
 ) -> None:
-    worker_id = app.state.executor.worker_id
+    worker_id = runtime_of(app)[EXECUTOR].worker_id
     resp = await client.post(f"/api/v1/workers/{worker_id}/pause", headers=operator)
     assert resp.status_code == 200 and resp.json()["data"]["status"] == "paused"
     try:
@@ -89,7 +91,7 @@ async def test_drain_refuses_new_jobs_and_holds_while_a_job_is_active(
         )
         assert "draining" in err["message"].lower()
         # This test's own job (10,000 steps) is queued or running: the tick must not end it.
-        await app.state.maintenance.tick()
+        await runtime_of(app)[MAINTENANCE].tick()
         controls = (await client.get("/api/v1/workers/controls", headers=operator)).json()
         assert controls["data"]["draining"] is True
     finally:
@@ -136,7 +138,7 @@ async def test_silent_worker_is_stale(
     client: httpx.AsyncClient, viewer: dict, app: FastAPI
 ) -> None:
     worker_id = unique("ghost@")
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         session.add(
             Worker(
                 id=worker_id,

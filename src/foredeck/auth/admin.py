@@ -13,11 +13,12 @@ from foredeck.auth.schemas import ROLE_RANK, Role
 from foredeck.auth.service import Principal
 from foredeck.auth.sessions import forget_user
 from foredeck.errors import Conflict, Forbidden
+from foredeck.kit.cache import Cache
 from foredeck.models.auth import ApiKey, User
 
 
 async def update_user(
-    session: AsyncSession, app: Any, actor: Principal, user_id: int, changes: dict[str, Any]
+    session: AsyncSession, cache: Cache, actor: Principal, user_id: int, changes: dict[str, Any]
 ) -> User:
     """Change a user's role, password, profile or active flag (admin). An admin cannot demote
     or disable themselves; a new password signs the user out everywhere."""
@@ -27,17 +28,17 @@ async def update_user(
     ):
         raise Conflict("Admins cannot demote or disable themselves", code="SELF_LOCKOUT")
     user = await auth_service.update_user(session, user, changes)
-    await app.state.cache.delete_pattern("auth:*")
-    await forget_user(app, user.id)
+    await cache.delete_pattern("auth:*")
+    await forget_user(cache, user.id)
     return user
 
 
-async def delete_user(session: AsyncSession, app: Any, actor: Principal, user_id: int) -> None:
+async def delete_user(session: AsyncSession, cache: Cache, actor: Principal, user_id: int) -> None:
     """Delete a user (admin) with their API keys; never oneself."""
     if user_id == actor.user_id:
         raise Conflict("Admins cannot delete themselves", code="SELF_LOCKOUT")
     await auth_service.delete_user(session, await auth_service.get_user(session, user_id))
-    await app.state.cache.delete_pattern("auth:*")
+    await cache.delete_pattern("auth:*")
 
 
 def key_owner_filter(actor: Principal) -> int | None:
@@ -62,11 +63,13 @@ async def create_api_key(
     )
 
 
-async def revoke_api_key(session: AsyncSession, app: Any, actor: Principal, key_id: int) -> ApiKey:
+async def revoke_api_key(
+    session: AsyncSession, cache: Cache, actor: Principal, key_id: int
+) -> ApiKey:
     """Revoke a key at once: your own, or any key for an admin."""
     key = await auth_service.get_api_key(session, key_id)
     if key.user_id != actor.user_id and actor.role != Role.admin:
         raise Forbidden("You can only revoke your own keys", code="INSUFFICIENT_ROLE")
     key = await auth_service.revoke_api_key(session, key)
-    await app.state.cache.delete_pattern("auth:apikey:*")
+    await cache.delete_pattern("auth:apikey:*")
     return key

@@ -14,6 +14,7 @@ from foredeck.auth.schemas import ROLE_RANK, Role
 from foredeck.auth.service import Principal
 from foredeck.errors import Forbidden, Unauthorized
 from foredeck.kit.deps import LazySession
+from foredeck.kit.runtime import get_runtime
 
 API_KEY_CACHE_TTL = 30.0
 
@@ -23,7 +24,7 @@ def _api_key_cache_key(secret: str) -> str:
 
 
 async def _cached_api_key(request: Request, secret: str) -> Principal | None:
-    hit = await request.app.state.cache.get(_api_key_cache_key(secret))
+    hit = await get_runtime(request).cache.get(_api_key_cache_key(secret))
     return None if hit is None else Principal(**{**hit, "role": Role(hit["role"])})
 
 
@@ -35,7 +36,7 @@ async def _principal_from_api_key(
         return principal
     user, key = await auth_service.resolve_api_key(session, secret)
     principal = auth_service.principal_for(user, "api_key", key.id)
-    await request.app.state.cache.set(
+    await get_runtime(request).cache.set(
         _api_key_cache_key(secret),
         {**principal.__dict__, "role": principal.role.value},
         API_KEY_CACHE_TTL,
@@ -49,7 +50,7 @@ async def resolve_principal(
     credentials: HTTPAuthorizationCredentials | None,
 ) -> Principal:
     """Bearer token, API key or (when enabled) a trusted gateway header."""
-    config = request.app.state.config
+    config = get_runtime(request).config
     if credentials is not None:
         secret = credentials.credentials
         if secret.startswith(security.API_KEY_PREFIX):
@@ -126,7 +127,7 @@ async def current_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     # Its own short unit of work: a cached API key then costs no database session at all.
-    async with LazySession(request.app.state.sessionmaker) as session:
+    async with LazySession(get_runtime(request).sessionmaker) as session:
         principal = await resolve_principal(request, session, credentials)
     request.state.principal = principal
     return principal

@@ -29,6 +29,7 @@ from foredeck.auth.sessions import forget_user
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
+from foredeck.kit.runtime import get_runtime
 from foredeck.kit.schemas import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -79,7 +80,7 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
-    await forget_user(request.app, user.id)
+    await forget_user(get_runtime(request).cache, user.id)
     token, expires_at = auth_service.issue_token(
         config.resolved_secret_key, user, config.token_ttl_seconds
     )
@@ -158,7 +159,9 @@ async def update_user(
     """Change a user's role, password or profile (admin). A new password (a reset) refuses
     every token and console session the user had."""
     changes = body.model_dump(exclude_unset=True)
-    user = await auth_admin.update_user(session, request.app, principal, user_id, changes)
+    user = await auth_admin.update_user(
+        session, get_runtime(request).cache, principal, user_id, changes
+    )
     return ok(UserOut.model_validate(user))
 
 
@@ -167,7 +170,7 @@ async def delete_user(
     user_id: DbId, principal: Admin, session: SessionDep, request: Request
 ) -> None:
     """Delete a user (admin); their API keys go with them."""
-    await auth_admin.delete_user(session, request.app, principal, user_id)
+    await auth_admin.delete_user(session, get_runtime(request).cache, principal, user_id)
 
 
 @router.get("/api_keys", response_model=Envelope[list[ApiKeyOut]], tags=["api keys"])
@@ -193,5 +196,5 @@ async def revoke_api_key(
     key_id: DbId, principal: CurrentUser, session: SessionDep, request: Request
 ) -> Any:
     """Revoke an API key at once."""
-    key = await auth_admin.revoke_api_key(session, request.app, principal, key_id)
+    key = await auth_admin.revoke_api_key(session, get_runtime(request).cache, principal, key_id)
     return ok(ApiKeyOut.model_validate(key))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from foredeck.config import Config
 
 # Verdicts of BlobStore.check that make /health degraded (the store is configured but unusable).
 FAILING = {
@@ -17,8 +20,7 @@ FAILING = {
 }
 
 
-async def blob_store_health(app: Any) -> str:
-    config = app.state.config
+async def blob_store_health(config: Config) -> str:
     try:
         store = config.blobs
     except (ValueError, OSError):

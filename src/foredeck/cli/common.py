@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck import migrate
 from foredeck.config import Config
 from foredeck.errors import AppError
+from foredeck.kit.runtime import Runtime
 
 T = TypeVar("T")
 console = Console()
@@ -23,7 +23,7 @@ err_console = Console(stderr=True)
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (FOREDECK_DATA_DIR)")
 ]
-StateOpener = Callable[[Config], AbstractAsyncContextManager[Any]]
+StateOpener = Callable[[Config], AbstractAsyncContextManager[Runtime]]
 
 
 def load_config(data_dir: Path | None = None, **overrides: Any) -> Config:
@@ -33,27 +33,20 @@ def load_config(data_dir: Path | None = None, **overrides: Any) -> Config:
 
 
 @asynccontextmanager
-async def local_state(config: Config) -> AsyncIterator[Any]:
-    """The parts of app.state that services and the job runner use, without a server."""
-    from foredeck.db import make_engine, make_sessionmaker
-    from foredeck.jobs.settings import JobSettings
+async def local_state(config: Config) -> AsyncIterator[Runtime]:
+    """The runtime that services and the job runner use, without a server or its start-ups."""
+    from foredeck.db import make_engine
+    from foredeck.jobs.settings import JOB_SETTINGS, JobSettings
 
-    engine = make_engine(config)
-    state = SimpleNamespace(
-        config=config,
-        engine=engine,
-        sessionmaker=make_sessionmaker(engine),
-        redis=None,
-        pubsub=None,
-        job_settings=JobSettings(),
-    )
+    runtime = Runtime(config, engine=make_engine(config))
+    runtime[JOB_SETTINGS] = JobSettings()
     try:
-        yield state
+        yield runtime
     finally:
-        await engine.dispose()
+        await runtime.engine.dispose()
 
 
-def _run(config: Config, fn: Callable[[Any], Awaitable[T]], opener: StateOpener) -> T:
+def _run(config: Config, fn: Callable[[Runtime], Awaitable[T]], opener: StateOpener) -> T:
     from foredeck.logging import configure_logging
 
     # Log lines go to stderr and only warnings: stdout is for the command's output.
@@ -61,8 +54,8 @@ def _run(config: Config, fn: Callable[[Any], Awaitable[T]], opener: StateOpener)
     migrate.upgrade(config)
 
     async def main() -> T:
-        async with opener(config) as state:
-            return await fn(state)
+        async with opener(config) as runtime:
+            return await fn(runtime)
 
     return asyncio.run(main())
 
@@ -71,17 +64,17 @@ def run_in_session(config: Config, fn: Callable[[AsyncSession], Awaitable[T]]) -
     """Migrate if needed, then run fn in one committed transaction (AppError propagates)."""
     from foredeck.db import transaction
 
-    async def in_transaction(state: Any) -> T:
-        async with transaction(state.sessionmaker) as session:
+    async def in_transaction(runtime: Runtime) -> T:
+        async with transaction(runtime.sessionmaker) as session:
             return await fn(session)
 
     return _run(config, in_transaction, local_state)
 
 
 def run_local(
-    config: Config, fn: Callable[[Any], Awaitable[T]], opener: StateOpener = local_state
+    config: Config, fn: Callable[[Runtime], Awaitable[T]], opener: StateOpener = local_state
 ) -> T:
-    """Migrate if needed, then run fn(state) on this machine's database; errors exit 1."""
+    """Migrate if needed, then run fn(runtime) on this machine's database; errors exit 1."""
     with reported():
         return _run(config, fn, opener)
 

@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 from foredeck.cli.common import console, err_console
+from foredeck.kit.runtime import Runtime
 
 if TYPE_CHECKING:
     from foredeck.client import AsyncClient
@@ -145,17 +146,17 @@ def finish(job: JobRead) -> dict[str, Any]:
     return job.result or {}
 
 
-async def run_here(state: Any, kind: str, params: dict[str, Any]) -> JobRead:
+async def run_here(runtime: Runtime, kind: str, params: dict[str, Any]) -> JobRead:
     """Create a job and run it in this process (no server needed), following it with the
     bar; when a server's worker claims it first, follow that one instead."""
     from foredeck.db import transaction
     from foredeck.jobs import service as jobs_service
 
-    async with transaction(state.sessionmaker) as session:
+    async with transaction(runtime.sessionmaker) as session:
         job_id = (await jobs_service.create_job(session, kind=kind, params=params)).id
-    task = asyncio.create_task(_claim_and_run(state, job_id))
+    task = asyncio.create_task(_claim_and_run(runtime, job_id))
     try:
-        job = await follow(LocalJobs(state.sessionmaker), job_id)
+        job = await follow(LocalJobs(runtime.sessionmaker), job_id)
     except BaseException:
         task.cancel()
         raise
@@ -163,11 +164,11 @@ async def run_here(state: Any, kind: str, params: dict[str, Any]) -> JobRead:
     return job
 
 
-async def _claim_and_run(state: Any, job_id: str) -> None:
+async def _claim_and_run(runtime: Runtime, job_id: str) -> None:
     from foredeck.workers.runner import JobRunner
 
-    runner = JobRunner(state, f"cli@{socket.gethostname()}:{os.getpid()}")
-    source = LocalJobs(state.sessionmaker)
+    runner = JobRunner(runtime, f"cli@{socket.gethostname()}:{os.getpid()}")
+    source = LocalJobs(runtime.sessionmaker)
     # A job waiting for a lock (or a paused queue) is claimed once it may run, as a
     # worker would; one that another worker took is left to it.
     while True:

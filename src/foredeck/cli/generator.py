@@ -18,6 +18,7 @@ import typer
 from foredeck.cli.common import DataDir, console, err_console, load_config, run_local
 from foredeck.cli.follow import RemoteJobs, finish, follow, progress_bar
 from foredeck.cli.remote import Token, Url, download_bar, run_remote
+from foredeck.kit.runtime import Runtime
 
 if TYPE_CHECKING:
     from foredeck.client import AsyncClient
@@ -70,8 +71,8 @@ def schema_validate(
 
     data = _load_json(file)
 
-    async def fn(state: Any) -> Any:
-        async with state.sessionmaker() as session:
+    async def fn(runtime: Runtime) -> Any:
+        async with runtime.sessionmaker() as session:
             return await gen_service.validate_schema(session, data)
 
     if url:
@@ -148,15 +149,15 @@ def generate(
         found = await client.extract_schema({k: v for k, v in request.items() if v is not None})
         return found.validation, found.notes, found.extractor
 
-    async def prepare_local(state: Any) -> tuple[Any, list[Any], str]:
+    async def prepare_local(runtime: Runtime) -> tuple[Any, list[Any], str]:
         from foredeck.db import transaction
         from foredeck.generator.schemas import ExtractRequest
 
-        async with transaction(state.sessionmaker) as session:
+        async with transaction(runtime.sessionmaker) as session:
             if given is not None:
                 return await gen_service.validate_schema(session, given), [], "file"
             extract = ExtractRequest.model_validate(request)
-            found = await gen_service.extract_schema(session, state.config, extract)
+            found = await gen_service.extract_schema(session, runtime.config, extract)
             return found.validation, found.notes, found.extractor
 
     if url:
@@ -220,10 +221,10 @@ def _generate_local(
         if textpools.wanted(schema):
             progress.console.print("asking the LLM for free-text values ...")
 
-            async def ask(state: Any) -> dict[str, list[str]]:
+            async def ask(runtime: Runtime) -> dict[str, list[str]]:
                 from foredeck.db import transaction
 
-                async with transaction(state.sessionmaker) as session:
+                async with transaction(runtime.sessionmaker) as session:
                     return await textpools.ensure(session, config, schema, folder)
 
             pools = run_local(config, ask)

@@ -21,30 +21,33 @@ from foredeck.cli.common import DataDir, console, err_console, load_config, loca
 from foredeck.cli.follow import RemoteJobs, finish, follow, progress_bar, run_here
 from foredeck.cli.remote import Token, Url, download_bar, run_remote
 from foredeck.config import Config
+from foredeck.embedding.parts import EMBEDDER
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.kit.runtime import Runtime
 
 T = TypeVar("T")
 
 
 @asynccontextmanager
-async def _state(config: Config) -> AsyncIterator[Any]:
+async def _state(config: Config) -> AsyncIterator[Runtime]:
     """local_state plus the embedder and the index manager the index services use."""
     from foredeck.embedding import registry
     from foredeck.embedding.lifecycle import chosen_model
     from foredeck.index import service as index_service
     from foredeck.index.manager import IndexManager
 
-    async with local_state(config) as state:
-        name = await chosen_model(state)
-        state.embedder = await asyncio.to_thread(registry.load_embedder, config, name)
-        state.index_manager = IndexManager(
-            config, model=state.embedder.name, dimension=state.embedder.dimension
+    async with local_state(config) as runtime:
+        name = await chosen_model(runtime)
+        runtime[EMBEDDER] = await asyncio.to_thread(registry.load_embedder, config, name)
+        runtime[INDEX_MANAGER] = IndexManager(
+            config, model=runtime[EMBEDDER].name, dimension=runtime[EMBEDDER].dimension
         )
-        await index_service.align_model(state)
-        await state.index_manager.sync(state.sessionmaker, force=True)
-        yield state
+        await index_service.align_model(runtime)
+        await runtime[INDEX_MANAGER].sync(runtime.sessionmaker, force=True)
+        yield runtime
 
 
-def _run(data_dir: Path | None, fn: Callable[[Any], Awaitable[T]]) -> T:
+def _run(data_dir: Path | None, fn: Callable[[Runtime], Awaitable[T]]) -> T:
     return run_local(load_config(data_dir), fn, _state)
 
 
@@ -74,9 +77,9 @@ def register(app: typer.Typer) -> None:
         """Vector count, pending records, type, model, size, last rebuild, checksum."""
         from foredeck.index import service as index_service
 
-        async def fn(state: Any) -> Any:
-            async with state.sessionmaker() as session:
-                return await index_service.stats(session, state)
+        async def fn(runtime: Runtime) -> Any:
+            async with runtime.sessionmaker() as session:
+                return await index_service.stats(session, runtime)
 
         found = run_remote(url, token, lambda c: c.get_index_stats()) if url else _run(data_dir, fn)
         data = found.model_dump(mode="json")
@@ -97,7 +100,7 @@ def register(app: typer.Typer) -> None:
 
             job = run_remote(url, token, remote)
         else:
-            job = _run(data_dir, lambda state: run_here(state, "index_rebuild", {}))
+            job = _run(data_dir, lambda runtime: run_here(runtime, "index_rebuild", {}))
         result = finish(job)
         console.print(
             f"rebuilt: {result['vectors']} vectors, {result['index_type']}, "
@@ -123,8 +126,8 @@ def register(app: typer.Typer) -> None:
             return
         from foredeck.index import snapshot as snapshot_service
 
-        async def fn(state: Any) -> Path:
-            return await snapshot_service.snapshot_folder(state)
+        async def fn(runtime: Runtime) -> Path:
+            return await snapshot_service.snapshot_folder(runtime)
 
         folder = _run(data_dir, fn)
         size = sum(p.stat().st_size for p in folder.iterdir())
@@ -157,9 +160,9 @@ def register(app: typer.Typer) -> None:
         else:
             from foredeck.index import snapshot as snapshot_service
 
-            async def fn(state: Any) -> dict[str, Any]:
+            async def fn(runtime: Runtime) -> dict[str, Any]:
                 with console.status("verifying and restoring"):
-                    return await snapshot_service.restore(state, path)
+                    return await snapshot_service.restore(runtime, path)
 
             manifest = _run(data_dir, fn)
         console.print(
@@ -190,11 +193,11 @@ def register(app: typer.Typer) -> None:
                 err_console.print(f"[red]{'.'.join(map(str, err['loc']))}: {err['msg']}[/]")
             raise typer.Exit(2) from exc
 
-        async def fn(state: Any) -> dict[str, Any]:
+        async def fn(runtime: Runtime) -> dict[str, Any]:
             from foredeck.index import search as search_service
 
-            async with state.sessionmaker() as session:
-                found = await search_service.search(session, state, body)
+            async with runtime.sessionmaker() as session:
+                found = await search_service.search(session, runtime, body)
                 return found.model_dump(mode="json")
 
         result = (

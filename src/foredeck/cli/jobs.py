@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.cli.common import DataDir, console, load_config, reported, run_in_session, run_local
 from foredeck.cli.follow import LocalJobs, RemoteJobs, follow, run_here, styled
 from foredeck.cli.remote import Token, Url, run_remote
+from foredeck.kit.runtime import Runtime
 
 T = TypeVar("T")
 jobs_app = typer.Typer(help="Background jobs: list, inspect, control, watch.", no_args_is_help=True)
@@ -69,12 +70,12 @@ def jobs_list(
         rows, total, exact = page.data, page.meta.total, page.meta.total_exact
     else:
 
-        async def fn(state: Any) -> tuple[list[Any], int, bool]:
+        async def fn(runtime: Runtime) -> tuple[list[Any], int, bool]:
             from foredeck.jobs import service as jobs_service
             from foredeck.jobs.schemas import job_read
 
             stmt = jobs_service.filtered_jobs(status=status, kind=kind, queue=queues, q=q)
-            async with state.sessionmaker() as session:
+            async with runtime.sessionmaker() as session:
                 found = await jobs_service.list_jobs(session, stmt, offset=0, limit=limit)
                 return [job_read(j) for j in found.rows], found.total, found.exact
 
@@ -109,14 +110,14 @@ def jobs_show(job_id: str, data_dir: DataDir = None, url: Url = None, token: Tok
         job, runs = run_remote(url, token, remote)
     else:
 
-        async def fn(state: Any) -> tuple[Any, list[Any]]:
+        async def fn(runtime: Runtime) -> tuple[Any, list[Any]]:
             from foredeck.jobs import service as jobs_service
             from foredeck.jobs.schemas import RunRead
 
-            async with state.sessionmaker() as session:
+            async with runtime.sessionmaker() as session:
                 rows = await jobs_service.list_runs(session, job_id)
                 runs = [RunRead.model_validate(r, from_attributes=True) for r in rows]
-            return await LocalJobs(state.sessionmaker).job(job_id), runs
+            return await LocalJobs(runtime.sessionmaker).job(job_id), runs
 
         job, runs = run_local(load_config(data_dir), fn)
     data = job.model_dump(mode="json")
@@ -142,12 +143,12 @@ def _control(job_id: str, action: str, data_dir: Any, url: str | None, token: st
         job = run_remote(url, token, lambda c: c.control_job(job_id, {"action": action}))
     else:
 
-        async def fn(state: Any) -> Any:
+        async def fn(runtime: Runtime) -> Any:
             from foredeck.db import transaction
             from foredeck.jobs import service as jobs_service
             from foredeck.jobs.schemas import job_read
 
-            async with transaction(state.sessionmaker) as session:
+            async with transaction(runtime.sessionmaker) as session:
                 return job_read(await jobs_service.control_job(session, job_id, action))
 
         job = run_local(load_config(data_dir), fn)
@@ -201,8 +202,8 @@ def jobs_watch(
         job = run_remote(url, token, lambda c: follow(RemoteJobs(c), job_id, show_events=not quiet))
     else:
 
-        async def fn(state: Any) -> Any:
-            return await follow(LocalJobs(state.sessionmaker), job_id, show_events=not quiet)
+        async def fn(runtime: Runtime) -> Any:
+            return await follow(LocalJobs(runtime.sessionmaker), job_id, show_events=not quiet)
 
         job = run_local(load_config(data_dir), fn)
     _end(job)
@@ -230,14 +231,14 @@ def jobs_test(
         job = run_remote(url, token, remote)
     else:
 
-        async def fn(state: Any) -> Any:
+        async def fn(runtime: Runtime) -> Any:
             from foredeck.db import transaction
             from foredeck.jobs import service as jobs_service
             from foredeck.jobs.schemas import job_read
 
             if watch:
-                return await run_here(state, "test", params)
-            async with transaction(state.sessionmaker) as session:
+                return await run_here(runtime, "test", params)
+            async with transaction(runtime.sessionmaker) as session:
                 return job_read(await jobs_service.create_job(session, kind="test", params=params))
 
         job = run_local(load_config(data_dir), fn)

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from foredeck.cli.common import DataDir, console, load_config, run_local
 from foredeck.cli.remote import Token, Url, run_remote
+from foredeck.kit.runtime import Runtime
 
 locks_app = typer.Typer(
     help="Advisory locks of imports, exports, rebuilds and restores.", no_args_is_help=True
@@ -18,11 +19,11 @@ locks_app = typer.Typer(
 
 
 def _local(data_dir: Any, release: str | None = None) -> list[Any]:
-    async def fn(state: Any) -> list[Any]:
+    async def fn(runtime: Runtime) -> list[Any]:
         from foredeck.db import transaction
         from foredeck.jobs import locks as locks_service
 
-        async with transaction(state.sessionmaker) as session:
+        async with transaction(runtime.sessionmaker) as session:
             if release is not None:
                 return [
                     locks_service.lock_read(await locks_service.force_release(session, release))

@@ -22,6 +22,7 @@ from foredeck.cli.common import DataDir, console, err_console, load_config, run_
 from foredeck.cli.follow import RemoteJobs, finish, follow, run_here
 from foredeck.cli.remote import Token, Url, download_bar, run_remote
 from foredeck.config import Config
+from foredeck.kit.runtime import Runtime
 
 if TYPE_CHECKING:
     from foredeck.client import AsyncClient
@@ -70,15 +71,15 @@ def _import_local(data_dir: Path | None, params: dict[str, Any], file: Path | No
         params.update(source="file", delete_after=True, original_name=file.name)
         params["path"] = _stage_local_file(config, file)
 
-    async def fn(state: Any) -> JobRead:
+    async def fn(runtime: Runtime) -> JobRead:
         from foredeck.operations import service as operations_service
         from foredeck.operations.imports.run import precheck
         from foredeck.operations.schemas import ImportParams
 
         parsed = operations_service.parse(ImportParams, params)
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             await precheck(session, config, parsed)
-        return await run_here(state, "import", parsed.model_dump(mode="json"))
+        return await run_here(runtime, "import", parsed.model_dump(mode="json"))
 
     try:
         return run_local(config, fn)
@@ -224,19 +225,19 @@ def export_cmd(
 def _export_local(data_dir: Path | None, params: dict[str, Any]) -> JobRead:
     config = load_config(data_dir)
 
-    async def fn(state: Any) -> JobRead:
+    async def fn(runtime: Runtime) -> JobRead:
         from foredeck.operations import service as operations_service
         from foredeck.operations.schemas import ExportParams
 
         parsed = operations_service.parse(ExportParams, params)
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             if parsed.format == "sheet":
                 from foredeck.operations.sources.locations import sheet_target, sheets_client
 
                 client, sheets = await sheets_client(session, config)
                 await client.aclose()
                 sheet_target(sheets, parsed.sheet, parsed.spreadsheet_id, parsed.range)
-        return await run_here(state, "export", parsed.model_dump(mode="json", exclude_none=True))
+        return await run_here(runtime, "export", parsed.model_dump(mode="json", exclude_none=True))
 
     return run_local(config, fn)
 

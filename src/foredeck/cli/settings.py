@@ -10,6 +10,7 @@ import typer
 
 from foredeck.cli.common import DataDir, console, load_config, run_local
 from foredeck.cli.remote import Token, Url, run_remote
+from foredeck.kit.runtime import Runtime
 
 settings_app = typer.Typer(help="Operator settings stored in the database.", no_args_is_help=True)
 
@@ -33,10 +34,10 @@ def settings_show(
     else:
         config = load_config(data_dir)
 
-        async def fn(state: Any) -> Any:
+        async def fn(runtime: Runtime) -> Any:
             from foredeck.settings import service as settings_service
 
-            async with state.sessionmaker() as session:
+            async with runtime.sessionmaker() as session:
                 if section:
                     settings_service.section_model(section)
                     out = await settings_service.section_state(session, section, config=config)
@@ -70,11 +71,11 @@ def settings_set(
     else:
         config = load_config(data_dir)
 
-        async def fn(state: Any) -> Any:
+        async def fn(runtime: Runtime) -> Any:
             from foredeck.db import transaction
             from foredeck.settings import service as settings_service
 
-            async with transaction(state.sessionmaker) as session:
+            async with transaction(runtime.sessionmaker) as session:
                 return await settings_service.put_section(
                     session, section, body, config=config, updated_by="cli"
                 )
@@ -97,11 +98,11 @@ def settings_import_config(
     else:
         config = load_config(data_dir)
 
-        async def fn(state: Any) -> Any:
+        async def fn(runtime: Runtime) -> Any:
             from foredeck.db import transaction
             from foredeck.settings.migration import import_config
 
-            async with transaction(state.sessionmaker) as session:
+            async with transaction(runtime.sessionmaker) as session:
                 return await import_config(session, config, overwrite=overwrite)
 
         report = run_local(config, fn)

@@ -223,13 +223,15 @@ def _logging_configured(**_kw: Any) -> None:
 def run_worker(
     config: Any, *, queues: list[str] | None, concurrency: int, name: str | None
 ) -> None:
-    """`foredeck worker`: the foredeck app's lifespan (no embedded pool) plus a Celery worker."""
+    """`foredeck worker`: foredeck's runtime (no embedded pool, no HTTP) plus a Celery worker."""
     import socket
 
     from celery import signals
 
-    from foredeck.app import create_app
+    from foredeck.app import running
     from foredeck.jobs.registry import HANDLERS
+    from foredeck.kit.runtime import Runtime
+    from foredeck.logging import configure_logging
     from foredeck.workers.celery_app import WorkerRuntime, celery_app, configure, say_as_log
 
     # A worker serves no HTTP, so it needs no rate limiter (nor its Redis store).
@@ -237,15 +239,16 @@ def run_worker(
     configure(config.redis_url)
     chosen = queues or sorted({spec.queue for spec in HANDLERS.values()} | {"default"})
     hostname = name or f"foredeck@{socket.gethostname()}"
-    app = create_app(config)
-    app.state.worker_process = True
-    runtime = WorkerRuntime(app, hostname, chosen, concurrency)
+    configure_logging(config.effective_log_format, config.log_level)
+    runtime = WorkerRuntime(
+        Runtime(config, worker_process=True), running, hostname, chosen, concurrency
+    )
 
     def _interrupt(**_kw: Any) -> None:
         runtime.interrupt()
 
     signals.worker_shutting_down.connect(_interrupt, weak=False)
-    # A receiver here tells Celery that logging is configured (create_app did it): Celery
+    # A receiver here tells Celery that logging is configured (done above): Celery
     # then adds no plain-text handlers of its own, so JSON mode stays JSON.
     signals.setup_logging.connect(_logging_configured, weak=False)
     if config.effective_log_format == "json":

@@ -10,9 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.index import service as index_service
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import locks as job_locks
 from foredeck.jobs import service as jobs_service
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import get_runtime
 from foredeck.models.base import utcnow
 from foredeck.workers import service as workers_service
 
@@ -21,7 +24,7 @@ LOCK_FOR_KIND = {"import": "import", "export": "export", "index_rebuild": "index
 
 
 def heartbeat_seconds(request: Request) -> float:
-    settings = getattr(request.app.state, "job_settings", None)
+    settings = get_runtime(request).get(JOB_SETTINGS)
     return float(getattr(settings, "worker_heartbeat_seconds", 5.0))
 
 
@@ -123,8 +126,8 @@ async def lock_holder(session: AsyncSession, name: str) -> dict[str, Any] | None
 
 async def index_stats(request: Request, session: AsyncSession) -> dict[str, Any] | None:
     """The index's figures from the index domain, or None where it is not running."""
-    if getattr(request.app.state, "index_manager", None) is None:
+    if get_runtime(request).get(INDEX_MANAGER) is None:
         return None
-    result = await index_service.stats(session, request.app.state)
+    result = await index_service.stats(session, get_runtime(request))
     dumped: dict[str, Any] = result.model_dump()
     return dumped

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foredeck.kit.background import logged_failure
+from foredeck.kit.runtime import Part
 from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 
@@ -227,3 +228,7 @@ class LiveHub:
     @property
     def client_count(self) -> int:
         return len(self._clients)
+
+
+# Provided by the console start-up (none in a `foredeck worker`).
+CONSOLE_HUB: Part[LiveHub] = Part("console_hub")

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from foredeck.console.hub import CONSOLE_HUB, LiveHub
+from foredeck.kit.runtime import Runtime
 
-from foredeck.console.hub import LiveHub
 
-
-async def startup(app: FastAPI) -> None:
-    if getattr(app.state, "worker_process", False):
+async def startup(runtime: Runtime) -> None:
+    if runtime.worker_process:
         # A `foredeck worker` serves no console.
         return
     # The console starts last, so the pub/sub of the jobs domain already exists when it does.
-    hub = LiveHub(getattr(app.state, "pubsub", None))
+    hub = LiveHub(runtime.pubsub)
     await hub.start()
-    app.state.console_hub = hub
+    runtime[CONSOLE_HUB] = hub
 
 
-async def shutdown(app: FastAPI) -> None:
-    hub: LiveHub | None = getattr(app.state, "console_hub", None)
+async def shutdown(runtime: Runtime) -> None:
+    hub: LiveHub | None = runtime.get(CONSOLE_HUB)
     if hub is not None:
         await hub.stop()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.errors import ValidationFailed
 from foredeck.index import schemas as index_schemas
 from foredeck.index import search as index_search
+from foredeck.kit.runtime import get_runtime
 
 MODES = ("semantic", "keyword", "hybrid")
 SEARCH_FILTERS = ("collection", "memory_type", "created_after", "created_before")
@@ -36,7 +37,7 @@ async def search(
         for detail in failed.details:
             detail["field"] = detail["field"].replace("query", "q")
         raise failed from exc
-    result = await index_search.search(session, request.app.state, request_model)
+    result = await index_search.search(session, get_runtime(request), request_model)
     note = None
     if "embedding_state" in filters:
         note = "Search ignores the embedding filter; use the records browser for it."

@@ -18,6 +18,7 @@ from foredeck.auth.schemas import Role
 from foredeck.auth.service import Principal
 from foredeck.auth.sessions import local_checks, user_key
 from foredeck.kit.envelope import error_response
+from foredeck.kit.runtime import runtime_of
 from foredeck.logging import get_logger
 
 log = get_logger(__name__)
@@ -113,14 +114,15 @@ def revoked_key(sid: str) -> str:
 
 
 async def _lookup(app: Any, session: ConsoleSession) -> Principal | None:
-    cache = app.state.cache
+    runtime = runtime_of(app)
+    cache = runtime.cache
     try:
         if await cache.get(revoked_key(session.sid)) is not None:
             return None
         key = user_key(session.user_id)
         hit = await cache.get(key)
         if hit is None:
-            async with app.state.sessionmaker() as db:
+            async with runtime.sessionmaker() as db:
                 user = await db.get(auth_service.User, session.user_id)
                 hit = (
                     {
@@ -193,7 +195,7 @@ class ConsoleSessionMiddleware:
         headers = Headers(scope=scope)
         raw = cookie_value(headers, COOKIE)
         if raw:
-            config = self.fastapi_app.state.config
+            config = runtime_of(self.fastapi_app).config
             session = read_session(config.resolved_secret_key, raw, config.token_ttl_seconds)
             state = scope.setdefault("state", {})
             state["console_session"] = session

@@ -12,9 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from foredeck.console.hub import BASE_TOPICS, Batch, LiveHub
+from foredeck.console.hub import BASE_TOPICS, CONSOLE_HUB, Batch, LiveHub
 from foredeck.console.web import ConsoleRoute
 from foredeck.errors import ServiceUnavailable, ValidationFailed
+from foredeck.kit.runtime import get_runtime
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -104,7 +105,7 @@ async def stream(
 @router.get("/ui/sse")
 async def console_sse(request: Request, topics: str = "jobs,workers") -> StreamingResponse:
     """Batched live events for the topics a console page shows."""
-    hub: LiveHub | None = getattr(request.app.state, "console_hub", None)
+    hub: LiveHub | None = get_runtime(request).get(CONSOLE_HUB)
     if hub is None:
         raise ServiceUnavailable("The live stream is not running")
     wanted = parse_topics(topics)

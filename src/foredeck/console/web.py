@@ -20,8 +20,10 @@ from starlette.background import BackgroundTask
 from foredeck import __version__
 from foredeck.auth.schemas import ROLE_RANK, Role
 from foredeck.auth.service import Principal
+from foredeck.console.hub import CONSOLE_HUB
 from foredeck.console.session import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS
 from foredeck.errors import AppError, Forbidden, Unauthorized
+from foredeck.kit.runtime import get_runtime
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -129,7 +131,7 @@ def can(principal: Principal | None, role: Role) -> bool:
 
 def base_context(request: Request, page: str) -> dict[str, Any]:
     """What every template needs: who, the CSRF token, environment, mode and navigation."""
-    config = request.app.state.config
+    config = get_runtime(request).config
     principal = principal_of(request)
     session = getattr(request.state, "console_session", None)
     return {
@@ -278,7 +280,7 @@ class ConsoleRoute(APIRoute):
                     if request.method not in SAFE_METHODS:
                         await _check_csrf(request)
                 # Taken before the handler reads anything, so the page is at least this fresh.
-                hub = getattr(request.app.state, "console_hub", None)
+                hub = get_runtime(request).get(CONSOLE_HUB)
                 request.state.live_since = hub.cursor() if hub is not None else ""
                 return await handler(request)
             except AppError as exc:
@@ -311,7 +313,7 @@ def publish_after(
     also: tuple[str, ...] = (),
 ) -> Response:
     """Announce a change once the request's transaction has committed (after the response)."""
-    pubsub = getattr(request.app.state, "pubsub", None)
+    pubsub = get_runtime(request).pubsub
     if pubsub is None:
         return response
 

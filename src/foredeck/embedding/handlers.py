@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from foredeck.embedding import service as embedding_service
+from foredeck.embedding.parts import EMBEDDER
 from foredeck.errors import AppError
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.registry import job_handler
 from foredeck.logging import get_logger
@@ -31,31 +33,31 @@ async def run_embed(ctx: JobContext) -> dict[str, Any]:
     from foredeck.index.model_switch import follow_live_model
 
     p: EmbedParams = ctx.params
-    state = ctx.state
-    batch = p.batch_size or state.config.embedding_batch_size
-    await follow_live_model(state)
-    if p.model and p.model != state.embedder.name:
-        await ctx.log(f"queued for {p.model}; the model is now {state.embedder.name}")
-    async with state.sessionmaker() as session:
+    runtime = ctx.runtime
+    batch = p.batch_size or runtime.config.embedding_batch_size
+    await follow_live_model(runtime)
+    if p.model and p.model != runtime[EMBEDDER].name:
+        await ctx.log(f"queued for {p.model}; the model is now {runtime[EMBEDDER].name}")
+    async with runtime.sessionmaker() as session:
         total = await embedding_service.due_count(session)
     if p.limit:
         total = min(total, p.limit)
     done = embedded = cached = failed = 0
     errors: list[str] = []
-    await ctx.progress(done=0, total=total, message=f"embedding with {state.embedder.name}")
+    await ctx.progress(done=0, total=total, message=f"embedding with {runtime[EMBEDDER].name}")
     while not p.limit or done < p.limit:
         await ctx.check()
         size = min(batch, p.limit - done) if p.limit else batch
         try:
             async with ctx.transaction() as session:
                 result = await embedding_service.embed_batch(
-                    session, state.embedder, state.config, limit=size
+                    session, runtime[EMBEDDER], runtime.config, limit=size
                 )
         except embedding_service.ModelChanged as exc:
             # Rolled back: nothing of the old model was stored for these records. Load the
             # new model (another process switched) and embed the batch again with it.
             await ctx.event("embedding_model_changed", {"error": str(exc)}, message=str(exc))
-            await follow_live_model(state)
+            await follow_live_model(runtime)
             continue
         if not result.claimed:
             break
@@ -63,7 +65,7 @@ async def run_embed(ctx: JobContext) -> dict[str, Any]:
         embedded += result.embedded
         cached += result.cached
         failed += result.failed
-        await state.index_manager.sync(state.sessionmaker, force=True)
+        await runtime[INDEX_MANAGER].sync(runtime.sessionmaker, force=True)
         await ctx.progress(
             done=done,
             total=max(total, done),
@@ -89,7 +91,7 @@ async def run_embed(ctx: JobContext) -> dict[str, Any]:
         "cached": cached,
         "failed": failed,
         "provider_errors": len(errors),
-        "model": state.embedder.name,
+        "model": runtime[EMBEDDER].name,
     }
 
 
@@ -97,22 +99,22 @@ async def _maintain_index(ctx: JobContext) -> None:
     """Checkpoint after many changes; queue a rebuild when the index outgrew its type."""
     from foredeck.index import service as index_service
 
-    state = ctx.state
-    await index_service.finish_reembedding(state)
-    manager = state.index_manager
-    async with state.sessionmaker() as session:
+    runtime = ctx.runtime
+    await index_service.finish_reembedding(runtime)
+    manager = runtime[INDEX_MANAGER]
+    async with runtime.sessionmaker() as session:
         row = await index_service.get_state(session)
         behind = manager.applied_seq - row.checkpoint_seq
         await session.commit()
-    if behind >= state.config.index_checkpoint_every:
+    if behind >= runtime.config.index_checkpoint_every:
         from foredeck.blobs import BlobStoreError
 
         try:
-            await manager.checkpoint(state.sessionmaker)
+            await manager.checkpoint(runtime.sessionmaker)
         except BlobStoreError as exc:
             # The batch is committed and the change log holds it: the next batch tries again.
             log.warning("index_checkpoint_not_stored", reason=exc.message)
-    reason = index_service.needs_rebuild(manager.vindex, state.config.index_hnsw_threshold)
+    reason = index_service.needs_rebuild(manager.vindex, runtime.config.index_hnsw_threshold)
     if reason is None:
         return
     from foredeck.jobs import service as jobs_service

@@ -13,31 +13,35 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.db import transaction
 from foredeck.embedding import registry
 from foredeck.embedding import service as embedding_service
+from foredeck.embedding.parts import EMBED_WAKEUP, EMBEDDER
 from foredeck.errors import AppError
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.kit.background import logged_failure
+from foredeck.kit.runtime import Part, Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
+# The loop this start-up runs, kept on the runtime for its shutdown.
+LOOP: Part[asyncio.Task[None]] = Part("embed_loop")
+LISTENER: Part[Callable[[str], None]] = Part("embedding_settings_listener")
 
 
-async def chosen_model(state: Any) -> str:
+async def chosen_model(runtime: Runtime) -> str:
     """The operator's setting (DB) when valid, else the process default."""
-    config = state.config
+    config = runtime.config
     try:
         from foredeck.settings import service as settings_service
 
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             section = await settings_service.get_section(session, "embedding")
         if section.model:
             registry.model_info(config, section.model)
@@ -47,20 +51,20 @@ async def chosen_model(state: Any) -> str:
     return registry.default_model(config)
 
 
-async def ensure_embed_job(state: Any) -> str | None:
+async def ensure_embed_job(runtime: Runtime) -> str | None:
     """Queue an embed job if records are due and none is active; returns its id."""
     from foredeck.jobs import service as jobs_service
     from foredeck.models.jobs import ACTIVE_STATUSES, Job
 
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         due = await embedding_service.has_due(session)
     if not due:
         from foredeck.index import service as index_service
 
         # Nothing left to embed: after a model change, the new index is now complete.
-        await index_service.finish_reembedding(state)
+        await index_service.finish_reembedding(runtime)
         return None
-    async with transaction(state.sessionmaker) as session:
+    async with transaction(runtime.sessionmaker) as session:
         active = await session.scalar(
             select(Job.id).where(Job.kind == "embed", Job.status.in_(ACTIVE_STATUSES)).limit(1)
         )
@@ -75,12 +79,12 @@ async def ensure_embed_job(state: Any) -> str | None:
             )
         ).first()
         if last is not None and (last.result or {}).get("provider_errors"):
-            cooldown = timedelta(seconds=state.config.embedding_retry_seconds)
+            cooldown = timedelta(seconds=runtime.config.embedding_retry_seconds)
             if last.finished_at > utcnow() - cooldown:
                 return None
         try:
             job = await jobs_service.create_job(
-                session, kind="embed", params={"model": state.embedder.name}
+                session, kind="embed", params={"model": runtime[EMBEDDER].name}
             )
         except AppError:
             # Another replica queued one first, or workers are draining.
@@ -88,47 +92,44 @@ async def ensure_embed_job(state: Any) -> str | None:
         return job.id
 
 
-async def _loop(app: FastAPI) -> None:
-    state = app.state
+async def _loop(runtime: Runtime) -> None:
     while True:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(state.embed_wakeup.wait(), state.config.embedding_poll_seconds)
-        state.embed_wakeup.clear()
+            await asyncio.wait_for(
+                runtime[EMBED_WAKEUP].wait(), runtime.config.embedding_poll_seconds
+            )
+        runtime[EMBED_WAKEUP].clear()
         with logged_failure("embed_loop_failed"):
-            if getattr(state, "index_manager", None) is not None:
+            if runtime.get(INDEX_MANAGER) is not None:
                 from foredeck.index import model_switch
 
-                await model_switch.watch_settings(state)
-            await ensure_embed_job(state)
+                await model_switch.watch_settings(runtime)
+            await ensure_embed_job(runtime)
 
 
-async def startup(app: FastAPI) -> None:
-    state = app.state
-    name = await chosen_model(state)
-    state.embedder = await asyncio.to_thread(registry.load_embedder, state.config, name)
-    state.features.add("search")
-    state.features.add("embedding")
-    state.embed_wakeup = asyncio.Event()
-    state.embed_loop = None
-    if not getattr(state, "worker_process", False):
-        state.embed_loop = asyncio.create_task(_loop(app), name="foredeck-embed-loop")
-        state.embedding_settings_listener = _settings_listener(state)
-        settings_service.change_listeners.append(state.embedding_settings_listener)
-    log.info("embedding_ready", model=name, dimension=state.embedder.dimension)
+async def startup(runtime: Runtime) -> None:
+    name = await chosen_model(runtime)
+    runtime[EMBEDDER] = await asyncio.to_thread(registry.load_embedder, runtime.config, name)
+    runtime.features.add("search")
+    runtime.features.add("embedding")
+    runtime[EMBED_WAKEUP] = asyncio.Event()
+    if not runtime.worker_process:
+        runtime[LOOP] = asyncio.create_task(_loop(runtime), name="foredeck-embed-loop")
+        listener = runtime[LISTENER] = _settings_listener(runtime)
+        settings_service.change_listeners.append(listener)
+    log.info("embedding_ready", model=name, dimension=runtime[EMBEDDER].dimension)
 
 
-def _settings_listener(state: Any) -> Callable[[str], None]:
+def _settings_listener(runtime: Runtime) -> Callable[[str], None]:
     def changed(section: str) -> None:
         if section == "embedding":
-            state.embed_wakeup.set()
+            runtime[EMBED_WAKEUP].set()
 
     return changed
 
 
-async def shutdown(app: FastAPI) -> None:
-    listener = getattr(app.state, "embedding_settings_listener", None)
-    if listener in settings_service.change_listeners:
+async def shutdown(runtime: Runtime) -> None:
+    listener = runtime.pop(LISTENER)
+    if listener is not None and listener in settings_service.change_listeners:
         settings_service.change_listeners.remove(listener)
-    task = getattr(app.state, "embed_loop", None)
-    if task is not None:
-        await stop_tasks(task)
+    await stop_tasks(runtime.pop(LOOP))

@@ -15,6 +15,7 @@ from foredeck.generator.validate import Limits, check
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.outputs import Download, download_provider
 from foredeck.jobs.registry import job_handler
+from foredeck.kit.runtime import Runtime
 from foredeck.models.base import utcnow
 
 
@@ -38,12 +39,12 @@ class MergeParams(BaseModel):
 async def run_generate(ctx: JobContext) -> dict[str, Any]:
     """Generate a synthetic dataset in chunks (resumes at the next chunk)."""
     schema: DatasetSchema = ctx.params
-    folder = gen_service.chunk_folder(ctx.state.config, ctx.job_id)
+    folder = gen_service.chunk_folder(ctx.runtime.config, ctx.job_id)
     start = int((ctx.checkpoint or {}).get("next_chunk", 0))
     pools: textpools.Pools = {}
     if textpools.wanted(schema):
         async with ctx.transaction() as session:
-            pools = await textpools.ensure(session, ctx.state.config, schema, ctx.job_dir)
+            pools = await textpools.ensure(session, ctx.runtime.config, schema, ctx.job_dir)
         await ctx.event("llm_texts", {name: len(values) for name, values in pools.items()})
     done_rows = sum(schema.chunk_rows(i) for i in range(start))
     await ctx.progress(
@@ -58,14 +59,14 @@ async def run_generate(ctx: JobContext) -> dict[str, Any]:
         async with ctx.transaction() as session:
             row = await gen_service.chunk_row(session, ctx.job_id, index)
         made_by_hand = row is not None and row.status == "done"
-        made_by_hand = made_by_hand and await remote.present(ctx.state.config, path)
+        made_by_hand = made_by_hand and await remote.present(ctx.runtime.config, path)
         # A chunk made by hand (perhaps with overrides) while the job was paused is kept.
         if not made_by_hand:
             rows, size, checksum = await ctx.run_sync(
                 storage.write_chunk, schema, index, folder, None, pools or None
             )
             # In the store before it counts as done, so any machine can merge it.
-            await remote.publish(ctx.state.config, path)
+            await remote.publish(ctx.runtime.config, path)
             async with ctx.transaction() as session:
                 await gen_service.record_chunk(
                     session,
@@ -108,7 +109,7 @@ def _merge_locks(params: BaseModel | None) -> tuple[str, ...]:
 async def run_merge(ctx: JobContext) -> dict[str, Any]:
     """Merge a generated dataset's chunks into one downloadable file."""
     params: MergeParams = ctx.params
-    config = ctx.state.config
+    config = ctx.runtime.config
     async with ctx.transaction() as session:
         _, schema = await gen_service.generate_job(session, params.job_id)
         chunks = await datasets.done_chunks(session, params.job_id, schema)
@@ -136,7 +137,7 @@ async def run_merge(ctx: JobContext) -> dict[str, Any]:
 
 
 @download_provider("generate")
-async def dataset_file(state: Any, job: Any, options: dict[str, str]) -> Download:
+async def dataset_file(runtime: Runtime, job: Any, options: dict[str, str]) -> Download:
     """The merged file of a generated dataset in the asked format (POST .../download first)."""
     raw = options.get("format")
     try:
@@ -145,10 +146,10 @@ async def dataset_file(state: Any, job: Any, options: dict[str, str]) -> Downloa
         raise ValidationFailed.field(
             "format", "format must be one of json, jsonl, csv, parquet"
         ) from exc
-    async with transaction(state.sessionmaker) as session:
+    async with transaction(runtime.sessionmaker) as session:
         path, media_type, filename = await datasets.download_file(
-            session, state.config, job.id, fmt
+            session, runtime.config, job.id, fmt
         )
     # With S3 the merged file is in the store (whoever merged it), not on this disk.
-    stored = remote.key(state.config, path) if remote.remote(state.config) else None
+    stored = remote.key(runtime.config, path) if remote.remote(runtime.config) else None
     return Download(path=path, filename=filename, media_type=media_type, key=stored)

@@ -9,18 +9,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from foredeck.blobs import BlobStoreError
 from foredeck.generator import remote
 from foredeck.jobs import periodic
+from foredeck.kit.runtime import Part, Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.jobs import Job
 
 log = get_logger(__name__)
 SWEEP_SECONDS = 3600.0
+# The loop this start-up runs, kept on the runtime for its shutdown.
+SWEEPER: Part[asyncio.Task[None]] = Part("generator_sweeper")
 # Links made for imports that never ran (a cancelled import job keeps its file).
 STALE_IMPORT_SECONDS = 2 * 86400
 MARKERS = ("chunks", "llm-texts.json")
@@ -48,19 +50,19 @@ def _remove_old(folder: Path, max_age_s: float) -> int:
     return removed
 
 
-async def sweep(app: FastAPI) -> list[str]:
+async def sweep(runtime: Runtime) -> list[str]:
     """Remove the chunk and dataset files of generation jobs that no longer exist."""
-    config = app.state.config
+    config = runtime.config
     folders = await asyncio.to_thread(_dataset_folders, config.data_dir / "jobs")
     removed: list[str] = []
     if folders:
-        async with app.state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             alive = set(await session.scalars(select(Job.id).where(Job.id.in_(list(folders)))))
         for job_id, folder in folders.items():
             if job_id not in alive:
                 await asyncio.to_thread(shutil.rmtree, folder, True)
                 removed.append(job_id)
-    removed += await _sweep_store(app)
+    removed += await _sweep_store(runtime)
     stale = await asyncio.to_thread(
         _remove_old, config.data_dir / "imports" / "generated", STALE_IMPORT_SECONDS
     )
@@ -69,9 +71,9 @@ async def sweep(app: FastAPI) -> list[str]:
     return removed
 
 
-async def _sweep_store(app: FastAPI) -> list[str]:
+async def _sweep_store(runtime: Runtime) -> list[str]:
     """With S3: remove the stored chunks and datasets of jobs that no longer exist."""
-    config = app.state.config
+    config = runtime.config
     if not remote.remote(config):
         return []
     try:
@@ -82,7 +84,7 @@ async def _sweep_store(app: FastAPI) -> list[str]:
     stored = {key.split("/")[1] for key in keys}
     if not stored:
         return []
-    async with app.state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         alive = set(await session.scalars(select(Job.id).where(Job.id.in_(list(stored)))))
     gone = sorted(stored - alive)
     for job_id in gone:
@@ -90,32 +92,32 @@ async def _sweep_store(app: FastAPI) -> list[str]:
     return gone
 
 
-async def _llm_key_ready(app: FastAPI) -> str | None:
+async def _llm_key_ready(runtime: Runtime) -> str | None:
     """With an LLM key file configured: "ok" while it is readable and not empty."""
     from foredeck.errors import ValidationFailed
     from foredeck.generator import service as generator_service
     from foredeck.settings import service as settings_service
 
-    async with app.state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         section: Any = await settings_service.get_section(session, "generator")
         if section is None or section.provider == "none" or not section.api_key_path:
             return None
         try:
-            cfg = await generator_service.llm_config(session, app.state.config)
+            cfg = await generator_service.llm_config(session, runtime.config)
         except ValidationFailed:
             return "unreadable"
     return "ok" if cfg is not None and cfg.api_key else "empty"
 
 
-async def startup(app: FastAPI) -> None:
-    app.state.features.add("generator")
-    app.state.ready_checks["llm_key"] = _llm_key_ready
-    app.state.generator_sweeper = periodic.start(
-        lambda: sweep(app), every=SWEEP_SECONDS, name="generator-sweep"
+async def startup(runtime: Runtime) -> None:
+    runtime.features.add("generator")
+    runtime.ready_checks["llm_key"] = _llm_key_ready
+    runtime[SWEEPER] = periodic.start(
+        lambda: sweep(runtime), every=SWEEP_SECONDS, name="generator-sweep"
     )
 
 
-async def shutdown(app: FastAPI) -> None:
-    task = getattr(app.state, "generator_sweeper", None)
+async def shutdown(runtime: Runtime) -> None:
+    task = runtime.pop(SWEEPER)
     if task is not None:
         await stop_tasks(task)

@@ -25,4 +25,4 @@ async def run_rebuild(ctx: JobContext) -> dict[str, Any]:
         await ctx.check()
         await ctx.progress(done=done, total=total, message=message)
 
-    return await index_service.rebuild(ctx.state, progress)
+    return await index_service.rebuild(ctx.runtime, progress)

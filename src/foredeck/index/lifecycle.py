@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
+from foredeck.embedding.parts import EMBEDDER
 from foredeck.index import model_switch
 from foredeck.index import service as index_service
 from foredeck.index.manager import IndexManager
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.kit.runtime import Runtime
 from foredeck.records import service as records_service
 
 
-async def startup(app: FastAPI) -> None:
-    state = app.state
-    embedder = state.embedder
-    manager = IndexManager(state.config, model=embedder.name, dimension=embedder.dimension)
+async def startup(runtime: Runtime) -> None:
+    embedder = runtime[EMBEDDER]
+    manager = IndexManager(runtime.config, model=embedder.name, dimension=embedder.dimension)
     manager.embedder = embedder
-    state.index_manager = manager
+    runtime[INDEX_MANAGER] = manager
     index_service.register_manager(manager)
     # Another process switched the model: load it here too (see model_switch).
-    manager.on_model_change = lambda model: model_switch.request(state, model, lead=False)
-    await index_service.align_model(state)
-    await manager.sync(state.sessionmaker, force=True)
+    manager.on_model_change = lambda model: model_switch.request(runtime, model, lead=False)
+    await index_service.align_model(runtime)
+    await manager.sync(runtime.sessionmaker, force=True)
     if index_service.remove_deleted not in records_service.delete_hooks:
         records_service.delete_hooks.append(index_service.remove_deleted)
-    state.features.add("vector_index")
-    state.health_checks["vector_index"] = _health
+    runtime.features.add("vector_index")
+    runtime.health_checks["vector_index"] = _health
 
 
-async def _health(app: FastAPI) -> str:
+async def _health(runtime: Runtime) -> str:
     """`ready` with the live vector count; the index works during rebuilds and restores."""
-    manager = app.state.index_manager
+    manager = runtime[INDEX_MANAGER]
     return f"ready ({manager.vindex.count} vectors, {manager.vindex.kind}, {manager.model})"
 
 
-async def shutdown(app: FastAPI) -> None:
-    await model_switch.shutdown(app.state)
+async def shutdown(runtime: Runtime) -> None:
+    await model_switch.shutdown(runtime)

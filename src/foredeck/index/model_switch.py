@@ -26,9 +26,12 @@ from typing import Any
 from sqlalchemy import select
 
 from foredeck.embedding import registry
+from foredeck.embedding.parts import EMBED_WAKEUP, EMBEDDER
 from foredeck.errors import AppError, ServiceUnavailable
 from foredeck.index import service as index_service
 from foredeck.index.manager import NAME
+from foredeck.index.parts import INDEX_MANAGER, MODEL_SWITCH
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.models.index import IndexState
@@ -52,36 +55,36 @@ class SwitchStatus:
     task: asyncio.Task[bool] | None = None
 
 
-def switch_status(state: Any) -> SwitchStatus:
-    status = getattr(state, "model_switch", None)
+def switch_status(runtime: Runtime) -> SwitchStatus:
+    status = runtime.get(MODEL_SWITCH)
     if status is None:
-        status = state.model_switch = SwitchStatus()
+        status = runtime[MODEL_SWITCH] = SwitchStatus()
     return status  # type: ignore[no-any-return]
 
 
-async def watch_settings(state: Any) -> None:
+async def watch_settings(runtime: Runtime) -> None:
     """Lead a switch when the stored embedding settings changed to name another model."""
-    status = switch_status(state)
-    async with state.sessionmaker() as session:
+    status = switch_status(runtime)
+    async with runtime.sessionmaker() as session:
         checksum = await session.scalar(select(Setting.checksum).where(Setting.key == "embedding"))
     if checksum == status.settings_checksum:
         return
     status.settings_checksum = checksum
     from foredeck.embedding.lifecycle import chosen_model
 
-    model = await chosen_model(state)
+    model = await chosen_model(runtime)
     running = status.task is not None and not status.task.done()
-    if model == state.index_manager.model and not running:
+    if model == runtime[INDEX_MANAGER].model and not running:
         # Saved back to the model in use: a failed switch before it no longer matters.
         status.error = status.failed_model = None
         return
     # Queued behind a switch still running, so the last saved model wins.
-    request(state, model, lead=True)
+    request(runtime, model, lead=True)
 
 
-def request(state: Any, model: str, *, lead: bool) -> asyncio.Task[bool] | None:
+def request(runtime: Runtime, model: str, *, lead: bool) -> asyncio.Task[bool] | None:
     """Start switching this process to model (one switch at a time, in order of request)."""
-    status = switch_status(state)
+    status = switch_status(runtime)
     running = status.task if status.task is not None and not status.task.done() else None
     if running is not None and status.target == model:
         return running
@@ -91,24 +94,26 @@ def request(state: Any, model: str, *, lead: bool) -> asyncio.Task[bool] | None:
     status.target = model
     # A context of its own: the switch outlives the request that may have started it.
     status.task = asyncio.create_task(
-        _switch(state, model, lead=lead, after=running),
+        _switch(runtime, model, lead=lead, after=running),
         name="foredeck-model-switch",
         context=contextvars.Context(),
     )
     return status.task
 
 
-async def _switch(state: Any, model: str, *, lead: bool, after: asyncio.Task[bool] | None) -> bool:
-    status = switch_status(state)
+async def _switch(
+    runtime: Runtime, model: str, *, lead: bool, after: asyncio.Task[bool] | None
+) -> bool:
+    status = switch_status(runtime)
     if after is not None:
         await asyncio.gather(after, return_exceptions=True)
         status.target = model
     try:
-        if model == state.index_manager.model:
+        if model == runtime[INDEX_MANAGER].model:
             return True
         log.info("embedding_model_loading", model=model, lead=lead)
         try:
-            embedder = await asyncio.to_thread(registry.load_embedder, state.config, model)
+            embedder = await asyncio.to_thread(registry.load_embedder, runtime.config, model)
         except Exception as exc:
             message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
             status.error = f"The model {model} could not be loaded: {message}"[:1000]
@@ -116,9 +121,9 @@ async def _switch(state: Any, model: str, *, lead: bool, after: asyncio.Task[boo
             log.error("embedding_model_load_failed", model=model, error=message[:500])
             return False
         if lead:
-            await _lead(state, embedder)
+            await _lead(runtime, embedder)
         else:
-            await _adopt(state, embedder)
+            await _adopt(runtime, embedder)
         status.error = status.failed_model = None
         return True
     except Exception:
@@ -129,63 +134,63 @@ async def _switch(state: Any, model: str, *, lead: bool, after: asyncio.Task[boo
             status.target = None
 
 
-async def _lead(state: Any, embedder: Any) -> None:
+async def _lead(runtime: Runtime, embedder: Any) -> None:
     """Align the stored index with the new model under the index lock, then swap it in."""
     from foredeck.jobs.locks import LockHeld, operation_lock
 
     holder = f"model-switch:{uuid.uuid4().hex[:8]}"
     while True:
         try:
-            async with operation_lock(state, "index", holder=holder):
+            async with operation_lock(runtime, "index", holder=holder):
                 await index_service.align_model(
-                    state, model=embedder.name, dimension=embedder.dimension
+                    runtime, model=embedder.name, dimension=embedder.dimension
                 )
-                await _adopt(state, embedder)
+                await _adopt(runtime, embedder)
             return
         except LockHeld:
             # A rebuild or restore of the old model's index is running: wait for it to end.
             await asyncio.sleep(LOCK_RETRY_SECONDS)
 
 
-async def _adopt(state: Any, embedder: Any) -> bool:
+async def _adopt(runtime: Runtime, embedder: Any) -> bool:
     """Swap embedder in here if index_state names its model (a later switch may have won)."""
-    manager = state.index_manager
-    async with state.sessionmaker() as session:
+    manager = runtime[INDEX_MANAGER]
+    async with runtime.sessionmaker() as session:
         row = await session.get(IndexState, NAME)
     if row is not None and row.model and row.model != embedder.name:
         return False
     reembedding = row is not None and row.status == index_service.REEMBEDDING
     await manager.use_model(embedder, keep_previous=reembedding)
-    state.embedder = embedder
-    await manager.sync(state.sessionmaker, force=True)
-    wakeup = getattr(state, "embed_wakeup", None)
+    runtime[EMBEDDER] = embedder
+    await manager.sync(runtime.sessionmaker, force=True)
+    wakeup = runtime.get(EMBED_WAKEUP)
     if wakeup is not None:
         wakeup.set()
     log.info("embedding_model_switched", model=embedder.name, dimension=embedder.dimension)
     return True
 
 
-async def follow_live_model(state: Any) -> None:
+async def follow_live_model(runtime: Runtime) -> None:
     """Before an embed batch: load the model index_state names when this process has another.
 
     Raises ServiceUnavailable when it cannot be loaded, so no vector of the wrong model is
     stored for the records the batch would claim."""
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         live = await session.scalar(select(IndexState.model).where(IndexState.name == NAME))
-    if not live or live == state.embedder.name:
+    if not live or live == runtime[EMBEDDER].name:
         return
-    task = request(state, live, lead=False)
+    task = request(runtime, live, lead=False)
     if task is not None:
         await asyncio.gather(asyncio.shield(task), return_exceptions=True)
-    if state.embedder.name != live:
+    if runtime[EMBEDDER].name != live:
         raise ServiceUnavailable(
             f"The embedding model changed to {live}, which this process could not load: "
-            f"{switch_status(state).error or 'unknown error'}",
+            f"{switch_status(runtime).error or 'unknown error'}",
             code="EMBEDDING_MODEL_UNAVAILABLE",
         )
 
 
-async def shutdown(state: Any) -> None:
-    status = getattr(state, "model_switch", None)
+async def shutdown(runtime: Runtime) -> None:
+    status = runtime.get(MODEL_SWITCH)
     if status is not None and status.task is not None:
         await stop_tasks(status.task)

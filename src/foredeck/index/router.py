@@ -18,6 +18,7 @@ from foredeck.index import search as search_service
 from foredeck.index import service as index_service
 from foredeck.index import snapshot as snapshot_service
 from foredeck.index import store
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.index.schemas import (
     MAX_K,
     MAX_QUERY_CHARS,
@@ -30,15 +31,16 @@ from foredeck.index.schemas import (
 )
 from foredeck.kit.deps import LazySession, SessionDep
 from foredeck.kit.envelope import Envelope, ok
+from foredeck.kit.runtime import Runtime, RuntimeDep, get_runtime
 from foredeck.records.schemas import COLLECTION_PATTERN, MemoryType
 
 router = APIRouter(tags=["index"])
 
 
 @router.get("/api/v1/index", response_model=Envelope[IndexStats])
-async def index_stats(request: Request, _: Viewer, session: SessionDep) -> Any:
+async def index_stats(runtime: RuntimeDep, _: Viewer, session: SessionDep) -> Any:
     """Vector count, pending count, bytes on disk, type, model, last rebuild and checksum."""
-    return ok(await index_service.stats(session, request.app.state))
+    return ok(await index_service.stats(session, runtime))
 
 
 @router.get(
@@ -51,9 +53,9 @@ async def index_stats(request: Request, _: Viewer, session: SessionDep) -> Any:
         }
     },
 )
-async def download_snapshot(request: Request, _: Operator) -> StreamingResponse:
+async def download_snapshot(runtime: RuntimeDep, _: Operator) -> StreamingResponse:
     """Stream a snapshot (tar: index.faiss, ids.npy, manifest.json) of the live index."""
-    folder = await snapshot_service.snapshot_folder(request.app.state)
+    folder = await snapshot_service.snapshot_folder(runtime)
     manifest = await asyncio.to_thread(store.read_manifest, folder)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
@@ -93,36 +95,37 @@ SNAPSHOT_FORM = {
     response_model=Envelope[RestoreResult],
     openapi_extra={"requestBody": SNAPSHOT_FORM},
 )
-async def restore_snapshot(request: Request, _: Admin, session: SessionDep) -> Any:
+async def restore_snapshot(
+    request: Request, runtime: RuntimeDep, _: Admin, session: SessionDep
+) -> Any:
     """Restore a snapshot (multipart field `file`); verified in staging, then swapped in."""
-    state = request.app.state
-    limit = state.config.index_snapshot_max_bytes
+    limit = runtime.config.index_snapshot_max_bytes
     form = await request.form(max_part_size=limit)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise ValidationFailed.field("file", "Send the snapshot as the multipart field 'file'")
-    tmp_dir = Path(tempfile.mkdtemp(prefix="restore-", dir=state.index_manager.root))
+    tmp_dir = Path(tempfile.mkdtemp(prefix="restore-", dir=runtime[INDEX_MANAGER].root))
     try:
         target = tmp_dir / "upload.tar"
         await asyncio.to_thread(snapshot_service.save_upload, upload.file, target, limit)
-        manifest = await snapshot_service.restore(state, target)
+        manifest = await snapshot_service.restore(runtime, target)
     finally:
         await form.close()
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    stats = await index_service.stats(session, state)
+    stats = await index_service.stats(session, runtime)
     return ok(RestoreResult(restored=True, manifest=manifest, stats=stats))
 
 
 @router.post("/api/v1/search", response_model=Envelope[SearchResult])
 async def search_post(body: SearchRequest, request: Request, _: Viewer) -> Any:
     """Semantic, keyword or hybrid search with filters."""
-    return await _run_search(request, body)
+    return await _run_search(get_runtime(request), body)
 
 
-async def _run_search(request: Request, body: SearchRequest) -> Response:
+async def _run_search(runtime: Runtime, body: SearchRequest) -> Response:
     # A lazy session: the unfiltered semantic path on SQLite never needs one.
-    async with LazySession(request.app.state.sessionmaker) as session:
-        result = await search_service.search(session, request.app.state, body)
+    async with LazySession(runtime.sessionmaker) as session:
+        result = await search_service.search(session, runtime, body)
     return _search_response(result)
 
 
@@ -169,10 +172,10 @@ async def search_get(
         )
     except ValueError as exc:
         raise ValidationFailed.field("q", str(exc).splitlines()[-1]) from exc
-    return await _run_search(request, body)
+    return await _run_search(get_runtime(request), body)
 
 
 @router.get("/api/v1/rag", response_model=Envelope[list[RagIndex]])
-async def rag_indices(request: Request, _: Viewer, session: SessionDep) -> Any:
+async def rag_indices(runtime: RuntimeDep, _: Viewer, session: SessionDep) -> Any:
     """The vector search indices with their stats (seed 002's RAG resource)."""
-    return ok(await index_service.rag_indices(session, request.app.state))
+    return ok(await index_service.rag_indices(session, runtime))

@@ -10,12 +10,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foredeck.embedding.parts import EMBEDDER
 from foredeck.index.fusion import DEFAULT_WEIGHTS, Fused, fuse
 from foredeck.index.keyword import TIER_NAMES, KeywordHit, keyword_hits, parse, terms_of
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.index.pool_keyword import pool_hits
 from foredeck.index.schemas import SearchHit, SearchMode, SearchRequest, SearchResult
+from foredeck.kit.runtime import Runtime
 from foredeck.models.records import Memory
 from foredeck.records import service as records_service
+from foredeck.records.reads import RECORD_READER
 from foredeck.records.schemas import MemoryOut
 
 SNIPPET_CHARS = 80
@@ -37,13 +41,13 @@ def _has_filters(filters: dict[str, Any]) -> bool:
 
 
 async def semantic_ids(
-    session: AsyncSession, state: Any, query: str, n: int, filters: dict[str, Any]
+    session: AsyncSession, runtime: Runtime, query: str, n: int, filters: dict[str, Any]
 ) -> tuple[str, list[tuple[int, float]]]:
     """(model, nearest records by cosine similarity of the query embedded with that model)."""
-    manager = state.index_manager
-    await manager.sync(state.sessionmaker)
+    manager = runtime[INDEX_MANAGER]
+    await manager.sync(runtime.sessionmaker)
     # One pair: during a model switch the previous model answers until re-embedding ends.
-    embedder, vindex = manager.serving(state.embedder)
+    embedder, vindex = manager.serving(runtime[EMBEDDER])
     if getattr(embedder, "inline", False):
         vector = embedder.encode([query])[0]
     else:
@@ -113,7 +117,7 @@ def _read_many(reader: Any, ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-async def search(session: AsyncSession, state: Any, body: SearchRequest) -> SearchResult:
+async def search(session: AsyncSession, runtime: Runtime, body: SearchRequest) -> SearchResult:
     """Run one search and hydrate the hits from the database (stale index entries drop out)."""
     started = time.perf_counter()
     filters = _filters(body)
@@ -121,10 +125,10 @@ async def search(session: AsyncSession, state: Any, body: SearchRequest) -> Sear
     pool = max(body.k * 4, 50) if body.mode == SearchMode.hybrid else body.k + 10
     semantic: list[tuple[int, float]] = []
     keyword: list[KeywordHit] = []
-    model = state.index_manager.model
-    reader = getattr(state, "record_reader", None)
+    model = runtime[INDEX_MANAGER].model
+    reader = runtime.get(RECORD_READER)
     if body.mode in (SearchMode.semantic, SearchMode.hybrid):
-        model, semantic = await semantic_ids(session, state, body.query, pool, filters)
+        model, semantic = await semantic_ids(session, runtime, body.query, pool, filters)
     if body.mode == SearchMode.keyword:
         keyword = await keyword_hits(session, body.query, pool, filters, reader=reader)
     elif body.mode == SearchMode.hybrid and not parsed.identifiers:

@@ -12,10 +12,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.embedding import service as embedding_service
+from foredeck.embedding.parts import EMBEDDER
 from foredeck.index import build, store
 from foredeck.index.manager import NAME, IndexManager, get_state, safe_seq
+from foredeck.index.parts import INDEX_MANAGER, MODEL_SWITCH
 from foredeck.index.schemas import IndexStats, RagIndex
 from foredeck.index.vectors import VectorIndex
+from foredeck.kit.runtime import Runtime
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.index import IndexChange, IndexState
@@ -48,18 +51,18 @@ async def remove_deleted(session: AsyncSession, ids: list[int]) -> None:
         manager.dirty = True
 
 
-async def stats(session: AsyncSession, state: Any) -> IndexStats:
+async def stats(session: AsyncSession, runtime: Runtime) -> IndexStats:
     """Figures of the live index (after catching up with the change log)."""
-    manager: IndexManager = state.index_manager
-    await manager.sync(state.sessionmaker)
+    manager: IndexManager = runtime[INDEX_MANAGER]
+    await manager.sync(runtime.sessionmaker)
     row = await get_state(session)
     counts = await records_service.counts_by_state(session)
     pending = await embedding_service.due_count(session)
-    switch = getattr(state, "model_switch", None)
+    switch = runtime.get(MODEL_SWITCH)
     target = switch.target if switch is not None else None
     if target is None and manager.live_model not in (None, manager.model):
         target = manager.live_model
-    searcher, _ = manager.serving(state.embedder)
+    searcher, _ = manager.serving(runtime[EMBEDDER])
     return IndexStats(
         name=NAME,
         status="loading_model" if target else row.status,
@@ -78,14 +81,14 @@ async def stats(session: AsyncSession, state: Any) -> IndexStats:
         generation=row.generation,
         last_rebuild_at=row.last_rebuild_at,
         last_rebuild_seconds=row.last_rebuild_seconds,
-        hnsw_threshold=state.config.index_hnsw_threshold,
+        hnsw_threshold=runtime.config.index_hnsw_threshold,
         path=str(manager.root.resolve()),
     )
 
 
-async def rag_indices(session: AsyncSession, state: Any) -> list[RagIndex]:
+async def rag_indices(session: AsyncSession, runtime: Runtime) -> list[RagIndex]:
     """Seed 002's RAG indices: foredeck keeps one index, filtered per collection."""
-    info = await stats(session, state)
+    info = await stats(session, runtime)
     rows = await session.execute(
         select(Memory.collection, func.count())
         .where(Memory.embedding_state == "embedded")
@@ -116,9 +119,9 @@ class IndexParams:
     ef_search: int
 
 
-async def index_params(state: Any) -> IndexParams:
+async def index_params(runtime: Runtime) -> IndexParams:
     """The operator's `index` settings section when there is one, else the process config."""
-    c = state.config
+    c = runtime.config
     params = IndexParams(
         "auto",
         c.index_hnsw_threshold,
@@ -129,7 +132,7 @@ async def index_params(state: Any) -> IndexParams:
     try:
         from foredeck.settings import service as settings_service
 
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             section = await settings_service.get_section(session, "index")
             stored = "index" in await settings_service.stored_keys(session)
     except AttributeError:
@@ -145,25 +148,25 @@ async def index_params(state: Any) -> IndexParams:
     )
 
 
-async def _set_status(state: Any, status: str) -> str:
+async def _set_status(runtime: Runtime, status: str) -> str:
     """Set index_state.status; returns the one it replaced."""
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         row = await get_state(session)
         before, row.status = row.status, status
         await session.commit()
     return before
 
 
-async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any]:
+async def rebuild(runtime: Runtime, progress: Progress | None = None) -> dict[str, Any]:
     """Build a compact index from the stored vectors into a new folder and swap it in."""
-    manager: IndexManager = state.index_manager
+    manager: IndexManager = runtime[INDEX_MANAGER]
     started = time.perf_counter()
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         start_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
         total = await build.embedded_count(session, manager.model)
-    params = await index_params(state)
+    params = await index_params(runtime)
     # A rebuild during re-embedding for a new model leaves that status for the embed job.
-    after = REEMBEDDING if await _set_status(state, "rebuilding") == REEMBEDDING else "ready"
+    after = REEMBEDDING if await _set_status(runtime, "rebuilding") == REEMBEDDING else "ready"
     try:
         if params.type == "auto":
             kind = "hnsw" if total >= params.hnsw_threshold else "flat"
@@ -176,24 +179,26 @@ async def rebuild(state: Any, progress: Progress | None = None) -> dict[str, Any
             ef_construction=params.ef_construction,
             ef_search=params.ef_search,
         )
-        await build.fill(state.sessionmaker, vindex, manager.model, total=total, progress=progress)
+        await build.fill(
+            runtime.sessionmaker, vindex, manager.model, total=total, progress=progress
+        )
         name, manifest = await asyncio.to_thread(
             store.write_generation, manager.root, vindex, model=manager.model
         )
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             claimed = await safe_seq(session, start_seq)
         seconds = round(time.perf_counter() - started, 3)
         await manager.publish(
-            state.sessionmaker,
+            runtime.sessionmaker,
             name=name,
             manifest=manifest,
             vindex=vindex,
             checkpoint_seq=claimed,
             extra={"status": after, "last_rebuild_at": utcnow(), "last_rebuild_seconds": seconds},
         )
-        await manager.sync(state.sessionmaker, force=True)
+        await manager.sync(runtime.sessionmaker, force=True)
     except BaseException:
-        await _set_status(state, after)
+        await _set_status(runtime, after)
         raise
     log.info("index_rebuilt", vectors=vindex.count, kind=kind, seconds=seconds)
     return {
@@ -215,17 +220,17 @@ def needs_rebuild(vindex: VectorIndex, threshold: int) -> str | None:
 
 
 async def align_model(
-    state: Any, *, model: str | None = None, dimension: int | None = None
+    runtime: Runtime, *, model: str | None = None, dimension: int | None = None
 ) -> bool:
     """When the embedding model changed, start a fresh index and queue every record again.
 
     Used at start-up (for the manager's model) and by a live switch (model_switch, for the
     model it just loaded). Idempotent: once index_state names the model, nothing happens.
     """
-    manager: IndexManager = state.index_manager
+    manager: IndexManager = runtime[INDEX_MANAGER]
     model = model or manager.model
     dimension = dimension or manager.dimension
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         row = await get_state(session)
         if row.model == model and row.dimension == dimension:
             await session.commit()
@@ -248,9 +253,9 @@ async def align_model(
     return True
 
 
-async def finish_reembedding(state: Any) -> bool:
+async def finish_reembedding(runtime: Runtime) -> bool:
     """After a model change: once no record is due any more, the new index is complete."""
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         row = await session.get(IndexState, NAME)
         if row is None or row.status != REEMBEDDING or await embedding_service.has_due(session):
             return False
@@ -261,6 +266,6 @@ async def finish_reembedding(state: Any) -> bool:
         )
         await session.commit()
     if result.rowcount:
-        state.index_manager.dirty = True
+        runtime[INDEX_MANAGER].dirty = True
         log.info("index_reembedding_finished", model=row.model)
     return bool(result.rowcount)

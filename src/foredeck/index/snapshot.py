@@ -22,8 +22,10 @@ from sqlalchemy import func, select
 
 from foredeck.errors import PayloadTooLarge, ValidationFailed
 from foredeck.index import store
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.index.vectors import VectorIndex
 from foredeck.kit import safejson
+from foredeck.kit.runtime import Runtime
 from foredeck.logging import get_logger
 from foredeck.models.index import IndexChange
 
@@ -75,13 +77,13 @@ def tar_stream(folder: Path) -> Iterator[bytes]:
             handle.close()
 
 
-async def snapshot_folder(state: Any) -> Path:
+async def snapshot_folder(runtime: Runtime) -> Path:
     """A checkpoint of the live index as it is now (written first, so the snapshot is current)."""
-    manager: IndexManager = state.index_manager
-    await manager.checkpoint(state.sessionmaker)
-    await manager.sync(state.sessionmaker, force=True)
+    manager: IndexManager = runtime[INDEX_MANAGER]
+    await manager.checkpoint(runtime.sessionmaker)
+    await manager.sync(runtime.sessionmaker, force=True)
     if manager.folder is None:
-        await manager.checkpoint(state.sessionmaker)
+        await manager.checkpoint(runtime.sessionmaker)
     assert manager.folder is not None
     return manager.root / manager.folder
 
@@ -217,20 +219,20 @@ def verify(staging: Path, *, model: str, dimension: int) -> tuple[dict[str, Any]
 
 
 @contextlib.asynccontextmanager
-async def _index_lock(state: Any) -> AsyncIterator[None]:
+async def _index_lock(runtime: Runtime) -> AsyncIterator[None]:
     from foredeck.jobs.locks import operation_lock
 
-    async with operation_lock(state, "index", holder=f"snapshot-restore:{uuid.uuid4().hex[:8]}"):
+    async with operation_lock(runtime, "index", holder=f"snapshot-restore:{uuid.uuid4().hex[:8]}"):
         yield
 
 
 @contextlib.asynccontextmanager
-async def _embedding_paused(state: Any) -> AsyncIterator[None]:
+async def _embedding_paused(runtime: Runtime) -> AsyncIterator[None]:
     """Stop embedding workers claiming jobs while the index is replaced."""
     from foredeck.db import transaction
     from foredeck.jobs import controls as job_controls
 
-    async with transaction(state.sessionmaker) as session:
+    async with transaction(runtime.sessionmaker) as session:
         already = "embedding" in await job_controls.paused_queues(session)
         if not already:
             await job_controls.pause_queue(
@@ -240,14 +242,14 @@ async def _embedding_paused(state: Any) -> AsyncIterator[None]:
         yield
     finally:
         if not already:
-            async with transaction(state.sessionmaker) as session:
+            async with transaction(runtime.sessionmaker) as session:
                 await job_controls.resume_queue(session, "embedding")
 
 
-async def restore(state: Any, archive: Path) -> dict[str, Any]:
+async def restore(runtime: Runtime, archive: Path) -> dict[str, Any]:
     """Verify an uploaded snapshot in staging and swap it in under the index lock."""
-    manager: IndexManager = state.index_manager
-    limit = state.config.index_snapshot_max_bytes
+    manager: IndexManager = runtime[INDEX_MANAGER]
+    limit = runtime.config.index_snapshot_max_bytes
     staging = store.new_staging(manager.root)
     published = False
     try:
@@ -255,14 +257,14 @@ async def restore(state: Any, archive: Path) -> dict[str, Any]:
         manifest, vindex = await asyncio.to_thread(
             verify, staging, model=manager.model, dimension=manager.dimension
         )
-        async with _index_lock(state), _embedding_paused(state):
+        async with _index_lock(runtime), _embedding_paused(runtime):
             name = await asyncio.to_thread(store.publish, manager.root, staging)
             published = True
-            async with state.sessionmaker() as session:
+            async with runtime.sessionmaker() as session:
                 # Changes logged before now are superseded by the snapshot.
                 seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
             await manager.publish(
-                state.sessionmaker,
+                runtime.sessionmaker,
                 name=name,
                 manifest=manifest,
                 vindex=vindex,

@@ -13,6 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -42,7 +44,7 @@ class JobContext:
     def __init__(
         self,
         *,
-        state: Any,
+        runtime: Runtime,
         job_id: str,
         kind: str,
         queue: str,
@@ -56,7 +58,7 @@ class JobContext:
         worker_id: str,
         progress: tuple[int, int | None, str | None, dict[str, Any]] = (0, None, None, {}),
     ) -> None:
-        self.state = state
+        self.runtime = runtime
         self.job_id = job_id
         self.kind = kind
         self.queue = queue
@@ -74,7 +76,7 @@ class JobContext:
             progress[2],
             dict(progress[3]),
         )
-        self.settings = state.job_settings
+        self.settings = runtime[JOB_SETTINGS]
         self.lost = False
         self.stopping = False
         self._status = "running"
@@ -97,7 +99,7 @@ class JobContext:
     @property
     def job_dir(self) -> Path:
         """The folder for this job's file outputs."""
-        return self.state.config.path("jobs", self.job_id)  # type: ignore[no-any-return]
+        return self.runtime.config.path("jobs", self.job_id)  # type: ignore[no-any-return]
 
     # -- writing ---------------------------------------------------------------------------
     async def _fenced_update(self, session: AsyncSession, **values: Any) -> str:
@@ -121,7 +123,7 @@ class JobContext:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that commits only if this attempt still owns the job (fencing)."""
-        async with self.state.sessionmaker() as session:
+        async with self.runtime.sessionmaker() as session:
             try:
                 yield session
                 await self._fenced_update(session, heartbeat_at=utcnow())
@@ -131,7 +133,7 @@ class JobContext:
                 raise
 
     def _publish(self, payload: dict[str, Any], *, to_jobs: bool) -> None:
-        pubsub = getattr(self.state, "pubsub", None)
+        pubsub = self.runtime.pubsub
         if pubsub is None:
             return
         pubsub.publish(f"job:{self.job_id}", payload)
@@ -149,8 +151,8 @@ class JobContext:
         """Persist and publish an event of this job; returns its id (the SSE event id)."""
         if level not in LEVELS:
             level = "info"
-        async with write_guard(self.state), self.state.sessionmaker() as session:
-            if self.state.engine.dialect.name == "postgresql":
+        async with write_guard(self.runtime), self.runtime.sessionmaker() as session:
+            if self.runtime.engine.dialect.name == "postgresql":
                 # Every writer of a job's events locks the job row first, so they take event
                 # ids in commit order and a feed reading `id > last` never skips one that
                 # commits late. (SQLite has one writer: ids commit in order already.)
@@ -220,7 +222,7 @@ class JobContext:
             "message": self.message,
             **({"counters": self.counters} if self.counters else {}),
         }
-        async with write_guard(self.state), self.state.sessionmaker() as session:
+        async with write_guard(self.runtime), self.runtime.sessionmaker() as session:
             await self._fenced_update(session, **self.progress_values())
             ev = JobEvent(
                 job_id=self.job_id,
@@ -237,7 +239,7 @@ class JobContext:
 
     async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Persist a resume point; a retry or a resumed job starts its handler with it."""
-        async with write_guard(self.state), self.state.sessionmaker() as session:
+        async with write_guard(self.runtime), self.runtime.sessionmaker() as session:
             await self._fenced_update(session, checkpoint=checkpoint, **self.progress_values())
             await session.commit()
         self._checkpoint = checkpoint
@@ -250,7 +252,7 @@ class JobContext:
 
         from foredeck.jobs.locks import set_job_lock_lease
 
-        async with write_guard(self.state), self.state.sessionmaker() as session:
+        async with write_guard(self.runtime), self.runtime.sessionmaker() as session:
             now = utcnow()
             await self._fenced_update(
                 session, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease)
@@ -259,7 +261,7 @@ class JobContext:
             await session.commit()
 
     async def _read_status(self) -> str:
-        async with self.state.sessionmaker() as session:
+        async with self.runtime.sessionmaker() as session:
             row = (
                 await session.execute(select(Job.status, Job.fence).where(Job.id == self.job_id))
             ).first()

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound
 from foredeck.jobs.dispatch import publish_after_commit
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -160,13 +161,13 @@ def _expired(cutoff: Any) -> Any:
     )
 
 
-async def sweep_expired(state: Any, *, days: float, batch: int = SWEEP_BATCH) -> int:
+async def sweep_expired(runtime: Runtime, *, days: float, batch: int = SWEEP_BATCH) -> int:
     """Delete finished jobs older than `days`, a batch per transaction; returns how many."""
     cutoff = utcnow() - timedelta(days=days)
     total = 0
     while True:
         # The ids are read outside the write transaction: only the DELETE takes the lock.
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             ids = list(
                 await session.scalars(
                     select(Job.id).where(_expired(cutoff)).order_by(Job.finished_at).limit(batch)
@@ -174,8 +175,8 @@ async def sweep_expired(state: Any, *, days: float, batch: int = SWEEP_BATCH) ->
             )
         if not ids:
             break
-        async with write_guard(state), transaction(state.sessionmaker) as session:
-            deleted, _skipped = await delete_jobs(session, ids, data_dir=state.config.data_dir)
+        async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
+            deleted, _skipped = await delete_jobs(session, ids, data_dir=runtime.config.data_dir)
         total += len(deleted)
         if len(ids) < batch or not deleted:
             break

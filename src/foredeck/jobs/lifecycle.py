@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from foredeck.jobs.dispatch import register_publisher
-from foredeck.jobs.settings import JobSettings
+from foredeck.jobs.settings import JOB_SETTINGS, JobSettings
 from foredeck.kit.pubsub import make_pubsub
+from foredeck.kit.runtime import Runtime
 
 
-async def startup(app: FastAPI) -> None:
-    if getattr(app.state, "job_settings", None) is None:
-        app.state.job_settings = JobSettings()
-    app.state.pubsub = make_pubsub(app.state.redis)
-    await app.state.pubsub.start()
-    register_publisher(app.state.engine.sync_engine, app.state.pubsub.publish)
-    app.state.features.update({"jobs", "locks", "pubsub"})
+async def startup(runtime: Runtime) -> None:
+    if runtime.get(JOB_SETTINGS) is None:
+        runtime[JOB_SETTINGS] = JobSettings()
+    runtime.pubsub = make_pubsub(runtime.redis)
+    await runtime.pubsub.start()
+    register_publisher(runtime.engine.sync_engine, runtime.pubsub.publish)
+    runtime.features.update({"jobs", "locks", "pubsub"})
     # Job retention runs as the built-in `job-retention` schedule (foredeck.schedules).
 
 
-async def shutdown(app: FastAPI) -> None:
-    pubsub = getattr(app.state, "pubsub", None)
+async def shutdown(runtime: Runtime) -> None:
+    pubsub = runtime.pubsub
     if pubsub is not None:
         await pubsub.close()

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound
 from foredeck.jobs.schemas import LockRead
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
@@ -214,19 +216,19 @@ async def prune_free_locks(session: AsyncSession) -> None:
     await session.execute(delete(Lock).where(Lock.holder_job_id.is_(None), Lock.holder.is_(None)))
 
 
-async def try_lead(state: Any, name: str, holder: str, lease_seconds: float) -> bool:
+async def try_lead(runtime: Runtime, name: str, holder: str, lease_seconds: float) -> bool:
     """Take or renew a leadership lock for one process; False while another holds it."""
     try:
-        async with write_guard(state), transaction(state.sessionmaker) as session:
+        async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
             await acquire(session, name, holder=holder, lease_seconds=lease_seconds)
     except Conflict:
         return False
     return True
 
 
-async def step_down(state: Any, name: str, holder: str) -> None:
+async def step_down(runtime: Runtime, name: str, holder: str) -> None:
     """Give a leadership lock back at shutdown so another process takes over at once."""
-    async with write_guard(state), transaction(state.sessionmaker) as session:
+    async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
         await session.execute(
             update(Lock)
             .where(Lock.name == name, Lock.holder == holder)
@@ -241,7 +243,7 @@ def default_holder(label: str) -> str:
 
 @contextlib.asynccontextmanager
 async def operation_lock(
-    state: Any,
+    runtime: Runtime,
     name: str,
     *,
     holder_job_id: str | None = None,
@@ -253,11 +255,11 @@ async def operation_lock(
     The lease is renewed in the background while the block runs, so only a dead process
     loses it. A job that already holds the lock (declared by its kind) re-enters it.
     """
-    settings = state.job_settings
+    settings = runtime[JOB_SETTINGS]
     lease = lease_seconds or settings.lock_lease_seconds
     # Each use is its own holder unless the caller names one (a named holder may re-enter).
     who = holder or f"{default_holder(name)}:{uuid.uuid4().hex[:8]}"
-    async with write_guard(state), transaction(state.sessionmaker) as session:
+    async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
         current = await session.get(Lock, name)
         reentered = holder_job_id is not None and (
             current is not None and current.holder_job_id == holder_job_id
@@ -270,7 +272,7 @@ async def operation_lock(
         while True:
             await asyncio.sleep(lease / 3)
             try:
-                async with write_guard(state), transaction(state.sessionmaker) as session:
+                async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
                     await session.execute(
                         update(Lock)
                         .where(Lock.name == name, Lock.fence == token)
@@ -285,7 +287,7 @@ async def operation_lock(
         yield token
     finally:
         await stop_tasks(renewer)
-        async with write_guard(state), transaction(state.sessionmaker) as session:
+        async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
             # A lock the job declared stays with the job until it ends.
             if not reentered:
                 await release(session, name, fence=token)

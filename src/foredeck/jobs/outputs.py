@@ -16,6 +16,7 @@ from typing import Any
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from foredeck.errors import Conflict, NotFound
+from foredeck.kit.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def download_provider(kind: str) -> Callable[[DownloadProvider], DownloadProvide
     return register
 
 
-async def resolve(state: Any, job: Any, options: dict[str, str] | None = None) -> Download:
+async def resolve(runtime: Runtime, job: Any, options: dict[str, str] | None = None) -> Download:
     """The file of a finished job, via its kind's provider (options: e.g. the format)."""
     provider = PROVIDERS.get(job.kind)
     if provider is None:
@@ -65,10 +66,10 @@ async def resolve(state: Any, job: Any, options: dict[str, str] | None = None) -
     # A provider that takes a third argument gets the query options (the generator's format).
     wants_options = len(inspect.signature(provider).parameters) >= 3
     download = await (
-        provider(state, job, options or {}) if wants_options else provider(state, job)
+        provider(runtime, job, options or {}) if wants_options else provider(runtime, job)
     )
     if download.key is not None:
-        present = await asyncio.to_thread(state.config.blobs.size, download.key) is not None
+        present = await asyncio.to_thread(runtime.config.blobs.size, download.key) is not None
     else:
         present = download.path.is_file()
     if not present:
@@ -76,11 +77,11 @@ async def resolve(state: Any, job: Any, options: dict[str, str] | None = None) -
     return download
 
 
-def respond(state: Any, found: Download) -> Response:
+def respond(runtime: Runtime, found: Download) -> Response:
     """The file's response: from disk, streamed from the blob store, or a presigned redirect."""
     if found.key is None:
         return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
-    store = state.config.blobs
+    store = runtime.config.blobs
     url = store.presigned_url(found.key, filename=found.filename, media_type=found.media_type)
     if url is not None:
         return RedirectResponse(url, status_code=307)

@@ -33,9 +33,11 @@ from foredeck.jobs.schemas import (
     TestJobCreate,
     job_read,
 )
+from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
+from foredeck.kit.runtime import RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -129,9 +131,9 @@ async def list_jobs(
 
 
 @router.get("/jobs/kinds", response_model=Envelope[list[KindRead]])
-async def job_kinds(_: Viewer, request: Request) -> Any:
+async def job_kinds(_: Viewer, runtime: RuntimeDep) -> Any:
     """The registered job kinds with their queue, attempts, time limit, locks and params."""
-    return ok(jobs_service.known_kinds(request.app.state.job_settings))
+    return ok(jobs_service.known_kinds(runtime[JOB_SETTINGS]))
 
 
 @router.post("/jobs/bulk", response_model=Envelope[BulkResult])
@@ -268,12 +270,12 @@ async def free_lock(name: str, _: Admin, session: SessionDep, request: Request) 
 )
 async def download_job_output(
     job_id: str,
-    request: Request,
+    runtime: RuntimeDep,
     _: Viewer,
     session: SessionDep,
     format: str | None = None,
 ) -> Response:
     """The file a finished job wrote: an export, or a generated dataset (?format=csv, ...)."""
     job = await jobs_service.get_job(session, job_id)
-    found = await outputs.resolve(request.app.state, job, {"format": format} if format else {})
-    return outputs.respond(request.app.state, found)
+    found = await outputs.resolve(runtime, job, {"format": format} if format else {})
+    return outputs.respond(runtime, found)

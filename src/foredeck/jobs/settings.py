@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from foredeck.kit.runtime import Part
+
 
 class JobSettings(BaseSettings):
     """Intervals and limits of executors, locks, workers and telemetry (seconds unless named)."""
@@ -50,3 +52,7 @@ class JobSettings(BaseSettings):
     def time_limit(self, kind: str, default: float | None) -> float | None:
         """The limit of one attempt of this kind, or None for none."""
         return self.job_time_limits.get(kind, default)
+
+
+# The engine's tuning, on the runtime from the jobs start-up on (the CLI sets its own).
+JOB_SETTINGS: Part[JobSettings] = Part("job_settings")

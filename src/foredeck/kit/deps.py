@@ -9,11 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from foredeck.config import Config
+from foredeck.kit.runtime import get_runtime
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request; the only place a request's work is committed."""
-    async with request.app.state.sessionmaker() as session:
+    async with get_runtime(request).sessionmaker() as session:
         try:
             yield session
             # A request that never touched the database skips the commit round trip.
@@ -58,7 +59,7 @@ class LazySession:
 
 
 def get_config(request: Request) -> Config:
-    return request.app.state.config  # type: ignore[no-any-return]
+    return get_runtime(request).config  # type: ignore[no-any-return]
 
 
 # "function" scope: the commit happens before the response is sent, so a client never sees a

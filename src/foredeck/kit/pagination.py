@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from foredeck.errors import ValidationFailed
+from foredeck.kit.runtime import get_runtime
 
 MAX_PAGE = 1_000_000
 
@@ -30,7 +31,7 @@ def page_params(
     limit: Annotated[int | None, Query(ge=1, description="The same as per_page")] = None,
     offset: Annotated[int | None, Query(ge=0, description="Rows to skip, instead of page")] = None,
 ) -> PageParams:
-    config = request.app.state.config
+    config = get_runtime(request).config
     if limit is not None and per_page is not None and limit != per_page:
         raise ValidationFailed.field("limit", "limit and per_page differ; send one of them")
     if offset is not None and page != 1:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from foredeck.db import make_sync_sqlite_engine, write_guard_of
+from foredeck.kit.runtime import Runtime
 from foredeck.logging import get_logger
 
 T = TypeVar("T")
@@ -26,18 +27,18 @@ RETRY_SQLSTATES = frozenset({"40P01", "40001"})
 ATTEMPTS = 3
 
 
-def write_guard(state: Any) -> Any:
+def write_guard(runtime: Runtime) -> Any:
     """An async context manager that serialises writes on SQLite (a no-op elsewhere).
 
     Sessions of the same engine take the same guard at their first write by themselves; held
     explicitly around a session's transaction, it is taken before the session's first read.
     """
-    engine = getattr(state, "engine", None)
+    engine = runtime.engine
     guard = write_guard_of(engine) if engine is not None else None
     return guard if guard is not None else contextlib.nullcontext()
 
 
-async def run_write(state: Any, fn: Callable[[Connection], T]) -> T:
+async def run_write(runtime: Runtime, fn: Callable[[Connection], T]) -> T:
     """Run fn(conn) in one transaction and commit; the engine's hot writes go through here.
 
     On SQLite the whole transaction runs in one worker thread on a blocking engine (one hop
@@ -46,17 +47,17 @@ async def run_write(state: Any, fn: Callable[[Connection], T]) -> T:
     when PostgreSQL aborts its transaction as a deadlock victim (finishes and claims of one
     worker run side by side, and other workers' too), so it must change nothing outside it.
     """
-    config = getattr(state, "config", None)
+    config = runtime.config
     if config is not None and config.is_sqlite:
-        engine = getattr(state, "sync_write_engine", None)
+        engine = runtime.sync_write_engine
         if engine is None:
             engine = make_sync_sqlite_engine(config)
-            state.sync_write_engine = engine
-        async with write_guard(state):
+            runtime.sync_write_engine = engine
+        async with write_guard(runtime):
             return await asyncio.to_thread(_in_transaction, engine, fn)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            async with state.engine.connect() as conn:
+            async with runtime.engine.connect() as conn:
                 result = await conn.run_sync(fn)
                 await conn.commit()
                 return result
@@ -75,8 +76,8 @@ def _in_transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
         return result
 
 
-def dispose_sync_engine(state: Any) -> None:
-    engine = getattr(state, "sync_write_engine", None)
+def dispose_sync_engine(runtime: Runtime) -> None:
+    engine = runtime.sync_write_engine
     if engine is not None:
         engine.dispose()
-        state.sync_write_engine = None
+        runtime.sync_write_engine = None

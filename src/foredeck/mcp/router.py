@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -14,6 +15,7 @@ from foredeck.auth.deps import resolve_principal
 from foredeck.errors import AppError
 from foredeck.kit.deps import LazySession
 from foredeck.kit.envelope import error_response
+from foredeck.kit.runtime import Part, runtime_of
 from foredeck.mcp.operations import Operation, collect
 from foredeck.mcp.server import ToolSet, build_server
 
@@ -25,7 +27,7 @@ FORWARDED = ("authorization", "x-request-id")
 
 def caller_headers(app: FastAPI, headers: Any) -> dict[str, str]:
     """The credentials of an MCP HTTP request, to make the tool's API call with."""
-    names = {*FORWARDED, app.state.config.trusted_header_name.lower()}
+    names = {*FORWARDED, runtime_of(app).config.trusted_header_name.lower()}
     return {k: v for k, v in headers.items() if k.lower() in names}
 
 
@@ -63,7 +65,7 @@ class AuthGate:
             else None
         )
         try:
-            async with LazySession(self.app.state.sessionmaker) as session:
+            async with LazySession(runtime_of(self.app).sessionmaker) as session:
                 await resolve_principal(request, session, creds)
         except AppError as exc:
             response = error_response(
@@ -76,20 +78,29 @@ class AuthGate:
 
 def mount(app: FastAPI) -> None:
     """Serve MCP over streamable HTTP at /mcp (started and stopped by mcp.lifecycle)."""
+    runtime = runtime_of(app)
     toolset = ToolSet(lambda: app_operations(app))
     server = build_server(
         toolset,
-        http=lambda: app.state.mcp_http,
+        http=lambda: runtime[MCP_HTTP],
         headers_for=lambda ctx: caller_headers(app, ctx.request.headers if ctx.request else {}),
     )
     # Stateless: any replica can answer any request, and progress streams on the call's own
     # response, so scale-out needs no sticky sessions.
     manager = StreamableHTTPSessionManager(app=server, stateless=True, json_response=False)
-    app.state.mcp_manager = manager
-    app.state.mcp_toolset = toolset
+    runtime[MCP_SESSIONS] = manager
+    runtime[MCP_TOOLS] = toolset
     app.add_route(
         "/mcp",
         AuthGate(app, StreamableHTTPASGIApp(manager)),  # type: ignore[arg-type]
         methods=["GET", "POST", "DELETE"],
         include_in_schema=False,
     )
+
+
+# The tools of this app, built when its routes are mounted (the MCP parity tests read them).
+MCP_TOOLS: Part[ToolSet] = Part("mcp_toolset")
+# The streamable HTTP sessions behind /mcp, run by mcp.lifecycle.
+MCP_SESSIONS: Part[StreamableHTTPSessionManager] = Part("mcp_manager")
+# The in-process client that tool calls go through, opened by mcp.lifecycle.
+MCP_HTTP: Part[httpx.AsyncClient] = Part("mcp_http")

@@ -6,27 +6,27 @@ import tempfile
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from mcp.server.stdio import stdio_server
 
 from foredeck.config import Config
-from foredeck.mcp.router import app_operations
+from foredeck.kit.runtime import runtime_of
+from foredeck.mcp.router import MCP_HTTP, app_operations
 from foredeck.mcp.server import ToolSet, build_server
 
 
-async def _local_token(app: Any, username: str) -> str:
+async def _local_token(app: FastAPI, username: str) -> str:
     """A bearer token for a local user (this process can read the data directory's secret)."""
     from foredeck.auth import service as auth_service
     from foredeck.db import transaction
 
-    async with transaction(app.state.sessionmaker) as session:
+    async with transaction(runtime_of(app).sessionmaker) as session:
         user = await auth_service.get_by_username(session, username)
         if user is None or not user.is_active:
             raise SystemExit(f"foredeck mcp: no active user named {username}")
-        config = app.state.config
+        config = runtime_of(app).config
         token, _ = auth_service.issue_token(
             config.resolved_secret_key, user, config.token_ttl_seconds
         )
@@ -55,7 +55,7 @@ async def serve_stdio(
         else:
             app = create_app(config)
             await stack.enter_async_context(app.router.lifespan_context(app))
-            http = app.state.mcp_http
+            http = runtime_of(app)[MCP_HTTP]
             ops = app_operations(app)
             if user and not token:
                 token = await _local_token(app, user)

@@ -8,10 +8,9 @@ import shutil
 import time
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from foredeck.blobs.health import blob_store_health
 from foredeck.jobs import periodic
+from foredeck.kit.runtime import Part, Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
 from foredeck.operations.offload import pool
@@ -20,6 +19,8 @@ from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
 SWEEP_SECONDS = 3600.0
+# The loop this start-up runs, kept on the runtime for its shutdown.
+SWEEPER: Part[asyncio.Task[None]] = Part("operations_sweeper")
 
 
 def prune(folder: Path, max_age_s: float) -> list[str]:
@@ -41,11 +42,11 @@ def prune(folder: Path, max_age_s: float) -> list[str]:
     return removed
 
 
-async def sweep(app: FastAPI) -> list[str]:
+async def sweep(runtime: Runtime) -> list[str]:
     """Apply the retention settings once: export files, and uploads no job removed."""
-    async with app.state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         retention = await settings_service.get_section(session, "retention")
-    config = app.state.config
+    config = runtime.config
     removed = await asyncio.to_thread(prune, exports_dir(config), retention.export_days * 86400)
     removed += await asyncio.to_thread(prune, imports_dir(config) / "uploads", 2 * 86400)
     if removed:
@@ -53,15 +54,15 @@ async def sweep(app: FastAPI) -> list[str]:
     return removed
 
 
-async def startup(app: FastAPI) -> None:
-    app.state.operations_sweeper = periodic.start(
-        lambda: sweep(app), every=SWEEP_SECONDS, name="operations-retention"
+async def startup(runtime: Runtime) -> None:
+    runtime[SWEEPER] = periodic.start(
+        lambda: sweep(runtime), every=SWEEP_SECONDS, name="operations-retention"
     )
     pool.prestart()
-    app.state.health_checks["blob_store"] = blob_store_health
+    runtime.health_checks["blob_store"] = lambda rt: blob_store_health(rt.config)
 
 
-async def shutdown(app: FastAPI) -> None:
-    task = getattr(app.state, "operations_sweeper", None)
+async def shutdown(runtime: Runtime) -> None:
+    task = runtime.pop(SWEEPER)
     if task is not None:
         await stop_tasks(task)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from foredeck.config import Config
+from foredeck.kit.runtime import Part
 
 _COLUMNS = (
     "id, content, memory_type, collection, metadata, external_id, content_hash, owner_id, "
@@ -97,6 +98,10 @@ class SqliteRecordReader:
 
     def close(self) -> None:
         self._conn.close()
+
+
+# SQLite only (None on PostgreSQL): put on the runtime by the app at start-up.
+RECORD_READER: Part[SqliteRecordReader] = Part("record_reader")
 
 
 def make_reader(config: Config) -> SqliteRecordReader | None:

@@ -15,8 +15,10 @@ from foredeck.kit.deps import LazySession, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
 from foredeck.kit.routes import PathOnlyRoute
+from foredeck.kit.runtime import get_runtime
 from foredeck.kit.schemas import DbId
 from foredeck.records import service as records_service
+from foredeck.records.reads import RECORD_READER
 from foredeck.records.schemas import (
     COLLECTION_PATTERN,
     EmbeddingState,
@@ -87,7 +89,7 @@ async def create_memory(body: MemoryCreate, principal: Operator, session: Sessio
 async def get_memory(memory_id: int, request: Request) -> Any:
     """One record."""
     await VIEWER(request)
-    reader = getattr(request.app.state, "record_reader", None)
+    reader = get_runtime(request).get(RECORD_READER)
     if reader is not None:
         row = reader.get(memory_id)
         if row is None:
@@ -97,7 +99,7 @@ async def get_memory(memory_id: int, request: Request) -> Any:
             json.dumps({"success": True, "data": row, "meta": None}, separators=(",", ":")),
             media_type="application/json",
         )
-    async with LazySession(request.app.state.sessionmaker) as session:
+    async with LazySession(get_runtime(request).sessionmaker) as session:
         memory = await records_service.get_memory(session, memory_id)
     return Response(
         Envelope[MemoryOut](data=MemoryOut.model_validate(memory)).model_dump_json(),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from foredeck.kit.runtime import Runtime
 
 
-async def startup(app: FastAPI) -> None:
-    app.state.features.add("registry")
+async def startup(runtime: Runtime) -> None:
+    runtime.features.add("registry")
 
 
-async def shutdown(app: FastAPI) -> None:
+async def shutdown(runtime: Runtime) -> None:
     return None

@@ -24,6 +24,7 @@ from foredeck.jobs import controls as job_controls
 from foredeck.jobs import locks
 from foredeck.jobs.registry import get_spec
 from foredeck.kit.background import logged_failure
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -41,25 +42,25 @@ def due_clause(now: datetime) -> Any:
 
 
 async def fire_due(
-    state: Any, *, now: datetime | None = None, ids: Collection[int] | None = None
+    runtime: Runtime, *, now: datetime | None = None, ids: Collection[int] | None = None
 ) -> int:
     """Fire every due schedule (or only those of `ids`) once; how many jobs were queued."""
     now = now or utcnow()
     stmt = select(Schedule.id, Schedule.revision).where(due_clause(now))
     if ids is not None:
         stmt = stmt.where(Schedule.id.in_(list(ids)))
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         if await job_controls.is_draining(session):
             # New jobs are refused while draining: the fires stay due for later.
             return 0
         due = (await session.execute(stmt.order_by(Schedule.next_fire_at).limit(BATCH))).all()
-    grace = timedelta(seconds=state.config.schedule_misfire_grace_seconds)
+    grace = timedelta(seconds=runtime.config.schedule_misfire_grace_seconds)
     queued = 0
     for schedule_id, revision in due:
         # One schedule's failure (a lock taken by a job created since the check, say) rolls
         # back its own claim only; it stays due for the next tick.
         with logged_failure("schedule_fire_failed", schedule_id=schedule_id):
-            async with write_guard(state), transaction(state.sessionmaker) as session:
+            async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
                 queued += await fire_one(
                     session, schedule_id=schedule_id, revision=revision, now=now, grace=grace
                 )

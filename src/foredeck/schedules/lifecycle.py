@@ -7,20 +7,23 @@ processes only run jobs and do not fire schedules.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from foredeck.db import transaction
 from foredeck.errors import Conflict
 from foredeck.jobs import periodic
+from foredeck.kit.runtime import Part, Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.schedules import firing, service
 
 log = get_logger(__name__)
+# The loop this start-up runs, kept on the runtime for its shutdown.
+LOOP: Part[asyncio.Task[None]] = Part("schedule_loop")
 
 # The retention rounds, visible and pausable as schedules. Retention works in days and hours,
 # so hourly sweeps keep within the settings (at minutes 7 and 37, apart from each other).
@@ -44,14 +47,14 @@ BUILTIN: list[dict[str, Any]] = [
 ]
 
 
-async def ensure_builtin(state: Any) -> None:
+async def ensure_builtin(runtime: Runtime) -> None:
     """Store the built-in schedules that are missing (replicas starting together may race)."""
     for spec in BUILTIN:
         try:
-            async with write_guard(state), transaction(state.sessionmaker) as session:
+            async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
                 if await service.get_by_name(session, spec["name"]) is None:
                     await service.create_schedule(
-                        session, data=spec, config=state.config, builtin=True
+                        session, data=spec, config=runtime.config, builtin=True
                     )
         except (IntegrityError, Conflict):
             # Another process stored it between our look and our insert: its insert lost
@@ -59,17 +62,17 @@ async def ensure_builtin(state: Any) -> None:
             log.info("builtin_schedule_exists", name=spec["name"])
 
 
-async def startup(app: FastAPI) -> None:
-    state = app.state
-    state.schedule_loop = None
-    if getattr(state, "worker_process", False):
+async def startup(runtime: Runtime) -> None:
+    if runtime.worker_process:
         return
-    await ensure_builtin(state)
-    state.schedule_loop = periodic.start(
-        lambda: firing.fire_due(state), every=state.config.schedule_tick_seconds, name="schedules"
+    await ensure_builtin(runtime)
+    runtime[LOOP] = periodic.start(
+        lambda: firing.fire_due(runtime),
+        every=runtime.config.schedule_tick_seconds,
+        name="schedules",
     )
-    state.features.add("schedules")
+    runtime.features.add("schedules")
 
 
-async def shutdown(app: FastAPI) -> None:
-    await stop_tasks(getattr(app.state, "schedule_loop", None))
+async def shutdown(runtime: Runtime) -> None:
+    await stop_tasks(runtime.pop(LOOP))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -13,6 +13,7 @@ from sqlalchemy import text
 from foredeck import __version__
 from foredeck.blobs.health import FAILING as BLOB_FAILING
 from foredeck.kit.envelope import Envelope, ok
+from foredeck.kit.runtime import Runtime, RuntimeDep
 
 router = APIRouter(tags=["health"])
 API_VERSION = "1.0.0"
@@ -35,17 +36,17 @@ class Info(BaseModel):
     mode: Literal["embedded", "scale-out"]
 
 
-async def check_database(request: Request) -> str:
+async def check_database(runtime: Runtime) -> str:
     try:
-        async with request.app.state.engine.connect() as conn:
+        async with runtime.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return "connected"
     except Exception:
         return "disconnected"
 
 
-async def check_redis(request: Request) -> str:
-    redis = request.app.state.redis
+async def check_redis(runtime: Runtime) -> str:
+    redis = runtime.redis
     if redis is None:
         return "not_configured"
     try:
@@ -56,12 +57,12 @@ async def check_redis(request: Request) -> str:
 
 
 @router.get("/health", response_model=Health)
-async def health(request: Request) -> Any:
+async def health(runtime: RuntimeDep) -> Any:
     """Status of the database, Redis and the task queue."""
-    services = {"database": await check_database(request), "redis": await check_redis(request)}
-    for name, check in request.app.state.health_checks.items():
+    services = {"database": await check_database(runtime), "redis": await check_redis(runtime)}
+    for name, check in runtime.health_checks.items():
         try:
-            services[name] = await check(request.app)
+            services[name] = await check(runtime)
         except Exception:
             services[name] = "disconnected"
     services.setdefault("task_queue", "not_configured")
@@ -75,8 +76,8 @@ async def health(request: Request) -> Any:
         status=status,
         services=services,
         version=__version__,
-        uptime=int(time.monotonic() - request.app.state.started_at),
-        mode="embedded" if request.app.state.config.embedded else "scale-out",
+        uptime=int(time.monotonic() - runtime.started_at),
+        mode="embedded" if runtime.config.embedded else "scale-out",
     )
     return JSONResponse(body.model_dump(), status_code=503 if status == "unhealthy" else 200)
 
@@ -99,17 +100,16 @@ async def live() -> JSONResponse:
 
 
 @router.get("/health/ready", response_model=Probe, responses={503: {"model": Probe}})
-async def ready(request: Request) -> JSONResponse:
+async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Ready for traffic: started up, the database (and Redis, the LLM key when configured)
     usable; 503 with the failing checks otherwise."""
-    state = request.app.state
-    checks = {"startup": "ok" if state.ready else "starting"}
-    checks["database"] = "ok" if await check_database(request) == "connected" else "failed"
-    if state.redis is not None:
-        checks["redis"] = "ok" if await check_redis(request) == "connected" else "failed"
-    for name, check in state.ready_checks.items():
+    checks = {"startup": "ok" if runtime.ready else "starting"}
+    checks["database"] = "ok" if await check_database(runtime) == "connected" else "failed"
+    if runtime.redis is not None:
+        checks["redis"] = "ok" if await check_redis(runtime) == "connected" else "failed"
+    for name, check in runtime.ready_checks.items():
         try:
-            verdict = await check(request.app)
+            verdict = await check(runtime)
         except Exception:
             verdict = "failed"
         if verdict is not None:
@@ -118,16 +118,16 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/api/v1/info", response_model=Envelope[Info], tags=["info"])
-async def info(request: Request) -> Any:
+async def info(runtime: RuntimeDep) -> Any:
     """API version, enabled features and environment."""
-    cache = request.app.state.cache
+    cache = runtime.cache
     hit = await cache.get("info")
     if hit is None:
-        config = request.app.state.config
+        config = runtime.config
         hit = Info(
             api_version=API_VERSION,
             version=__version__,
-            features_enabled=sorted(request.app.state.features),
+            features_enabled=sorted(runtime.features),
             environment=config.environment.value,
             mode="embedded" if config.embedded else "scale-out",
         ).model_dump()

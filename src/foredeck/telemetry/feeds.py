@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from foredeck.jobs.context import event_payload
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.sse import DEADLINE, deadline_in
 from foredeck.kit.tasks import stop_tasks
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, JobEvent
@@ -31,10 +32,10 @@ BATCH = 1000
 
 
 async def read_events(
-    state: Any, job_id: str, after: int
+    runtime: Runtime, job_id: str, after: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Events after an id, in order, and the job's status (None if it does not exist)."""
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         # Status first: each read may see a newer commit, and a job's final event commits with
         # its final status, so events read after a terminal status include the last one.
         status = (await session.execute(select(Job.status).where(Job.id == job_id))).scalar()
@@ -52,8 +53,8 @@ class JobFeed:
     """Reads a job's new events once for all its watchers and keeps the recent ones in memory,
     so a burst of watchers catches up without a query each."""
 
-    def __init__(self, state: Any, job_id: str) -> None:
-        self.state = state
+    def __init__(self, runtime: Runtime, job_id: str) -> None:
+        self.runtime = runtime
         self.job_id = job_id
         self.clients: set[asyncio.Queue[dict[str, Any]]] = set()
         self.last = 0
@@ -73,7 +74,7 @@ class JobFeed:
         ]
 
     async def _listen(self) -> None:
-        pubsub = getattr(self.state, "pubsub", None)
+        pubsub = self.runtime.pubsub
         if pubsub is None:
             return
         async for _msg in pubsub.subscribe([f"job:{self.job_id}"]):
@@ -93,7 +94,7 @@ class JobFeed:
                     await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
-                events, status = await read_events(self.state, self.job_id, self.last)
+                events, status = await read_events(self.runtime, self.job_id, self.last)
             except Exception:
                 await asyncio.sleep(POLL_SECONDS)
                 continue
@@ -123,8 +124,8 @@ class JobFeed:
 class JobFeeds:
     """The feeds of this process, made on first watcher and dropped with the last."""
 
-    def __init__(self, state: Any) -> None:
-        self.state = state
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.feeds: dict[str, JobFeed] = {}
 
     async def watch(
@@ -135,7 +136,7 @@ class JobFeeds:
         feed = self.feeds.get(job_id)
         if feed is None or feed.ended:
             # Registered before any await, so simultaneous watchers share one feed.
-            feed = JobFeed(self.state, job_id)
+            feed = JobFeed(self.runtime, job_id)
             self.feeds[job_id] = feed
             feed.start()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -147,7 +148,7 @@ class JobFeeds:
             if after < feed.floor:
                 # Older than the feed remembers: read the gap from the database first.
                 while last < feed.floor:
-                    events, _status = await read_events(self.state, job_id, last)
+                    events, _status = await read_events(self.runtime, job_id, last)
                     events = [e for e in events if e["id"] <= feed.floor]
                     for ev in events:
                         last = ev["id"]

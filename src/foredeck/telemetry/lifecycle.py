@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.sse import TopicBatcher
 from foredeck.telemetry.feeds import JobFeeds
 from foredeck.telemetry.metrics import Metrics
+from foredeck.telemetry.parts import JOB_FEEDS, METRICS, TELEMETRY, TELEMETRY_BATCHER
 from foredeck.telemetry.publisher import TelemetryPublisher
+from foredeck.workers.parts import JOB_OBSERVER
 
 STREAM_TOPICS = ("telemetry", "workers", "jobs")
 
 
-async def startup(app: FastAPI) -> None:
-    state = app.state
-    if getattr(state, "metrics", None) is None:
-        state.metrics = Metrics()
-    state.job_feeds = JobFeeds(state)
-    state.telemetry_batcher = TopicBatcher(state.pubsub, STREAM_TOPICS)
-    state.telemetry = TelemetryPublisher(state)
+async def startup(runtime: Runtime) -> None:
+    metrics = runtime.get(METRICS)
+    if metrics is None:
+        metrics = runtime[METRICS] = Metrics()
+    runtime[JOB_OBSERVER] = metrics.observe
+    runtime[JOB_FEEDS] = JobFeeds(runtime)
+    batcher = runtime[TELEMETRY_BATCHER] = TopicBatcher(runtime.pubsub, STREAM_TOPICS)
+    runtime[TELEMETRY] = TelemetryPublisher(runtime)
     # A `foredeck worker` serves no SSE clients: batching every job event for none of them
     # was a tenth of its event loop.
-    if not getattr(state, "worker_process", False):
-        state.telemetry_batcher.start()
-        await state.telemetry.start()
-    state.features.update({"telemetry", "sse", "metrics"})
+    if not runtime.worker_process:
+        batcher.start()
+        await runtime[TELEMETRY].start()
+    runtime.features.update({"telemetry", "sse", "metrics"})
 
 
-async def shutdown(app: FastAPI) -> None:
-    state = app.state
-    await state.telemetry.stop()
-    await state.telemetry_batcher.stop()
-    await state.job_feeds.close()
+async def shutdown(runtime: Runtime) -> None:
+    await runtime[TELEMETRY].stop()
+    await runtime[TELEMETRY_BATCHER].stop()
+    await runtime[JOB_FEEDS].close()

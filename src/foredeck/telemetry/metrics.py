@@ -21,8 +21,11 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from foredeck.index.parts import INDEX_MANAGER
+from foredeck.kit.runtime import Runtime
 from foredeck.models.index import IndexState
 from foredeck.models.jobs import ACTIVE_STATUSES
+from foredeck.telemetry.parts import TELEMETRY
 
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -101,9 +104,9 @@ class Metrics:
     def rate_limited(self) -> None:
         self.rate_limited_requests.inc()
 
-    async def render(self, state: Any) -> bytes:
-        snap = await state.telemetry.current()
-        self._gauges = [*_job_gauges(snap), *await _index_gauges(state)]
+    async def render(self, runtime: Runtime) -> bytes:
+        snap = await runtime[TELEMETRY].current()
+        self._gauges = [*_job_gauges(snap), *await _index_gauges(runtime)]
         return generate_latest(self.registry)
 
 
@@ -130,15 +133,15 @@ def _job_gauges(snap: dict[str, Any]) -> list[GaugeMetricFamily]:
     return [jobs, depth, failed, workers, pending]
 
 
-async def _index_gauges(state: Any) -> list[GaugeMetricFamily]:
-    manager = getattr(state, "index_manager", None)
+async def _index_gauges(runtime: Runtime) -> list[GaugeMetricFamily]:
+    manager = runtime.get(INDEX_MANAGER)
     if manager is None:
         return []
     from foredeck.index.manager import NAME
 
     vectors = GaugeMetricFamily("foredeck_index_vectors", "Vectors in the live index")
     vectors.add_metric([], float(manager.vindex.count))
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         # A plain read: the row is created by the index's own start-up, never by a scrape.
         row = await session.get(IndexState, NAME)
         last = row.last_rebuild_at if row is not None else None

@@ -13,7 +13,9 @@ from typing import Any
 
 from foredeck.db import transaction
 from foredeck.jobs import locks
+from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.background import logged_failure
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
@@ -24,9 +26,9 @@ LEADER_LOCK = "foredeck:telemetry"
 
 
 class TelemetryPublisher:
-    def __init__(self, state: Any) -> None:
-        self.state = state
-        self.settings = state.job_settings
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime[JOB_SETTINGS]
         self.source = f"{socket.gethostname()}:{os.getpid()}"
         self.latest: dict[str, Any] | None = None
         self.latest_at = 0.0
@@ -50,14 +52,14 @@ class TelemetryPublisher:
 
     async def _lead(self) -> bool:
         self.is_leader = await locks.try_lead(
-            self.state, LEADER_LOCK, self.source, self.interval * 3
+            self.runtime, LEADER_LOCK, self.source, self.interval * 3
         )
         return self.is_leader
 
     async def snapshot(self) -> dict[str, Any]:
         """A fresh snapshot (also kept as the latest)."""
         async with self._lock:
-            async with self.state.sessionmaker() as session:
+            async with self.runtime.sessionmaker() as session:
                 snap = await telemetry_service.collect(
                     session, self.settings.worker_heartbeat_seconds
                 )
@@ -76,9 +78,9 @@ class TelemetryPublisher:
         if record is None:
             record = await self._lead()
         if record:
-            async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
+            async with write_guard(self.runtime), transaction(self.runtime.sessionmaker) as session:
                 await telemetry_service.record(session, self.source, snap)
-            pubsub = getattr(self.state, "pubsub", None)
+            pubsub = self.runtime.pubsub
             if pubsub is not None:
                 await pubsub.publish("telemetry", snap)
         return snap
@@ -89,4 +91,4 @@ class TelemetryPublisher:
         with contextlib.suppress(Exception):
             if self.is_leader:
                 await self.tick(record=True)
-                await locks.step_down(self.state, LEADER_LOCK, self.source)
+                await locks.step_down(self.runtime, LEADER_LOCK, self.source)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -35,14 +36,16 @@ async def retention_hours(session: AsyncSession, *, default: float) -> float:
     return float(section.telemetry_hours)
 
 
-async def prune(state: Any) -> int:
+async def prune(runtime: Runtime) -> int:
     """Delete the samples older than the retention window; how many went."""
-    async with state.sessionmaker() as session:
-        hours = await retention_hours(session, default=state.job_settings.telemetry_retention_hours)
+    async with runtime.sessionmaker() as session:
+        hours = await retention_hours(
+            session, default=runtime[JOB_SETTINGS].telemetry_retention_hours
+        )
     cutoff = utcnow() - timedelta(hours=hours)
     total = 0
     while True:
-        async with write_guard(state), transaction(state.sessionmaker) as session:
+        async with write_guard(runtime), transaction(runtime.sessionmaker) as session:
             oldest = (
                 select(TelemetrySample.id)
                 .where(TelemetrySample.created_at < cutoff)

@@ -11,7 +11,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from foredeck.auth.deps import Viewer
 from foredeck.errors import NotFound, ValidationFailed
+from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.envelope import Envelope, ok
+from foredeck.kit.runtime import RuntimeDep
 from foredeck.kit.sse import (
     SSE_RESPONSES,
     int_event_id,
@@ -24,32 +26,33 @@ from foredeck.models.jobs import Job
 from foredeck.telemetry import retention
 from foredeck.telemetry import service as telemetry_service
 from foredeck.telemetry.feeds import RECONNECT
+from foredeck.telemetry.parts import JOB_FEEDS, METRICS, TELEMETRY, TELEMETRY_BATCHER
 
 router = APIRouter(tags=["telemetry"])
 STREAM_TOPICS = ("telemetry", "workers", "jobs")
 
 
 @router.get("/api/v1/telemetry/snapshot", response_model=Envelope[dict[str, Any]])
-async def snapshot(request: Request, _: Viewer) -> Any:
+async def snapshot(runtime: RuntimeDep, _: Viewer) -> Any:
     """Queue depth per queue, worker states, running job progress; never older than the interval."""
-    publisher = request.app.state.telemetry
+    publisher = runtime[TELEMETRY]
     snap = await publisher.current()
     return ok(snap, meta={"interval_seconds": publisher.interval})
 
 
 @router.get("/api/v1/telemetry/history", response_model=Envelope[dict[str, Any]])
 async def history(
-    request: Request,
+    runtime: RuntimeDep,
     _: Viewer,
     window: Annotated[str | None, Query(description="e.g. 3600, 15m, 6h, 1d")] = None,
     step: Annotated[str | None, Query(description="e.g. 5, 30s, 1m")] = None,
 ) -> Any:
     """Time series of queue depth, running jobs and worker states for charts."""
     seconds = telemetry_service.parse_duration(window, "window", 3600)
-    async with request.app.state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         # Older samples are gone: the operator's retention setting, else the server default.
         hours = await retention.retention_hours(
-            session, default=request.app.state.job_settings.telemetry_retention_hours
+            session, default=runtime[JOB_SETTINGS].telemetry_retention_hours
         )
         if seconds > hours * 3600:
             raise ValidationFailed.field("window", f"window may be at most {int(hours * 3600)} s")
@@ -61,6 +64,7 @@ async def history(
 @router.get("/api/v1/telemetry/stream", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def stream(
     request: Request,
+    runtime: RuntimeDep,
     _: Viewer,
     topics: Annotated[
         str | None, Query(description="Comma-separated: telemetry,workers,jobs")
@@ -71,15 +75,14 @@ async def stream(
     unknown = chosen - set(STREAM_TOPICS)
     if unknown or not chosen:
         raise ValidationFailed.field("topics", f"Topics are {', '.join(STREAM_TOPICS)}")
-    state = request.app.state
-    batcher = state.telemetry_batcher
-    settings = state.job_settings
+    batcher = runtime[TELEMETRY_BATCHER]
+    settings = runtime[JOB_SETTINGS]
     resume = last_event_id(request)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         if resume is None and "telemetry" in chosen:
             # A new client sees the current state at once, not after the next tick.
-            yield sse_event(await state.telemetry.current(), event="snapshot")
+            yield sse_event(await runtime[TELEMETRY].current(), event="snapshot")
         async for ev in batcher.stream(chosen, resume, seconds=settings.sse_max_seconds):
             yield ev
 
@@ -92,17 +95,16 @@ async def stream(
     tags=["jobs"],
     responses=SSE_RESPONSES,
 )
-async def job_events(request: Request, job_id: str, _: Viewer) -> Any:
+async def job_events(request: Request, runtime: RuntimeDep, job_id: str, _: Viewer) -> Any:
     """A job's events over SSE, in order, resuming after Last-Event-ID; ends when the job ends."""
-    state = request.app.state
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         if (await session.execute(select(Job.id).where(Job.id == job_id))).scalar() is None:
             raise NotFound(f"No job {job_id}")
     after = int_event_id(request)
-    settings = state.job_settings
+    settings = runtime[JOB_SETTINGS]
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        async for ev in state.job_feeds.watch(job_id, after, seconds=settings.sse_max_seconds):
+        async for ev in runtime[JOB_FEEDS].watch(job_id, after, seconds=settings.sse_max_seconds):
             if ev is RECONNECT:
                 yield reconnect_event()
                 return
@@ -118,7 +120,7 @@ async def job_events(request: Request, job_id: str, _: Viewer) -> Any:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics(request: Request) -> Response:
+async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus metrics: jobs by status, queue depth, worker states, job durations."""
-    body = await request.app.state.metrics.render(request.app.state)
+    body = await runtime[METRICS].render(runtime)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -18,6 +20,8 @@ from celery import Celery
 from sqlalchemy import or_, select, update
 
 from foredeck.jobs import dispatch
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import Runtime
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job
@@ -139,13 +143,20 @@ def send(jobs: list[dispatch.Wake], client: Celery) -> None:
             )
 
 
+def _broker(runtime: Runtime) -> str:
+    url = runtime.config.redis_url
+    if url is None:
+        raise RuntimeError("scale-out needs FOREDECK_REDIS_URL")
+    return url
+
+
 class CeleryDispatcher:
     """In `foredeck serve` (scale-out): hands committed jobs to Celery."""
 
-    def __init__(self, state: Any) -> None:
-        self.state = state
-        self.client = client_for(state.config.redis_url)
-        self._engine = state.engine.sync_engine
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.client = client_for(_broker(runtime))
+        self._engine = runtime.engine.sync_engine
         self._queued: list[dispatch.Wake] = []
         self._sender: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -156,7 +167,7 @@ class CeleryDispatcher:
 
     async def _control_loop(self) -> None:
         """On resume or undrain, resend what paused workers skipped instead of waiting a sweep."""
-        pubsub = getattr(self.state, "pubsub", None)
+        pubsub = self.runtime.pubsub
         if pubsub is None:
             return
         while True:
@@ -195,9 +206,9 @@ class CeleryDispatcher:
     async def resend_due(self, *, everything: bool = False) -> int:
         """Send again queued jobs that are due but were not picked up (lost message, pause)."""
         now = utcnow()
-        wait = 0 if everything else self.state.job_settings.dispatch_resend_seconds
+        wait = 0 if everything else self.runtime[JOB_SETTINGS].dispatch_resend_seconds
         cutoff = now - timedelta(seconds=wait)
-        async with self.state.sessionmaker() as session:
+        async with self.runtime.sessionmaker() as session:
             rows = (
                 await session.execute(
                     select(Job.id, Job.queue)
@@ -229,9 +240,9 @@ class CeleryDispatcher:
                 task.cancel()
 
 
-async def celery_health(app: Any) -> str:
+async def celery_health(runtime: Runtime) -> str:
     """connected when a worker answers a ping, no_workers when only the broker answers."""
-    client = client_for(app.state.config.redis_url)
+    client = client_for(_broker(runtime))
 
     def ping() -> str:
         try:
@@ -244,12 +255,24 @@ async def celery_health(app: Any) -> str:
 
 
 class WorkerRuntime:
-    """The foredeck app inside a Celery worker: its lifespan on a private event loop thread."""
+    """foredeck inside a Celery worker: its runtime, started on a private event loop thread.
+
+    `running` starts and stops every domain on the runtime (the app's `running`, handed in
+    by the CLI: the engine does not import the app that composes it).
+    """
 
     current: WorkerRuntime | None = None
 
-    def __init__(self, app: Any, worker_id: str, queues: list[str], concurrency: int) -> None:
-        self.app = app
+    def __init__(
+        self,
+        runtime: Runtime,
+        running: Callable[[Runtime], AbstractAsyncContextManager[Any]],
+        worker_id: str,
+        queues: list[str],
+        concurrency: int,
+    ) -> None:
+        self.runtime = runtime
+        self._running = running
         self.worker_id = worker_id
         self.queues = queues
         self.concurrency = concurrency
@@ -269,14 +292,14 @@ class WorkerRuntime:
         from foredeck.workers.runner import JobRunner
 
         self._thread.start()
-        self.app.state.worker_process = True
-        self._lifespan = self.app.router.lifespan_context(self.app)
+        runtime = self.runtime
+        runtime.worker_process = True
+        self._lifespan = self._running(runtime)
         self._call(self._lifespan.__aenter__())
-        state = self.app.state
-        self.runner = JobRunner(state, self.worker_id)
+        self.runner = JobRunner(runtime, self.worker_id)
         self.pool = MessagePool(self.runner, self.concurrency)
         self.record = WorkerRecord(
-            state,
+            runtime,
             worker_id=self.worker_id,
             role="celery",
             concurrency=self.concurrency,
@@ -287,14 +310,14 @@ class WorkerRuntime:
         self._beat = asyncio.run_coroutine_threadsafe(self._heartbeat_loop(), self.loop)
         self._listen = asyncio.run_coroutine_threadsafe(self._control_loop(), self.loop)
         # Retries and interrupted jobs go back to Celery from here once their row commits.
-        dispatch.register_waker(state.engine.sync_engine, self._wake)
+        dispatch.register_waker(runtime.engine.sync_engine, self._wake)
         WorkerRuntime.current = self
 
     def _wake(self, jobs: list[dispatch.Wake]) -> None:
-        self.loop.run_in_executor(None, send, jobs, client_for(self.app.state.config.redis_url))
+        self.loop.run_in_executor(None, send, jobs, client_for(_broker(self.runtime)))
 
     async def _control_loop(self) -> None:
-        pubsub = getattr(self.app.state, "pubsub", None)
+        pubsub = self.runtime.pubsub
         if pubsub is None:
             return
         while True:
@@ -314,7 +337,7 @@ class WorkerRuntime:
     async def _recover_own(self) -> None:
         from foredeck.db import transaction
 
-        async with transaction(self.app.state.sessionmaker) as session:
+        async with transaction(self.runtime.sessionmaker) as session:
             await self.runner.recover(session, only_worker=self.worker_id)
 
     def run(self, job_ids: list[str]) -> list[str]:
@@ -341,7 +364,7 @@ class WorkerRuntime:
         self.pool.add(job_ids, ack)
 
     async def _heartbeat_loop(self) -> None:
-        interval = self.app.state.job_settings.worker_heartbeat_seconds
+        interval = self.runtime[JOB_SETTINGS].worker_heartbeat_seconds
         while True:
             try:
                 await self.record.beat(self.runner, list(self.runner.contexts))

@@ -14,38 +14,35 @@ import contextlib
 import os
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.db import transaction
 from foredeck.jobs import dispatch
 from foredeck.jobs.controls import DRAIN, PAUSE_ALL, active_controls
 from foredeck.jobs.registry import HANDLERS
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.tasks import stop_tasks
 from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
 from foredeck.models.jobs import Job, Worker
 from foredeck.workers.identity import default_worker_id, release_worker_id, take_worker_id
+from foredeck.workers.parts import WORKER_SLOTS
 from foredeck.workers.runner import ClaimAsk, Claimed, ClaimPlan, JobRunner
 
 log = get_logger(__name__)
-# The operator's per-queue slots, or None while none are set (`concurrency` slots shared by
-# all queues). The settings domain hands one in at start-up as `state.worker_slots`, so the
-# engine reads its settings without importing them.
-SlotReader = Callable[[AsyncSession], Awaitable[dict[str, int] | None]]
 
 
 class WorkerRecord:
     """This process's row in `workers`: registration, heartbeats and the stop mark."""
 
     def __init__(
-        self, state: Any, *, worker_id: str, role: str, concurrency: int, queues: list[str]
+        self, runtime: Runtime, *, worker_id: str, role: str, concurrency: int, queues: list[str]
     ) -> None:
-        self.state = state
+        self.runtime = runtime
         self.worker_id = worker_id
         self.role = role
         self.concurrency = concurrency
@@ -55,7 +52,7 @@ class WorkerRecord:
 
     async def register(self) -> None:
         now = utcnow()
-        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.runtime), transaction(self.runtime.sessionmaker) as session:
             worker = await session.get(Worker, self.worker_id)
             if worker is None:
                 worker = Worker(id=self.worker_id, paused=False, processed=0, failed=0)
@@ -78,7 +75,7 @@ class WorkerRecord:
         """Write liveness and counters; learn the operator's pause wish."""
         processed, failed = runner.processed, runner.failed
         runner.processed = runner.failed = 0
-        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.runtime), transaction(self.runtime.sessionmaker) as session:
             controls = await active_controls(session)
             worker = await session.get(Worker, self.worker_id)
             if worker is None:
@@ -99,7 +96,7 @@ class WorkerRecord:
             worker.payload = dict(self.payload)
 
     async def stop(self) -> None:
-        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.runtime), transaction(self.runtime.sessionmaker) as session:
             worker = await session.get(Worker, self.worker_id)
             if worker is not None:
                 worker.status = "stopped"
@@ -111,16 +108,16 @@ class WorkerRecord:
 class EmbeddedExecutor:
     """Claims due jobs in batches up to its free slots and runs each in its own task."""
 
-    def __init__(self, state: Any, *, concurrency: int, worker_id: str | None = None) -> None:
-        self.state = state
-        self.settings = state.job_settings
+    def __init__(self, runtime: Runtime, *, concurrency: int, worker_id: str | None = None) -> None:
+        self.runtime = runtime
+        self.settings = runtime[JOB_SETTINGS]
         self.concurrency = max(1, concurrency)
         # An id the caller or operator chose is kept as given; the default may get a suffix.
         self._chosen_id = worker_id or self.settings.worker_name
         self.worker_id = self._chosen_id or default_worker_id("embedded")
-        self.runner = JobRunner(state, self.worker_id)
+        self.runner = JobRunner(runtime, self.worker_id)
         self.record = WorkerRecord(
-            state,
+            runtime,
             worker_id=self.worker_id,
             role="embedded",
             concurrency=self.concurrency,
@@ -145,7 +142,7 @@ class EmbeddedExecutor:
         self._slots_lock = asyncio.Lock()
         self._stopping = False
         self._tasks: list[asyncio.Task[Any]] = []
-        self._engine = state.engine.sync_engine
+        self._engine = runtime.engine.sync_engine
 
     @property
     def is_running(self) -> bool:
@@ -178,8 +175,8 @@ class EmbeddedExecutor:
 
     async def _load_slots(self) -> None:
         per_queue: dict[str, int] | None = None
-        read_slots: SlotReader | None = getattr(self.state, "worker_slots", None)
-        async with self.state.sessionmaker() as session:
+        read_slots = self.runtime.get(WORKER_SLOTS)
+        async with self.runtime.sessionmaker() as session:
             if read_slots is not None:
                 per_queue = await read_slots(session)
             if per_queue is not None:
@@ -201,14 +198,14 @@ class EmbeddedExecutor:
 
     async def start(self) -> None:
         if not self._chosen_id:
-            async with self.state.sessionmaker() as session:
+            async with self.runtime.sessionmaker() as session:
                 self._use_id(await take_worker_id(session, self.worker_id))
         try:
             await self.load_slots()
         except Exception:
             log.exception("worker_slots_unreadable", worker=self.worker_id)
         await self.record.register()
-        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.runtime), transaction(self.runtime.sessionmaker) as session:
             # Jobs this worker id held before a crash cannot still be running: take them back now.
             recovered = await self.runner.recover(session, only_worker=self.worker_id)
         if recovered:
@@ -332,7 +329,7 @@ class EmbeddedExecutor:
 
     async def _control_loop(self) -> None:
         """Controls are published after they commit; apply them at once."""
-        pubsub = getattr(self.state, "pubsub", None)
+        pubsub = self.runtime.pubsub
         if pubsub is None:
             return
         while not self._stopping:
@@ -370,6 +367,6 @@ class EmbeddedExecutor:
         log.info("executor_stopped", worker=self.worker_id)
 
 
-async def load_worker(state: Any, worker_id: str) -> Worker | None:
-    async with state.sessionmaker() as session:
+async def load_worker(runtime: Runtime, worker_id: str) -> Worker | None:
+    async with runtime.sessionmaker() as session:
         return (await session.execute(select(Worker).where(Worker.id == worker_id))).scalar()

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING
 
 from foredeck.db import transaction
 from foredeck.jobs import controls as job_controls
@@ -21,17 +21,23 @@ from foredeck.kit.writes import write_guard
 from foredeck.logging import get_logger
 from foredeck.workers.runner import JobRunner
 
+if TYPE_CHECKING:
+    pass
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import Runtime
+from foredeck.workers.parts import DISPATCHER
+
 log = get_logger(__name__)
 LEADER_LOCK = "foredeck:maintenance"
 
 
 class Maintenance:
-    def __init__(self, state: Any, *, enabled: bool = True) -> None:
-        self.state = state
-        self.settings = state.job_settings
+    def __init__(self, runtime: Runtime, *, enabled: bool = True) -> None:
+        self.runtime = runtime
+        self.settings = runtime[JOB_SETTINGS]
         self.enabled = enabled
         self.holder = f"{socket.gethostname()}:{os.getpid()}:maintenance"
-        self.runner = JobRunner(state, worker_id=self.holder)
+        self.runner = JobRunner(runtime, worker_id=self.holder)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.is_leader = False
@@ -52,21 +58,21 @@ class Maintenance:
 
     async def tick(self) -> None:
         """One round of upkeep."""
-        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.runtime), transaction(self.runtime.sessionmaker) as session:
             await self.runner.recover(session)
-        async with write_guard(self.state), transaction(self.state.sessionmaker) as session:
+        async with write_guard(self.runtime), transaction(self.runtime.sessionmaker) as session:
             if await job_controls.finish_drain_if_empty(session):
                 log.info("drain_finished")
         # Telemetry samples and finished jobs are pruned by their own domains' sweeps
         # (retention.telemetry_hours, retention.job_days).
         if await self._lead():
-            dispatcher = getattr(self.state, "celery_dispatcher", None)
+            dispatcher = self.runtime.get(DISPATCHER)
             if dispatcher is not None:
                 await dispatcher.resend_due()
 
     async def _lead(self) -> bool:
         self.is_leader = await locks.try_lead(
-            self.state, LEADER_LOCK, self.holder, self.interval * 3
+            self.runtime, LEADER_LOCK, self.holder, self.interval * 3
         )
         return self.is_leader
 
@@ -79,4 +85,4 @@ class Maintenance:
             await asyncio.wait({self._task}, timeout=self.interval + 5)
         if self.is_leader:
             with contextlib.suppress(Exception):
-                await locks.step_down(self.state, LEADER_LOCK, self.holder)
+                await locks.step_down(self.runtime, LEADER_LOCK, self.holder)

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Request
 from foredeck.auth.deps import Operator, Viewer
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs.dispatch import publish_after_commit
+from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.envelope import Envelope, ok
+from foredeck.kit.runtime import get_runtime
 from foredeck.workers import service as workers_service
 from foredeck.workers.schemas import ControlsRead, WorkerRead, worker_read
 
@@ -19,7 +21,7 @@ QueueName = Annotated[str, Path(pattern=job_controls.QUEUE_NAME_PATTERN)]
 
 
 def _beat(request: Request) -> float:
-    return float(request.app.state.job_settings.worker_heartbeat_seconds)
+    return float(get_runtime(request)[JOB_SETTINGS].worker_heartbeat_seconds)
 
 
 def _after_change(session: Any, what: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ from foredeck.jobs import dispatch
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.errors import JobCancelled, JobInterrupted, JobLost, JobTimeLimit
 from foredeck.jobs.registry import get_spec
+from foredeck.jobs.settings import JOB_SETTINGS
+from foredeck.kit.runtime import Runtime
 from foredeck.kit.writes import run_write
 from foredeck.logging import get_logger
 from foredeck.models.base import utcnow
@@ -34,6 +36,7 @@ from foredeck.workers.outcomes import (
     recover,
     traceback_summary,
 )
+from foredeck.workers.parts import JOB_OBSERVER
 
 log = get_logger(__name__)
 
@@ -64,12 +67,12 @@ class Refill(Protocol):
 
 
 class JobRunner:
-    """Runs jobs for one worker id against an app's state (sessionmaker, settings, pubsub)."""
+    """Runs jobs for one worker id against an app's runtime (sessionmaker, settings, pubsub)."""
 
-    def __init__(self, state: Any, worker_id: str) -> None:
-        self.state = state
+    def __init__(self, runtime: Runtime, worker_id: str) -> None:
+        self.runtime = runtime
         self.worker_id = worker_id
-        self.settings = state.job_settings
+        self.settings = runtime[JOB_SETTINGS]
         self.contexts: dict[str, JobContext] = {}
         self.processed = 0
         self.failed = 0
@@ -78,7 +81,7 @@ class JobRunner:
         # PostgreSQL takes the next batch of outcomes while one commits: with one at a time,
         # jobs waited on the round trips of a transaction in flight while the CPU sat idle.
         # SQLite's single writer would only queue the second one behind the first.
-        config = getattr(state, "config", None)
+        config = runtime.config
         self.max_finishers = 1 if config is None or config.is_sqlite else 2
         # Set by a pool that wants the slots of finishing jobs refilled in the same transaction.
         self.refill: Refill | None = None
@@ -95,7 +98,7 @@ class JobRunner:
             ctx.stopping = True
 
     def _publish(self, payloads: list[dict[str, Any]]) -> None:
-        pubsub = getattr(self.state, "pubsub", None)
+        pubsub = self.runtime.pubsub
         if pubsub is None:
             return
         for payload in payloads:
@@ -114,7 +117,7 @@ class JobRunner:
         if job_id is not None:
             job_ids = [*(job_ids or []), job_id]
         result = await run_write(
-            self.state,
+            self.runtime,
             partial(
                 claim_jobs,
                 worker_id=self.worker_id,
@@ -136,7 +139,7 @@ class JobRunner:
         if spec is not None and spec.params is not None:
             params = spec.params.model_validate(c.params)
         return JobContext(
-            state=self.state,
+            runtime=self.runtime,
             job_id=c.job_id,
             kind=c.kind,
             queue=c.queue,
@@ -325,9 +328,9 @@ class JobRunner:
         if written == "lost":
             log.warning("job_attempt_lost", job_id=c.job_id, fence=c.fence)
             return "lost"
-        metrics = getattr(self.state, "metrics", None)
-        if metrics is not None:
-            metrics.observe(c.kind, run_values["status"], duration / 1000)
+        observe = self.runtime.get(JOB_OBSERVER)
+        if observe is not None:
+            observe(c.kind, run_values["status"], duration / 1000)
         if status == "failed":
             self.failed += 1
         elif status in ("succeeded", "cancelled"):
@@ -352,7 +355,7 @@ class JobRunner:
             plan = self.refill.refill_plan([f.claimed for f in finishes]) if self.refill else []
             try:
                 finished, refills = await run_write(
-                    self.state, partial(self._finish_and_refill, finishes, plan)
+                    self.runtime, partial(self._finish_and_refill, finishes, plan)
                 )
             except Exception as exc:
                 if self.refill is not None:
@@ -363,7 +366,7 @@ class JobRunner:
                         fut.set_exception(exc)
                 continue
             if finished.wakes:
-                dispatch.notify(self.state.engine.sync_engine, finished.wakes)
+                dispatch.notify(self.runtime.engine.sync_engine, finished.wakes)
             self._publish(finished.payloads)
             claimed: list[Claimed] = []
             for result in refills:

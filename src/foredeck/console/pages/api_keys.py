@@ -24,6 +24,7 @@ from foredeck.console.web import (
     trigger_headers,
 )
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.models.auth import User
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -111,6 +112,6 @@ async def create_api_key(request: Request, session: SessionDep) -> Response:
 async def revoke_api_key(request: Request, session: SessionDep, key_id: int) -> Response:
     """Revoke a key at once (yours; an admin's may be anyone's)."""
     principal = require(request, Role.viewer)
-    key = await auth_admin.revoke_api_key(session, request.app, principal, key_id)
+    key = await auth_admin.revoke_api_key(session, get_runtime(request).cache, principal, key_id)
     message = f"API key {key.name} ({key.prefix}) revoked"
     return done(request, message, back="/ui/api-keys", **CHANGED)

@@ -15,6 +15,7 @@ from foredeck.console import session as console_session
 from foredeck.console.web import PUBLIC, ConsoleRoute, base_context, render, require, safe_next
 from foredeck.db import transaction
 from foredeck.errors import Unauthorized, ValidationFailed
+from foredeck.kit.runtime import get_runtime
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -31,7 +32,7 @@ def _login_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    secret = request.app.state.config.resolved_secret_key
+    secret = get_runtime(request).config.resolved_secret_key
     cookie, token = console_session.new_login_token(secret)
     context = base_context(request, "login")
     context.update(next_url=next_url, username=username, error=error, login_token=token)
@@ -61,7 +62,7 @@ async def login(request: Request) -> Response:
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     next_url = safe_next(str(form.get("next") or ""))
-    config = request.app.state.config
+    config = get_runtime(request).config
     if not console_session.check_login_token(
         config.resolved_secret_key,
         request.cookies.get(console_session.LOGIN_COOKIE),
@@ -83,7 +84,7 @@ async def login(request: Request) -> Response:
             status=422,
         )
     try:
-        async with transaction(request.app.state.sessionmaker) as db:
+        async with transaction(get_runtime(request).sessionmaker) as db:
             user = await auth_service.authenticate(db, username=username, password=password)
             user_id, stamp = user.id, auth_service.credentials_stamp(user)
     except Unauthorized as exc:
@@ -97,7 +98,7 @@ async def login(request: Request) -> Response:
 
 
 def _start_session(request: Request, response: Response, user_id: int, stamp: str | None) -> None:
-    config = request.app.state.config
+    config = get_runtime(request).config
     value, _ = console_session.new_session(config.resolved_secret_key, user_id, stamp)
     response.set_cookie(
         console_session.COOKIE,
@@ -145,7 +146,7 @@ async def account_password(request: Request) -> Response:
     if errors:
         return _account_page(request, errors=errors, status=422)
     try:
-        async with transaction(request.app.state.sessionmaker) as db:
+        async with transaction(get_runtime(request).sessionmaker) as db:
             user = await auth_service.get_user(db, principal.user_id)
             await auth_service.change_own_password(
                 db, user, current_password=body.current_password, new_password=body.new_password
@@ -154,7 +155,7 @@ async def account_password(request: Request) -> Response:
     except ValidationFailed as exc:
         field = exc.details[0]["field"] if exc.details else "current_password"
         return _account_page(request, errors={field: exc.message}, status=422)
-    await forget_user(request.app, principal.user_id)
+    await forget_user(get_runtime(request).cache, principal.user_id)
     # This browser stays signed in with a fresh session; all others are refused.
     response = RedirectResponse("/ui/account?changed=1", status_code=303)
     _start_session(request, response, principal.user_id, stamp)
@@ -165,10 +166,10 @@ async def account_password(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """End the console session here and on every replica."""
     session = getattr(request.state, "console_session", None)
-    config = request.app.state.config
+    config = get_runtime(request).config
     if session is not None:
         left = max(1.0, session.issued_at + config.token_ttl_seconds - time.time())
-        await request.app.state.cache.set(console_session.revoked_key(session.sid), 1, left)
+        await get_runtime(request).cache.set(console_session.revoked_key(session.sid), 1, left)
         console_session.forget_local(session.sid)
     response: Response
     if request.headers.get("hx-request") == "true":

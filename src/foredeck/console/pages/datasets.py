@@ -28,6 +28,7 @@ from foredeck.generator import datasets as generator_datasets
 from foredeck.generator import schemas as generator_schemas
 from foredeck.generator import service as generator_service
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.models.jobs import Job
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -110,7 +111,7 @@ async def extract(request: Request, session: SessionDep) -> Response:
     status = 200
     try:
         request_model = schemas.ExtractRequest.model_validate(body)
-        result = await gen.extract_schema(session, request.app.state.config, request_model)
+        result = await gen.extract_schema(session, get_runtime(request).config, request_model)
         state = schema_form.from_document(result.schema_.model_dump(mode="json", by_alias=True))
         schema_form.place_notes(state, [n.model_dump() for n in result.notes])
         issues = [i.model_dump() for i in result.validation.issues]
@@ -179,7 +180,7 @@ async def schema_action(request: Request, session: SessionDep) -> Response:
     if intent == "generate" and report.valid and report.schema_ is not None:
         try:
             job = await gen.create_generate_job(
-                session, request.app.state.config, report.schema_, created_by=principal.user_id
+                session, get_runtime(request).config, report.schema_, created_by=principal.user_id
             )
         except ValidationFailed as exc:
             notes = [
@@ -242,7 +243,7 @@ async def chunk_preview(request: Request, session: SessionDep, job_id: str, inde
     """The first rows of one generated chunk."""
     gen, _datasets, _schemas = _gen()
     preview, _csv = await gen.preview_chunk(
-        session, request.app.state.config, job_id, index, PREVIEW_ROWS
+        session, get_runtime(request).config, job_id, index, PREVIEW_ROWS
     )
     context = base_context(request, "datasets")
     context.update(title=f"Chunk {index}", job_id=job_id, preview=preview)
@@ -260,7 +261,7 @@ async def prepare_download(request: Request, session: SessionDep, job_id: str) -
         raise ValidationFailed.field("format", f"Choose one of {', '.join(FORMATS)}")
     info = await datasets.prepare_download(
         session,
-        request.app.state.config,
+        get_runtime(request).config,
         job_id,
         schemas.OutputFormat(fmt),
         force=False,
@@ -290,7 +291,7 @@ async def import_dataset(request: Request, session: SessionDep, job_id: str) -> 
     except ValidationError as exc:
         raise ValidationFailed("The import is not valid", details=_pydantic_errors(exc)) from exc
     job = await datasets.import_into_records(
-        session, request.app.state.config, job_id, request_model, created_by=principal.user_id
+        session, get_runtime(request).config, job_id, request_model, created_by=principal.user_id
     )
     if is_htmx(request):
         return Response(

@@ -11,6 +11,7 @@ from foredeck.console.pages.operations import page_context, refused, started
 from foredeck.console.web import ConsoleRoute, render, require
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.operations import schemas as operations_schemas
 from foredeck.operations import service as operations_service
 from foredeck.records.schemas import EmbeddingState, MemoryType
@@ -78,7 +79,7 @@ async def start_export(request: Request, session: SessionDep) -> Response:
     try:
         params = ops.parse(schemas.ExportParams, _params(values))
         job = await ops.start_export(
-            session, request.app.state.config, params, created_by=principal.user_id
+            session, get_runtime(request).config, params, created_by=principal.user_id
         )
     except ValidationFailed as exc:
         errors = {str(d.get("field") or "_form"): str(d.get("message")) for d in exc.details}

@@ -14,6 +14,7 @@ from foredeck.console.pages.operations import page_context, refused, started
 from foredeck.console.web import ConsoleRoute, render, require
 from foredeck.errors import AppError, ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.operations import schemas as operations_schemas
 from foredeck.operations import service as operations_service
 from foredeck.operations.imports import preview as operations_preview
@@ -79,7 +80,7 @@ def _field_errors(exc: ValidationFailed) -> dict[str, str]:
 
 
 async def _managed_files(request: Request) -> list[str]:
-    base: Path = operations_sources.imports_dir(request.app.state.config)
+    base: Path = operations_sources.imports_dir(get_runtime(request).config)
 
     def scan() -> list[str]:
         found = []
@@ -105,7 +106,7 @@ async def _context(
         sources=SOURCES,
         formats=FORMATS,
         modes=MODES,
-        max_bytes=request.app.state.config.max_upload_bytes,
+        max_bytes=get_runtime(request).config.max_upload_bytes,
         preview=None,
     )
 
@@ -123,7 +124,7 @@ async def start_import(request: Request, session: SessionDep) -> Response:
     ops = operations_service
     form = await request.form()
     values = _values(form)
-    config = request.app.state.config
+    config = get_runtime(request).config
     sources = operations_sources
     uploaded_path: str | None = None
     try:
@@ -166,7 +167,7 @@ async def preview(request: Request, session: SessionDep) -> Response:
     previewer = operations_preview
     form = await request.form()
     values = _values(form)
-    config = request.app.state.config
+    config = get_runtime(request).config
     errors: dict[str, str] = {}
     result: Any = None
     uploaded_path: str | None = None

@@ -22,17 +22,20 @@ from foredeck.console.web import (
     toast_headers,
 )
 from foredeck.embedding import service as embedding_service
+from foredeck.embedding.parts import EMBED_WAKEUP
 from foredeck.errors import PayloadTooLarge, ValidationFailed
 from foredeck.index import snapshot
+from foredeck.index.parts import INDEX_MANAGER
 from foredeck.jobs import service as jobs_service
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 SNAPSHOT_EXTENSIONS = (".tar",)
 
 
 async def _context(request: Request, session: Any) -> dict[str, Any]:
-    limit = int(getattr(request.app.state.config, "index_snapshot_max_bytes", 4 * 1024**3))
+    limit = int(getattr(get_runtime(request).config, "index_snapshot_max_bytes", 4 * 1024**3))
     last = await data.last_job(session, "index_rebuild")
     active = (
         last
@@ -79,7 +82,7 @@ async def retry_embeddings(request: Request, session: SessionDep) -> Response:
     """Queue every failed record for embedding again: the API's /embedding/retry."""
     require(request, Role.operator)
     requeued = await embedding_service.retry_failed(session)
-    request.app.state.embed_wakeup.set()
+    get_runtime(request)[EMBED_WAKEUP].set()
     noun = "record" if requeued == 1 else "records"
     response = done(
         request,
@@ -94,15 +97,15 @@ async def retry_embeddings(request: Request, session: SessionDep) -> Response:
 async def restore(request: Request, session: SessionDep) -> Response:
     """Restore an uploaded snapshot; the same checks and service as the API."""
     require(request, Role.admin)
-    state = request.app.state
-    limit = int(state.config.index_snapshot_max_bytes)
+    runtime = get_runtime(request)
+    limit = int(runtime.config.index_snapshot_max_bytes)
     form = await request.form(max_part_size=limit)
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
         raise ValidationFailed.field("file", "Choose a snapshot file (.tar) to restore")
     if not upload.filename.lower().endswith(SNAPSHOT_EXTENSIONS):
         raise ValidationFailed.field("file", "A snapshot is a .tar file downloaded from foredeck")
-    tmp_dir = Path(tempfile.mkdtemp(prefix="restore-", dir=state.index_manager.root))
+    tmp_dir = Path(tempfile.mkdtemp(prefix="restore-", dir=runtime[INDEX_MANAGER].root))
     try:
         target = tmp_dir / "upload.tar"
         copied = 0
@@ -118,7 +121,7 @@ async def restore(request: Request, session: SessionDep) -> Response:
                 await asyncio.to_thread(out.write, block)
         finally:
             out.close()
-        manifest = await snapshot.restore(state, target)
+        manifest = await snapshot.restore(runtime, target)
     finally:
         await form.close()
         shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -25,6 +25,7 @@ from foredeck.generator import service as generator_service
 from foredeck.jobs import deletion, registry
 from foredeck.jobs import service as jobs_service
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.models.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -183,7 +184,7 @@ async def jobs_batch(request: Request, session: SessionDep) -> Response:
         raise ValidationFailed.field("ids", "Select at least one job")
     if action == "delete":
         ok, skipped = await deletion.delete_jobs(
-            session, ids, data_dir=request.app.state.config.data_dir
+            session, ids, data_dir=get_runtime(request).config.data_dir
         )
         message = f"Delete: {len(ok)} done"
         if skipped:
@@ -253,7 +254,7 @@ async def job_page(request: Request, session: SessionDep, job_id: str) -> Respon
 async def job_delete(request: Request, session: SessionDep, job_id: str) -> Response:
     """Delete one finished job, then go back to the list (409 while it is active)."""
     require(request, Role.operator)
-    await deletion.delete_job(session, job_id, data_dir=request.app.state.config.data_dir)
+    await deletion.delete_job(session, job_id, data_dir=get_runtime(request).config.data_dir)
     target = f"/ui/jobs?deleted={job_id[:8]}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": target})

@@ -20,6 +20,7 @@ from foredeck.console.web import (
 )
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import service as jobs_service
+from foredeck.kit.runtime import get_runtime
 from foredeck.models.base import utcnow
 from foredeck.operations import service as operations_service
 from foredeck.settings import service as settings_service
@@ -59,7 +60,7 @@ async def row_errors(session: AsyncSession, job_id: str, limit: int = 50) -> lis
 async def settings_banners(request: Request, session: AsyncSession) -> list[dict[str, str]]:
     """Why a Google Sheets operation cannot run right now, with the setting that fixes it."""
     settings = settings_service
-    config = request.app.state.config
+    config = get_runtime(request).config
     banners = []
     credentials = await settings.section_state(session, "credentials", config=config)
     sheets = await settings.section_state(session, "sheets", config=config)

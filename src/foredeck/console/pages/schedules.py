@@ -20,6 +20,7 @@ from foredeck.console.web import (
 )
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.schedules import service
 from foredeck.schedules.schemas import ScheduleCreate
 
@@ -128,7 +129,7 @@ async def create_schedule(request: Request, session: SessionDep) -> Response:
             schedule = await service.create_schedule(
                 session,
                 data=checked,
-                config=request.app.state.config,
+                config=get_runtime(request).config,
                 created_by=principal.user_id,
             )
         except ValidationError as exc:
@@ -193,7 +194,10 @@ async def edit_schedule(request: Request, session: SessionDep, schedule_id: int)
             changes.pop("params")
         try:
             await service.update_schedule(
-                session, schedule_id=schedule_id, changes=changes, config=request.app.state.config
+                session,
+                schedule_id=schedule_id,
+                changes=changes,
+                config=get_runtime(request).config,
             )
         except ValidationFailed as exc:
             errors = _field_errors(exc)
@@ -212,7 +216,7 @@ async def schedule_action(
 ) -> Response:
     """Pause, resume, run now or delete."""
     principal = require(request, Role.operator)
-    config = request.app.state.config
+    config = get_runtime(request).config
     if action in ("pause", "resume"):
         schedule = await service.set_enabled(
             session, schedule_id=schedule_id, enabled=action == "resume", config=config

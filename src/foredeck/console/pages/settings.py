@@ -20,6 +20,7 @@ from foredeck.console.web import (
 )
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.settings import router as settings_router
 from foredeck.settings import service as settings_service
 
@@ -129,7 +130,7 @@ async def _section_card(
     checked: Any = None,
 ) -> dict[str, Any]:
     settings = settings_service
-    config = request.app.state.config
+    config = get_runtime(request).config
     state = await settings.section_state(session, name, config=config)
     fields = describe_fields(settings.section_model(name))
     shown_errors = dict(errors or {})
@@ -176,7 +177,7 @@ async def save_section(request: Request, session: SessionDep, name: str) -> Resp
         # API's validate does without a body.
         stored = await settings.get_section(session, name)
         value, errors = stored.model_dump(mode="json"), {}
-    config = request.app.state.config
+    config = get_runtime(request).config
     checked = None
     status = 200
     headers: dict[str, str] = {}

@@ -25,6 +25,7 @@ from foredeck.console.web import (
 )
 from foredeck.errors import Conflict, ValidationFailed
 from foredeck.kit.deps import SessionDep
+from foredeck.kit.runtime import get_runtime
 from foredeck.models.auth import User
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -128,7 +129,9 @@ async def _failed(
 
 async def _update(request: Request, session: Any, user_id: int, changes: dict[str, Any]) -> Any:
     principal = require(request, Role.admin)
-    return await auth_admin.update_user(session, request.app, principal, user_id, changes)
+    return await auth_admin.update_user(
+        session, get_runtime(request).cache, principal, user_id, changes
+    )
 
 
 @router.post("/ui/users/{user_id}/role")
@@ -149,7 +152,7 @@ async def set_active(request: Request, session: SessionDep, user_id: int, action
     principal = require(request, Role.admin)
     if action == "delete":
         user = await auth_service.get_user(session, user_id)
-        await auth_admin.delete_user(session, request.app, principal, user_id)
+        await auth_admin.delete_user(session, get_runtime(request).cache, principal, user_id)
         return done(request, f"User {user.username} deleted", back="/ui/users", **CHANGED)
     if action == "password":
         return await _reset_password(request, session, user_id)

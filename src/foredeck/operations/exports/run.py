@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from foredeck.kit.runtime import Runtime
 from foredeck.logging import get_logger
 from foredeck.models.records import Memory
 from foredeck.operations.errors import ExportFailed, OperationFailed
@@ -34,12 +35,12 @@ MEDIA_TYPES = {
 __all__ = ["COLUMNS", "SCHEMA", "count", "export_filename", "run_export"]
 
 
-async def _pages(state: Any, params: ExportParams) -> Any:
+async def _pages(runtime: Runtime, params: ExportParams) -> Any:
     """Pages of rows by id (keyset), each in its own short read (for Google Sheets)."""
-    query = export_query(params, state.engine.dialect.name)
+    query = export_query(params, runtime.engine.dialect.name)
     last = 0
     while True:
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             rows = (
                 await session.execute(
                     query.where(Memory.id > last).order_by(Memory.id).limit(PAGE_ROWS)
@@ -59,22 +60,22 @@ def export_filename(params: ExportParams, job_id: str) -> str:
     return f"foredeck-{scope}-{stamp}-{job_id[:8]}.{EXTENSIONS[params.format]}"
 
 
-async def count(state: Any, params: ExportParams) -> int:
+async def count(runtime: Runtime, params: ExportParams) -> int:
     query = records_service.filtered_query(**params.filters()).with_only_columns(Memory.id)
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
     return int(total or 0)
 
 
 async def run_export(
-    state: Any, params: ExportParams, reporter: Reporter, *, job_id: str, out_dir: Path
+    runtime: Runtime, params: ExportParams, reporter: Reporter, *, job_id: str, out_dir: Path
 ) -> dict[str, Any]:
     """Write the matching records to a file (or a sheet); returns what the download needs."""
     started = time.monotonic()
-    total = await count(state, params)
+    total = await count(runtime, params)
     await reporter.progress(done=0, total=total, message=f"exporting {total} records")
     if params.format == "sheet":
-        return await _to_sheet(state, params, reporter, total, started)
+        return await _to_sheet(runtime, params, reporter, total, started)
     filename = export_filename(params, job_id)
     path = out_dir / filename
     done = 0
@@ -83,7 +84,7 @@ async def run_export(
     async with pool.lease() as worker:
         try:
             await worker.call(
-                writer.open_export, state.config.resolved_database_url, params, str(path)
+                writer.open_export, runtime.config.resolved_database_url, params, str(path)
             )
             while True:
                 await reporter.check()
@@ -126,10 +127,10 @@ def _sheet_row(r: Any) -> list[Any]:
 
 
 async def _to_sheet(
-    state: Any, params: ExportParams, reporter: Reporter, total: int, started: float
+    runtime: Runtime, params: ExportParams, reporter: Reporter, total: int, started: float
 ) -> dict[str, Any]:
-    async with state.sessionmaker() as session:
-        client, sheets = await sheets_client(session, state.config)
+    async with runtime.sessionmaker() as session:
+        client, sheets = await sheets_client(session, runtime.config)
     done = 0
     try:
         sid, a1 = sheet_target(sheets, params.sheet, params.spreadsheet_id, params.range)
@@ -137,7 +138,7 @@ async def _to_sheet(
         first = f"{quote_tab(tab)}!A1"
         await client.clear(sid, quote_tab(tab))
         await client.update(sid, first, [COLUMNS])
-        async for rows in _pages(state, params):
+        async for rows in _pages(runtime, params):
             await reporter.check()
             too_long = next((r[0] for r in rows if len(r[4]) > SHEET_CELL_MAX), None)
             if too_long is not None:

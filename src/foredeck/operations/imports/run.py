@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foredeck.blobs import BlobStoreError
 from foredeck.config import Config
 from foredeck.errors import ValidationFailed
+from foredeck.kit.runtime import Runtime
 from foredeck.logging import get_logger
 from foredeck.operations.errors import ImportFailed, OperationFailed
 from foredeck.operations.imports import staging
@@ -82,12 +83,12 @@ async def precheck(session: AsyncSession, config: Config, params: ImportParams) 
 
 
 async def _open_source(
-    state: Any, params: ImportParams, work_dir: Path, ops: Any
+    runtime: Runtime, params: ImportParams, work_dir: Path, ops: Any
 ) -> tuple[Path | SheetRows, Path | None]:
     """The file to read (a managed file or a download), or an opened sheet."""
-    config: Config = state.config
+    config: Config = runtime.config
     if params.source == "sheet":
-        async with state.sessionmaker() as session:
+        async with runtime.sessionmaker() as session:
             client, sheets = await sheets_client(session, config)
         sid, a1 = sheet_target(sheets, params.sheet, params.spreadsheet_id, params.range)
         rows = SheetRows(client, sid, a1)
@@ -140,7 +141,7 @@ def _spec(
 
 
 async def run_import(
-    state: Any,
+    runtime: Runtime,
     params: ImportParams,
     reporter: Reporter,
     *,
@@ -152,12 +153,12 @@ async def run_import(
     An operations worker process reads, maps and hashes the rows (and on SQLite writes them
     to a staging file); this process only reports progress and runs the set-based merge."""
     started = time.monotonic()
-    async with state.sessionmaker() as session:
+    async with runtime.sessionmaker() as session:
         ops = await settings_service.get_section(session, "operations")
     ratio = ops.max_error_ratio if params.max_error_ratio is None else params.max_error_ratio
-    source, downloaded = await _open_source(state, params, work_dir, ops)
+    source, downloaded = await _open_source(runtime, params, work_dir, ops)
     stage_file: Path | None = None
-    if state.engine.dialect.name == "sqlite":
+    if runtime.engine.dialect.name == "sqlite":
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
         stage_file = work_dir / f"stage-{uuid.uuid4().hex[:12]}.db"
     counts = Counts()
@@ -170,7 +171,7 @@ async def run_import(
                     spec.split_min_bytes = parallel.split_min_bytes(size)
                 opened = await worker.call(staging.open_source, spec)
                 await _stage_and_merge(
-                    state,
+                    runtime,
                     worker,
                     source,
                     spec,
@@ -212,7 +213,7 @@ async def run_import(
 
 
 async def _stage_and_merge(
-    state: Any,
+    runtime: Runtime,
     worker: pool.OperationsWorker,
     source: Path | SheetRows,
     spec: SourceSpec,
@@ -226,7 +227,7 @@ async def _stage_and_merge(
     owner_id: int | None,
 ) -> None:
     stage_file = Path(spec.stage_file) if spec.stage_file else None
-    async with state.engine.connect() as conn:
+    async with runtime.engine.connect() as conn:
         stage = Stage(conn, stage_file)
         await stage.create()
         try:
