@@ -194,6 +194,47 @@ def test_no_new_package_loop() -> None:
     )
 
 
+def _sqlalchemy_imports(path: Path) -> list[str]:
+    """Each sqlalchemy import of a file, but `from sqlalchemy.ext.asyncio import AsyncSession`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            names = [a.name for a in node.names]
+            if node.module != "sqlalchemy.ext.asyncio" or names != ["AsyncSession"]:
+                found.append(f"{node.module}: {', '.join(names)}")
+    return found
+
+
+def test_console_runs_no_sql() -> None:
+    # The console is a face: its queries belong to the domains that own the tables, and it
+    # hands them the request's session, which it may name as a type and nothing more.
+    offenders = {
+        _module_name(path): found
+        for path in sorted((ROOT / "console").rglob("*.py"))
+        if (found := _sqlalchemy_imports(path))
+    }
+    assert not offenders, f"the console imports sqlalchemy beyond AsyncSession: {offenders}"
+
+
+def test_sqlalchemy_imports_are_found(tmp_path: Path) -> None:
+    # The checker itself: the type alone passes, anything that builds a query does not.
+    source = tmp_path / "page.py"
+    source.write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "def f():\n    from sqlalchemy import func, select\n"
+        "import sqlalchemy.orm\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker\n",
+        encoding="utf-8",
+    )
+    assert sorted(_sqlalchemy_imports(source)) == [
+        "sqlalchemy.ext.asyncio: AsyncSession, async_sessionmaker",
+        "sqlalchemy.orm",
+        "sqlalchemy: func, select",
+    ]
+
+
 def test_forbidden_arrows_are_found() -> None:
     # The checker itself: a made-up module of each kind, with the arrow it must refuse.
     cases = {

@@ -146,6 +146,17 @@ async def list_users(
     return list(rows), int(total)
 
 
+async def users_before(session: AsyncSession, user_id: int) -> int:
+    """How many users come before this one in the list's order (by id)."""
+    return int(await session.scalar(select(func.count(User.id)).where(User.id < user_id)) or 0)
+
+
+async def usernames(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """The username of each of these user ids (those that exist)."""
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows.all()}
+
+
 async def search_users(session: AsyncSession, *, q: str, limit: int) -> list[User]:
     pattern = f"%{q.lower()}%"
     rows = await session.scalars(

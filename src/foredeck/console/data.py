@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.index import service as index_service
 from foredeck.index.parts import INDEX_MANAGER
 from foredeck.jobs import controls as job_controls
+from foredeck.jobs import listing as jobs_listing
 from foredeck.jobs import locks as job_locks
 from foredeck.jobs import service as jobs_service
 from foredeck.jobs.settings import JOB_SETTINGS
@@ -68,8 +68,6 @@ async def worker_summary(request: Request, session: AsyncSession) -> dict[str, A
 
 
 async def queue_summary(request: Request, session: AsyncSession) -> dict[str, Any] | None:
-    from foredeck.models.jobs import Job
-
     counts = await jobs_service.status_counts(session)
     pending = running = 0
     for kinds in counts.values():
@@ -77,28 +75,13 @@ async def queue_summary(request: Request, session: AsyncSession) -> dict[str, An
             pending += statuses.get("queued", 0)
             running += statuses.get("running", 0)
     since = utcnow() - timedelta(hours=1)
-    failed_hour = await session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.status == "failed", Job.finished_at >= since)
-    )
-    return {"pending": pending, "running": running, "failed_hour": int(failed_hour or 0)}
+    failed_hour = await jobs_listing.failed_since(session, since)
+    return {"pending": pending, "running": running, "failed_hour": failed_hour}
 
 
 async def last_job(session: AsyncSession, kind: str) -> dict[str, Any] | None:
     """The latest job of a kind: when, how long, how it ended, and who started it."""
-    from foredeck.models.auth import User
-    from foredeck.models.jobs import Job
-
-    row = (
-        await session.execute(
-            select(Job, User.username)
-            .outerjoin(User, User.id == Job.created_by)
-            .where(Job.kind == kind)
-            .order_by(Job.created_at.desc())
-            .limit(1)
-        )
-    ).first()
+    row = await jobs_listing.latest_of_kind(session, kind)
     if row is None:
         return None
     job, username = row
@@ -110,17 +93,9 @@ async def last_job(session: AsyncSession, kind: str) -> dict[str, Any] | None:
 
 async def lock_holder(session: AsyncSession, name: str) -> dict[str, Any] | None:
     """Who holds an operation's lock right now (job id or process), or None."""
-    from foredeck.models.jobs import Lock
-
-    lock = await session.get(Lock, name)
-    if lock is None or not job_locks.is_held(lock):
+    lock = await job_locks.live_lock(session, name)
+    if lock is None:
         return None
-    if lock.holder_job_id:
-        from foredeck.models.jobs import ACTIVE_STATUSES, Job
-
-        job = await session.get(Job, lock.holder_job_id)
-        if job is None or job.status not in ACTIVE_STATUSES:
-            return None
     return {"name": name, "job_id": lock.holder_job_id, "holder": lock.holder}
 
 

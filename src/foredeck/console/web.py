@@ -174,6 +174,26 @@ def render(
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
+def page(
+    request: Request,
+    template: str,
+    section: str,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **data: Any,
+) -> HTMLResponse:
+    """A console page: what every template needs (`section` lights its navigation entry) and
+    this page's `data`, rendered as `render` does (an htmx request gets its target's block).
+
+    The HTTP status is `status_code`, so that `status` stays free for a template's own data.
+    """
+    context = base_context(request, section)
+    context.update(data)
+    return render(request, template, context, block=block, status=status_code, headers=headers)
+
+
 def page_param(request: Request) -> int:
     """The ?page= of a paged list (1 when missing or not a number)."""
     raw = request.query_params.get("page", "1")
@@ -246,9 +266,8 @@ def error_response(request: Request, exc: AppError) -> Response:
         headers = toast_headers(exc.message, "error")
         headers["HX-Reswap"] = "none"
         return Response(status_code=exc.status_code, headers=headers)
-    context = base_context(request, "error")
-    context.update(error=exc, status=exc.status_code)
-    return render(request, "error.html", context, status=exc.status_code)
+    code = exc.status_code
+    return page(request, "error.html", "error", status_code=code, error=exc, status=code)
 
 
 async def _check_csrf(request: Request) -> None:

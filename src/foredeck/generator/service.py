@@ -25,6 +25,7 @@ from foredeck.generator.schemas import (
     ValidationReport,
 )
 from foredeck.generator.validate import Limits, report, require_valid
+from foredeck.jobs import listing as jobs_listing
 from foredeck.jobs import service as jobs_service
 from foredeck.models.base import utcnow
 from foredeck.models.generator import GeneratorChunk
@@ -166,6 +167,11 @@ async def generate_job(session: AsyncSession, job_id: str) -> tuple[Job, Dataset
     if job.kind != KIND:
         raise NotFound(f"Job {job_id} is a {job.kind} job, not a dataset generation")
     return job, DatasetSchema.model_validate(job.params)
+
+
+async def recent_generations(session: AsyncSession, *, limit: int) -> list[Job]:
+    """The newest generation jobs, newest first."""
+    return await jobs_listing.recent_of_kind(session, "generate", limit=limit)
 
 
 def chunk_folder(config: Config, job_id: str) -> Path:

@@ -8,6 +8,7 @@ GIN index (both made by migration 0008, outside the models: neither is a plain i
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import ColumnClause, Grouping
 from sqlalchemy.types import Boolean
 
+from foredeck.models.auth import User
 from foredeck.models.jobs import Job
 
 # Totals are exact up to here; past it a listing reports this many and `exact=False`, unless
@@ -48,6 +50,16 @@ _ID_CHARS = re.compile(r"^[0-9a-fA-F-]+$")
 _FTS = table("jobs_fts", column("rowid"))
 # FTS5 takes MATCH on the table's own name: the whole row, every column.
 _FTS_ROW: ColumnClause[Any] = literal_column("jobs_fts")
+
+
+# The orders a listing may be sorted by besides newest first, by name.
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "-created": (Job.created_at.desc(), Job.id.desc()),
+    "created": (Job.created_at.asc(), Job.id.asc()),
+    "-finished": (Job.finished_at.desc(), Job.id.desc()),
+    "kind": (Job.kind.asc(), Job.created_at.desc()),
+    "status": (Job.status.asc(), Job.created_at.desc()),
+}
 
 
 class JobPage(NamedTuple):
@@ -240,3 +252,53 @@ async def list_jobs(
         # The last page: now the total is known.
         return JobPage(rows, offset + len(rows), True)
     return JobPage(rows, total, exact)
+
+
+async def job_ids(session: AsyncSession, stmt: Select[Any], *, limit: int) -> list[str]:
+    """The ids of the first `limit` jobs `stmt` matches (for a batch action on a filter)."""
+    return [str(i) for i in await session.scalars(stmt.with_only_columns(Job.id).limit(limit))]
+
+
+async def failed_since(session: AsyncSession, since: datetime) -> int:
+    """How many jobs failed at or after `since`."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.status == "failed", Job.finished_at >= since)
+    )
+    return int(count or 0)
+
+
+async def finished_since(
+    session: AsyncSession, since: datetime, *, limit: int
+) -> list[tuple[datetime, str]]:
+    """(finished_at, status) of up to `limit` jobs that succeeded or failed since `since`."""
+    rows = await session.execute(
+        select(Job.finished_at, Job.status)
+        .where(Job.finished_at >= since, Job.status.in_(("succeeded", "failed")))
+        .limit(limit)
+    )
+    # The filter already leaves out unfinished jobs; the check is for the type.
+    return [(at, status) for at, status in rows.all() if at is not None]
+
+
+async def latest_of_kind(session: AsyncSession, kind: str) -> tuple[Job, str | None] | None:
+    """The newest job of a kind and the username of who created it (None: the system)."""
+    row = (
+        await session.execute(
+            select(Job, User.username)
+            .outerjoin(User, User.id == Job.created_by)
+            .where(Job.kind == kind)
+            .order_by(Job.created_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def recent_of_kind(session: AsyncSession, kind: str, *, limit: int) -> list[Job]:
+    """The newest jobs of a kind, newest first."""
+    rows = await session.scalars(
+        select(Job).where(Job.kind == kind).order_by(Job.created_at.desc()).limit(limit)
+    )
+    return list(rows)

@@ -193,6 +193,18 @@ async def list_locks(session: AsyncSession) -> list[Lock]:
     return list((await session.execute(select(Lock).order_by(Lock.name))).scalars())
 
 
+async def live_lock(session: AsyncSession, name: str) -> Lock | None:
+    """The lock when it is held now, by a process or by a job that is still active."""
+    lock = await session.get(Lock, name)
+    if lock is None or not is_held(lock):
+        return None
+    if lock.holder_job_id:
+        job = await session.get(Job, lock.holder_job_id)
+        if job is None or job.status not in ACTIVE_STATUSES:
+            return None
+    return lock
+
+
 def is_held(lock: Lock, now: datetime | None = None) -> bool:
     now = now or utcnow()
     if lock.holder_job_id is None and lock.holder is None:

@@ -195,6 +195,7 @@ def filtered_jobs(
     created_before: datetime | None = None,
     q: str | None = None,
     created_by: int | None = None,
+    worker_id: str | None = None,
 ) -> Select[Any]:
     """The one filter for listing and bulk control."""
     stmt = select(Job)
@@ -212,6 +213,8 @@ def filtered_jobs(
         stmt = stmt.where(Job.created_by == created_by)
     if q:
         stmt = stmt.where(listing.TextMatch(q))
+    if worker_id:
+        stmt = stmt.where(Job.worker_id == worker_id)
     return stmt
 
 

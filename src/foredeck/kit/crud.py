@@ -126,6 +126,12 @@ def filtered(spec: CrudSpec, filters: dict[str, Any]) -> tuple[Select[Any], Any]
     return stmt, cols
 
 
+async def count_items(session: AsyncSession, spec: CrudSpec, filters: dict[str, Any]) -> int:
+    """How many rows match the filters."""
+    stmt, _ = filtered(spec, filters)
+    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
 async def list_items(
     session: AsyncSession, spec: CrudSpec, filters: dict[str, Any], *, offset: int, limit: int
 ) -> tuple[list[Any], int]:

@@ -8,24 +8,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from foredeck.auth import admin as auth_admin
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import ApiKeyCreate, Role
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     done,
+    page,
     parse_when,
-    render,
     require,
     toast_headers,
     trigger_headers,
 )
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.runtime import get_runtime
-from foredeck.models.auth import User
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 CHANGED = {"fd:keys-changed": True}
@@ -54,12 +51,14 @@ async def _page(
     keys = await auth_service.list_api_keys(session, user_id=auth_admin.key_owner_filter(principal))
     owners: dict[int, str] = {}
     if any(k.user_id != principal.user_id for k in keys):
-        ids = {k.user_id for k in keys}
-        rows = await session.execute(select(User.id, User.username).where(User.id.in_(ids)))
-        owners = {user_id: name for user_id, name in rows.all()}
+        owners = await auth_service.usernames(session, {k.user_id for k in keys})
     now = datetime.now(UTC)
-    context = base_context(request, "api_keys")
-    context.update(
+    return page(
+        request,
+        "api_keys.html",
+        "api_keys",
+        status_code=status,
+        headers=headers,
         title="API keys",
         topics="jobs",
         # Anyone signed in manages their own keys (the API's rule), viewers included.
@@ -72,7 +71,6 @@ async def _page(
         errors=errors or {},
         created=created,
     )
-    return render(request, "api_keys.html", context, status=status, headers=headers)
 
 
 @router.get("/ui/api-keys")

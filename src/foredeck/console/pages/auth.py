@@ -12,7 +12,7 @@ from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import PasswordChange, Role
 from foredeck.auth.sessions import forget_user
 from foredeck.console import session as console_session
-from foredeck.console.web import PUBLIC, ConsoleRoute, base_context, render, require, safe_next
+from foredeck.console.web import PUBLIC, ConsoleRoute, page, require, safe_next
 from foredeck.db import transaction
 from foredeck.errors import Unauthorized, ValidationFailed
 from foredeck.kit.runtime import get_runtime
@@ -34,9 +34,16 @@ def _login_page(
 ) -> Response:
     secret = get_runtime(request).config.resolved_secret_key
     cookie, token = console_session.new_login_token(secret)
-    context = base_context(request, "login")
-    context.update(next_url=next_url, username=username, error=error, login_token=token)
-    response = render(request, "login.html", context, status=status)
+    response = page(
+        request,
+        "login.html",
+        "login",
+        status_code=status,
+        next_url=next_url,
+        username=username,
+        error=error,
+        login_token=token,
+    )
     response.set_cookie(
         console_session.LOGIN_COOKIE,
         cookie,
@@ -114,11 +121,16 @@ def _start_session(request: Request, response: Response, user_id: int, stamp: st
 def _account_page(
     request: Request, *, errors: dict[str, str] | None = None, status: int = 200
 ) -> Response:
-    context = base_context(request, "account")
-    context.update(
-        errors=errors or {}, changed=request.query_params.get("changed") == "1", title="Account"
+    changed = request.query_params.get("changed") == "1"
+    return page(
+        request,
+        "account.html",
+        "account",
+        status_code=status,
+        errors=errors or {},
+        changed=changed,
+        title="Account",
     )
-    return render(request, "account.html", context, status=status)
 
 
 @router.get("/ui/account")

@@ -8,18 +8,16 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from foredeck.auth.schemas import Role
 from foredeck.console.pages import schema_form
 from foredeck.console.pages.schema_form import FormState
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     done,
     is_htmx,
+    page,
     publish_after,
-    render,
     require,
     toast_headers,
 )
@@ -29,7 +27,6 @@ from foredeck.generator import schemas as generator_schemas
 from foredeck.generator import service as generator_service
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.runtime import get_runtime
-from foredeck.models.jobs import Job
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 FORMATS = ("parquet", "csv", "jsonl", "json")
@@ -44,20 +41,13 @@ def _pydantic_errors(exc: ValidationError) -> list[dict[str, str]]:
     return pydantic_details(exc, empty="_form")
 
 
-async def _recent(session: Any) -> list[Job]:
-    rows = await session.scalars(
-        select(Job).where(Job.kind == "generate").order_by(Job.created_at.desc()).limit(10)
-    )
-    return list(rows)
-
-
 async def _context(request: Request, session: Any, **values: Any) -> dict[str, Any]:
-    context = base_context(request, "datasets")
+    """The describe-and-edit page's data, with the schema form's parts when there is one."""
     state: FormState | None = values.get("schema")
-    context.update(
+    context: dict[str, Any] = dict(
         title="Datasets",
         topics="jobs",
-        recent=await _recent(session),
+        recent=await generator_service.recent_generations(session, limit=10),
         formats=FORMATS,
         description=values.get("description", ""),
         rows=values.get("rows", ""),
@@ -87,13 +77,21 @@ def _work(
 ) -> Response:
     """The describe-and-edit part of the page (the whole page without htmx)."""
     block = "dataset_work" if is_htmx(request) else None
-    return render(request, "datasets.html", context, block=block, status=status, headers=headers)
+    return page(
+        request,
+        "datasets.html",
+        "datasets",
+        block=block,
+        status_code=status,
+        headers=headers,
+        **context,
+    )
 
 
 @router.get("/ui/datasets")
 async def datasets_page(request: Request, session: SessionDep) -> Response:
     """Describe a dataset in words, or pick up a recent generation."""
-    return render(request, "datasets.html", await _context(request, session))
+    return page(request, "datasets.html", "datasets", **await _context(request, session))
 
 
 @router.post("/ui/datasets/extract")
@@ -216,8 +214,7 @@ async def _dataset_context(request: Request, session: Any, job_id: str) -> dict[
         row = await datasets.download_row(session, job_id, schemas.OutputFormat(fmt))
         downloads[fmt] = datasets.download_info(job_id, row) if row is not None else None
     finished = sum(1 for c in chunks.chunks if c.status == "done")
-    context = base_context(request, "datasets")
-    context.update(
+    return dict(
         title=f"Dataset {job_id[:8]}",
         topics=f"jobs,job:{job_id}",
         job=job,
@@ -228,14 +225,13 @@ async def _dataset_context(request: Request, session: Any, job_id: str) -> dict[
         formats=FORMATS,
         columns=[f.name for f in schema.fields],
     )
-    return context
 
 
 @router.get("/ui/datasets/{job_id}")
 async def dataset_page(request: Request, session: SessionDep, job_id: str) -> Response:
     """A generation: chunk progress, previews, downloads and import into a collection."""
     context = await _dataset_context(request, session, job_id)
-    return render(request, "dataset.html", context)
+    return page(request, "dataset.html", "datasets", **context)
 
 
 @router.get("/ui/datasets/{job_id}/chunks/{index}")
@@ -245,9 +241,9 @@ async def chunk_preview(request: Request, session: SessionDep, job_id: str, inde
     preview, _csv = await gen.preview_chunk(
         session, get_runtime(request).config, job_id, index, PREVIEW_ROWS
     )
-    context = base_context(request, "datasets")
-    context.update(title=f"Chunk {index}", job_id=job_id, preview=preview)
-    return render(request, "chunk.html", context)
+    return page(
+        request, "chunk.html", "datasets", title=f"Chunk {index}", job_id=job_id, preview=preview
+    )
 
 
 @router.post("/ui/datasets/{job_id}/download")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from foredeck.auth.schemas import Role
 from foredeck.console.pages.operations import page_context, refused, started
-from foredeck.console.web import ConsoleRoute, render, require
+from foredeck.console.web import ConsoleRoute, page, require
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.runtime import get_runtime
@@ -66,7 +66,7 @@ async def _context(
 @router.get("/ui/export")
 async def export_page(request: Request, session: SessionDep) -> Response:
     """The export form, the last run, and the live progress of the current export."""
-    return render(request, "export.html", await _context(request, session, None, {}))
+    return page(request, "export.html", "export", **await _context(request, session, None, {}))
 
 
 @router.post("/ui/export")

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 
 from foredeck.auth.schemas import Role
 from foredeck.console.pages.operations import page_context, refused, started
-from foredeck.console.web import ConsoleRoute, render, require
+from foredeck.console.web import ConsoleRoute, page, require
 from foredeck.errors import AppError, ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.runtime import get_runtime
@@ -114,7 +114,7 @@ async def _context(
 @router.get("/ui/import")
 async def import_page(request: Request, session: SessionDep) -> Response:
     """The import form, the last run, and the live progress of the current import."""
-    return render(request, "import.html", await _context(request, session, None, {}))
+    return page(request, "import.html", "import", **await _context(request, session, None, {}))
 
 
 @router.post("/ui/import")
@@ -191,4 +191,4 @@ async def preview(request: Request, session: SessionDep) -> Response:
             sources.discard_upload(config, uploaded_path)
     context = await _context(request, session, values, errors)
     context["preview"] = result
-    return render(request, "import.html", context, block="import_preview")
+    return page(request, "import.html", "import", block="import_preview", **context)

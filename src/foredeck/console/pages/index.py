@@ -14,10 +14,9 @@ from foredeck.auth.schemas import Role
 from foredeck.console import data
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     done,
+    page,
     publish_after,
-    render,
     require,
     toast_headers,
 )
@@ -55,10 +54,10 @@ async def _context(request: Request, session: Any) -> dict[str, Any]:
 @router.get("/ui/index")
 async def index_page(request: Request, session: SessionDep) -> Response:
     """Vector index figures and maintenance."""
-    context = base_context(request, "index")
-    context.update(title="Index", topics="index,jobs,workers")
-    context.update(await _context(request, session))
-    return render(request, "index.html", context)
+    context = await _context(request, session)
+    return page(
+        request, "index.html", "index", title="Index", topics="index,jobs,workers", **context
+    )
 
 
 @router.post("/ui/index/rebuild")
@@ -128,10 +127,14 @@ async def restore(request: Request, session: SessionDep) -> Response:
     checksum = str(manifest.get("checksum", ""))[:12]
     message = f"Snapshot restored: {manifest.get('count', '?')} vectors, checksum {checksum}"
     if request.headers.get("hx-request") == "true":
-        context = base_context(request, "index")
-        context.update(await _context(request, session))
-        response: Response = render(
-            request, "index.html", context, block="index_body", headers=toast_headers(message)
+        context = await _context(request, session)
+        response: Response = page(
+            request,
+            "index.html",
+            "index",
+            block="index_body",
+            headers=toast_headers(message),
+            **context,
         )
     else:
         response = done(request, message, back="/ui/index")

@@ -11,18 +11,18 @@ from fastapi.responses import RedirectResponse
 from foredeck.auth.schemas import Role
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     done,
     is_htmx,
+    page,
     parse_when,
     principal_of,
     publish_after,
-    render,
     require,
 )
 from foredeck.errors import ValidationFailed
 from foredeck.generator import service as generator_service
 from foredeck.jobs import deletion, registry
+from foredeck.jobs import listing as jobs_listing
 from foredeck.jobs import service as jobs_service
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.runtime import get_runtime
@@ -40,13 +40,7 @@ ALLOWED = {
 }
 # Only jobs that ended can be deleted (the service refuses the others with a 409).
 DELETABLE = TERMINAL_STATUSES
-SORTS: dict[str, tuple[Any, ...]] = {
-    "-created": (Job.created_at.desc(), Job.id.desc()),
-    "created": (Job.created_at.asc(), Job.id.asc()),
-    "-finished": (Job.finished_at.desc(), Job.id.desc()),
-    "kind": (Job.kind.asc(), Job.created_at.desc()),
-    "status": (Job.status.asc(), Job.created_at.desc()),
-}
+SORTS = jobs_listing.ORDERS
 SORT_LABELS = {
     "-created": "newest first",
     "created": "oldest first",
@@ -90,10 +84,7 @@ def _kinds_and_queues() -> tuple[list[str], list[str]]:
 
 
 def _statement(jobs: Any, filters: dict[str, Any], worker: str) -> Any:
-    stmt = jobs.filtered_jobs(**filters)
-    if worker:
-        stmt = stmt.where(Job.worker_id == worker)
-    return stmt
+    return jobs.filtered_jobs(**filters, worker_id=worker or None)
 
 
 def _query_string(raw: dict[str, Any], **extra: Any) -> str:
@@ -153,10 +144,11 @@ async def _table_context(request: Request, session: Any) -> dict[str, Any]:
 @router.get("/ui/jobs")
 async def jobs_page(request: Request, session: SessionDep) -> Response:
     """Jobs with filters kept in the URL, newest first, live."""
-    context = base_context(request, "jobs")
-    context.update(title="Jobs", topics="jobs")
-    context.update(await _table_context(request, session))
-    return render(request, "jobs.html", context, status=422 if context["errors"] else 200)
+    table = await _table_context(request, session)
+    status = 422 if table["errors"] else 200
+    return page(
+        request, "jobs.html", "jobs", status_code=status, title="Jobs", topics="jobs", **table
+    )
 
 
 @router.post("/ui/jobs/batch")
@@ -176,8 +168,8 @@ async def jobs_batch(request: Request, session: SessionDep) -> Response:
                 "The filter is not valid",
                 details=[{"field": k, "message": v} for k, v in errors.items()],
             )
-        stmt = _statement(jobs, filters, raw["worker"]).with_only_columns(Job.id).limit(MAX_BATCH)
-        ids = [str(i) for i in await session.scalars(stmt)]
+        stmt = _statement(jobs, filters, raw["worker"])
+        ids = await jobs_listing.job_ids(session, stmt, limit=MAX_BATCH)
     else:
         ids = [str(v) for v in form.getlist("ids") if v]
     if not ids:
@@ -244,10 +236,10 @@ async def _job_context(request: Request, session: Any, job_id: str) -> dict[str,
 @router.get("/ui/jobs/{job_id}")
 async def job_page(request: Request, session: SessionDep, job_id: str) -> Response:
     """One job: params, progress, runs, error, controls and the live event log."""
-    context = base_context(request, "jobs")
-    context.update(title=f"Job {job_id[:8]}", topics=f"job:{job_id}")
-    context.update(await _job_context(request, session, job_id))
-    return render(request, "job.html", context)
+    context = await _job_context(request, session, job_id)
+    return page(
+        request, "job.html", "jobs", title=f"Job {job_id[:8]}", topics=f"job:{job_id}", **context
+    )
 
 
 @router.post("/ui/jobs/{job_id}/delete")

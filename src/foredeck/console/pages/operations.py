@@ -10,14 +10,7 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.console.web import (
-    base_context,
-    is_htmx,
-    publish_after,
-    render,
-    toast_headers,
-    trigger_headers,
-)
+from foredeck.console.web import is_htmx, page, publish_after, toast_headers, trigger_headers
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import service as jobs_service
 from foredeck.kit.runtime import get_runtime
@@ -130,9 +123,8 @@ async def page_context(
     errors: dict[str, str],
     **extra: Any,
 ) -> dict[str, Any]:
-    """Everything the Import or Export page renders: the live part, banners and the form."""
-    context = base_context(request, operation)
-    context.update(await operation_context(request, session, operation))
+    """What the Import or Export page shows: the live part, banners and the form."""
+    context = await operation_context(request, session, operation)
     context.update(
         title=operation.capitalize(),
         topics="jobs,workers,operations,settings",
@@ -149,7 +141,9 @@ def refused(request: Request, operation: str, context: dict[str, Any]) -> Respon
     headers = toast_headers(f"The {operation} was not started: see the form", "error")
     block = f"{operation}_form" if is_htmx(request) else None
     template = f"{operation}.html"
-    return render(request, template, context, block=block, status=422, headers=headers)
+    return page(
+        request, template, operation, block=block, status_code=422, headers=headers, **context
+    )
 
 
 async def started(
@@ -165,7 +159,12 @@ async def started(
         f"{operation.capitalize()} started (job {job.id[:8]})",
         {f"fd:{operation}-started": {"job": job.id}},
     )
-    response = render(
-        request, f"{operation}.html", await context(), block=f"{operation}_form", headers=headers
+    response = page(
+        request,
+        f"{operation}.html",
+        operation,
+        block=f"{operation}_form",
+        headers=headers,
+        **await context(),
     )
     return publish_after(response, request, "operations", {"kind": operation, "job_id": job.id})

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 
 from foredeck.console import data
-from foredeck.console.web import ConsoleRoute, base_context, render
+from foredeck.console.web import ConsoleRoute, page
 from foredeck.kit.deps import SessionDep
 from foredeck.records import service as records_service
 
@@ -17,8 +15,10 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 @router.get("/ui/")
 async def overview(request: Request, session: SessionDep) -> Response:
     """Records, index, workers, queue and the last operations at a glance."""
-    context: dict[str, Any] = base_context(request, "overview")
-    context.update(
+    return page(
+        request,
+        "overview.html",
+        "overview",
         title="Overview",
         topics="jobs,workers,telemetry,index,operations",
         records=await records_service.counts_by_state(session),
@@ -27,4 +27,3 @@ async def overview(request: Request, session: SessionDep) -> Response:
         queue=await data.queue_summary(request, session),
         last_runs={kind: await data.last_job(session, kind) for kind in data.OPERATION_KINDS},
     )
-    return render(request, "overview.html", context)

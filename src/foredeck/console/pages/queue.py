@@ -7,18 +7,17 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
 from foredeck.auth.schemas import Role
-from foredeck.console.web import ConsoleRoute, base_context, done, render, require
+from foredeck.console.web import ConsoleRoute, done, page, require
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import controls as job_controls
+from foredeck.jobs import listing as jobs_listing
 from foredeck.jobs import registry
 from foredeck.jobs import service as jobs_service
 from foredeck.jobs.dispatch import publish_after_commit
 from foredeck.kit.deps import SessionDep
 from foredeck.models.base import utcnow
-from foredeck.models.jobs import Job
 from foredeck.telemetry import service as telemetry_service
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -29,16 +28,12 @@ THROUGHPUT_ROWS = 200_000
 
 
 async def _throughput(session: Any, start: Any, step: float, count: int) -> tuple[list[int], bool]:
-    rows = await session.execute(
-        select(Job.finished_at, Job.status)
-        .where(Job.finished_at >= start, Job.status.in_(("succeeded", "failed")))
-        .limit(THROUGHPUT_ROWS)
-    )
+    rows = await jobs_listing.finished_since(session, start, limit=THROUGHPUT_ROWS)
     done = [0] * count
     failed = [0] * count
     truncated = False
     n = 0
-    for finished_at, status in rows.all():
+    for finished_at, status in rows:
         n += 1
         if finished_at.tzinfo is None:
             finished_at = finished_at.replace(tzinfo=start.tzinfo)
@@ -101,8 +96,10 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
     pauses = job_controls.queue_pauses(await job_controls.active_controls(session))
     paused = {p["queue"]: p for p in pauses}
     known = set(counts) | set(paused) | _handler_queues()
-    context = base_context(request, "queue")
-    context.update(
+    return page(
+        request,
+        "queue.html",
+        "queue",
         title="Queue",
         topics="telemetry,jobs",
         window=window_key,
@@ -113,7 +110,6 @@ async def queue_page(request: Request, session: SessionDep) -> Response:
         can_pause=True,
         charts=await chart_data(request, session, WINDOWS[window_key]),
     )
-    return render(request, "queue.html", context)
 
 
 @router.post("/ui/queue/{queue}/{action}")

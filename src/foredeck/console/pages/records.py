@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from markupsafe import Markup, escape
 
 from foredeck.console import search_backend
-from foredeck.console.web import ConsoleRoute, base_context, parse_when, render
+from foredeck.console.web import ConsoleRoute, page, parse_when
 from foredeck.errors import ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.records import service as records_service
@@ -82,19 +82,26 @@ async def records_page(request: Request, session: SessionDep) -> Response:
     if sort not in {s.value for s in MemorySort}:
         errors["sort"] = "Unknown sort"
         sort = "-created_at"
-    page = _page(query)
+    page_no = _page(query)
     rows: list[Any] = []
     total = 0
     if not errors:
         rows, total = await records_service.list_memories(
-            session, offset=(page - 1) * PER_PAGE, limit=PER_PAGE, sort=MemorySort(sort), **filters
+            session,
+            offset=(page_no - 1) * PER_PAGE,
+            limit=PER_PAGE,
+            sort=MemorySort(sort),
+            **filters,
         )
-    context = base_context(request, "search")
-    context.update(
+    return page(
+        request,
+        "records.html",
+        "search",
+        status_code=422 if errors else 200,
         title="Records",
         rows=rows,
         total=total,
-        page_no=page,
+        page_no=page_no,
         pages=(total + PER_PAGE - 1) // PER_PAGE,
         errors=errors,
         types=[t.value for t in MemoryType],
@@ -103,16 +110,13 @@ async def records_page(request: Request, session: SessionDep) -> Response:
         base=_base_url("/ui/records", query),
         highlight=highlight,
     )
-    return render(request, "records.html", context, status=422 if errors else 200)
 
 
 @router.get("/ui/records/{memory_id}")
 async def record_page(request: Request, session: SessionDep, memory_id: int) -> Response:
     """One record with its metadata and embedding state."""
     memory = await records_service.get_memory(session, memory_id)
-    context = base_context(request, "search")
-    context.update(title=f"Record {memory_id}", memory=memory)
-    return render(request, "record.html", context)
+    return page(request, "record.html", "search", title=f"Record {memory_id}", memory=memory)
 
 
 @router.get("/ui/search")
@@ -144,8 +148,11 @@ async def search_page(request: Request, session: SessionDep) -> Response:
                 errors[str(d.get("field") or "q")] = str(d.get("message"))
             if not exc.details:
                 errors["q"] = exc.message
-    context = base_context(request, "search")
-    context.update(
+    return page(
+        request,
+        "search.html",
+        "search",
+        status_code=422 if errors else 200,
         title="Search",
         text=text,
         mode=mode,
@@ -158,4 +165,3 @@ async def search_page(request: Request, session: SessionDep) -> Response:
         states=[s.value for s in EmbeddingState],
         highlight=highlight,
     )
-    return render(request, "search.html", context, status=422 if errors else 200)

@@ -7,17 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
 
 from foredeck.auth.schemas import Role
 from foredeck.console.pages import registry_form as rf
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     done,
     is_htmx,
+    page,
     page_param,
-    render,
     require,
     toast_headers,
 )
@@ -60,12 +58,10 @@ async def registry_index(request: Request, session: SessionDep) -> Response:
     require(request, Role.viewer)
     counts = []
     for spec in SPECS:
-        stmt, _ = crud.filtered(spec, {})
-        total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-        counts.append((spec, _title(spec), int(total or 0)))
-    context = base_context(request, "registry")
-    context.update(title="Registry", topics="jobs", resources=counts)
-    return render(request, "registry.html", context)
+        counts.append((spec, _title(spec), await crud.count_items(session, spec, {})))
+    return page(
+        request, "registry.html", "registry", title="Registry", topics="jobs", resources=counts
+    )
 
 
 async def _list_page(
@@ -79,14 +75,18 @@ async def _list_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     require(request, Role.viewer)
-    page = page_param(request)
+    page_no = page_param(request)
     q = request.query_params.get("q", "").strip()[:200] if spec.search else ""
     rows, total = await crud.list_items(
-        session, spec, {"q": q or None}, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+        session, spec, {"q": q or None}, offset=(page_no - 1) * PER_PAGE, limit=PER_PAGE
     )
     fields = rf.fields_of(spec.create)
-    context = base_context(request, "registry")
-    context.update(
+    return page(
+        request,
+        "registry_list.html",
+        "registry",
+        status_code=status,
+        headers=headers,
         title=_title(spec),
         topics="jobs",
         spec=spec,
@@ -94,15 +94,14 @@ async def _list_page(
         columns=_columns(spec),
         rows=[spec.out.model_validate(r).model_dump() for r in rows],
         total=total,
-        page_no=page,
+        page_no=page_no,
         pages=max(1, -(-total // PER_PAGE)),
         q=q,
         fields=fields,
         vals=typed or {f["name"]: f["default"] for f in fields},
         errors=errors or {},
+        deleted=request.query_params.get("deleted", "")[:64],
     )
-    context["deleted"] = request.query_params.get("deleted", "")[:64]
-    return render(request, "registry_list.html", context, status=status, headers=headers)
 
 
 @router.get("/ui/registry/{path}")
@@ -154,8 +153,12 @@ async def _row_page(
     row = await crud.read_item(session, spec, _item_id(spec, item_id))
     shown = spec.out.model_validate(row).model_dump()
     fields = rf.fields_of(spec.update)
-    context = base_context(request, "registry")
-    context.update(
+    return page(
+        request,
+        "registry_row.html",
+        "registry",
+        status_code=status,
+        headers=headers,
         title=f"{spec.label.capitalize()} {shown['id']}",
         topics="jobs",
         spec=spec,
@@ -167,7 +170,6 @@ async def _row_page(
         vals=typed or {f["name"]: rf.text_of(f, shown.get(f["name"])) for f in fields},
         errors=errors or {},
     )
-    return render(request, "registry_row.html", context, status=status, headers=headers)
 
 
 def _item_id(spec: crud.CrudSpec, raw: str) -> Any:

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Request, Response
 from foredeck.auth.schemas import Role
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     done,
-    render,
+    page,
     require,
     toast_headers,
     trigger_headers,
@@ -65,11 +64,15 @@ def _form_context(form: dict[str, Any], errors: dict[str, str], action: str) -> 
 @router.get("/ui/schedules")
 async def schedules_page(request: Request, session: SessionDep) -> Response:
     """Every schedule: when it fires next, its last outcome and job, and the create form."""
-    context = base_context(request, "schedules")
-    context.update(title="Schedules", topics=TOPICS)
-    context.update(await _list_context(request, session))
-    context.update(_form_context(_blank(), {}, "/ui/schedules"))
-    return render(request, "schedules.html", context)
+    return page(
+        request,
+        "schedules.html",
+        "schedules",
+        title="Schedules",
+        topics=TOPICS,
+        **await _list_context(request, session),
+        **_form_context(_blank(), {}, "/ui/schedules"),
+    )
 
 
 def _submitted(form: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
@@ -107,13 +110,20 @@ def _pydantic_errors(exc: Any) -> dict[str, str]:
 async def _form_failed(
     request: Request, session: Any, typed: dict[str, Any], errors: dict[str, str], action: str
 ) -> Response:
-    context = base_context(request, "schedules")
-    context.update(title="Schedules", topics=TOPICS)
-    context.update(await _list_context(request, session))
-    context.update(_form_context(typed, errors, action))
     headers = toast_headers("The schedule is not valid; see the fields", "error")
     block = "schedule_form" if request.headers.get("HX-Request") else None
-    return render(request, "schedules.html", context, block=block, status=422, headers=headers)
+    return page(
+        request,
+        "schedules.html",
+        "schedules",
+        block=block,
+        status_code=422,
+        headers=headers,
+        title="Schedules",
+        topics=TOPICS,
+        **await _list_context(request, session),
+        **_form_context(typed, errors, action),
+    )
 
 
 @router.post("/ui/schedules")
@@ -161,12 +171,11 @@ def _saved(
     """After a save: the form again without errors (htmx), or a redirect (a plain form)."""
     if not request.headers.get("HX-Request"):
         return done(request, message, back=back)
-    context = base_context(request, "schedules")
-    context.update(_form_context(form, {}, action))
+    context = _form_context(form, {}, action)
     if schedule is not None:
         context["schedule"] = schedule
     headers = trigger_headers(message, {"fd:schedules-changed": True})
-    return render(request, template, context, block="schedule_form", headers=headers)
+    return page(request, template, "schedules", block="schedule_form", headers=headers, **context)
 
 
 @router.get("/ui/schedules/{schedule_id}")
@@ -174,10 +183,16 @@ async def schedule_page(request: Request, session: SessionDep, schedule_id: int)
     """One schedule: its timing, its runs (jobs), and the edit form."""
     schedule = await service.get_schedule(session, schedule_id)
     runs = await service.list_runs(session, schedule_id=schedule_id, limit=50)
-    context = base_context(request, "schedules")
-    context.update(title=f"Schedule {schedule.name}", topics=TOPICS, schedule=schedule, runs=runs)
-    context.update(_form_context(_filled(schedule), {}, f"/ui/schedules/{schedule_id}"))
-    return render(request, "schedule.html", context)
+    return page(
+        request,
+        "schedule.html",
+        "schedules",
+        title=f"Schedule {schedule.name}",
+        topics=TOPICS,
+        schedule=schedule,
+        runs=runs,
+        **_form_context(_filled(schedule), {}, f"/ui/schedules/{schedule_id}"),
+    )
 
 
 @router.post("/ui/schedules/{schedule_id}")

@@ -10,11 +10,10 @@ from fastapi import APIRouter, Request, Response
 from foredeck.auth.schemas import Role
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     can,
+    page,
     principal_of,
     publish_after,
-    render,
     require,
     toast_headers,
 )
@@ -32,11 +31,9 @@ def edit_role() -> Role:
     return settings_router.EDIT_ROLE
 
 
-def _page_context(request: Request) -> dict[str, Any]:
-    context = base_context(request, "settings")
+def _edit_rights(request: Request) -> dict[str, Any]:
     role = edit_role()
-    context.update(can_edit=can(principal_of(request), role), edit_role=role.value)
-    return context
+    return {"can_edit": can(principal_of(request), role), "edit_role": role.value}
 
 
 def _label(title: str) -> str:
@@ -154,10 +151,16 @@ async def settings_page(request: Request, session: SessionDep) -> Response:
     from foredeck.settings.schemas import SECTIONS
 
     cards = [await _section_card(request, session, name) for name in SECTIONS]
-    context = _page_context(request)
-    context.update(title="Settings", topics="settings", cards=cards)
     del settings
-    return render(request, "settings.html", context)
+    return page(
+        request,
+        "settings.html",
+        "settings",
+        **_edit_rights(request),
+        title="Settings",
+        topics="settings",
+        cards=cards,
+    )
 
 
 @router.post("/ui/settings/{name}")
@@ -204,10 +207,15 @@ async def save_section(request: Request, session: SessionDep, name: str) -> Resp
     card = await _section_card(
         request, session, name, typed=value if errors else None, errors=errors, checked=checked
     )
-    context = _page_context(request)
-    context.update(card=card)
-    response = render(
-        request, "settings.html", context, block="section_card", status=status, headers=headers
+    response = page(
+        request,
+        "settings.html",
+        "settings",
+        block="section_card",
+        status_code=status,
+        headers=headers,
+        **_edit_rights(request),
+        card=card,
     )
     if status == 200 and action == "save":
         who = principal_of(request)

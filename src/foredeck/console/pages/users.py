@@ -7,18 +7,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
 
 from foredeck.auth import admin as auth_admin
 from foredeck.auth import service as auth_service
 from foredeck.auth.schemas import Role, UserCreate, UserUpdate
 from foredeck.console.web import (
     ConsoleRoute,
-    base_context,
     done,
     is_htmx,
+    page,
     page_param,
-    render,
     require,
     toast_headers,
     trigger_headers,
@@ -26,7 +24,6 @@ from foredeck.console.web import (
 from foredeck.errors import Conflict, ValidationFailed
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.runtime import get_runtime
-from foredeck.models.auth import User
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PER_PAGE = 50
@@ -59,28 +56,31 @@ async def _page(
     around: int | None = None,
 ) -> Response:
     principal = require(request, Role.admin)
-    page = page_param(request)
+    page_no = page_param(request)
     if around is not None and "page" not in request.query_params:
         # The page that holds this user, so an error shows next to its field.
-        before = await session.scalar(select(func.count(User.id)).where(User.id < around))
-        page = int(before or 0) // PER_PAGE + 1
+        page_no = await auth_service.users_before(session, around) // PER_PAGE + 1
     users, total = await auth_service.list_users(
-        session, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+        session, offset=(page_no - 1) * PER_PAGE, limit=PER_PAGE
     )
-    context = base_context(request, "users")
-    context.update(
+    return page(
+        request,
+        "users.html",
+        "users",
+        block=block,
+        status_code=status,
+        headers=headers,
         title="Users",
         topics="jobs",
         users=users,
         total=total,
-        page_no=page,
+        page_no=page_no,
         pages=max(1, -(-total // PER_PAGE)),
         roles=[r.value for r in Role],
         me=principal.user_id,
         form=typed or _blank(),
         errors=errors or {},
     )
-    return render(request, "users.html", context, status=status, block=block, headers=headers)
 
 
 @router.get("/ui/users")

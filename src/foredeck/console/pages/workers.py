@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.auth.schemas import Role
 from foredeck.console import data
-from foredeck.console.web import ConsoleRoute, base_context, done, publish_after, render, require
+from foredeck.console.web import ConsoleRoute, done, page, publish_after, require
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import locks as job_locks
@@ -67,10 +67,15 @@ async def _lock_rows(session: Any) -> list[dict[str, Any]] | None:
 @router.get("/ui/workers")
 async def workers_page(request: Request, session: SessionDep) -> Response:
     """Every worker with its status, counters, current job and heartbeat."""
-    context = base_context(request, "workers")
-    context.update(title="Workers", topics="workers,jobs,telemetry")
-    context.update(await _context(request, session))
-    return render(request, "workers.html", context)
+    context = await _context(request, session)
+    return page(
+        request,
+        "workers.html",
+        "workers",
+        title="Workers",
+        topics="workers,jobs,telemetry",
+        **context,
+    )
 
 
 @router.post("/ui/workers/control")
