@@ -28,6 +28,7 @@ T = TypeVar("T")
 @asynccontextmanager
 async def _state(config: Config) -> AsyncIterator[Any]:
     """local_state plus the embedder and the index manager the index services use."""
+    from foredeck.db import transaction
     from foredeck.embedding import registry
     from foredeck.embedding.lifecycle import chosen_model
     from foredeck.index import service as index_service
@@ -39,7 +40,8 @@ async def _state(config: Config) -> AsyncIterator[Any]:
         state.index_manager = IndexManager(
             config, model=state.embedder.name, dimension=state.embedder.dimension
         )
-        await index_service.align_model(state)
+        async with transaction(state.sessionmaker) as session:
+            await index_service.align_model(session, state)
         await state.index_manager.sync(state.sessionmaker, force=True)
         yield state
 

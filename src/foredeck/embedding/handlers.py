@@ -98,12 +98,13 @@ async def _maintain_index(ctx: JobContext) -> None:
     from foredeck.index import service as index_service
 
     state = ctx.state
-    await index_service.finish_reembedding(state)
     manager = state.index_manager
-    async with state.sessionmaker() as session:
+    async with ctx.transaction() as session:
+        finished = await index_service.finish_reembedding(session)
         row = await index_service.get_state(session)
         behind = manager.applied_seq - row.checkpoint_seq
-        await session.commit()
+    if finished is not None:
+        index_service.reembedding_finished(state, finished)
     if behind >= state.config.index_checkpoint_every:
         from foredeck.blobs import BlobStoreError
 

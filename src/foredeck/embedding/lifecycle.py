@@ -58,7 +58,10 @@ async def ensure_embed_job(state: Any) -> str | None:
         from foredeck.index import service as index_service
 
         # Nothing left to embed: after a model change, the new index is now complete.
-        await index_service.finish_reembedding(state)
+        async with transaction(state.sessionmaker) as session:
+            finished = await index_service.finish_reembedding(session)
+        if finished is not None:
+            index_service.reembedding_finished(state, finished)
         return None
     async with transaction(state.sessionmaker) as session:
         active = await session.scalar(

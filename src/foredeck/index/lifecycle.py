@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from foredeck.db import transaction
 from foredeck.index import model_switch
 from foredeck.index import service as index_service
 from foredeck.index.manager import IndexManager
@@ -19,7 +20,8 @@ async def startup(app: FastAPI) -> None:
     index_service.register_manager(manager)
     # Another process switched the model: load it here too (see model_switch).
     manager.on_model_change = lambda model: model_switch.request(state, model, lead=False)
-    await index_service.align_model(state)
+    async with transaction(state.sessionmaker) as session:
+        await index_service.align_model(session, state)
     await manager.sync(state.sessionmaker, force=True)
     if index_service.remove_deleted not in records_service.delete_hooks:
         records_service.delete_hooks.append(index_service.remove_deleted)

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from foredeck.db import transaction
 from foredeck.embedding import registry
 from foredeck.errors import AppError, ServiceUnavailable
 from foredeck.index import service as index_service
@@ -137,9 +138,11 @@ async def _lead(state: Any, embedder: Any) -> None:
     while True:
         try:
             async with operation_lock(state, "index", holder=holder):
-                await index_service.align_model(
-                    state, model=embedder.name, dimension=embedder.dimension
-                )
+                async with transaction(state.sessionmaker) as session:
+                    await index_service.align_model(
+                        session, state, model=embedder.name, dimension=embedder.dimension
+                    )
+                # Committed first: _adopt reads the row back, and other processes follow it.
                 await _adopt(state, embedder)
             return
         except LockHeld:
