@@ -31,6 +31,7 @@ T = TypeVar("T")
 @asynccontextmanager
 async def _state(config: Config) -> AsyncIterator[Runtime]:
     """local_state plus the embedder and the index manager the index services use."""
+    from foredeck.db import transaction
     from foredeck.embedding import registry
     from foredeck.embedding.lifecycle import chosen_model
     from foredeck.index import service as index_service
@@ -42,7 +43,8 @@ async def _state(config: Config) -> AsyncIterator[Runtime]:
         runtime[INDEX_MANAGER] = IndexManager(
             config, model=runtime[EMBEDDER].name, dimension=runtime[EMBEDDER].dimension
         )
-        await index_service.align_model(runtime)
+        async with transaction(runtime.sessionmaker) as session:
+            await index_service.align_model(session, runtime)
         await runtime[INDEX_MANAGER].sync(runtime.sessionmaker, force=True)
         yield runtime
 

@@ -100,12 +100,13 @@ async def _maintain_index(ctx: JobContext) -> None:
     from foredeck.index import service as index_service
 
     runtime = ctx.runtime
-    await index_service.finish_reembedding(runtime)
     manager = runtime[INDEX_MANAGER]
-    async with runtime.sessionmaker() as session:
+    async with ctx.transaction() as session:
+        finished = await index_service.finish_reembedding(session)
         row = await index_service.get_state(session)
         behind = manager.applied_seq - row.checkpoint_seq
-        await session.commit()
+    if finished is not None:
+        index_service.reembedding_finished(runtime, finished)
     if behind >= runtime.config.index_checkpoint_every:
         from foredeck.blobs import BlobStoreError
 

@@ -62,7 +62,10 @@ async def ensure_embed_job(runtime: Runtime) -> str | None:
         from foredeck.index import service as index_service
 
         # Nothing left to embed: after a model change, the new index is now complete.
-        await index_service.finish_reembedding(runtime)
+        async with transaction(runtime.sessionmaker) as session:
+            finished = await index_service.finish_reembedding(session)
+        if finished is not None:
+            index_service.reembedding_finished(runtime, finished)
         return None
     async with transaction(runtime.sessionmaker) as session:
         active = await session.scalar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from foredeck.db import transaction
 from foredeck.embedding.parts import EMBEDDER
 from foredeck.index import model_switch
 from foredeck.index import service as index_service
@@ -19,7 +20,8 @@ async def startup(runtime: Runtime) -> None:
     index_service.register_manager(manager)
     # Another process switched the model: load it here too (see model_switch).
     manager.on_model_change = lambda model: model_switch.request(runtime, model, lead=False)
-    await index_service.align_model(runtime)
+    async with transaction(runtime.sessionmaker) as session:
+        await index_service.align_model(session, runtime)
     await manager.sync(runtime.sessionmaker, force=True)
     if index_service.remove_deleted not in records_service.delete_hooks:
         records_service.delete_hooks.append(index_service.remove_deleted)

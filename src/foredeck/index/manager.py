@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from foredeck.blobs import BlobStoreError
 from foredeck.config import Config
+from foredeck.db import transaction
 from foredeck.index import build, checkpoints, store
 from foredeck.index.vectors import VectorIndex
 from foredeck.logging import get_logger
@@ -358,7 +359,8 @@ class IndexManager:
                 "checksum": manifest["checksum"],
                 **(extra or {}),
             }
-            async with sessionmaker() as session:
+            # The publish's own unit of work: committed before the swap and clean-up below.
+            async with transaction(sessionmaker) as session:
                 state = await get_state(session)
                 previous_folder, previous_seq = state.folder, state.checkpoint_seq
                 stmt = update(IndexState).where(IndexState.name == NAME)
@@ -372,7 +374,6 @@ class IndexManager:
                     return False
                 # Changes older than the previous checkpoint are in every folder a process can load.
                 await session.execute(delete(IndexChange).where(IndexChange.seq <= previous_seq))
-                await session.commit()
                 new_generation = await session.scalar(
                     select(IndexState.generation).where(IndexState.name == NAME)
                 )

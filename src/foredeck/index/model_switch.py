@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from foredeck.db import transaction
 from foredeck.embedding import registry
 from foredeck.embedding.parts import EMBED_WAKEUP, EMBEDDER
 from foredeck.errors import AppError, ServiceUnavailable
@@ -142,9 +143,11 @@ async def _lead(runtime: Runtime, embedder: Any) -> None:
     while True:
         try:
             async with operation_lock(runtime, "index", holder=holder):
-                await index_service.align_model(
-                    runtime, model=embedder.name, dimension=embedder.dimension
-                )
+                async with transaction(runtime.sessionmaker) as session:
+                    await index_service.align_model(
+                        session, runtime, model=embedder.name, dimension=embedder.dimension
+                    )
+                # Committed first: _adopt reads the row back, and other processes follow it.
                 await _adopt(runtime, embedder)
             return
         except LockHeld:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foredeck.db import transaction
 from foredeck.embedding import service as embedding_service
 from foredeck.embedding.parts import EMBEDDER
 from foredeck.index import build, store
@@ -148,17 +149,20 @@ async def index_params(runtime: Runtime) -> IndexParams:
     )
 
 
-async def _set_status(runtime: Runtime, status: str) -> str:
+async def _set_status(session: AsyncSession, status: str) -> str:
     """Set index_state.status; returns the one it replaced."""
-    async with runtime.sessionmaker() as session:
-        row = await get_state(session)
-        before, row.status = row.status, status
-        await session.commit()
+    row = await get_state(session)
+    before, row.status = row.status, status
     return before
 
 
 async def rebuild(runtime: Runtime, progress: Progress | None = None) -> dict[str, Any]:
-    """Build a compact index from the stored vectors into a new folder and swap it in."""
+    """Build a compact index from the stored vectors into a new folder and swap it in.
+
+    Its own units of work (db.transaction), not the job's fenced ones: the status is set
+    apart from the long build, so other processes show "rebuilding" while it runs, and put
+    back when the build fails even if the job's attempt is no longer current by then.
+    """
     manager: IndexManager = runtime[INDEX_MANAGER]
     started = time.perf_counter()
     async with runtime.sessionmaker() as session:
@@ -166,7 +170,9 @@ async def rebuild(runtime: Runtime, progress: Progress | None = None) -> dict[st
         total = await build.embedded_count(session, manager.model)
     params = await index_params(runtime)
     # A rebuild during re-embedding for a new model leaves that status for the embed job.
-    after = REEMBEDDING if await _set_status(runtime, "rebuilding") == REEMBEDDING else "ready"
+    async with transaction(runtime.sessionmaker) as session:
+        before = await _set_status(session, "rebuilding")
+    after = REEMBEDDING if before == REEMBEDDING else "ready"
     try:
         if params.type == "auto":
             kind = "hnsw" if total >= params.hnsw_threshold else "flat"
@@ -198,7 +204,8 @@ async def rebuild(runtime: Runtime, progress: Progress | None = None) -> dict[st
         )
         await manager.sync(runtime.sessionmaker, force=True)
     except BaseException:
-        await _set_status(runtime, after)
+        async with transaction(runtime.sessionmaker) as session:
+            await _set_status(session, after)
         raise
     log.info("index_rebuilt", vectors=vindex.count, kind=kind, seconds=seconds)
     return {
@@ -220,52 +227,61 @@ def needs_rebuild(vindex: VectorIndex, threshold: int) -> str | None:
 
 
 async def align_model(
-    runtime: Runtime, *, model: str | None = None, dimension: int | None = None
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    model: str | None = None,
+    dimension: int | None = None,
 ) -> bool:
     """When the embedding model changed, start a fresh index and queue every record again.
 
     Used at start-up (for the manager's model) and by a live switch (model_switch, for the
     model it just loaded). Idempotent: once index_state names the model, nothing happens.
+    The caller commits (get_state may have made the row even when nothing changed).
     """
     manager: IndexManager = runtime[INDEX_MANAGER]
     model = model or manager.model
     dimension = dimension or manager.dimension
-    async with runtime.sessionmaker() as session:
-        row = await get_state(session)
-        if row.model == model and row.dimension == dimension:
-            await session.commit()
-            return False
-        previous = row.model
-        row.model, row.dimension = model, dimension
-        row.folder, row.vector_count, row.bytes_on_disk, row.checksum = None, 0, 0, None
-        row.generation = row.generation + 1
-        # The row first: an embed batch checks it (share-locked) before it commits, so it
-        # either finishes before this requeue or sees the new model and rolls back.
-        await session.flush()
-        requeued = 0
-        if previous:
-            # The old model's changes point at vectors the new model cannot use.
-            row.checkpoint_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
-            requeued = await embedding_service.reset_all(session)
-            row.status = REEMBEDDING if requeued else "ready"
-        await session.commit()
+    row = await get_state(session)
+    if row.model == model and row.dimension == dimension:
+        return False
+    previous = row.model
+    row.model, row.dimension = model, dimension
+    row.folder, row.vector_count, row.bytes_on_disk, row.checksum = None, 0, 0, None
+    row.generation = row.generation + 1
+    # The row first: an embed batch checks it (share-locked) before it commits, so it
+    # either finishes before this requeue or sees the new model and rolls back.
+    await session.flush()
+    requeued = 0
+    if previous:
+        # The old model's changes point at vectors the new model cannot use.
+        row.checkpoint_seq = int(await session.scalar(select(func.max(IndexChange.seq))) or 0)
+        requeued = await embedding_service.reset_all(session)
+        row.status = REEMBEDDING if requeued else "ready"
     log.info("index_model_changed", previous=previous, model=model, requeued=requeued)
     return True
 
 
-async def finish_reembedding(runtime: Runtime) -> bool:
-    """After a model change: once no record is due any more, the new index is complete."""
-    async with runtime.sessionmaker() as session:
-        row = await session.get(IndexState, NAME)
-        if row is None or row.status != REEMBEDDING or await embedding_service.has_due(session):
-            return False
-        result: Any = await session.execute(
-            update(IndexState)
-            .where(IndexState.name == NAME, IndexState.status == REEMBEDDING)
-            .values(status="ready")
-        )
-        await session.commit()
-    if result.rowcount:
-        runtime[INDEX_MANAGER].dirty = True
-        log.info("index_reembedding_finished", model=row.model)
-    return bool(result.rowcount)
+async def finish_reembedding(session: AsyncSession) -> IndexState | None:
+    """After a model change: once no record is due any more, the new index is complete.
+
+    Returns the index_state row when this call marked it so; the caller commits, then hands the
+    row to `reembedding_finished`.
+    """
+    row = await session.get(IndexState, NAME)
+    if row is None or row.status != REEMBEDDING or await embedding_service.has_due(session):
+        return None
+    result: Any = await session.execute(
+        update(IndexState)
+        .where(IndexState.name == NAME, IndexState.status == REEMBEDDING)
+        .values(status="ready")
+    )
+    return row if result.rowcount else None
+
+
+def reembedding_finished(runtime: Runtime, row: IndexState) -> None:
+    """Once finish_reembedding's "ready" is committed: the next sync reads it and drops the
+    previous model's pair. Not sooner: a sync in between would read "reembedding" again and
+    use up the dirty flag."""
+    runtime[INDEX_MANAGER].dirty = True
+    log.info("index_reembedding_finished", model=row.model)

@@ -18,7 +18,9 @@ from typing import Any
 
 from celery import Celery
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from foredeck.db import transaction
 from foredeck.jobs import dispatch
 from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.runtime import Runtime
@@ -205,31 +207,14 @@ class CeleryDispatcher:
 
     async def resend_due(self, *, everything: bool = False) -> int:
         """Send again queued jobs that are due but were not picked up (lost message, pause)."""
-        now = utcnow()
         wait = 0 if everything else self.runtime[JOB_SETTINGS].dispatch_resend_seconds
-        cutoff = now - timedelta(seconds=wait)
-        async with self.runtime.sessionmaker() as session:
-            rows = (
-                await session.execute(
-                    select(Job.id, Job.queue)
-                    .where(
-                        claimable(now, ""),
-                        or_(Job.dispatched_at.is_(None), Job.dispatched_at < cutoff),
-                    )
-                    .order_by(Job.priority.desc(), Job.created_at)
-                    .limit(1000)
-                )
-            ).all()
-            if not rows:
-                return 0
-            await session.execute(
-                update(Job)
-                .where(Job.id.in_([r.id for r in rows]))
-                .values(dispatched_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
-        await asyncio.to_thread(self._send, [(r.id, r.queue, 0.0) for r in rows])
+        async with transaction(self.runtime.sessionmaker) as session:
+            rows = await mark_resent(session, wait_seconds=wait)
+        if not rows:
+            return 0
+        # Sent once committed: a worker's claim of these jobs would otherwise wait for this
+        # transaction (its row locks on PostgreSQL, the write lock on SQLite).
+        await asyncio.to_thread(self._send, [(job_id, queue, 0.0) for job_id, queue in rows])
         return len(rows)
 
     def stop(self) -> None:
@@ -238,6 +223,31 @@ class CeleryDispatcher:
         for task in (self._listener, self._sender):
             if task is not None:
                 task.cancel()
+
+
+async def mark_resent(session: AsyncSession, *, wait_seconds: float) -> list[tuple[str, str]]:
+    """Due jobs not sent in the last wait_seconds, as (id, queue), stamped as sent now."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=wait_seconds)
+    rows = (
+        await session.execute(
+            select(Job.id, Job.queue)
+            .where(
+                claimable(now, ""),
+                or_(Job.dispatched_at.is_(None), Job.dispatched_at < cutoff),
+            )
+            .order_by(Job.priority.desc(), Job.created_at)
+            .limit(1000)
+        )
+    ).all()
+    if rows:
+        await session.execute(
+            update(Job)
+            .where(Job.id.in_([r.id for r in rows]))
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return [(r.id, r.queue) for r in rows]
 
 
 async def celery_health(runtime: Runtime) -> str:
