@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from foredeck.kit.sse import TopicBatcher
-from foredeck.telemetry.feeds import JobFeeds
 from foredeck.telemetry.metrics import Metrics
 from foredeck.telemetry.publisher import TelemetryPublisher
 
@@ -16,7 +15,6 @@ async def startup(app: FastAPI) -> None:
     state = app.state
     if getattr(state, "metrics", None) is None:
         state.metrics = Metrics()
-    state.job_feeds = JobFeeds(state)
     state.telemetry_batcher = TopicBatcher(state.pubsub, STREAM_TOPICS)
     state.telemetry = TelemetryPublisher(state)
     # A `foredeck worker` serves no SSE clients: batching every job event for none of them
@@ -31,4 +29,3 @@ async def shutdown(app: FastAPI) -> None:
     state = app.state
     await state.telemetry.stop()
     await state.telemetry_batcher.stop()
-    await state.job_feeds.close()

@@ -6,24 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from foredeck.auth.deps import Viewer
-from foredeck.errors import NotFound, ValidationFailed
+from foredeck.errors import ValidationFailed
 from foredeck.kit.envelope import Envelope, ok
-from foredeck.kit.sse import (
-    SSE_RESPONSES,
-    int_event_id,
-    last_event_id,
-    reconnect_event,
-    sse_event,
-    sse_response,
-)
-from foredeck.models.jobs import Job
+from foredeck.kit.sse import SSE_RESPONSES, last_event_id, sse_event, sse_response
 from foredeck.telemetry import retention
 from foredeck.telemetry import service as telemetry_service
-from foredeck.telemetry.feeds import RECONNECT
 
 router = APIRouter(tags=["telemetry"])
 STREAM_TOPICS = ("telemetry", "workers", "jobs")
@@ -82,32 +72,6 @@ async def stream(
             yield sse_event(await state.telemetry.current(), event="snapshot")
         async for ev in batcher.stream(chosen, resume, seconds=settings.sse_max_seconds):
             yield ev
-
-    return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
-
-
-@router.get(
-    "/api/v1/jobs/{job_id}/events",
-    response_class=EventSourceResponse,
-    tags=["jobs"],
-    responses=SSE_RESPONSES,
-)
-async def job_events(request: Request, job_id: str, _: Viewer) -> Any:
-    """A job's events over SSE, in order, resuming after Last-Event-ID; ends when the job ends."""
-    state = request.app.state
-    async with state.sessionmaker() as session:
-        if (await session.execute(select(Job.id).where(Job.id == job_id))).scalar() is None:
-            raise NotFound(f"No job {job_id}")
-    after = int_event_id(request)
-    settings = state.job_settings
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        async for ev in state.job_feeds.watch(job_id, after, seconds=settings.sse_max_seconds):
-            if ev is RECONNECT:
-                yield reconnect_event()
-                return
-            yield sse_event(ev, event=ev["kind"], id=ev["id"])
-        yield sse_event({"job_id": job_id}, event="end")
 
     return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
 
