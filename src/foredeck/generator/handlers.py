@@ -1,20 +1,43 @@
-"""Job handlers: `generate` (chunk by chunk, resumable) and `generate_merge` (big downloads)."""
+"""Job handlers: `generate` (chunk by chunk, resumable) and `generate_merge` (big downloads).
+
+Also what a `generate` job answers under `/api/v1/jobs/{job_id}` (its chunks, its merged file,
+its import into a collection): providers for the routes of the jobs router.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
+from foredeck.config import Config
 from foredeck.db import transaction
 from foredeck.errors import ValidationFailed
 from foredeck.generator import datasets, remote, storage, textpools
 from foredeck.generator import service as gen_service
-from foredeck.generator.schemas import DatasetSchema, OutputFormat
+from foredeck.generator.schemas import (
+    ChunkGenerateRequest,
+    ChunkList,
+    ChunkOut,
+    ChunkPreview,
+    DatasetSchema,
+    DownloadInfo,
+    DownloadRequest,
+    ImportRequest,
+    OutputFormat,
+)
 from foredeck.generator.validate import Limits, check
+from foredeck.jobs import resources
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.outputs import Download, download_provider
 from foredeck.jobs.registry import job_handler
+from foredeck.jobs.resources import ResourceFn, job_resource
+from foredeck.jobs.schemas import JobCreated, job_read
+from foredeck.kit.envelope import Envelope
 from foredeck.kit.runtime import Runtime
 from foredeck.models.base import utcnow
 
@@ -153,3 +176,76 @@ async def dataset_file(runtime: Runtime, job: Any, options: dict[str, str]) -> D
     # With S3 the merged file is in the store (whoever merged it), not on this disk.
     stored = remote.key(runtime.config, path) if remote.remote(runtime.config) else None
     return Download(path=path, filename=filename, media_type=media_type, key=stored)
+
+
+def _provides(resource: str, **models: Any) -> Callable[[ResourceFn], ResourceFn]:
+    """What a sub-resource of the jobs router answers for `generate` jobs (other kinds: 404)."""
+    return job_resource(
+        resource, "generate", label="a dataset generation", tags=("generator",), **models
+    )
+
+
+@_provides(resources.LIST_CHUNKS, response=ChunkList)
+async def list_chunks(session: AsyncSession, config: Config, job: Any) -> ChunkList:
+    """Each chunk of a generation job: status, rows and checksum."""
+    return await gen_service.list_chunks(session, job.id)
+
+
+@_provides(resources.GENERATE_CHUNK, body=ChunkGenerateRequest, response=ChunkOut)
+async def generate_chunk(
+    session: AsyncSession, config: Config, job: Any, index: int, body: ChunkGenerateRequest | None
+) -> ChunkOut:
+    """Generate or regenerate one chunk now (same seed, same rows), with optional overrides."""
+    return await gen_service.generate_chunk(
+        session, config, job.id, index, body or ChunkGenerateRequest()
+    )
+
+
+@_provides(
+    resources.PREVIEW_CHUNK,
+    response=ChunkPreview,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def preview_chunk(
+    session: AsyncSession, config: Config, job: Any, index: int, *, format: str, limit: int
+) -> ChunkPreview | Response:
+    """The first rows of a generated chunk, as JSON (enveloped) or CSV."""
+    preview, csv = await gen_service.preview_chunk(session, config, job.id, index, limit)
+    if format == "csv":
+        return Response(csv, media_type="text/csv; charset=utf-8")
+    return preview
+
+
+@_provides(
+    resources.PREPARE_DOWNLOAD,
+    body=DownloadRequest,
+    response=DownloadInfo,
+    responses={202: {"model": Envelope[DownloadInfo], "description": "Merging in the background"}},
+)
+async def prepare_download(
+    session: AsyncSession,
+    config: Config,
+    job: Any,
+    body: DownloadRequest | None,
+    *,
+    created_by: int | None,
+) -> Response:
+    """Merge the chunks into one file (JSON, JSONL, CSV or Parquet); big ones merge as a job."""
+    body = body or DownloadRequest()
+    info = await datasets.prepare_download(
+        session, config, job.id, body.format, force=body.force_remerge, created_by=created_by
+    )
+    envelope = Envelope[DownloadInfo](data=info).model_dump(mode="json")
+    return JSONResponse(envelope, status_code=200 if info.status == "ready" else 202)
+
+
+@_provides(resources.IMPORT_OUTPUT, body=ImportRequest)
+async def import_dataset(
+    session: AsyncSession, config: Config, job: Any, body: ImportRequest, *, created_by: int | None
+) -> JobCreated:
+    """Load a generated dataset into a collection (an `import` job with a column mapping)."""
+    queued = await datasets.import_into_records(
+        session, config, job.id, body, created_by=created_by
+    )
+    read = job_read(queued)
+    return JobCreated(job_id=read.id, status=read.status, job=read)

@@ -1,27 +1,22 @@
-"""HTTP routes of the generator: schema extraction and validation, datasets, chunks, downloads."""
+"""HTTP routes of the generator: schema extraction and validation, and queueing datasets.
+
+A generated dataset's chunks, downloads and imports are routes of the jobs router, answered
+by the providers in generator.handlers.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body
 
 from foredeck.auth.deps import Operator, Viewer
 from foredeck.errors import ValidationFailed
-from foredeck.generator import datasets
 from foredeck.generator import service as gen_service
 from foredeck.generator.schemas import (
-    ChunkGenerateRequest,
-    ChunkList,
-    ChunkOut,
-    ChunkPreview,
     DatasetCreate,
-    DownloadInfo,
-    DownloadRequest,
     ExtractRequest,
     ExtractResponse,
-    ImportRequest,
     ValidationReport,
 )
 from foredeck.jobs.schemas import JobCreated, job_read
@@ -29,7 +24,6 @@ from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, ok
 
 router = APIRouter(prefix="/api/v1", tags=["generator"])
-MAX_PREVIEW = 1000
 
 
 @router.post("/schema/extract", response_model=Envelope[ExtractResponse])
@@ -77,79 +71,5 @@ async def create_dataset(
         )
         schema = extracted.schema_
     job = await gen_service.create_generate_job(session, config, schema, created_by=user.user_id)
-    read = job_read(job)
-    return ok(JobCreated(job_id=read.id, status=read.status, job=read))
-
-
-@router.get("/jobs/{job_id}/chunks", response_model=Envelope[ChunkList])
-async def list_chunks(job_id: str, _: Viewer, session: SessionDep) -> Any:
-    """Each chunk of a generation job: status, rows and checksum."""
-    return ok(await gen_service.list_chunks(session, job_id))
-
-
-@router.post("/jobs/{job_id}/chunks/{index}", response_model=Envelope[ChunkOut])
-async def generate_chunk(
-    job_id: str,
-    index: int,
-    _: Operator,
-    session: SessionDep,
-    config: ConfigDep,
-    body: ChunkGenerateRequest | None = None,
-) -> Any:
-    """Generate or regenerate one chunk now (same seed, same rows), with optional overrides."""
-    result = await gen_service.generate_chunk(
-        session, config, job_id, index, body or ChunkGenerateRequest()
-    )
-    return ok(result)
-
-
-@router.get(
-    "/jobs/{job_id}/chunks/{index}",
-    response_model=Envelope[ChunkPreview],
-    responses={200: {"content": {"text/csv": {}}}},
-)
-async def preview_chunk(
-    job_id: str,
-    index: int,
-    _: Viewer,
-    session: SessionDep,
-    config: ConfigDep,
-    format: Literal["json", "csv"] = "json",
-    limit: Annotated[int, Query(ge=1, le=MAX_PREVIEW)] = 20,
-) -> Any:
-    """The first rows of a generated chunk, as JSON (enveloped) or CSV."""
-    preview, csv = await gen_service.preview_chunk(session, config, job_id, index, limit)
-    if format == "csv":
-        return Response(csv, media_type="text/csv; charset=utf-8")
-    return ok(preview)
-
-
-@router.post(
-    "/jobs/{job_id}/download",
-    response_model=Envelope[DownloadInfo],
-    responses={202: {"model": Envelope[DownloadInfo], "description": "Merging in the background"}},
-)
-async def prepare_download(
-    job_id: str,
-    user: Operator,
-    session: SessionDep,
-    config: ConfigDep,
-    body: DownloadRequest | None = None,
-) -> Any:
-    """Merge the chunks into one file (JSON, JSONL, CSV or Parquet); big ones merge as a job."""
-    body = body or DownloadRequest()
-    info = await datasets.prepare_download(
-        session, config, job_id, body.format, force=body.force_remerge, created_by=user.user_id
-    )
-    envelope = Envelope[DownloadInfo](data=info).model_dump(mode="json")
-    return JSONResponse(envelope, status_code=200 if info.status == "ready" else 202)
-
-
-@router.post("/jobs/{job_id}/import", response_model=Envelope[JobCreated], status_code=202)
-async def import_dataset(
-    job_id: str, body: ImportRequest, user: Operator, session: SessionDep, config: ConfigDep
-) -> Any:
-    """Load a generated dataset into a collection (an `import` job with a column mapping)."""
-    job = await datasets.import_into_records(session, config, job_id, body, created_by=user.user_id)
     read = job_read(job)
     return ok(JobCreated(job_id=read.id, status=read.status, job=read))

@@ -1,19 +1,27 @@
-"""`/api/v1/jobs`, `/api/v1/queue` and `/api/v1/locks`: create, inspect and control jobs."""
+"""`/api/v1/jobs`, `/api/v1/queue` and `/api/v1/locks`: create, inspect and control jobs.
+
+Everything under `/api/v1/jobs/{job_id}` is routed here; what only some kinds have (a file to
+download, a generated dataset's chunks) is answered by the provider their kind registers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import FileResponse
+from sqlalchemy import select
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from foredeck.auth.deps import Admin, Operator, Viewer
-from foredeck.errors import ValidationFailed
+from foredeck.errors import NotFound, ValidationFailed
 from foredeck.jobs import controls as job_controls
-from foredeck.jobs import deletion, outputs
+from foredeck.jobs import deletion, outputs, resources
 from foredeck.jobs import locks as locks_service
 from foredeck.jobs import service as jobs_service
+from foredeck.jobs.feeds import JOB_FEEDS, RECONNECT
 from foredeck.jobs.schemas import (
     STATUS_ALIASES,
     BulkControlBody,
@@ -38,6 +46,8 @@ from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
 from foredeck.kit.runtime import RuntimeDep
+from foredeck.kit.sse import SSE_RESPONSES, int_event_id, reconnect_event, sse_event, sse_response
+from foredeck.models.jobs import Job
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -186,6 +196,33 @@ async def job_runs(job_id: str, _: Viewer, session: SessionDep) -> Any:
     return ok([RunRead.model_validate(r, from_attributes=True) for r in runs])
 
 
+# Tagged telemetry too: the API docs list it beside the other live streams.
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses=SSE_RESPONSES,
+    tags=["telemetry"],
+)
+async def job_events(request: Request, runtime: RuntimeDep, job_id: str, _: Viewer) -> Any:
+    """A job's events over SSE, in order, resuming after Last-Event-ID; ends when the job ends."""
+    # A session of its own, closed before the stream starts: a stream may run for hours.
+    async with runtime.sessionmaker() as session:
+        if (await session.execute(select(Job.id).where(Job.id == job_id))).scalar() is None:
+            raise NotFound(f"No job {job_id}")
+    after = int_event_id(request)
+    settings = runtime[JOB_SETTINGS]
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for ev in runtime[JOB_FEEDS].watch(job_id, after, seconds=settings.sse_max_seconds):
+            if ev is RECONNECT:
+                yield reconnect_event()
+                return
+            yield sse_event(ev, event=ev["kind"], id=ev["id"])
+        yield sse_event({"job_id": job_id}, event="end")
+
+    return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
+
+
 @router.get("/jobs/{job_id}/events/history", response_model=Envelope[list[EventRead]])
 async def job_event_history(
     job_id: str,
@@ -279,3 +316,8 @@ async def download_job_output(
     job = await jobs_service.get_job(session, job_id)
     found = await outputs.resolve(runtime, job, {"format": format} if format else {})
     return outputs.respond(runtime, found)
+
+
+def mount(app: FastAPI) -> None:
+    """The routes some kinds' jobs have, once the kinds are registered (their models with them)."""
+    app.include_router(resources.resource_router(viewer=Viewer, operator=Operator))

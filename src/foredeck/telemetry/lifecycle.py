@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from foredeck.kit.runtime import Runtime
 from foredeck.kit.sse import TopicBatcher
-from foredeck.telemetry.feeds import JobFeeds
 from foredeck.telemetry.metrics import Metrics
-from foredeck.telemetry.parts import JOB_FEEDS, METRICS, TELEMETRY, TELEMETRY_BATCHER
+from foredeck.telemetry.parts import METRICS, TELEMETRY, TELEMETRY_BATCHER
 from foredeck.telemetry.publisher import TelemetryPublisher
 from foredeck.workers.parts import JOB_OBSERVER
 
@@ -18,7 +17,6 @@ async def startup(runtime: Runtime) -> None:
     if metrics is None:
         metrics = runtime[METRICS] = Metrics()
     runtime[JOB_OBSERVER] = metrics.observe
-    runtime[JOB_FEEDS] = JobFeeds(runtime)
     batcher = runtime[TELEMETRY_BATCHER] = TopicBatcher(runtime.pubsub, STREAM_TOPICS)
     runtime[TELEMETRY] = TelemetryPublisher(runtime)
     # A `foredeck worker` serves no SSE clients: batching every job event for none of them
@@ -32,4 +30,3 @@ async def startup(runtime: Runtime) -> None:
 async def shutdown(runtime: Runtime) -> None:
     await runtime[TELEMETRY].stop()
     await runtime[TELEMETRY_BATCHER].stop()
-    await runtime[JOB_FEEDS].close()

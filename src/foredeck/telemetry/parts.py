@@ -8,7 +8,6 @@ from foredeck.kit.runtime import Part
 
 if TYPE_CHECKING:
     from foredeck.kit.sse import TopicBatcher
-    from foredeck.telemetry.feeds import JobFeeds
     from foredeck.telemetry.metrics import Metrics
     from foredeck.telemetry.publisher import TelemetryPublisher
 
@@ -17,5 +16,3 @@ METRICS: Part[Metrics] = Part("metrics")
 TELEMETRY: Part[TelemetryPublisher] = Part("telemetry")
 # The SSE fan-out of the telemetry, workers and jobs topics (`/api/v1/telemetry/stream`).
 TELEMETRY_BATCHER: Part[TopicBatcher] = Part("telemetry_batcher")
-# The per-job event streams (`/api/v1/jobs/{id}/events`).
-JOB_FEEDS: Part[JobFeeds] = Part("job_feeds")

@@ -6,27 +6,17 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from foredeck.auth.deps import Viewer
-from foredeck.errors import NotFound, ValidationFailed
+from foredeck.errors import ValidationFailed
 from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.envelope import Envelope, ok
 from foredeck.kit.runtime import RuntimeDep
-from foredeck.kit.sse import (
-    SSE_RESPONSES,
-    int_event_id,
-    last_event_id,
-    reconnect_event,
-    sse_event,
-    sse_response,
-)
-from foredeck.models.jobs import Job
+from foredeck.kit.sse import SSE_RESPONSES, last_event_id, sse_event, sse_response
 from foredeck.telemetry import retention
 from foredeck.telemetry import service as telemetry_service
-from foredeck.telemetry.feeds import RECONNECT
-from foredeck.telemetry.parts import JOB_FEEDS, METRICS, TELEMETRY, TELEMETRY_BATCHER
+from foredeck.telemetry.parts import METRICS, TELEMETRY, TELEMETRY_BATCHER
 
 router = APIRouter(tags=["telemetry"])
 STREAM_TOPICS = ("telemetry", "workers", "jobs")
@@ -85,31 +75,6 @@ async def stream(
             yield sse_event(await runtime[TELEMETRY].current(), event="snapshot")
         async for ev in batcher.stream(chosen, resume, seconds=settings.sse_max_seconds):
             yield ev
-
-    return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
-
-
-@router.get(
-    "/api/v1/jobs/{job_id}/events",
-    response_class=EventSourceResponse,
-    tags=["jobs"],
-    responses=SSE_RESPONSES,
-)
-async def job_events(request: Request, runtime: RuntimeDep, job_id: str, _: Viewer) -> Any:
-    """A job's events over SSE, in order, resuming after Last-Event-ID; ends when the job ends."""
-    async with runtime.sessionmaker() as session:
-        if (await session.execute(select(Job.id).where(Job.id == job_id))).scalar() is None:
-            raise NotFound(f"No job {job_id}")
-    after = int_event_id(request)
-    settings = runtime[JOB_SETTINGS]
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        async for ev in runtime[JOB_FEEDS].watch(job_id, after, seconds=settings.sse_max_seconds):
-            if ev is RECONNECT:
-                yield reconnect_event()
-                return
-            yield sse_event(ev, event=ev["kind"], id=ev["id"])
-        yield sse_event({"job_id": job_id}, event="end")
 
     return sse_response(events(), ping_seconds=settings.sse_ping_seconds)
 

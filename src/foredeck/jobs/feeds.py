@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from foredeck.jobs.context import event_payload
-from foredeck.kit.runtime import Runtime
+from foredeck.kit.runtime import Part, Runtime
 from foredeck.kit.sse import DEADLINE, deadline_in
 from foredeck.kit.tasks import stop_tasks
 from foredeck.models.jobs import TERMINAL_STATUSES, Job, JobEvent
@@ -182,3 +182,7 @@ class JobFeeds:
         for feed in list(self.feeds.values()):
             await feed.stop()
         self.feeds.clear()
+
+
+# Provided by the jobs start-up: the per-job event streams (`/api/v1/jobs/{id}/events`).
+JOB_FEEDS: Part[JobFeeds] = Part("job_feeds")
