@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from structlog.testing import capture_logs
 
 from foredeck.app import create_app
+from foredeck.blobs import store_for
 from foredeck.config import Config
 from foredeck.index import checkpoints
 from foredeck.index import service as index_service
@@ -49,7 +50,6 @@ async def instance(app: FastAPI, data_dir: Path, **settings: object) -> AsyncIte
             **settings,
         }
     )
-    config.__dict__.pop("blobs", None)
     other = create_app(config)
     # After create_app, which configures logging: its start-up is captured too.
     with capture_logs() as logs:
@@ -98,7 +98,7 @@ async def rebuilt(
     async with instance(app, data_dir, **settings) as writer:
         folder = (await index_service.rebuild(writer.state))["folder"]
         expected = await search_ids(writer, viewer, coll, QUERY)
-        return Rebuilt(coll, ids, settings, folder, writer.state.config.blobs, expected)
+        return Rebuilt(coll, ids, settings, folder, store_for(writer.state.config), expected)
 
 
 async def test_a_rebuild_is_stored_in_s3_and_loaded_by_an_instance_with_an_empty_data_dir(
@@ -159,7 +159,7 @@ def test_old_generations_leave_the_store_and_recent_unnamed_ones_stay(
     s3: S3Server, tmp_path: Path
 ) -> None:
     config = Config(data_dir=tmp_path, **s3.settings(s3.make_bucket()))
-    store = config.blobs
+    store = store_for(config)
     now = time.time_ns()
     named, old, uploading = f"gen-{now - 7200 * 10**9}-aa", "gen-1-bb", f"gen-{now}-cc"
     for folder in (named, old, uploading):

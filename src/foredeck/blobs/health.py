@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from foredeck.blobs.store import store_for
+
 # Verdicts of BlobStore.check that make /health degraded (the store is configured but unusable).
 FAILING = {
     "unreachable",
@@ -20,7 +22,7 @@ FAILING = {
 async def blob_store_health(app: Any) -> str:
     config = app.state.config
     try:
-        store = config.blobs
+        store = store_for(config)
     except (ValueError, OSError):
         return "misconfigured"
     limit = config.s3_connect_timeout_s + config.s3_read_timeout_s + 1

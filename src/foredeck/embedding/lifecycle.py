@@ -1,31 +1,19 @@
-"""Start-up of the embedding domain: load the model, and keep an `embed` job coming.
+"""Start-up of the embedding domain: load the model the settings (or the process) choose.
 
-Records become searchable with nobody doing anything: a small loop notices due records and
-queues an `embed` job when none is queued or running. The job kind's lock makes that safe
-with many replicas: a second create_job gets 409 and the loop simply tries again later.
-The same loop notices a changed `embedding.model` setting and starts the live model switch
-(`foredeck.index.model_switch`); saving the section wakes it at once.
+The loop that keeps an `embed` job coming, and the job itself, feed the index: they are the
+index domain's (`foredeck.index.feeding`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import select
 
-from foredeck.db import transaction
 from foredeck.embedding import registry
-from foredeck.embedding import service as embedding_service
 from foredeck.errors import AppError
-from foredeck.kit.background import logged_failure
-from foredeck.kit.tasks import stop_tasks
 from foredeck.logging import get_logger
-from foredeck.models.base import utcnow
 from foredeck.settings import service as settings_service
 
 log = get_logger(__name__)
@@ -35,8 +23,6 @@ async def chosen_model(state: Any) -> str:
     """The operator's setting (DB) when valid, else the process default."""
     config = state.config
     try:
-        from foredeck.settings import service as settings_service
-
         async with state.sessionmaker() as session:
             section = await settings_service.get_section(session, "embedding")
         if section.model:
@@ -47,88 +33,16 @@ async def chosen_model(state: Any) -> str:
     return registry.default_model(config)
 
 
-async def ensure_embed_job(state: Any) -> str | None:
-    """Queue an embed job if records are due and none is active; returns its id."""
-    from foredeck.jobs import service as jobs_service
-    from foredeck.models.jobs import ACTIVE_STATUSES, Job
-
-    async with state.sessionmaker() as session:
-        due = await embedding_service.has_due(session)
-    if not due:
-        from foredeck.index import service as index_service
-
-        # Nothing left to embed: after a model change, the new index is now complete.
-        await index_service.finish_reembedding(state)
-        return None
-    async with transaction(state.sessionmaker) as session:
-        active = await session.scalar(
-            select(Job.id).where(Job.kind == "embed", Job.status.in_(ACTIVE_STATUSES)).limit(1)
-        )
-        if active is not None:
-            return None
-        last = (
-            await session.execute(
-                select(Job.finished_at, Job.result)
-                .where(Job.kind == "embed", Job.finished_at.is_not(None))
-                .order_by(Job.finished_at.desc())
-                .limit(1)
-            )
-        ).first()
-        if last is not None and (last.result or {}).get("provider_errors"):
-            cooldown = timedelta(seconds=state.config.embedding_retry_seconds)
-            if last.finished_at > utcnow() - cooldown:
-                return None
-        try:
-            job = await jobs_service.create_job(
-                session, kind="embed", params={"model": state.embedder.name}
-            )
-        except AppError:
-            # Another replica queued one first, or workers are draining.
-            return None
-        return job.id
-
-
-async def _loop(app: FastAPI) -> None:
-    state = app.state
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(state.embed_wakeup.wait(), state.config.embedding_poll_seconds)
-        state.embed_wakeup.clear()
-        with logged_failure("embed_loop_failed"):
-            if getattr(state, "index_manager", None) is not None:
-                from foredeck.index import model_switch
-
-                await model_switch.watch_settings(state)
-            await ensure_embed_job(state)
-
-
 async def startup(app: FastAPI) -> None:
     state = app.state
     name = await chosen_model(state)
     state.embedder = await asyncio.to_thread(registry.load_embedder, state.config, name)
     state.features.add("search")
     state.features.add("embedding")
+    # Set when records become due; the index's embed loop waits on it (index.feeding).
     state.embed_wakeup = asyncio.Event()
-    state.embed_loop = None
-    if not getattr(state, "worker_process", False):
-        state.embed_loop = asyncio.create_task(_loop(app), name="foredeck-embed-loop")
-        state.embedding_settings_listener = _settings_listener(state)
-        settings_service.change_listeners.append(state.embedding_settings_listener)
     log.info("embedding_ready", model=name, dimension=state.embedder.dimension)
 
 
-def _settings_listener(state: Any) -> Callable[[str], None]:
-    def changed(section: str) -> None:
-        if section == "embedding":
-            state.embed_wakeup.set()
-
-    return changed
-
-
 async def shutdown(app: FastAPI) -> None:
-    listener = getattr(app.state, "embedding_settings_listener", None)
-    if listener in settings_service.change_listeners:
-        settings_service.change_listeners.remove(listener)
-    task = getattr(app.state, "embed_loop", None)
-    if task is not None:
-        await stop_tasks(task)
+    """Nothing runs here to stop: the embed loop is the index's."""

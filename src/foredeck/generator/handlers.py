@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 
+from foredeck.blobs import store_for
 from foredeck.db import transaction
 from foredeck.errors import ValidationFailed
 from foredeck.generator import datasets, remote, storage, textpools
@@ -151,4 +152,5 @@ async def dataset_file(state: Any, job: Any, options: dict[str, str]) -> Downloa
         )
     # With S3 the merged file is in the store (whoever merged it), not on this disk.
     stored = remote.key(state.config, path) if remote.remote(state.config) else None
-    return Download(path=path, filename=filename, media_type=media_type, key=stored)
+    store = store_for(state.config) if stored else None
+    return Download(path=path, filename=filename, media_type=media_type, key=stored, store=store)

@@ -1,10 +1,10 @@
-"""Start-up of the index domain: load the live index and hook record deletes."""
+"""Start-up of the index domain: load the live index, hook record deletes, keep it fed."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from foredeck.index import model_switch
+from foredeck.index import feeding, model_switch
 from foredeck.index import service as index_service
 from foredeck.index.manager import IndexManager
 from foredeck.records import service as records_service
@@ -25,6 +25,7 @@ async def startup(app: FastAPI) -> None:
         records_service.delete_hooks.append(index_service.remove_deleted)
     state.features.add("vector_index")
     state.health_checks["vector_index"] = _health
+    feeding.start(app)
 
 
 async def _health(app: FastAPI) -> str:
@@ -34,4 +35,6 @@ async def _health(app: FastAPI) -> str:
 
 
 async def shutdown(app: FastAPI) -> None:
+    # The loop first: it is what starts a model switch.
+    await feeding.stop(app)
     await model_switch.shutdown(app.state)

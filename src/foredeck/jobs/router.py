@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import ValidationFailed
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import deletion, outputs
@@ -36,6 +35,7 @@ from foredeck.jobs.schemas import (
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
+from foredeck.kit.roles import Admin, Operator, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
