@@ -80,6 +80,7 @@ def _start_moto(root: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 async def _import(data_dir: Path, csv_path: Path, rows: int, s3: dict[str, Any] | None) -> float:
     from foredeck import migrate
+    from foredeck.blobs import store_for
     from foredeck.config import Config
     from foredeck.db import make_engine
     from foredeck.kit.runtime import Runtime
@@ -95,7 +96,7 @@ async def _import(data_dir: Path, csv_path: Path, rows: int, s3: dict[str, Any] 
     await asyncio.to_thread(shutil.copyfile, csv_path, received)
     params = ImportParams(path=UPLOAD, collection="bench", mapping={"metadata": ["source"]})
     # A process builds its S3 client once; building it is not what one import costs.
-    verdict = await asyncio.to_thread(config.blobs.check)
+    verdict = await asyncio.to_thread(store_for(config).check)
     assert s3 is None or verdict == "connected", verdict
     try:
         start = time.perf_counter()
@@ -112,9 +113,10 @@ async def _import(data_dir: Path, csv_path: Path, rows: int, s3: dict[str, Any] 
 
 def _transfer(root: Path, csv_path: Path, s3: dict[str, Any]) -> tuple[float, float]:
     """The store's share: one put and one fetch of the same file, with no import around them."""
+    from foredeck.blobs import store_for
     from foredeck.config import Config
 
-    store = Config(data_dir=root / "transfer", **s3).blobs
+    store = store_for(Config(data_dir=root / "transfer", **s3))
     assert store.check() == "connected"
     start = time.perf_counter()
     store.put_file("transfer/rows.csv", csv_path)

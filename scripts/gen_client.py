@@ -24,7 +24,8 @@ CONTRACTS = ROOT / "src/foredeck/contracts.py"
 GENERATED = ROOT / "src/foredeck/client/_generated.py"
 
 # Always part of the contracts, whatever the routes use.
-BASE_MODULES = ["foredeck.kit.envelope", "foredeck.kit.schemas"]
+# kit.roles: the roles are a contract (user and API key bodies), defined below auth for the gates.
+BASE_MODULES = ["foredeck.kit.envelope", "foredeck.kit.roles", "foredeck.kit.schemas"]
 
 
 def _schema_modules() -> list[str]:

@@ -16,11 +16,16 @@ from foredeck import __version__, migrate
 # Imported for its effect: every job kind registered in any process that builds the app.
 from foredeck import kinds as _kinds  # noqa: F401
 from foredeck.auth import router as auth_router
+from foredeck.auth.deps import request_principal
 from foredeck.config import Config
 from foredeck.console import lifecycle as console_lifecycle
 from foredeck.console import router as console_router
 from foredeck.db import make_engine, make_sessionmaker
 from foredeck.embedding import lifecycle as embedding_lifecycle
+
+# Imported for their effect, like kinds: the settings checks that embedding.registry and
+# operations.sources.sheets register (settings imports neither), in every process.
+from foredeck.embedding import registry as _embedding_registry  # noqa: F401
 from foredeck.embedding import router as embedding_router
 from foredeck.generator import lifecycle as generator_lifecycle
 from foredeck.generator import router as generator_router
@@ -32,6 +37,7 @@ from foredeck.kit.cache import RedisCache
 from foredeck.kit.envelope import ERROR_RESPONSES, install_error_handlers
 from foredeck.kit.middleware import GZipForGzipClients, RequestContextMiddleware
 from foredeck.kit.ratelimit import RateLimiter
+from foredeck.kit.roles import install_resolver
 from foredeck.kit.runtime import Runtime, runtime_of
 from foredeck.kit.writes import dispose_sync_engine
 from foredeck.logging import configure_logging, get_logger
@@ -39,6 +45,7 @@ from foredeck.mcp import lifecycle as mcp_lifecycle
 from foredeck.mcp import router as mcp_router
 from foredeck.operations import lifecycle as operations_lifecycle
 from foredeck.operations import router as operations_router
+from foredeck.operations.sources import sheets as _sheets  # noqa: F401
 from foredeck.records import router as records_router
 from foredeck.records.reads import RECORD_READER, make_reader
 from foredeck.registry import lifecycle as registry_lifecycle
@@ -187,6 +194,8 @@ def create_app(config: Config | None = None) -> FastAPI:
     runtime = Runtime(config)
     app.state.runtime = runtime
     install_error_handlers(app)
+    # Every route's role gate (kit.roles) asks auth who is calling.
+    install_resolver(request_principal)
     # Hot reads registered on the app itself come before every included router.
     for module in ROUTERS:
         if hasattr(module, "mount_top_level"):

@@ -6,13 +6,10 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from foredeck.blobs import BlobStore
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "foredeck", "placeholder", ""}
 
@@ -158,13 +155,6 @@ class Config(BaseSettings):
         path.touch(mode=0o600)
         path.write_text(key)
         return key
-
-    @cached_property
-    def blobs(self) -> BlobStore:
-        """The blob store this process uses (built once, on first use)."""
-        from foredeck.blobs import open_store
-
-        return open_store(self)
 
     def path(self, *parts: str) -> Path:
         """A folder under the data dir, created on first use."""

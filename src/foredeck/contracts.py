@@ -15,7 +15,6 @@ from foredeck.auth.schemas import (
     PasswordChange,
     Preferences,
     PreferencesPatch,
-    Role,
     TokenRequest,
     TokenResponse,
     UserCreate,
@@ -83,6 +82,9 @@ from foredeck.kit.envelope import (
     ErrorEnvelope,
     PageMeta,
     Paged,
+)
+from foredeck.kit.roles import (
+    Role,
 )
 from foredeck.kit.schemas import (
     PatchBody,

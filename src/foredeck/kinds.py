@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from foredeck.embedding import handlers as embedding_handlers
 from foredeck.generator import handlers as generator_handlers
+from foredeck.index import feeding as index_feeding
 from foredeck.index import handlers as index_handlers
 from foredeck.jobs import handlers as jobs_handlers
 from foredeck.operations import handlers as operations_handlers
@@ -19,7 +19,7 @@ from foredeck.schedules import handlers as schedules_handlers
 HANDLER_MODULES: list[ModuleType] = [
     jobs_handlers,
     operations_handlers,
-    embedding_handlers,
+    index_feeding,
     index_handlers,
     generator_handlers,
     schedules_handlers,

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from foredeck.blobs import open_store
+from foredeck.blobs import store as blob_store
 from foredeck.config import Config
 from foredeck.kit.runtime import runtime_of
 from tests.blobs.s3server import S3Server, s3_server
@@ -25,17 +26,17 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 @contextmanager
 def store_of(app: FastAPI, config: Config) -> Iterator[Any]:
     """The session app's processes use this blob store for the test, then their own again."""
-    state_config = runtime_of(app).config
-    before = state_config.__dict__.get("blobs")
+    key = id(runtime_of(app).config)
+    before = blob_store._STORES.get(key)
     store = open_store(config)
-    state_config.__dict__["blobs"] = store
+    blob_store._STORES[key] = store
     try:
         yield store
     finally:
         if before is None:
-            state_config.__dict__.pop("blobs", None)
+            blob_store._STORES.pop(key, None)
         else:
-            state_config.__dict__["blobs"] = before
+            blob_store._STORES[key] = before
 
 
 @pytest.fixture

@@ -120,7 +120,6 @@ async def test_llm_text_pools_are_shared_through_s3(
     )
     writer_config = Config(data_dir=tmp_path / "a", **s3.settings(s3.make_bucket()))
     reader_config = writer_config.model_copy(update={"data_dir": tmp_path / "b"})
-    reader_config.__dict__.pop("blobs", None)
     job_folder = Path("jobs") / "00000000-0000-4000-8000-00000000f00d"
     texts = {"review": ["Boils fast.", "Loud but fine."]}
     textpools.save(writer_config.data_dir / job_folder, texts)

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from structlog.testing import capture_logs
 
 from foredeck.app import create_app
+from foredeck.blobs import store_for
 from foredeck.config import Config
 from foredeck.index import checkpoints
 from foredeck.index import service as index_service
@@ -51,7 +52,6 @@ async def instance(app: FastAPI, data_dir: Path, **settings: object) -> AsyncIte
             **settings,
         }
     )
-    config.__dict__.pop("blobs", None)
     other = create_app(config)
     # After create_app, which configures logging: its start-up is captured too.
     with capture_logs() as logs:
@@ -100,7 +100,7 @@ async def rebuilt(
     async with instance(app, data_dir, **settings) as writer:
         folder = (await index_service.rebuild(runtime_of(writer)))["folder"]
         expected = await search_ids(writer, viewer, coll, QUERY)
-        return Rebuilt(coll, ids, settings, folder, runtime_of(writer).config.blobs, expected)
+        return Rebuilt(coll, ids, settings, folder, store_for(runtime_of(writer).config), expected)
 
 
 async def test_a_rebuild_is_stored_in_s3_and_loaded_by_an_instance_with_an_empty_data_dir(
@@ -161,7 +161,7 @@ def test_old_generations_leave_the_store_and_recent_unnamed_ones_stay(
     s3: S3Server, tmp_path: Path
 ) -> None:
     config = Config(data_dir=tmp_path, **s3.settings(s3.make_bucket()))
-    store = config.blobs
+    store = store_for(config)
     now = time.time_ns()
     named, old, uploading = f"gen-{now - 7200 * 10**9}-aa", "gen-1-bb", f"gen-{now}-cc"
     for folder in (named, old, uploading):

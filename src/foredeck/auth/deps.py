@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foredeck.auth import security
 from foredeck.auth import service as auth_service
-from foredeck.auth.schemas import ROLE_RANK, Role
 from foredeck.auth.service import Principal
-from foredeck.errors import Forbidden, Unauthorized
+from foredeck.errors import Unauthorized
 from foredeck.kit.deps import LazySession
+
+# The role gates live in kit.roles (the engine's routers use them too); auth's routers and the
+# domains keep importing them from here, with the rest of auth.
+from foredeck.kit.roles import (
+    Admin,
+    CurrentUser,
+    Operator,
+    Role,
+    RoleBearer,
+    Viewer,
+    require_role,
+)
 from foredeck.kit.runtime import get_runtime
+
+__all__ = [
+    "Admin",
+    "CurrentUser",
+    "Operator",
+    "RoleBearer",
+    "Viewer",
+    "current_principal",
+    "request_principal",
+    "require_role",
+    "resolve_principal",
+]
 
 API_KEY_CACHE_TTL = 30.0
 
@@ -77,33 +98,17 @@ async def resolve_principal(
     raise Unauthorized("Authentication required", headers={"WWW-Authenticate": "Bearer"})
 
 
-class RoleBearer(HTTPBearer):
-    """Authenticate and check the role in one dependency.
+# Parses the Authorization header only; the role check is kit.roles.RoleBearer's.
+_BEARER = HTTPBearer(auto_error=False)
 
-    A security-scheme dependency keeps the bearer scheme in the OpenAPI document, and doing
-    the work in its own ``__call__`` spares FastAPI two levels of dependency resolution on
-    every protected request (the hot path of the API benchmark).
-    """
 
-    def __init__(self, minimum: Role | None) -> None:
-        super().__init__(
-            auto_error=False,
-            scheme_name="HTTPBearer",
-            description="A token from /api/v1/auth/token or an API key",
-        )
-        self.minimum = minimum
-
-    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        principal = await _cached_api_key_principal(request)
-        if principal is None:
-            credentials = await super().__call__(request)
-            principal = await current_principal(request, credentials)
-        if self.minimum is not None and ROLE_RANK[principal.role] < ROLE_RANK[self.minimum]:
-            raise Forbidden(
-                f"This needs the {self.minimum.value} role; you are {principal.role.value}",
-                code="INSUFFICIENT_ROLE",
-            )
-        return principal
+async def request_principal(request: Request) -> Principal:
+    """The caller of a protected route: the resolver the app installs in kit.roles."""
+    principal = await _cached_api_key_principal(request)
+    if principal is None:
+        credentials = await _BEARER(request)
+        principal = await current_principal(request, credentials)
+    return principal
 
 
 async def _cached_api_key_principal(request: Request) -> Principal | None:
@@ -131,14 +136,3 @@ async def current_principal(
         principal = await resolve_principal(request, session, credentials)
     request.state.principal = principal
     return principal
-
-
-def require_role(minimum: Role) -> RoleBearer:
-    """A dependency that lets through callers with at least this role."""
-    return RoleBearer(minimum)
-
-
-CurrentUser = Annotated[Principal, Depends(RoleBearer(None))]
-Viewer = Annotated[Principal, Depends(require_role(Role.viewer))]
-Operator = Annotated[Principal, Depends(require_role(Role.operator))]
-Admin = Annotated[Principal, Depends(require_role(Role.admin))]

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from foredeck.kit.roles import ROLE_RANK as ROLE_RANK
+from foredeck.kit.roles import Role as Role
 from foredeck.kit.schemas import ReadModel, StrictBody
-
-
-class Role(StrEnum):
-    viewer = "viewer"
-    operator = "operator"
-    admin = "admin"
-
-
-ROLE_RANK = {Role.viewer: 0, Role.operator: 1, Role.admin: 2}
 
 
 class TokenRequest(StrictBody):

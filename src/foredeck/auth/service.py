@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,18 +14,8 @@ from foredeck.auth import security
 from foredeck.auth.schemas import Preferences, Role
 from foredeck.db import transaction
 from foredeck.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from foredeck.kit.roles import Principal as Principal
 from foredeck.models.auth import ApiKey, User
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the user and how they proved it."""
-
-    user_id: int
-    username: str
-    role: Role
-    via: str  # "token", "api_key", "header", "session"
-    api_key_id: int | None = None
 
 
 def principal_for(user: User, via: str, api_key_id: int | None = None) -> Principal:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from foredeck.config import Config
 
+from foredeck.blobs.store import store_for
+
 # Verdicts of BlobStore.check that make /health degraded (the store is configured but unusable).
 FAILING = {
     "unreachable",
@@ -22,7 +24,7 @@ FAILING = {
 
 async def blob_store_health(config: Config) -> str:
     try:
-        store = config.blobs
+        store = store_for(config)
     except (ValueError, OSError):
         return "misconfigured"
     limit = config.s3_connect_timeout_s + config.s3_read_timeout_s + 1

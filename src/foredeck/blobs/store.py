@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
@@ -181,3 +182,17 @@ def open_store(config: Config) -> BlobStore:
         return S3BlobStore.from_config(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     return LocalBlobStore(config.data_dir)
+
+
+# One store per Config object, as long as it lives: a store holds clients and connection pools.
+# Keyed by id (a Config is not hashable); a finalizer drops the entry with its config.
+_STORES: dict[int, BlobStore] = {}
+
+
+def store_for(config: Config) -> BlobStore:
+    """The blob store this config's process uses, built on first use."""
+    store = _STORES.get(id(config))
+    if store is None:
+        store = _STORES.setdefault(id(config), open_store(config))
+        weakref.finalize(config, _STORES.pop, id(config), None)
+    return store

@@ -10,7 +10,12 @@ import typer
 
 from foredeck.cli.common import DataDir, console, load_config, run_local
 from foredeck.cli.remote import Token, Url, run_remote
+
+# Imported for their effect: the settings checks these domains register (the model registry,
+# the Sheets API), as the app does; settings itself imports neither.
+from foredeck.embedding import registry as _embedding_registry  # noqa: F401
 from foredeck.kit.runtime import Runtime
+from foredeck.operations.sources import sheets as _sheets  # noqa: F401
 
 settings_app = typer.Typer(help="Operator settings stored in the database.", no_args_is_help=True)
 

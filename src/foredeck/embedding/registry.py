@@ -7,6 +7,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from foredeck.config import Config
 from foredeck.embedding.providers import (
     Embedder,
@@ -15,7 +17,9 @@ from foredeck.embedding.providers import (
     StaticEmbedder,
     minilm_model_path,
 )
-from foredeck.errors import ValidationFailed
+from foredeck.errors import AppError, ValidationFailed
+from foredeck.settings import validators
+from foredeck.settings.schemas import EmbeddingSettings, ValidationResult
 
 MINILM = "all-MiniLM-L6-v2"
 STATIC = "static-64"
@@ -126,3 +130,21 @@ def load_embedder(config: Config, name: str | None = None) -> Embedder:
             )
         _cache[name] = embedder
         return embedder
+
+
+async def check_settings(
+    session: AsyncSession, value: EmbeddingSettings, config: Config, remote: bool
+) -> ValidationResult:
+    """The `embedding` settings section names a model this registry knows."""
+    if value.model is None:
+        return ValidationResult(valid=True, info={"model": "server default"})
+    try:
+        info = model_info(config, value.model)
+    except AppError as exc:
+        return validators.fail("model", exc.message)
+    return ValidationResult(
+        valid=True, info={"dimension": info.dimension, "provider": info.provider}
+    )
+
+
+validators.register_check(EmbeddingSettings, check_settings)

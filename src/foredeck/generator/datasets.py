@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foredeck.blobs import store_for
 from foredeck.config import Config
 from foredeck.errors import Conflict, NotFound, ValidationFailed
 from foredeck.generator import remote, storage
@@ -228,8 +229,8 @@ async def _stage_remote(config: Config, source: Path) -> Path:
 
 
 def _copy_object(config: Config, src: str, dst: str) -> None:
-    with contextlib.closing(config.blobs.open(src)) as stream:
-        config.blobs.put(dst, stream)
+    with contextlib.closing(store_for(config).open(src)) as stream:
+        store_for(config).put(dst, stream)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from foredeck.blobs import store_for
 from foredeck.config import Config
 from foredeck.db import transaction
 from foredeck.errors import ValidationFailed
@@ -175,7 +176,8 @@ async def dataset_file(runtime: Runtime, job: Any, options: dict[str, str]) -> D
         )
     # With S3 the merged file is in the store (whoever merged it), not on this disk.
     stored = remote.key(runtime.config, path) if remote.remote(runtime.config) else None
-    return Download(path=path, filename=filename, media_type=media_type, key=stored)
+    store = store_for(runtime.config) if stored else None
+    return Download(path=path, filename=filename, media_type=media_type, key=stored, store=store)
 
 
 def _provides(resource: str, **models: Any) -> Callable[[ResourceFn], ResourceFn]:

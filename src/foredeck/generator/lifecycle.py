@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from foredeck.blobs import BlobStoreError
+from foredeck.blobs import BlobStoreError, store_for
 from foredeck.generator import remote
 from foredeck.jobs import periodic
 from foredeck.kit.runtime import Part, Runtime
@@ -77,7 +77,7 @@ async def _sweep_store(runtime: Runtime) -> list[str]:
     if not remote.remote(config):
         return []
     try:
-        keys = await asyncio.to_thread(config.blobs.list_keys, "jobs")
+        keys = await asyncio.to_thread(store_for(config).list_keys, "jobs")
     except BlobStoreError as exc:
         log.warning("generator_sweep_store_failed", reason=exc.message)
         return []
@@ -88,7 +88,7 @@ async def _sweep_store(runtime: Runtime) -> list[str]:
         alive = set(await session.scalars(select(Job.id).where(Job.id.in_(list(stored)))))
     gone = sorted(stored - alive)
     for job_id in gone:
-        await asyncio.to_thread(config.blobs.delete_prefix, f"jobs/{job_id}")
+        await asyncio.to_thread(store_for(config).delete_prefix, f"jobs/{job_id}")
     return gone
 
 

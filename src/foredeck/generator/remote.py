@@ -18,13 +18,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from foredeck.blobs import BlobMissing
+from foredeck.blobs import BlobMissing, store_for
 from foredeck.config import Config
 from foredeck.errors import NotFound
 
 
 def remote(config: Config) -> bool:
-    return config.blobs.kind != "local"
+    return store_for(config).kind != "local"
 
 
 def key(config: Config, path: Path) -> str:
@@ -41,7 +41,7 @@ async def publish(config: Config, path: Path) -> None:
     """Move a written chunk or dataset file into the store (S3 only)."""
     if not _stored(config, path):
         return
-    await asyncio.to_thread(config.blobs.put_file, key(config, path), path)
+    await asyncio.to_thread(store_for(config).put_file, key(config, path), path)
     await asyncio.to_thread(path.unlink, True)
 
 
@@ -49,7 +49,7 @@ async def present(config: Config, path: Path) -> bool:
     """Whether the file exists: on disk with the local backend, in the store with S3."""
     if not _stored(config, path):
         return await asyncio.to_thread(path.exists)
-    return await asyncio.to_thread(config.blobs.exists, key(config, path))
+    return await asyncio.to_thread(store_for(config).exists, key(config, path))
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +67,7 @@ async def readable(config: Config, paths: list[Path]) -> AsyncIterator[list[Path
             target = folder / f"{i:06d}-{path.name}"
             try:
                 fetched.append(
-                    await asyncio.to_thread(config.blobs.fetch, key(config, path), target)
+                    await asyncio.to_thread(store_for(config).fetch, key(config, path), target)
                 )
             except BlobMissing:
                 raise NotFound(f"{path.name} is not in the blob store (removed?)") from None

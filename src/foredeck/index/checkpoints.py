@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from foredeck.blobs import BlobMissing, BlobStore, BlobStoreError
+from foredeck.blobs import BlobMissing, BlobStore, BlobStoreError, store_for
 from foredeck.config import Config
 from foredeck.errors import AppError
 from foredeck.index import snapshot, store
@@ -44,7 +44,7 @@ def _remote_store(config: Config) -> BlobStore | None:
     """The store to copy checkpoints to, or None with the local backend. Each operation reads
     it once: a store read again per file could be another by then, and a checkpoint's key
     written to the local backend lands as a stray folder inside the index directory."""
-    blobs = config.blobs
+    blobs = store_for(config)
     return None if blobs.kind == "local" else blobs
 
 
@@ -78,7 +78,7 @@ def fetch(
     target = root / folder
     if target.is_dir():
         return VectorIndex.read(target, ef_search=ef_search)
-    blobs = config.blobs
+    blobs = store_for(config)
     staging = store.new_staging(root)
     try:
         for file in FILES:

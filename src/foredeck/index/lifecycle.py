@@ -1,10 +1,10 @@
-"""Start-up of the index domain: load the live index and hook record deletes."""
+"""Start-up of the index domain: load the live index, hook record deletes, keep it fed."""
 
 from __future__ import annotations
 
 from foredeck.db import transaction
 from foredeck.embedding.parts import EMBEDDER
-from foredeck.index import model_switch
+from foredeck.index import feeding, model_switch
 from foredeck.index import service as index_service
 from foredeck.index.manager import IndexManager
 from foredeck.index.parts import INDEX_MANAGER
@@ -27,6 +27,7 @@ async def startup(runtime: Runtime) -> None:
         records_service.delete_hooks.append(index_service.remove_deleted)
     runtime.features.add("vector_index")
     runtime.health_checks["vector_index"] = _health
+    feeding.start(runtime)
 
 
 async def _health(runtime: Runtime) -> str:
@@ -36,4 +37,6 @@ async def _health(runtime: Runtime) -> str:
 
 
 async def shutdown(runtime: Runtime) -> None:
+    # The loop first: it is what starts a model switch.
+    await feeding.stop(runtime)
     await model_switch.shutdown(runtime)

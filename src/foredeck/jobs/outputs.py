@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
@@ -19,13 +19,25 @@ from foredeck.errors import Conflict, NotFound
 from foredeck.kit.runtime import Runtime
 
 
+class FileStore(Protocol):
+    """What a download is served from when it is not on this disk (a blob store)."""
+
+    def size(self, key: str) -> int | None: ...
+
+    def presigned_url(self, key: str, *, filename: str, media_type: str) -> str | None: ...
+
+    def iter_chunks(self, key: str) -> Iterator[bytes]: ...
+
+
 @dataclass(frozen=True)
 class Download:
     path: Path
     filename: str
     media_type: str = "application/octet-stream"
-    # Set when the file is in a remote blob store (path is then where its writer had it).
+    # Set when the file is in a remote blob store (path is then where its writer had it);
+    # the provider names the store, so the engine serves it without knowing the blob stores.
     key: str | None = None
+    store: FileStore | None = None
 
 
 # Every media type a provider may answer with (exports and generated datasets), declared in
@@ -68,8 +80,8 @@ async def resolve(runtime: Runtime, job: Any, options: dict[str, str] | None = N
     download = await (
         provider(runtime, job, options or {}) if wants_options else provider(runtime, job)
     )
-    if download.key is not None:
-        present = await asyncio.to_thread(runtime.config.blobs.size, download.key) is not None
+    if download.key is not None and download.store is not None:
+        present = await asyncio.to_thread(download.store.size, download.key) is not None
     else:
         present = download.path.is_file()
     if not present:
@@ -79,9 +91,9 @@ async def resolve(runtime: Runtime, job: Any, options: dict[str, str] | None = N
 
 def respond(runtime: Runtime, found: Download) -> Response:
     """The file's response: from disk, streamed from the blob store, or a presigned redirect."""
-    if found.key is None:
+    store = found.store
+    if found.key is None or store is None:
         return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
-    store = runtime.config.blobs
     url = store.presigned_url(found.key, filename=found.filename, media_type=found.media_type)
     if url is not None:
         return RedirectResponse(url, status_code=307)

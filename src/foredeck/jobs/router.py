@@ -15,7 +15,6 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from foredeck.auth.deps import Admin, Operator, Viewer
 from foredeck.errors import NotFound, ValidationFailed
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs import deletion, outputs, resources
@@ -45,6 +44,7 @@ from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.deps import ConfigDep, SessionDep
 from foredeck.kit.envelope import Envelope, Paged, ok, paged
 from foredeck.kit.pagination import Pagination
+from foredeck.kit.roles import Admin, Operator, Viewer
 from foredeck.kit.runtime import RuntimeDep
 from foredeck.kit.sse import SSE_RESPONSES, int_event_id, reconnect_event, sse_event, sse_response
 from foredeck.models.jobs import Job

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from foredeck.blobs import BlobStoreError
+from foredeck.blobs import BlobStoreError, store_for
 from foredeck.errors import NotFound
 from foredeck.jobs.context import JobContext
 from foredeck.jobs.outputs import Download, download_provider
@@ -61,7 +61,10 @@ async def export_file(runtime: Runtime, job: Any) -> Download:
     path = Path(result["file"])
     if result.get("key") and blobfiles.remote(runtime.config):
         # Written by a worker on another machine: the store has it, not this disk.
-        return Download(path, result["filename"], result["media_type"], key=result["key"])
+        store = store_for(runtime.config)
+        return Download(
+            path, result["filename"], result["media_type"], key=result["key"], store=store
+        )
     if not path.is_relative_to(exports_dir(runtime.config)):
         raise NotFound("The export file is not in the export directory")
     return Download(path=path, filename=result["filename"], media_type=result["media_type"])

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
-from foredeck.auth.deps import Operator, Viewer
 from foredeck.jobs import controls as job_controls
 from foredeck.jobs.dispatch import publish_after_commit
 from foredeck.jobs.settings import JOB_SETTINGS
 from foredeck.kit.deps import SessionDep
 from foredeck.kit.envelope import Envelope, ok
+from foredeck.kit.roles import Operator, Viewer
 from foredeck.kit.runtime import get_runtime
 from foredeck.workers import service as workers_service
 from foredeck.workers.schemas import ControlsRead, WorkerRead, worker_read

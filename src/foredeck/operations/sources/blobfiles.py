@@ -12,7 +12,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from foredeck.blobs import BlobMissing, BlobStoreError
+from foredeck.blobs import BlobMissing, BlobStoreError, store_for
 from foredeck.config import Config
 from foredeck.operations.sources.locations import exports_dir, imports_dir, safe_filename
 
@@ -26,7 +26,7 @@ def export_key(job_id: str, filename: str) -> str:
 
 
 def remote(config: Config) -> bool:
-    return config.blobs.kind != "local"
+    return store_for(config).kind != "local"
 
 
 async def publish_upload(config: Config, relative: str) -> None:
@@ -34,7 +34,7 @@ async def publish_upload(config: Config, relative: str) -> None:
     if not remote(config):
         return
     local = imports_dir(config) / relative
-    await asyncio.to_thread(config.blobs.put_file, upload_key(relative), local)
+    await asyncio.to_thread(store_for(config).put_file, upload_key(relative), local)
     await asyncio.to_thread(shutil.rmtree, local.parent, True)
 
 
@@ -42,7 +42,7 @@ async def fetch_upload(config: Config, relative: str, work_dir: Path) -> Path:
     """The upload as a local file in the job's folder; BlobStoreError saying why not."""
     target = work_dir / "upload" / safe_filename(Path(relative).name)
     try:
-        return await asyncio.to_thread(config.blobs.fetch, upload_key(relative), target)
+        return await asyncio.to_thread(store_for(config).fetch, upload_key(relative), target)
     except BlobMissing:
         raise BlobStoreError(
             "The uploaded file is not in the object store (removed by retention?); upload it again"
@@ -53,13 +53,13 @@ async def discard_remote_upload(config: Config, relative: str) -> None:
     """Remove an upload's object (after its job, or when the import was refused)."""
     if remote(config):
         folder = upload_key(relative).rsplit("/", 1)[0]
-        await asyncio.to_thread(config.blobs.delete_prefix, folder)
+        await asyncio.to_thread(store_for(config).delete_prefix, folder)
 
 
 async def publish_export(config: Config, job_id: str, path: Path) -> str:
     """Put an export file into the store; its key (the local file is removed with S3)."""
     key = export_key(job_id, path.name)
     if remote(config):
-        await asyncio.to_thread(config.blobs.put_file, key, path)
+        await asyncio.to_thread(store_for(config).put_file, key, path)
         await asyncio.to_thread(shutil.rmtree, exports_dir(config) / job_id, True)
     return key

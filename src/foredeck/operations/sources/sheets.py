@@ -9,8 +9,11 @@ from urllib.parse import quote
 
 import httpx
 from google.auth import crypt, jwt
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from foredeck.settings.schemas import SheetsSettings
+from foredeck.config import Config
+from foredeck.settings import validators
+from foredeck.settings.schemas import FieldError, SheetsSettings, ValidationResult
 
 SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -193,3 +196,39 @@ class SheetsClient:
             params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
             json={"range": a1, "majorDimension": "ROWS", "values": values},
         )
+
+
+async def check_settings(
+    session: AsyncSession, value: SheetsSettings, config: Config, remote: bool
+) -> ValidationResult:
+    """The `sheets` settings section: credentials stored, and (remote) every sheet and tab there."""
+    if not value.sheets:
+        return ValidationResult(valid=True)
+    info, problem = await validators.stored_credentials(session, config)
+    if info is None:
+        return validators.fail("sheets", problem or "credentials missing")
+    if not remote:
+        return ValidationResult(valid=True)
+    errors: list[FieldError] = []
+    titles: dict[str, Any] = {}
+    async with SheetsClient.from_settings(info, value) as client:
+        for i, ref in enumerate(value.sheets):
+            try:
+                meta = await client.get_metadata(ref.spreadsheet_id)
+            except SheetsError as exc:
+                errors.append(FieldError(field=f"sheets.{i}.spreadsheet_id", message=str(exc)))
+                continue
+            tab = ref.range.split("!", 1)[0].strip("'") if ref.range else ""
+            tabs = [s.get("properties", {}).get("title") for s in meta.get("sheets", [])]
+            if tab and tabs and tab not in tabs:
+                errors.append(
+                    FieldError(
+                        field=f"sheets.{i}.range",
+                        message=f"no tab named {tab!r}; the spreadsheet has {', '.join(tabs)}",
+                    )
+                )
+            titles[ref.name] = meta.get("properties", {}).get("title")
+    return ValidationResult(valid=not errors, errors=errors, info={"titles": titles})
+
+
+validators.register_check(SheetsSettings, check_settings)
