@@ -49,7 +49,8 @@ async def live(app: FastAPI, config: Config) -> AsyncIterator[LiveServer]:
     progress in the session app's process, where no browser listens: the page then waited
     for a poll that live pages do not make.
     """
-    session_worker = runtime_of(app)[EXECUTOR].worker_id if runtime_of(app)[EXECUTOR] else None
+    executor = runtime_of(app).get(EXECUTOR)
+    session_worker = executor.worker_id if executor is not None else None
     if session_worker is not None:
         await _set_worker_paused(app, session_worker, True)
     server = LiveServer(config).start()

@@ -253,7 +253,7 @@ async def test_unfiltered_keyword_side_on_both_paths(
     absent = await search(f"REF-{number + 7} parcel depot", "hybrid")
     assert absent and all(h["keyword_rank"] is None for h in absent)
 
-    reader = runtime_of(app)[RECORD_READER]
+    reader = runtime_of(app).get(RECORD_READER)
     async with runtime_of(app).sessionmaker() as session:
         for query in (f"REF-{number} parcel depot", f"REF-{number}", "parcel depot"):
             on_loop = await keyword_hits(session, query, 50, {}, reader=reader)
@@ -263,7 +263,7 @@ async def test_unfiltered_keyword_side_on_both_paths(
 
 
 async def test_a_long_read_leaves_the_loop(app: FastAPI) -> None:
-    reader = runtime_of(app)[RECORD_READER]
+    reader = runtime_of(app).get(RECORD_READER)
     if reader is None:
         pytest.skip("the on-loop reader is SQLite's")
     count = (

@@ -34,7 +34,7 @@ async def test_handler_event_waits_for_a_concurrent_writer_of_the_same_job(
         assert resp.status_code == 202, resp.text
         job_id = resp.json()["data"]["job"]["id"]
         ctx = JobContext(
-            state=runtime_of(app),
+            runtime=runtime_of(app),
             job_id=job_id,
             kind="test",
             queue=queue,
