@@ -77,10 +77,6 @@ class Runtime:
         self.features: set[str] = {"auth", "memories", "rate_limiting", "cache"}
         self._parts: dict[Part[Any], Any] = {}
 
-    @property
-    def started(self) -> bool:
-        return "sessionmaker" in self.__dict__
-
     def __getitem__(self, part: Part[T]) -> T:
         try:
             return cast(T, self._parts[part])
